@@ -1,0 +1,113 @@
+# cbup: one GNU Makefile, no configure step.
+#   make            build ./cbup
+#   make check      unit tests, fuzz-corpus replay, end-to-end and interop tests
+#   make demo       install what is missing, build, run the main job on real data
+#   make bench      cbup beside bup on generated data (figures, never asserts)
+#   make fuzz       libFuzzer targets (clang)
+# Knobs: CC=gcc|clang, SANITIZE=address,undefined, O=build dir.
+
+CC ?= cc
+O ?= build
+SANITIZE ?=
+PKGS := libdeflate zlib libcrypto
+
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes \
+	-Wshadow -Wvla -Wwrite-strings -Wformat=2 -Wpointer-arith -fno-common \
+	-Wno-format-nonliteral
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread \
+	-Isrc -Isrc/lib -It/unit $(WARN) $(CFLAGS)
+LDLIBS := -pthread -ldeflate -lz -lcrypto -lacl
+ifneq ($(SANITIZE),)
+ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SANITIZE)
+O := $(O)-san
+endif
+
+LIB_SRC := $(filter-out %_test.c,$(wildcard src/lib/*.c src/platform/*.c))
+CMD_SRC := $(wildcard src/cmd/*.c)
+TEST_SRC := $(wildcard src/lib/*_test.c)
+FUZZ_SRC := $(wildcard t/fuzz/fuzz_*.c)
+
+LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o)
+CMD_OBJ := $(CMD_SRC:%.c=$(O)/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(O)/%.o)
+MAIN_OBJ := $(O)/src/main.o
+
+.PHONY: all check unit-test shell-test fuzz-replay demo bench bench-full fuzz \
+	clean deps check-symbols
+
+all: cbup
+
+# Rebuild everything when the compiler or flags change (git's GIT-CFLAGS).
+$(O)/FLAGS: FORCE
+	@mkdir -p $(O)
+	@echo '$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(LDLIBS)' > $@.new
+	@cmp -s $@.new $@ && rm -f $@.new || mv $@.new $@
+FORCE:
+
+$(O)/%.o: %.c $(O)/FLAGS
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(O)/libcbup.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(O)/cbup: $(MAIN_OBJ) $(CMD_OBJ) $(O)/libcbup.a
+	$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(CMD_OBJ) $(O)/libcbup.a $(LDLIBS)
+
+cbup: $(O)/cbup
+	@if [ "$(O)" = build ]; then ln -sf $(O)/cbup cbup; fi
+
+$(O)/unit-tests: $(O)/t/unit/runner.o $(TEST_OBJ) $(O)/libcbup.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Each fuzz target also links with a replay main() so make check can run
+# every corpus file under gcc without libFuzzer.
+$(O)/fuzz/%: $(O)/t/fuzz/%.o $(O)/t/fuzz/replay.o $(O)/libcbup.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/test-tool: $(patsubst %.c,$(O)/%.o,$(wildcard t/helper/*.c)) $(O)/libcbup.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+FUZZ_BINS := $(patsubst t/fuzz/%.c,$(O)/fuzz/%,$(FUZZ_SRC))
+
+deps:
+	@scripts/install-deps
+
+unit-test: $(O)/unit-tests
+	$(O)/unit-tests
+
+fuzz-replay: $(FUZZ_BINS)
+	@set -e; for f in $(FUZZ_BINS); do n=$${f##*/fuzz_}; \
+		$$f t/fuzz/corpus/$$n; done
+
+check: deps $(O)/cbup $(O)/unit-tests $(O)/test-tool $(FUZZ_BINS)
+	CBUP_BUILD=$(CURDIR)/$(O) prove -j2 --timer t/unit.t t/fuzz.t t/t[0-9]*.sh t/interop/*.sh
+
+demo: deps cbup
+	scripts/demo $(DIR)
+
+bench: deps cbup
+	bench/run
+
+bench-full: deps cbup
+	BENCH_FULL=1 bench/run
+
+fuzz:
+	$(MAKE) O=build-fuzz CC=clang \
+		CFLAGS='-O1 -g -fsanitize=fuzzer-no-link,address,undefined' fuzz-bins
+fuzz-bins: $(patsubst t/fuzz/%.c,$(O)/libfuzz/%,$(FUZZ_SRC))
+$(O)/libfuzz/%: $(O)/t/fuzz/%.o $(O)/libcbup.a
+	@mkdir -p $(dir $@)
+	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+
+# Every global symbol of the core carries its module's prefix.
+check-symbols: $(O)/libcbup.a
+	@scripts/check-symbols $(O)/libcbup.a
+
+clean:
+	rm -rf build build-san build-fuzz cbup
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

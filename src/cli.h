@@ -1,0 +1,76 @@
+/*
+ * What every subcommand shares: bup's message conventions and exit codes
+ * (FORMAT.md 11), opening the repository, progress lines.  This is the
+ * only place besides cmd/ that prints.
+ */
+#ifndef CBUP_CLI_H
+#define CBUP_CLI_H
+
+#include <stdio.h>
+
+#include "lib/opt.h"
+#include "lib/util.h"
+
+struct repo;
+
+/* The command table (main.c).  Each cmd_X returns the exit code. */
+struct cli_cmd {
+	const char *name;
+	int (*fn)(int argc, const char **argv);
+};
+
+/* Global state set by main.c from -d, --debug, argv[0]. */
+extern const char *cli_argv0;     /* "bup" or "cbup" as invoked */
+extern int cli_debug;
+/* Full process argv as bup would see it, for split's commit message. */
+extern int cli_full_argc;
+extern const char **cli_full_argv;
+
+/* "fatal: " + msg to stderr, run cleanups, exit 1 (or code). */
+NORETURN void die(const char *fmt, ...) PRINTF(1, 2);
+NORETURN void die_code(int code, const char *fmt, ...) PRINTF(2, 3);
+/* "error: " + msg; returns -1. */
+int error(const char *fmt, ...) PRINTF(1, 2);
+/* "warning: " + msg. */
+void warning(const char *fmt, ...) PRINTF(1, 2);
+/* Plain message to stderr (bup's log()). */
+void cli_log(const char *fmt, ...) PRINTF(1, 2);
+/*
+ * bup's add_error: print "%-70s\n" of the message to stderr and count it;
+ * cli_errors() returns the count.
+ */
+void cli_add_error(const char *fmt, ...) PRINTF(1, 2);
+int cli_errors(void);
+
+/* Register a cleanup run by die() and on SIGINT/SIGTERM. */
+void cli_atexit(void (*fn)(void *), void *ctx);
+void cli_atexit_remove(void (*fn)(void *), void *ctx);
+
+/*
+ * Parse options with bup's behaviour: on -h or error print the usage
+ * (and the error) to stderr and exit 97.  Returns only on success.
+ */
+void cli_parse_opts(struct opts *o, const char *optspec, int argc,
+		    const char **argv);
+/* Print "usage...\nerror: msg" and exit 97 (bup's o.fatal). */
+NORETURN void cli_usage_fatal(struct opts *o, const char *fmt, ...)
+	PRINTF(2, 3);
+
+/*
+ * Open the repository from BUP_DIR/-d or ~/.bup; on failure print bup's
+ * message and exit 15 or 14.
+ */
+struct repo *cli_open_repo(void);
+
+/* 1 if progress output should go to stderr (tty or BUP_FORCE_TTY & 2). */
+int cli_stderr_is_tty(void);
+int cli_stdout_is_tty(void);
+/* Rate-limited "\r" progress line (0.1 s), only if cli_stderr_is_tty. */
+void cli_progress(const char *fmt, ...) PRINTF(1, 2);
+/* Final progress line, ends in "\n". */
+void cli_progress_done(const char *fmt, ...) PRINTF(1, 2);
+
+/* Flush stdout; a write error (EPIPE, ENOSPC) becomes exit 1. */
+int cli_finish_stdout(int code);
+
+#endif

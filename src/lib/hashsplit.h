@@ -1,0 +1,97 @@
+/*
+ * Hashsplitting exactly as bup 0.33.7 (FORMAT.md 3.3-3.4): the chunker
+ * with both buffer quirks, and the fanout tree built from its chunks.
+ *
+ * The chunker consumes "reads" (blocks, normally 8 MiB each, the last one
+ * of a file short), emitting chunks through a callback.  It does no I/O.
+ * hsplit_buffer() lets the reader read straight into the chunker's own
+ * buffer so that file data is never copied before it is chunked.
+ */
+#ifndef CBUP_HASHSPLIT_H
+#define CBUP_HASHSPLIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "oid.h"
+#include "buf.h"
+#include "objsink.h"
+
+#define HSPLIT_BLOB_MAX 32768
+#define HSPLIT_READ_SIZE (8u << 20)
+#define HSPLIT_MAX_PER_TREE 256
+
+/* Called per chunk in order; a non-zero return aborts and is passed up. */
+typedef int (*hsplit_emit_fn)(void *ctx, const unsigned char *data,
+			      size_t len, int level);
+
+struct hsplit {
+	unsigned char *buf;   /* leftover bytes + room for one read */
+	size_t start, end;    /* unconsumed bytes are buf[start..end) */
+	size_t alloc;
+	int fanbits;
+	hsplit_emit_fn emit;
+	void *emit_ctx;
+};
+
+/* fanbits = log2(fanout), 4 for bup's default fanout 16; 0 = no levels. */
+void hsplit_init(struct hsplit *h, int fanbits, hsplit_emit_fn emit,
+		 void *ctx);
+void hsplit_release(struct hsplit *h);
+/*
+ * Room for the next read of up to `want` bytes: the caller fills
+ * (*ptr, n) and then calls hsplit_feed_buffer(h, n).  This is the
+ * zero-copy path; hsplit_feed() copies an external block instead.
+ */
+unsigned char *hsplit_buffer(struct hsplit *h, size_t want);
+int hsplit_feed_buffer(struct hsplit *h, size_t n);
+int hsplit_feed(struct hsplit *h, const void *block, size_t len);
+/* End of input: emit the final piece (level 0). */
+int hsplit_finish(struct hsplit *h);
+
+/*
+ * Fanout tree (FORMAT.md 3.4).  Chunks are added with their level; trees
+ * are written through the sink as they close.
+ */
+struct fantree_item {
+	unsigned mode;        /* 0100644 or 040000 */
+	struct oid oid;
+	uint64_t size;
+};
+
+struct fantree_level {
+	struct fantree_item *items;
+	size_t nr, alloc;
+};
+
+struct fantree {
+	struct fantree_level *levels;
+	size_t nlevels, alloc;
+	struct objsink *sink;
+	struct buf *scratch;
+};
+
+void fantree_init(struct fantree *t, struct objsink *sink);
+void fantree_release(struct fantree *t);
+/* Record one chunk already written as a blob. */
+int fantree_add(struct fantree *t, const struct oid *blob, uint64_t len,
+		int level);
+/*
+ * Finish as split_to_blob_or_tree: empty -> empty blob (100644); one
+ * entry -> that entry; else a tree (040000).
+ */
+int fantree_finish(struct fantree *t, struct oid *out, unsigned *mode);
+/* Finish as `bup split -t`: always a tree of the top list. */
+int fantree_finish_tree(struct fantree *t, struct oid *out);
+
+/*
+ * Convenience: hashsplit a whole fd into the sink, as bup save does for
+ * one regular file.  *size_out receives the bytes read.
+ */
+int hsplit_fd(struct objsink *sink, int fd, int fanbits, struct oid *out,
+	      unsigned *mode, uint64_t *size_out);
+/* The same for an in-memory buffer (e.g. a .bupm stream). */
+int hsplit_mem(struct objsink *sink, const void *data, size_t len,
+	       int fanbits, struct oid *out, unsigned *mode);
+
+#endif

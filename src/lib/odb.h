@@ -1,0 +1,39 @@
+/*
+ * The object database of a repository: existence checks through
+ * bup.bloom, midx and idx files (FORMAT.md 2.5-2.6, 9), and object
+ * reading from packs (with deltas) and from loose objects written by git.
+ *
+ * Existence (odb_exists) follows bup: only objects in packs count, so a
+ * loose object is written again into a pack.  Reading (odb_read) sees
+ * both.  Not thread-safe; give each thread its own odb.
+ */
+#ifndef CBUP_ODB_H
+#define CBUP_ODB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "oid.h"
+
+struct odb;
+
+/* objdir: the repository's objects/ directory. */
+int odb_open(struct odb **out, const char *objdir);
+void odb_free(struct odb *odb);
+/* Pick up packs, midx and bloom files written since opening. */
+int odb_refresh(struct odb *odb);
+
+/* 1 if the object is in a pack of this repository, else 0. */
+int odb_exists(struct odb *odb, const struct oid *oid);
+/*
+ * Read an object.  Returns 0, ERR_NOTFOUND (message names the id) or
+ * ERR_CORRUPT / ERR_IO (message names the pack or file).  The content's
+ * id is verified against `oid`.
+ */
+int odb_read(struct odb *odb, const struct oid *oid, enum obj_type *type,
+	     struct buf *out);
+/* Number of objects in all packs (for bloom sizing, statistics). */
+uint64_t odb_count(struct odb *odb);
+
+#endif

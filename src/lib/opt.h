@@ -1,0 +1,64 @@
+/*
+ * Command-line options the way bup's options.py does them: each command
+ * declares an "optspec" string (synopsis lines, "--", then one option per
+ * line: "n,name=   description [default]"), from which both the parser
+ * and the usage text (byte-identical to bup's, wrapped to the terminal
+ * width or BUP_TTY_WIDTH, default 70) are derived.  GNU getopt
+ * semantics: options and arguments may be mixed, "--" ends options, long
+ * options may be abbreviated to a unique prefix, "--no-X" negates X, and
+ * an option named "#" accepts -0 .. -9.
+ *
+ * No printing here: opt_parse() returns OPT_USAGE or OPT_ERROR and leaves
+ * the text to print in opts->usage / opts->error.
+ */
+#ifndef CBUP_OPT_H
+#define CBUP_OPT_H
+
+#include "buf.h"
+
+enum opt_result {
+	OPT_OK = 0,
+	OPT_USAGE = 1,   /* -h/--help/--usage: print usage, exit 97 */
+	OPT_ERROR = 2,   /* bad option: print usage + "\nerror: MSG\n", 97 */
+};
+
+struct opt_value {
+	const char *name;     /* main (first) flag name, e.g. "name" */
+	int count;            /* times given (negations count down to 0) */
+	int negated;          /* last occurrence was --no-X */
+	const char *value;    /* last value given, or the [default] */
+	const char **values;  /* every value given, in order */
+	size_t nr_values;
+};
+
+struct opts {
+	struct opt_value *v;
+	size_t nr;
+	int argc;             /* positional arguments left */
+	const char **argv;
+	struct buf usage;
+	struct buf error;
+	void *priv;
+};
+
+int opt_parse(struct opts *o, const char *optspec, int argc,
+	      const char **argv);
+void opt_release(struct opts *o);
+
+/* Lookup by any of the option's flags ("n" or "name").  BUG if unknown. */
+const struct opt_value *opt_get(const struct opts *o, const char *flag);
+/* Times given (0 if never, or negated last). */
+int opt_count(const struct opts *o, const char *flag);
+/* Last value or default, NULL if none. */
+const char *opt_str(const struct opts *o, const char *flag);
+/*
+ * Integer value (bup's _intify plus k/m/g/t suffixes when `suffixes`):
+ * 0 on success, -1 if absent or not a number.
+ */
+int opt_int(const struct opts *o, const char *flag, long long *out,
+	    int suffixes);
+
+/* Parse "123", "4k", "1M"... (powers of 1024, as bup's parse_num). */
+int opt_parse_num(const char *s, long long *out);
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * Writing objects into packs (FORMAT.md 2.2-2.4): pack v2 + idx v2 in a
+ * temporary directory objects/pack-tmp-XXXXXXXX, renamed into
+ * objects/pack pack first, then idx, after fsync; never a loose object.
+ * Objects already in the repository (odb) or already written by this
+ * writer are skipped.  Pack size and object-count limits as bup.
+ *
+ * The writer is the end of the save pipeline: ids are computed before
+ * packwriter_write() returns, and the bytes are compressed and appended
+ * in call order, so output is deterministic whatever the thread count.
+ * A writer is used by one thread; it may use worker threads inside.
+ */
+#ifndef CBUP_PACKWRITER_H
+#define CBUP_PACKWRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "objsink.h"
+#include "zlib.h"
+
+struct odb;
+struct packwriter;
+
+#define PACKWRITER_DEFAULT_MAX_SIZE 1000000000ULL
+
+struct packwriter_opts {
+	int level;              /* zlib level 0-9; bup's default is 1 */
+	enum zlib_impl impl;
+	uint64_t max_size;      /* pack.packSizeLimit, default 1e9 */
+	uint64_t max_objects;   /* default max(1, max_size / 5000) */
+	int threads;            /* compression workers; 0 = inline */
+	int no_upkeep;          /* do not update midx/bloom on close */
+	/* Called with each finished pack's idx path (for -vv, remote). */
+	void (*on_pack)(void *ctx, const char *idx_path);
+	void *on_pack_ctx;
+};
+
+/* objdir is the repository's objects/ directory. */
+int packwriter_new(struct packwriter **out, const char *objdir,
+		   struct odb *odb, const struct packwriter_opts *opts);
+/* The sink interface of this writer. */
+struct objsink *packwriter_sink(struct packwriter *w);
+int packwriter_write(struct packwriter *w, enum obj_type type,
+		     const void *data, size_t len, struct oid *out);
+/* Append an object already in pack form (header + zlib stream). */
+int packwriter_write_raw(struct packwriter *w, const struct oid *oid,
+			 const void *packed, size_t len, uint32_t crc);
+/* 1 if the object exists in the odb or was written by this writer. */
+int packwriter_exists(struct packwriter *w, const struct oid *oid);
+/* Finish the current pack (if any) now; later writes start a new one. */
+int packwriter_flush(struct packwriter *w);
+/* Flush, update midx/bloom, free.  Returns 0 or the first error. */
+int packwriter_close(struct packwriter *w);
+/* Remove any temporary pack and free; nothing becomes visible. */
+void packwriter_abort(struct packwriter *w);
+
+struct packwriter_stats {
+	uint64_t objects, bytes_in, bytes_out, packs;
+};
+void packwriter_get_stats(const struct packwriter *w,
+			  struct packwriter_stats *st);
+
+#endif

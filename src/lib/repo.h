@@ -1,0 +1,59 @@
+/*
+ * Locating, creating and opening a repository (FORMAT.md 1.1-1.2, 10).
+ */
+#ifndef CBUP_REPO_H
+#define CBUP_REPO_H
+
+#include <stdint.h>
+
+#include "zlib.h"
+
+struct odb;
+
+struct repo {
+	char *path;      /* effective dir (DIR/.git if that exists) */
+	char *objdir;    /* path/objects */
+	char *packdir;   /* path/objects/pack */
+	struct odb *odb; /* opened on first repo_odb() */
+};
+
+/*
+ * The repository directory named by BUP_DIR, or ~/.bup (caller frees).
+ */
+char *repo_default_path(void);
+
+/*
+ * Open the repository at path.  Returns 0; ERR_NOTFOUND when the
+ * directory does not exist (bup exits 15: "repository 'P' does not
+ * exist (see \"bup help init\")"); ERR_CORRUPT when it exists but is
+ * not a repository (bup exits 14: "P is not a repository").
+ */
+int repo_open(struct repo **out, const char *path);
+void repo_free(struct repo *r);
+struct odb *repo_odb(struct repo *r);
+
+/*
+ * Create the layout `git --bare init` + bup's two config keys give
+ * (FORMAT.md 1.2); harmless on an existing repository.
+ */
+int repo_init(const char *path);
+
+/*
+ * Read a git config value (core.compression, pack.packSizeLimit,
+ * cbup.compressor...).  Keys are case-insensitive in section and name.
+ * Returns 0 and the value, ERR_NOTFOUND, or ERR_CORRUPT for a bad file.
+ */
+int repo_config_get(struct repo *r, const char *key, char **value);
+int repo_config_get_int(struct repo *r, const char *key, int64_t *value);
+int repo_config_set(struct repo *r, const char *key, const char *value);
+
+/*
+ * The compressor and level for new packs: `cbup.compressor` (libdeflate,
+ * the default, or zlib for packs byte-identical to bup's), and the level
+ * from the command line if given (>= 0), else pack.compression, else
+ * core.compression, else 1.
+ */
+void repo_compression(struct repo *r, int cmdline_level,
+		      enum zlib_impl *impl, int *level);
+
+#endif

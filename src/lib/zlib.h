@@ -1,0 +1,45 @@
+/*
+ * The zlib stream format for pack object bodies (FORMAT.md 2.2).
+ *
+ * Two compressors produce valid zlib streams that git and bup read:
+ * libdeflate (default, several times faster) and zlib itself at the same
+ * settings bup uses (window 15, memLevel 8, default strategy), which gives
+ * packs byte-identical to bup's.  The repository setting
+ * `cbup.compressor = zlib` selects the latter (see repo.h).
+ *
+ * A struct zlib_deflater is owned by one thread at a time.
+ */
+#ifndef CBUP_ZLIB_H
+#define CBUP_ZLIB_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+enum zlib_impl {
+	ZLIB_IMPL_LIBDEFLATE = 0,
+	ZLIB_IMPL_ZLIB = 1,
+};
+
+struct zlib_deflater;
+
+struct zlib_deflater *zlib_deflater_new(enum zlib_impl impl, int level);
+void zlib_deflater_free(struct zlib_deflater *z);
+/* Appends the zlib stream of (data, len) to out. */
+void zlib_deflate(struct zlib_deflater *z, struct buf *out,
+		  const void *data, size_t len);
+
+/*
+ * Inflate one zlib stream from `in` (which may continue past the stream)
+ * whose uncompressed size is known to be `size`; appends to out.
+ * *consumed receives the length of the stream in `in`.
+ * Returns 0, or ERR_CORRUPT if the stream is malformed, truncated or has
+ * a different size.
+ */
+int zlib_inflate_sized(struct buf *out, const void *in, size_t inlen,
+		       size_t size, size_t *consumed);
+/* Inflate a stream of unknown output size (loose objects).  Same returns. */
+int zlib_inflate_all(struct buf *out, const void *in, size_t inlen,
+		     size_t *consumed);
+
+#endif

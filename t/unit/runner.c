@@ -1,0 +1,132 @@
+/*
+ * Runs every registered unit test (see unit.h), optionally only those
+ * whose "suite::name" contains argv[1].  TAP output plus a closing
+ * "N passed, N failed" line.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "unit.h"
+
+static struct unit_test *head, **tail = &head;
+static int current_failed;
+static char tmpdir_buf[4096];
+
+void unit_register(struct unit_test *t)
+{
+	*tail = t;
+	tail = &t->next;
+}
+
+void unit_fail(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+	printf("# %s:%d: ", file, line);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	current_failed = 1;
+}
+
+int unit_check_mem(const char *file, int line, const void *a, const void *b,
+		   size_t n, const char *what)
+{
+	const unsigned char *x = a, *y = b;
+	for (size_t i = 0; i < n; i++) {
+		if (x[i] != y[i]) {
+			unit_fail(file, line,
+				  "CHECK_MEM(%s): differs at byte %zu "
+				  "(%02x != %02x)", what, i, x[i], y[i]);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+int unit_check_oid(const char *file, int line, const void *oid,
+		   const char *hex)
+{
+	static const char digits[] = "0123456789abcdef";
+	const unsigned char *h = oid;
+	char got[41];
+	for (int i = 0; i < 20; i++) {
+		got[2 * i] = digits[h[i] >> 4];
+		got[2 * i + 1] = digits[h[i] & 15];
+	}
+	got[40] = '\0';
+	if (strcmp(got, hex)) {
+		unit_fail(file, line, "CHECK_OID: got %s, want %s", got, hex);
+		return 0;
+	}
+	return 1;
+}
+
+const char *unit_vector(const char *rel)
+{
+	static char path[4096];
+	const char *base = getenv("CBUP_TESTVECTORS");
+	snprintf(path, sizeof(path), "%s/%s",
+		 base ? base : "../shared/testvectors", rel);
+	return path;
+}
+
+const char *unit_tmpdir(void)
+{
+	const char *base = getenv("TMPDIR");
+	char cmd[4200];
+	if (tmpdir_buf[0]) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir_buf);
+		if (system(cmd) != 0)
+			unit_fail(__FILE__, __LINE__, "cannot clean %s",
+				  tmpdir_buf);
+	}
+	snprintf(tmpdir_buf, sizeof(tmpdir_buf), "%s/cbup-unit-XXXXXX",
+		 base ? base : "/tmp");
+	if (!mkdtemp(tmpdir_buf)) {
+		perror("mkdtemp");
+		exit(2);
+	}
+	return tmpdir_buf;
+}
+
+int main(int argc, char **argv)
+{
+	int n = 0, passed = 0, failed = 0;
+	const char *filter = argc > 1 ? argv[1] : NULL;
+	char full[256];
+
+	for (struct unit_test *t = head; t; t = t->next) {
+		snprintf(full, sizeof(full), "%s::%s", t->suite, t->name);
+		if (filter && !strstr(full, filter))
+			continue;
+		n++;
+	}
+	printf("1..%d\n", n);
+	n = 0;
+	for (struct unit_test *t = head; t; t = t->next) {
+		snprintf(full, sizeof(full), "%s::%s", t->suite, t->name);
+		if (filter && !strstr(full, filter))
+			continue;
+		current_failed = 0;
+		t->fn();
+		fflush(stdout);
+		printf("%s %d - %s\n", current_failed ? "not ok" : "ok", ++n,
+		       full);
+		if (current_failed)
+			failed++;
+		else
+			passed++;
+	}
+	if (tmpdir_buf[0]) {
+		char cmd[4200];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir_buf);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove %s\n", tmpdir_buf);
+	}
+	printf("# %d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
