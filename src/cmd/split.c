@@ -1,0 +1,10 @@
+/* Placeholder until the real command lands. */
+#include "cli.h"
+
+int cmd_split(int argc, const char **argv);
+int cmd_split(int argc, const char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return error("not implemented yet");
+}
