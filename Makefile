@@ -17,7 +17,7 @@ WARN := -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes \
 	-Wno-format-nonliteral
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread \
 	-Isrc -Isrc/lib -It/unit $(WARN) $(CFLAGS)
-LDLIBS := -pthread -ldeflate -lz -lcrypto -lacl
+LDLIBS := -pthread -ldeflate -lz -lcrypto -lacl -lm
 ifneq ($(SANITIZE),)
 ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SANITIZE)
@@ -32,7 +32,7 @@ FUZZ_SRC := $(wildcard t/fuzz/fuzz_*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o)
 CMD_OBJ := $(CMD_SRC:%.c=$(O)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(O)/%.o)
-MAIN_OBJ := $(O)/src/main.o
+MAIN_OBJ := $(O)/src/main.o $(O)/src/cli.o
 
 .PHONY: all check unit-test shell-test fuzz-replay demo bench bench-full fuzz \
 	clean deps check-symbols

@@ -19,6 +19,9 @@ struct cli_cmd {
 	int (*fn)(int argc, const char **argv);
 };
 
+/* The command named `name` in the table, or NULL (main.c). */
+const struct cli_cmd *cli_find_cmd(const char *name);
+
 /* Global state set by main.c from -d, --debug, argv[0]. */
 extern const char *cli_argv0;     /* "bup" or "cbup" as invoked */
 extern int cli_debug;
@@ -45,6 +48,21 @@ int cli_errors(void);
 /* Register a cleanup run by die() and on SIGINT/SIGTERM. */
 void cli_atexit(void (*fn)(void *), void *ctx);
 void cli_atexit_remove(void (*fn)(void *), void *ctx);
+/* Run (and forget) every registered cleanup, last registered first. */
+void cli_run_cleanups(void);
+/* Install the signal handlers (main.c calls this once). */
+void cli_init(void);
+
+/*
+ * bup's top-level usage text to stderr, then "\n<msg>\n" if msg is
+ * non-empty; exits 99.
+ */
+NORETURN void main_usage(const char *msg);
+
+/* Python's repr() of bytes (b'...'), as bup prints some paths. */
+void cli_bytes_repr(struct buf *out, const char *s);
+/* bup's path_msg(): UTF-8 with invalid bytes as \xNN. */
+void cli_path_msg(struct buf *out, const char *s);
 
 /*
  * Parse options with bup's behaviour: on -h or error print the usage

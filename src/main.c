@@ -1,10 +1,10 @@
 /*
- * cbup's entry point: bup's global options (-d/--bup-dir, -D/--debug,
- * --profile, -?/-h/--help, -V/--version), then dispatch through the
- * command table in cmd/cmds.h.  Answers to argv[0] "bup", "cbup",
- * "bup-CMD" and "cbup-CMD" alike, so cbup can stand in for bup under a
- * symlink.  Does nothing eagerly: no repository or config is opened
- * before a command asks for it.
+ * cbup's entry point: bup 0.33.7's main.py global options
+ * (-d/--bup-dir, -D/--debug, --profile, -?/--help, -V/--version), then
+ * dispatch through the command table in cmd/cmds.h.  Answers to argv[0]
+ * "bup", "cbup", "bup-CMD" and "cbup-CMD" alike, so cbup can stand in
+ * for bup under a symlink.  Does nothing eagerly: no repository or
+ * config is opened before a command asks for it.
  */
 #include <errno.h>
 #include <limits.h>
@@ -30,10 +30,7 @@ int cli_debug;
 int cli_full_argc;
 const char **cli_full_argv;
 
-/* bup's top-level usage text, exit 99 (FORMAT.md 11). */
-void main_usage(const char *msg);
-
-static const struct cli_cmd *find_cmd(const char *name)
+const struct cli_cmd *cli_find_cmd(const char *name)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		if (!strcmp(commands[i].name, name))
@@ -41,90 +38,232 @@ static const struct cli_cmd *find_cmd(const char *name)
 	return NULL;
 }
 
-static void set_bup_dir(const char *dir)
+/*
+ * Python's os.path.abspath(): join with the cwd, then normpath (collapse
+ * "//", ".", "..", drop the trailing slash; POSIX keeps exactly two
+ * leading slashes).
+ */
+static char *abspath(const char *dir)
 {
-	char *abs = NULL;
+	struct buf in = BUF_INIT, out = BUF_INIT;
+	const char *p;
+	int lead = 0;
 
 	if (dir[0] != '/') {
 		char cwd[PATH_MAX];
 		if (!getcwd(cwd, sizeof(cwd)))
-			die("cannot get the current directory");
-		abs = xstrfmt("%s/%s", cwd, dir);
-	} else {
-		abs = xstrdup(dir);
+			die("cannot get the current directory: %s",
+			    strerror(errno));
+		buf_addf(&in, "%s/", cwd);
 	}
-	setenv("BUP_DIR", abs, 1);
-	free(abs);
+	buf_addstr(&in, dir);
+	p = in.data;
+	if (p[0] == '/')
+		lead = (p[1] == '/' && p[2] != '/') ? 2 : 1;
+	for (int i = 0; i < lead; i++)
+		buf_addch(&out, '/');
+	while (*p) {
+		const char *e;
+		size_t n;
+
+		while (*p == '/')
+			p++;
+		e = strchrnul(p, '/');
+		n = (size_t)(e - p);
+		if (!n || (n == 1 && p[0] == '.')) {
+			/* skip */
+		} else if (n == 2 && p[0] == '.' && p[1] == '.') {
+			char *slash;
+			if (out.len > (size_t)lead) {
+				slash = strrchr(out.data + lead, '/');
+				buf_setlen(&out, slash ?
+					   (size_t)(slash - out.data) :
+					   (size_t)lead);
+			}
+		} else {
+			if (out.len > (size_t)lead)
+				buf_addch(&out, '/');
+			buf_add(&out, p, n);
+		}
+		p = e;
+	}
+	if (!out.len)
+		buf_addch(&out, '.');
+	buf_release(&in);
+	return buf_detach(&out, NULL);
+}
+
+/* main.py's extract_argval(): the value of -d/--bup-dir[=]. */
+static const char *extract_argval(int argc, const char **argv, int *i)
+{
+	const char *arg = argv[*i];
+	const char *eq = strchr(arg, '=');
+	char *m;
+
+	if (eq) {
+		/* bup takes arg.split('=')[1]: up to the next '=' */
+		const char *end = strchrnul(eq + 1, '=');
+		if (end == eq + 1)
+			goto missing;
+		(*i)++;
+		return xstrndup(eq + 1, (size_t)(end - eq - 1));
+	}
+	if (*i + 1 >= argc)
+		goto missing;
+	*i += 2;
+	return argv[*i - 1];
+missing:
+	{
+		struct buf b = BUF_INIT;
+		buf_addstr(&b, "error: no value provided for ");
+		cli_bytes_repr(&b, arg);
+		buf_addstr(&b, " option");
+		m = buf_detach(&b, NULL);
+	}
+	main_usage(m);
+}
+
+static void set_tty_env(const char *name)
+{
+	const char *f = getenv("BUP_FORCE_TTY");
+	int already = f ? (int)strtol(f, NULL, 10) : 0;
+	int fix_out, fix_err;
+	char n[32];
+
+	/* main.py: these commands handle the terminal themselves. */
+	if (!strcmp(name, "mux") || !strcmp(name, "ftp") ||
+	    !strcmp(name, "help") || !strcmp(name, "fuse"))
+		return;
+	fix_out = !(already & 1) && isatty(1);
+	fix_err = !(already & 2) && isatty(2);
+	if (!fix_out && !fix_err)
+		return;
+	/*
+	 * NEEDSWORK: bup also pipes the command's output through a filter
+	 * that pads each line to the terminal width; cbup writes directly.
+	 */
+	snprintf(n, sizeof(n), "%d", (fix_out ? 1 : 0) + (fix_err ? 2 : 0));
+	setenv("BUP_FORCE_TTY", n, 1);
+	snprintf(n, sizeof(n), "%d", opt_tty_width());
+	setenv("BUP_TTY_WIDTH", n, 1);
+}
+
+static int run(const struct cli_cmd *cmd, int argc, const char **argv)
+{
+	set_tty_env(cmd->name);
+	return cli_finish_stdout(cmd->fn(argc, argv));
 }
 
 int main(int argc, const char **argv)
 {
 	const char *base = strrchr(argv[0], '/');
+	const char *bup_dir = NULL;
+	const char **sub;
 	const struct cli_cmd *cmd;
-	int i = 1;
+	int help_requested = 0, want_version = 0;
+	int nsub, i = 1;
 
 	base = base ? base + 1 : argv[0];
 	cli_full_argc = argc;
 	cli_full_argv = argv;
 	if (!strncmp(base, "cbup", 4))
 		cli_argv0 = "cbup";
+	if (getenv("BUP_DEBUG"))
+		cli_debug = (int)strtol(getenv("BUP_DEBUG"), NULL, 10);
+	cli_init();
 
 	/* "bup-split ARGS" / "cbup-split ARGS" run the command directly. */
 	if (!strncmp(base, "bup-", 4) || !strncmp(base, "cbup-", 5)) {
 		const char *name = strchr(base, '-') + 1;
-		cmd = find_cmd(name);
-		if (!cmd)
-			main_usage(NULL);
+		cmd = cli_find_cmd(name);
+		if (!cmd) {
+			char *m = xstrfmt("error: unknown command \"%s\"",
+					  name);
+			main_usage(m);
+		}
 		argv[0] = name;
-		return cli_finish_stdout(cmd->fn(argc, argv));
+		return run(cmd, argc, argv);
 	}
 
-	while (i < argc && argv[i][0] == '-') {
+	if (argc < 2)
+		main_usage(NULL);
+	while (i < argc) {
 		const char *a = argv[i];
-		if (!strcmp(a, "-?") || !strcmp(a, "-h") ||
-		    !strcmp(a, "--help")) {
-			main_usage(NULL);
+		if (!strcmp(a, "-?") || !strcmp(a, "--help")) {
+			help_requested = 1;
+			i++;
 		} else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
-			const char *v[] = { "version", NULL };
-			return cli_finish_stdout(cmd_version(1, v));
+			want_version = 1;
+			i++;
 		} else if (!strcmp(a, "-D") || !strcmp(a, "--debug")) {
+			char n[16];
 			cli_debug++;
+			snprintf(n, sizeof(n), "%d", cli_debug);
+			setenv("BUP_DEBUG", n, 1);
 			i++;
 		} else if (!strcmp(a, "--profile")) {
 			i++;
-		} else if (!strcmp(a, "-d") || !strcmp(a, "--bup-dir")) {
-			if (i + 1 >= argc) {
-				char *m = xstrfmt(
-					"error: no value provided for %s option",
-					a);
-				main_usage(m);
-			}
-			set_bup_dir(argv[i + 1]);
-			i += 2;
-		} else if (!strncmp(a, "--bup-dir=", 10)) {
-			set_bup_dir(a + 10);
-			i++;
-		} else if (!strncmp(a, "-d", 2)) {
-			set_bup_dir(a + 2);
-			i++;
+		} else if (!strcmp(a, "-d") || !strcmp(a, "--bup-dir") ||
+			   !strncmp(a, "--bup-dir=", 10)) {
+			bup_dir = extract_argval(argc, argv, &i);
+		} else if (!strcmp(a, "--import-py-module") ||
+			   !strncmp(a, "--import-py-module=", 19)) {
+			extract_argval(argc, argv, &i);
+		} else if (a[0] == '-') {
+			struct buf b = BUF_INIT;
+			buf_addstr(&b, "error: unexpected option \"");
+			/* decode('ascii', 'backslashescape') is an unknown
+			 * handler in Python: non-ASCII gives a traceback.
+			 * We print it as is. */
+			buf_addstr(&b, a);
+			buf_addch(&b, '"');
+			main_usage(b.data);
 		} else {
-			char *m = xstrfmt("error: unexpected option \"%s\"", a);
-			main_usage(m);
+			break;
 		}
 	}
-	if (cli_debug) {
-		char n[16];
-		snprintf(n, sizeof(n), "%d", cli_debug);
-		setenv("BUP_DEBUG", n, 1);
-	} else if (getenv("BUP_DEBUG")) {
-		cli_debug = (int)strtol(getenv("BUP_DEBUG"), NULL, 10);
+
+	/* Make BUP_DIR absolute, so a later chdir does not matter. */
+	if (bup_dir && *bup_dir) {
+		char *abs = abspath(bup_dir);
+		setenv("BUP_DIR", abs, 1);
+		free(abs);
 	}
-	if (i >= argc)
+
+	/* subcmd = ['version'] or the rest of the arguments */
+	sub = xcalloc((size_t)argc + 3, sizeof(*sub));
+	nsub = 0;
+	if (want_version) {
+		sub[nsub++] = "version";
+	} else {
+		for (; i < argc; i++)
+			sub[nsub++] = argv[i];
+	}
+	if (!nsub) {
+		if (!help_requested)
+			main_usage(NULL);
+		sub[nsub++] = "help";
+	}
+	if (help_requested && strcmp(sub[0], "help")) {
+		memmove(sub + 1, sub, (size_t)nsub * sizeof(*sub));
+		sub[0] = "help";
+		nsub++;
+	} else if (nsub > 1 && !strcmp(sub[1], "--help") &&
+		   strcmp(sub[0], "help")) {
+		/* "bup CMD --help ..." is "bup help CMD ..." */
+		sub[1] = sub[0];
+		sub[0] = "help";
+	}
+	if (!*sub[0])
 		main_usage(NULL);
-	cmd = find_cmd(argv[i]);
+	cmd = cli_find_cmd(sub[0]);
 	if (!cmd) {
-		char *m = xstrfmt("error: unknown command \"%s\"", argv[i]);
-		main_usage(m);
+		struct buf b = BUF_INIT;
+		buf_addstr(&b, "error: unknown command \"");
+		cli_path_msg(&b, sub[0]);
+		buf_addch(&b, '"');
+		main_usage(b.data);
 	}
-	return cli_finish_stdout(cmd->fn(argc - i, argv + i));
+	sub[nsub] = NULL;
+	return run(cmd, nsub, sub);
 }

@@ -6,6 +6,7 @@
  */
 CMD("bloom", bloom, NULL)
 CMD("cat-file", cat_file, NULL)
+CMD("drecurse", drecurse, NULL)
 CMD("help", help, "Print detailed help for the given command")
 CMD("init", init, NULL)
 CMD("join", join, NULL)

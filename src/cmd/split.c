@@ -1,10 +1,478 @@
-/* Placeholder until the real command lands. */
+/*
+ * cbup split: hashsplit files or stdin into blobs and fanout trees
+ * (FORMAT.md 3.3-3.5), optionally commit them under a branch (6.1).
+ * Options, messages, output and exit codes are bup 0.33.7's
+ * (lib/bup/cmd/split.py).
+ *
+ * Pipeline: read 8 MiB blocks straight into the chunker's buffer ->
+ * chunks -> blobs through the object sink (pack writer, or hash-only for
+ * --noop) -> fanout tree -> commit -> pack closed -> ref updated.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "cli.h"
+#include "lib/commit.h"
+#include "lib/err.h"
+#include "lib/hashsplit.h"
+#include "lib/odb.h"
+#include "lib/packwriter.h"
+#include "lib/refs.h"
+#include "lib/repo.h"
+#include "lib/tree.h"
 
 int cmd_split(int argc, const char **argv);
+
+static const char optspec[] =
+	"bup split [-t] [-c] [-n name] OPTIONS [--git-ids | filenames...]\n"
+	"bup split -b OPTIONS [--git-ids | filenames...]\n"
+	"bup split --copy OPTIONS [--git-ids | filenames...]\n"
+	"bup split --noop [-b|-t] OPTIONS [--git-ids | filenames...]\n"
+	"--\n"
+	" Modes:\n"
+	"b,blobs    output a series of blob ids.  Implies --fanout=0.\n"
+	"t,tree     output a tree id\n"
+	"c,commit   output a commit id\n"
+	"n,name=    save the result under the given name\n"
+	"noop       split the input, but throw away the result\n"
+	"copy       split the input, copy it to stdout, don't save to repo\n"
+	" Options:\n"
+	"r,remote=  remote repository path\n"
+	"d,date=    date for the commit (seconds since the epoch)\n"
+	"q,quiet    don't print progress messages\n"
+	"v,verbose  increase log output (can be used more than once)\n"
+	"git-ids    read a list of git object ids from stdin and split their "
+	"contents\n"
+	"keep-boundaries  don't let one chunk span two input files\n"
+	"bench      print benchmark timings to stderr\n"
+	"max-pack-size=  maximum bytes in a single pack\n"
+	"max-pack-objects=  maximum number of objects in a single pack\n"
+	"fanout=    average number of blobs in a single tree\n"
+	"bwlimit=   maximum bytes/sec to transmit to server\n"
+	"#,compress=  set compression level to # (0-9, 9 is highest) [1]\n";
+
+/* --git-ids: git cat-file hands object data over in 64 KiB pieces. */
+#define CATFILE_PIECE 65536
+
+struct split_ctx {
+	struct objsink *sink;   /* NULL: split only (--noop/--copy alone) */
+	struct fantree *tree;   /* NULL for -b */
+	int blobs, copy;
+	int nfile;
+	uint64_t total;
+};
+
+static int emit_chunk(void *vctx, const unsigned char *data, size_t len,
+		      int level)
+{
+	struct split_ctx *c = vctx;
+	struct oid oid;
+	int ret;
+
+	c->total += len;
+	/*
+	 * bup 0.33.7's --copy writes str(memoryview), i.e. garbage like
+	 * "<memory at 0x...>"; we copy the data, which is what it means.
+	 */
+	if (c->copy && fwrite(data, 1, len, stdout) != len)
+		return err_errno("write error");
+	if (!c->sink)
+		return 0;
+	if ((ret = objsink_write(c->sink, OBJ_BLOB, data, len, &oid)))
+		return ret;
+	if (c->blobs) {
+		char hex[OID_HEXSZ + 1];
+		oid_to_hex(&oid, hex);
+		hex[OID_HEXSZ] = '\n';
+		if (fwrite(hex, 1, sizeof(hex), stdout) != sizeof(hex))
+			return err_errno("write error");
+	}
+	if (c->tree)
+		return fantree_add(c->tree, &oid, len, level);
+	return 0;
+}
+
+static void progress(struct split_ctx *c)
+{
+	if (c->nfile > 0)
+		cli_progress("Splitting: file #%d, %llu kbytes\r",
+			     c->nfile + 1,
+			     (unsigned long long)(c->total / 1024));
+	else
+		cli_progress("Splitting: %llu kbytes\r",
+			     (unsigned long long)(c->total / 1024));
+}
+
+static int split_fd(struct hsplit *h, struct split_ctx *c, int fd)
+{
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	for (;;) {
+		unsigned char *p = hsplit_buffer(h, HSPLIT_READ_SIZE);
+		long long n = read_full(fd, p, HSPLIT_READ_SIZE);
+		int ret;
+
+		if (n < 0)
+			return err_errno("read error");
+		if (!n)
+			return 0;
+		if ((ret = hsplit_feed_buffer(h, (size_t)n)))
+			return ret;
+		progress(c);
+	}
+}
+
+/* One object named on stdin (--git-ids); missing ones are skipped. */
+static int split_object(struct hsplit *h, struct split_ctx *c,
+			struct repo *repo, const char *name)
+{
+	struct buf b = BUF_INIT;
+	enum obj_type type;
+	struct oid oid;
+	int ret = 0;
+
+	/* bup: git cat-file --batch prints "missing" and nothing is read */
+	if (refs_resolve(repo, name, &oid) ||
+	    odb_read(repo_odb(repo), &oid, &type, &b))
+		goto out;
+	for (size_t o = 0; o < b.len && !ret; o += CATFILE_PIECE)
+		ret = hsplit_feed(h, b.data + o, MIN(b.len - o,
+						     (size_t)CATFILE_PIECE));
+	progress(c);
+out:
+	buf_release(&b);
+	return ret;
+}
+
+static int read_line(FILE *f, struct buf *line)
+{
+	int ch;
+
+	buf_reset(line);
+	while ((ch = getc(f)) != EOF && ch != '\n')
+		buf_addch(line, ch);
+	return ch == EOF && !line->len ? 0 : 1;
+}
+
+static char *trim_ws(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\v' ||
+	       *s == '\f')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' ||
+			 e[-1] == '\v' || e[-1] == '\f'))
+		*--e = '\0';
+	return s;
+}
+
+/* Python's float(): surrounding whitespace allowed, nothing else. */
+static int parse_float(const char *s, double *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtod(s, &end);
+	if (end == s)
+		return -1;
+	while (*end == ' ' || *end == '\t' || *end == '\n')
+		end++;
+	return *end ? -1 : 0;
+}
+
+/* bup_main.argv() as bup would record it: "cbup" is shown as "bup". */
+static void full_argv_repr(struct buf *out)
+{
+	int argc = cli_full_argc;
+	const char **v = xcalloc((size_t)argc + 1, sizeof(*v));
+	char *a0 = NULL;
+
+	for (int i = 0; i < argc; i++)
+		v[i] = cli_full_argv[i];
+	if (argc) {
+		const char *base = strrchr(v[0], '/');
+		base = base ? base + 1 : v[0];
+		if (!strncmp(base, "cbup", 4)) {
+			a0 = xstrfmt("%.*s%s", (int)(base - v[0]), v[0],
+				     base + 1);
+			v[0] = a0;
+		}
+	}
+	commit_argv_repr(out, argc, v, 1);
+	free(a0);
+	free(v);
+}
+
+static long long num_opt(struct opts *o, const char *flag)
+{
+	long long v = 0;
+
+	if (!opt_count(o, flag))
+		return 0;
+	if (opt_int(o, flag, &v, 1) < 0)
+		cli_usage_fatal(o, "invalid number for --%s: '%s'", flag,
+				opt_str(o, flag));
+	return v;
+}
+
 int cmd_split(int argc, const char **argv)
 {
-	(void)argc;
-	(void)argv;
-	return error("not implemented yet");
+	struct opts o = { 0 };
+	int blobs, tree_mode, commit_mode, noop, copy, git_ids, verbose;
+	int keep, bench, writing, ret = 0, code = 0;
+	const char *name = NULL;
+	long long max_pack_size, max_pack_objects, fanout;
+	double date;
+	struct repo *repo = NULL;
+	struct packwriter *pw = NULL;
+	struct objsink hash_sink, *sink = NULL;
+	struct fantree tree;
+	struct hsplit h;
+	struct split_ctx ctx = { 0 };
+	char *refname = NULL;
+	struct oid oldref, tree_oid, commit_oid;
+	int have_old = 0, have_tree_out = 0, have_commit = 0;
+	double start = util_now();
+	struct buf line = BUF_INIT;
+
+	cli_parse_opts(&o, optspec, argc, argv);
+	blobs = opt_count(&o, "b") > 0;
+	tree_mode = opt_count(&o, "t") > 0;
+	commit_mode = opt_count(&o, "c") > 0;
+	if (opt_count(&o, "n") > 0 && opt_str(&o, "n") && *opt_str(&o, "n"))
+		name = opt_str(&o, "n");
+	noop = opt_count(&o, "noop") > 0;
+	copy = opt_count(&o, "copy") > 0;
+	git_ids = opt_count(&o, "git-ids") > 0;
+	keep = opt_count(&o, "keep-boundaries") > 0;
+	bench = opt_count(&o, "bench") > 0;
+	verbose = opt_count(&o, "v");
+
+	if (!(blobs || tree_mode || commit_mode || name || noop || copy))
+		cli_usage_fatal(&o, "use one or more of -b, -t, -c, -n, "
+				"--noop, --copy");
+	if (copy && (blobs || tree_mode))
+		cli_usage_fatal(&o, "--copy is incompatible with -b, -t");
+	if ((noop || copy) && (commit_mode || name))
+		cli_usage_fatal(&o, "--noop and --copy are incompatible with "
+				"-c, -n");
+	if (blobs && (tree_mode || commit_mode || name))
+		cli_usage_fatal(&o, "-b is incompatible with -t, -c, -n");
+	if (o.argc && git_ids)
+		cli_usage_fatal(&o, "don't provide filenames when using "
+				"--git-ids");
+	if (verbose >= 2)
+		bench = 1;
+	max_pack_size = num_opt(&o, "max-pack-size");
+	max_pack_objects = num_opt(&o, "max-pack-objects");
+	fanout = num_opt(&o, "fanout");
+	(void)num_opt(&o, "bwlimit");   /* only matters for -r */
+	if (opt_count(&o, "d") && opt_str(&o, "d") && *opt_str(&o, "d")) {
+		if (parse_float(opt_str(&o, "d"), &date) < 0) {
+			struct buf m = BUF_INIT;
+			/* Python: ValueError("could not convert ...: 'X'") */
+			buf_addstr(&m, "invalid date format (should be a "
+				       "float): ValueError(\"could not "
+				       "convert string to float: '");
+			buf_addstr(&m, opt_str(&o, "d"));
+			buf_addstr(&m, "'\")");
+			cli_usage_fatal(&o, "%s", m.data);
+		}
+	} else {
+		struct timeval tv;
+		gettimeofday(&tv, NULL);
+		date = (double)tv.tv_sec + tv.tv_usec / 1e6;
+	}
+	if (name && !refs_valid_save_name(name)) {
+		struct buf m = BUF_INIT;
+		/* bup: "'%r' is not a valid branch name." of the bytes */
+		cli_bytes_repr(&m, name);
+		cli_usage_fatal(&o, "'%s' is not a valid branch name.", m.data);
+	}
+	if (opt_count(&o, "r")) {
+		error("remote repositories (-r) are not supported yet");
+		code = 1;
+		goto out;
+	}
+
+	writing = !(noop || copy);
+	if (writing || git_ids)
+		repo = cli_open_repo();
+
+	if (name && writing) {
+		refname = xstrfmt("refs/heads/%s", name);
+		ret = refs_read(repo, refname, &oldref);
+		if (ret && ret != ERR_NOTFOUND)
+			goto fail;
+		have_old = !ret;
+		ret = 0;
+	}
+
+	if (writing) {
+		struct packwriter_opts po = { 0 };
+		int64_t limit;
+		int cmd_level = -1;
+
+		if (opt_count(&o, "#")) {
+			long long lvl;
+			if (opt_int(&o, "#", &lvl, 0) < 0)
+				cli_usage_fatal(&o, "invalid compression level");
+			cmd_level = (int)lvl;
+		}
+		repo_compression(repo, cmd_level, &po.impl, &po.level);
+		po.max_size = PACKWRITER_DEFAULT_MAX_SIZE;
+		if (max_pack_size)
+			po.max_size = (uint64_t)max_pack_size;
+		else if (!repo_config_get_int(repo, "pack.packSizeLimit",
+					      &limit) && limit > 0)
+			po.max_size = (uint64_t)limit;
+		po.max_objects = max_pack_objects
+			? (uint64_t)max_pack_objects
+			: MAX(1, po.max_size / 5000);
+		if ((ret = packwriter_new(&pw, repo->objdir, repo_odb(repo),
+					  &po)))
+			goto fail;
+		sink = packwriter_sink(pw);
+	} else if (blobs || tree_mode) {
+		objsink_hash_only_init(&hash_sink);
+		sink = &hash_sink;
+	}
+
+	ctx.sink = sink;
+	ctx.blobs = blobs;
+	ctx.copy = copy;
+	if (tree_mode || commit_mode || name) {
+		fantree_init(&tree, sink);
+		ctx.tree = &tree;
+	}
+	/* bup: fanbits = int(log2(fanout or 128)); -b forces fanout 0 */
+	hsplit_init(&h, hsplit_fanbits(blobs ? 0 : fanout ? (unsigned long
+			long)fanout : 16), emit_chunk, &ctx);
+
+	if (git_ids) {
+		while (!ret && read_line(stdin, &line)) {
+			ret = split_object(&h, &ctx, repo, trim_ws(line.data));
+			if (!ret && keep)
+				ret = hsplit_finish(&h);
+			ctx.nfile++;
+		}
+	} else if (!o.argc) {
+		ret = split_fd(&h, &ctx, 0);
+	} else {
+		for (int i = 0; i < o.argc && !ret; i++) {
+			int fd = open(o.argv[i], O_RDONLY);
+			ctx.nfile = i;
+			if (fd < 0) {
+				ret = err_errno("cannot open '%s'", o.argv[i]);
+				break;
+			}
+			ret = split_fd(&h, &ctx, fd);
+			close(fd);
+			if (!ret && keep)
+				ret = hsplit_finish(&h);
+		}
+	}
+	if (!ret)
+		ret = hsplit_finish(&h);
+	hsplit_release(&h);
+	if (ret)
+		goto fail;
+
+	if (ctx.tree) {
+		if (name) {
+			/* a single entry "data" (or "data.bup") -> result */
+			struct tree_builder tb;
+			struct buf ename = BUF_INIT;
+			struct oid data;
+			unsigned mode;
+
+			if ((ret = fantree_finish(&tree, &data, &mode)))
+				goto fail;
+			tree_mangle_name(&ename, "data", 4, TREE_MODE_BLOB,
+					 mode);
+			tree_builder_init(&tb);
+			tree_builder_add(&tb, mode, ename.data, ename.len,
+					 &data);
+			ret = tree_builder_write(&tb, sink, &tree_oid);
+			tree_builder_release(&tb);
+			buf_release(&ename);
+		} else {
+			ret = fantree_finish_tree(&tree, &tree_oid);
+		}
+		if (ret)
+			goto fail;
+		have_tree_out = 1;
+	}
+	if (verbose)
+		cli_log("\n");
+	if (tree_mode)
+		printf("%s\n", oid_hex(&tree_oid));
+
+	if (commit_mode || name) {
+		struct buf msg = BUF_INIT, ident = BUF_INIT, text = BUF_INIT;
+		int64_t secs = (int64_t)date;   /* "%d" % float truncates */
+
+		buf_addstr(&msg, "bup split\n\nGenerated by command:\n");
+		full_argv_repr(&msg);
+		buf_addch(&msg, '\n');
+		commit_default_ident(&ident);
+		commit_format(&text, &tree_oid, have_old ? &oldref : NULL,
+			      ident.data, secs, commit_local_tz(secs),
+			      msg.data, msg.len);
+		ret = objsink_write(sink, OBJ_COMMIT, text.data, text.len,
+				    &commit_oid);
+		buf_release(&msg);
+		buf_release(&ident);
+		buf_release(&text);
+		if (ret)
+			goto fail;
+		have_commit = 1;
+		if (commit_mode)
+			printf("%s\n", oid_hex(&commit_oid));
+	}
+	(void)have_tree_out;
+
+	/* the pack must be complete before the ref may point into it */
+	if (pw) {
+		ret = packwriter_close(pw);
+		pw = NULL;
+		if (ret)
+			goto fail;
+	}
+	if (refname && have_commit) {
+		ret = refs_update(repo, refname, &commit_oid,
+				  have_old ? &oldref : NULL, 0, NULL);
+		if (ret)
+			goto fail;
+	}
+	if (bench) {
+		double secs = util_now() - start;
+		cli_log("bup: %.2f kbytes in %.2f secs = %.2f kbytes/sec\n",
+			ctx.total / 1024.0, secs,
+			ctx.total / 1024.0 / secs);
+	}
+	goto out;
+
+fail:
+	fflush(stdout);
+	error("%s", err_last());
+	code = 1;
+out:
+	if (pw)
+		packwriter_abort(pw);
+	if (ctx.tree)
+		fantree_release(&tree);
+	buf_release(&line);
+	free(refname);
+	if (repo)
+		repo_free(repo);
+	opt_release(&o);
+	return code;
 }

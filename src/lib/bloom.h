@@ -27,6 +27,8 @@ int bloom_parse(struct bloom_file *b, const char *name, const void *buf,
 		size_t len);
 int bloom_open(struct bloom_file **out, const char *path);
 void bloom_close(struct bloom_file *b);
+/* Frees what bloom_parse allocated (path, idxnames); not the buffer. */
+void bloom_release(struct bloom_file *b);
 /* 1 if the id may be present, 0 if it is definitely absent. */
 int bloom_may_contain(const struct bloom_file *b, const struct oid *oid);
 
@@ -37,7 +39,32 @@ int bloom_may_contain(const struct bloom_file *b, const struct oid *oid);
  */
 int bloom_update(const char *packdir, const char *output, int k, int force,
 		 void (*log)(const char *msg));
-/* bup bloom --check: ERR_CORRUPT if an id of an idx is missing. */
+/*
+ * Check every id of every idx the bloom at `path` names (found in the
+ * bloom's directory) against it: ERR_CORRUPT if one is missing (each
+ * missing id is reported through log as bup does) or the bloom is
+ * invalid, ERR_NOTFOUND if an idx it names is gone.
+ */
 int bloom_check(const char *path, void (*log)(const char *msg));
+/* Number of ids of the idx at idxpath that the bloom lacks (>= 0), or
+ * a negative error; each missing id is logged as bup's bloom -c does. */
+long long bloom_check_idx(const struct bloom_file *b, const char *idxpath,
+			  void (*log)(const char *msg));
+/* 1 if the bloom lists idx basename `name`. */
+int bloom_has_idxname(const struct bloom_file *b, const char *name);
+/*
+ * Create a bloom for the idx files `paths` (names recorded in that
+ * order) at `path`, atomically, sized as bup's create(); k = 0: default.
+ */
+int bloom_write(const char *path, const char *const *paths, size_t nr,
+		int k);
+/* bup bloom --ruin: clear the table of the bloom file at path in place. */
+int bloom_ruin(const char *path);
+/* bup's false-positive rule: 1 if adding `add` ids keeps it <= 1 %. */
+int bloom_fp_ok(uint32_t bits, uint32_t k, uint64_t entries, uint64_t add);
+/* Extended bloom_update: `debug` gets bup's debug1 lines (may be NULL). */
+int bloom_update_ex(const char *packdir, const char *output, int k,
+		    int force, void (*log)(const char *msg),
+		    void (*debug)(const char *msg));
 
 #endif

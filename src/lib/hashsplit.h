@@ -32,6 +32,16 @@ struct hsplit {
 	int fanbits;
 	hsplit_emit_fn emit;
 	void *emit_ctx;
+	/*
+	 * What earlier scans proved about this buffer (offsets into buf),
+	 * so bup's "rescan from the chunk start" costs 64 bytes instead of
+	 * the whole buffer: no split at any position in
+	 * (start + 63, clean_end] except `next` (0: none), whose bits are
+	 * next_bits.  See hashsplit.c.
+	 */
+	size_t clean_end, next;
+	int next_bits;
+	uint64_t total;       /* bytes emitted so far */
 };
 
 /* fanbits = log2(fanout), 4 for bup's default fanout 16; 0 = no levels. */
@@ -48,6 +58,12 @@ int hsplit_feed_buffer(struct hsplit *h, size_t n);
 int hsplit_feed(struct hsplit *h, const void *block, size_t len);
 /* End of input: emit the final piece (level 0). */
 int hsplit_finish(struct hsplit *h);
+
+/*
+ * fanbits for a fanout as bup computes it: int(log2(fanout or 128)) for
+ * -b (fanout 0), int(log2(fanout)) otherwise, so 16 -> 4, 2 -> 1.
+ */
+int hsplit_fanbits(unsigned long long fanout);
 
 /*
  * Fanout tree (FORMAT.md 3.4).  Chunks are added with their level; trees
@@ -68,7 +84,7 @@ struct fantree {
 	struct fantree_level *levels;
 	size_t nlevels, alloc;
 	struct objsink *sink;
-	struct buf *scratch;
+	struct buf scratch;   /* tree object being serialised */
 };
 
 void fantree_init(struct fantree *t, struct objsink *sink);

@@ -43,8 +43,13 @@ void idx_close(struct idx_file *idx);
 int64_t idx_find(const struct idx_file *idx, const struct oid *oid);
 void idx_nth_oid(const struct idx_file *idx, uint32_t n, struct oid *out);
 const unsigned char *idx_nth_sha(const struct idx_file *idx, uint32_t n);
-/* Pack offset of entry n; ERR_CORRUPT via *err when it is invalid. */
+/*
+ * Pack offset of entry n.  A 64-bit offset slot out of the table's
+ * bounds gives IDX_BAD_OFFSET with an ERR_CORRUPT message (err_last()).
+ */
+#define IDX_BAD_OFFSET UINT64_MAX
 uint64_t idx_nth_offset(const struct idx_file *idx, uint32_t n);
+/* CRC-32 of entry n (v2; 0 for v1, which has none). */
 uint32_t idx_nth_crc(const struct idx_file *idx, uint32_t n);
 
 /* One object for the writer. */

@@ -28,7 +28,19 @@ int midx_parse(struct midx_file *m, const char *name, const void *buf,
 	       size_t len);
 int midx_open(struct midx_file **out, const char *path);
 void midx_close(struct midx_file *m);
-/* Position of oid or -1; *which_name gets the idx basename if non-NULL. */
+/* Frees what midx_parse allocated (path, idxnames); not the buffer. */
+void midx_release(struct midx_file *m);
+/*
+ * Full O(nr) consistency check (midx --check, fuzzing): ids sorted and
+ * in their fanout bucket, every `which` < nr_idxnames.  midx_parse only
+ * checks what is O(2^bits) so that opening stays cheap; midx_find checks
+ * each `which` it uses.  0 or ERR_CORRUPT.
+ */
+int midx_verify(const struct midx_file *m);
+/*
+ * Position of oid or -1; *which_name gets the idx basename if non-NULL
+ * (then ERR_CORRUPT if the entry's `which` is out of range).
+ */
 int64_t midx_find(const struct midx_file *m, const struct oid *oid,
 		  const char **which_name);
 
@@ -46,5 +58,28 @@ int midx_write(const char *dir, const char *const *paths, size_t nr,
  */
 int midx_auto(const char *packdir, int force, int max_files,
 	      void (*log)(const char *msg));
+
+/* Everything bup midx's options can ask for (midx_write/midx_auto wrap it). */
+struct midx_opts {
+	const char *outfile;    /* -o: exact output path, or NULL for auto */
+	int auto_mode;          /* -a */
+	int force;              /* -f */
+	int max_files;          /* <= 0: from RLIMIT_NOFILE like bup */
+	void (*log)(const char *msg);    /* warnings bup prints, or NULL */
+	void (*debug)(const char *msg);  /* bup's debug1 lines, or NULL */
+};
+/*
+ * bup midx FILES...: merge the given .idx/.midx files (in that order).
+ * Returns 1 if a midx was written (*out_path set if non-NULL), 0 if
+ * bup's rules say there is nothing to do, or a negative error.
+ */
+int midx_write_opts(const char *dir, const char *const *paths, size_t nr,
+		    const struct midx_opts *o, char **out_path);
+/* bup midx -a / -f on a directory. */
+int midx_dir(const char *packdir, const struct midx_opts *o);
+/* bup's table size rule: bits for a midx of `total` ids. */
+uint32_t midx_bits_for(uint64_t total);
+/* bup's max_files(): min(RLIMIT_NOFILE soft, hard) minus a margin. */
+int midx_max_files(void);
 
 #endif

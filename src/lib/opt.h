@@ -24,11 +24,23 @@ enum opt_result {
 
 struct opt_value {
 	const char *name;     /* main (first) flag name, e.g. "name" */
-	int count;            /* times given (negations count down to 0) */
+	/*
+	 * Flags: bup's integer value, i.e. times given, restarting after
+	 * a --no-X (which sets 0); 1 by default for a flag declared as
+	 * "no-X" (bup's default True).  Options with a value: times given.
+	 */
+	int count;
 	int negated;          /* last occurrence was --no-X */
 	const char *value;    /* last value given, or the [default] */
 	const char **values;  /* every value given, in order */
 	size_t nr_values;
+	int has_arg;          /* declared as "name=" */
+};
+
+/* One option as given on the command line (bup's `flags` list). */
+struct opt_flag {
+	const char *flag;     /* "n", "name" or "no-name", as getopt saw it */
+	const char *value;    /* "" for options without a value */
 };
 
 struct opts {
@@ -36,18 +48,30 @@ struct opts {
 	size_t nr;
 	int argc;             /* positional arguments left */
 	const char **argv;
+	struct opt_flag *flags; /* every option given, in order */
+	size_t nr_flags;
 	struct buf usage;
 	struct buf error;
 	void *priv;
 };
 
+/*
+ * Parse argv[1..argc-1] (argv[0] is the command name, skipped as bup's
+ * parse(argv[1:])).  Always fills o->usage; on OPT_ERROR o->error holds
+ * getopt's message ("option --foo not recognized").  Strings in o point
+ * into argv or into o itself.  Call opt_release() in every case.
+ */
 int opt_parse(struct opts *o, const char *optspec, int argc,
 	      const char **argv);
 void opt_release(struct opts *o);
 
 /* Lookup by any of the option's flags ("n" or "name").  BUG if unknown. */
 const struct opt_value *opt_get(const struct opts *o, const char *flag);
-/* Times given (0 if never, or negated last). */
+/*
+ * bup's truthiness/int of opt.FLAG: a flag's count, or for an option
+ * with a value 1 if its value is set and not "0"/"".  "no-X" as the
+ * flag name inverts (0 or 1), as bup's opt.no_X.
+ */
 int opt_count(const struct opts *o, const char *flag);
 /* Last value or default, NULL if none. */
 const char *opt_str(const struct opts *o, const char *flag);
@@ -57,6 +81,12 @@ const char *opt_str(const struct opts *o, const char *flag);
  */
 int opt_int(const struct opts *o, const char *flag, long long *out,
 	    int suffixes);
+
+/*
+ * bup's options._tty_width(): BUP_TTY_WIDTH if set, else the width of
+ * the terminal on stderr, else 70.
+ */
+int opt_tty_width(void);
 
 /* Parse "123", "4k", "1M"... (powers of 1024, as bup's parse_num). */
 int opt_parse_num(const char *s, long long *out);

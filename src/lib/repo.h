@@ -23,6 +23,12 @@ struct repo {
 char *repo_default_path(void);
 
 /*
+ * bup's git.repo() rule: DIR/.git if that exists, else DIR (caller
+ * frees).
+ */
+char *repo_effective_path(const char *dir);
+
+/*
  * Open the repository at path.  Returns 0; ERR_NOTFOUND when the
  * directory does not exist (bup exits 15: "repository 'P' does not
  * exist (see \"bup help init\")"); ERR_CORRUPT when it exists but is
@@ -30,6 +36,7 @@ char *repo_default_path(void);
  */
 int repo_open(struct repo **out, const char *path);
 void repo_free(struct repo *r);
+/* The repository's odb, opened on first use; NULL (err_last()) on error. */
 struct odb *repo_odb(struct repo *r);
 
 /*
@@ -37,6 +44,19 @@ struct odb *repo_odb(struct repo *r);
  * (FORMAT.md 1.2); harmless on an existing repository.
  */
 int repo_init(const char *path);
+
+struct repo_init_info {
+	char *git_dir;      /* absolute real path with '/', caller frees */
+	int reinit;         /* the repository already existed */
+	int advise_branch;  /* git would print its init.defaultBranch hint */
+};
+/*
+ * repo_init() telling what happened, for `init`'s messages.  Fails
+ * with ERR_NOTFOUND ("parent directory \"P\" does not exist") or
+ * ERR_EXISTS when the path is not a directory.  info->git_dir is set
+ * on success only.
+ */
+int repo_init_ex(const char *path, struct repo_init_info *info);
 
 /*
  * Read a git config value (core.compression, pack.packSizeLimit,

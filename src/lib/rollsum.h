@@ -1,6 +1,8 @@
 /*
  * bup's rolling checksum (FORMAT.md 3.1-3.2), derived from librsync's.
  * The only per-byte loop in the program lives in rollsum.c.
+ *
+ * All functions are pure and thread-safe.
  */
 #ifndef CBUP_ROLLSUM_H
 #define CBUP_ROLLSUM_H
@@ -18,9 +20,17 @@ struct rollsum {
 	unsigned wofs;
 };
 
+/*
+ * The byte-at-a-time reference implementation (tests, small uses).  The
+ * scanners below never use it: they keep the state in locals and read
+ * the window straight out of the caller's contiguous buffer.
+ */
 void rollsum_init(struct rollsum *r);
 void rollsum_roll(struct rollsum *r, uint8_t ch);
 uint32_t rollsum_digest(const struct rollsum *r);
+
+/* The "bits" of a digest that satisfies the split condition (3.2). */
+int rollsum_digest_bits(uint32_t digest);
 
 /*
  * Scan data[0..len) with a fresh rollsum; return the 1-based count n of
@@ -28,5 +38,15 @@ uint32_t rollsum_digest(const struct rollsum *r);
  * *bits), or 0 if there is none (FORMAT.md 3.2 find_first_split).
  */
 size_t rollsum_find_split(const void *data, size_t len, int *bits);
+
+/*
+ * The same scan, but only report split positions n with from < n <= len
+ * (the rollsum is still "fresh at data[0]": bytes before data are zero).
+ * Costs O(len - from) + 64 bytes whatever `from` is, because the state
+ * at position n depends only on data[n-64 .. n).  Returns 0 if there is
+ * no split in that range.  This lets a caller that already knows part of
+ * a buffer is split-free resume where it stopped (hashsplit.c).
+ */
+size_t rollsum_scan(const void *data, size_t from, size_t len, int *bits);
 
 #endif

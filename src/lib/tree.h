@@ -71,7 +71,10 @@ enum tree_bup_kind {
 	TREE_BUP_CHUNKED,   /* ".bup": a chunked file */
 	TREE_BUP_META,      /* exactly ".bupm" */
 };
-/* Demangle: the length of the real name, and its kind. */
+/*
+ * Demangle: the length of the real name, and its kind (exactly ".bupm"
+ * gives TREE_BUP_META and length 0).
+ */
 size_t tree_demangle_name(const char *name, size_t len,
 			  enum tree_bup_kind *kind);
 

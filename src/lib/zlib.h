@@ -13,6 +13,7 @@
 #define CBUP_ZLIB_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 
@@ -41,5 +42,23 @@ int zlib_inflate_sized(struct buf *out, const void *in, size_t inlen,
 /* Inflate a stream of unknown output size (loose objects).  Same returns. */
 int zlib_inflate_all(struct buf *out, const void *in, size_t inlen,
 		     size_t *consumed);
+
+/*
+ * Streaming inflate, for input that arrives in pieces (a pack object
+ * read through pread windows when its stream is longer than expected).
+ * zlib_inflater_feed() appends to out, never beyond `max_out` bytes in
+ * total for this stream, and returns 1 at the end of the stream, 0 when
+ * it needs more input (all of `in` was consumed), or ERR_CORRUPT.
+ * *consumed receives the bytes of `in` used.  One thread at a time.
+ */
+struct zlib_inflater;
+struct zlib_inflater *zlib_inflater_new(void);
+void zlib_inflater_free(struct zlib_inflater *z);
+void zlib_inflater_reset(struct zlib_inflater *z, size_t max_out);
+int zlib_inflater_feed(struct zlib_inflater *z, struct buf *out,
+		       const void *in, size_t inlen, size_t *consumed);
+
+/* CRC-32 as zlib's crc32() (idx v2 CRCs), through libdeflate. */
+uint32_t zlib_crc32(uint32_t crc, const void *data, size_t len);
 
 #endif

@@ -1,12 +1,69 @@
 /*
- * test-tool: small helpers the shell tests need and that must be fast
- * (git's t/helper/test-tool).  Subcommands:
- *   lcg SEED N         write N bytes of the LCG stream (TEST-VECTORS.md 1)
+ * test-tool: small helpers the shell tests and the benchmark need and that
+ * must be fast or exact (git's t/helper/test-tool).  Subcommands:
+ *
+ *   lcg SEED N            write N bytes of the LCG stream (TEST-VECTORS.md 1)
+ *   corrupt FILE OFF [X]  XOR the byte at OFF (negative: from the end) with
+ *                         X (default 0xff), in place
+ *   poke FILE OFF HEX     overwrite bytes at OFF (negative: from the end)
+ *                         with the given hex bytes, in place
+ *   peek FILE OFF N       print N bytes at OFF as hex
+ *   deflate-speed [SECS]  MB/s of libdeflate and zlib, level 1, on 8 KiB
+ *                         blocks of half text, half incompressible data
+ *                         (bup's average chunk size; FORMAT.md 2.2)
+ *   run-stats OUT CMD...  run CMD, then append "wall_s maxrss_kib user_s
+ *                         sys_s" to OUT; exits with CMD's status
+ *
+ * Everything here is test scaffolding: it prints and exits freely.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libdeflate.h>
+#include <zlib_sys.h>  /* the system <zlib.h>; see there */
+
+static const char usage_str[] =
+	"usage: test-tool lcg SEED N\n"
+	"   or: test-tool corrupt FILE OFFSET [XOR]\n"
+	"   or: test-tool poke FILE OFFSET HEXBYTES\n"
+	"   or: test-tool peek FILE OFFSET N\n"
+	"   or: test-tool deflate-speed [SECONDS]\n"
+	"   or: test-tool run-stats OUTFILE CMD [ARGS...]\n";
+
+static int usage(void)
+{
+	fputs(usage_str, stderr);
+	return 2;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void lcg_fill(uint32_t *x, unsigned char *out, size_t n)
+{
+	uint32_t s = *x;
+
+	for (size_t i = 0; i < n; i++) {
+		s = s * 1103515245u + 12345u;
+		out[i] = (unsigned char)(s >> 16);
+	}
+	*x = s;
+}
 
 static int cmd_lcg(int argc, char **argv)
 {
@@ -14,18 +71,13 @@ static int cmd_lcg(int argc, char **argv)
 	uint32_t x;
 	unsigned long long n;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: test-tool lcg SEED N\n");
-		return 2;
-	}
+	if (argc != 3)
+		return usage();
 	x = (uint32_t)strtoul(argv[1], NULL, 10);
 	n = strtoull(argv[2], NULL, 10);
 	while (n) {
 		size_t k = n < sizeof(out) ? (size_t)n : sizeof(out);
-		for (size_t i = 0; i < k; i++) {
-			x = x * 1103515245u + 12345u;
-			out[i] = (unsigned char)(x >> 16);
-		}
+		lcg_fill(&x, out, k);
 		if (fwrite(out, 1, k, stdout) != k)
 			return 1;
 		n -= k;
@@ -33,10 +85,313 @@ static int cmd_lcg(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * Open FILE read-write and resolve OFF (negative counts from the end) to
+ * an absolute offset that leaves room for `need` bytes.
+ */
+static int open_at(const char *path, const char *offstr, size_t need,
+		   int flags, off_t *off)
+{
+	struct stat st;
+	long long o;
+	char *end;
+	int fd;
+
+	fd = open(path, flags);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		fprintf(stderr, "test-tool: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	errno = 0;
+	o = strtoll(offstr, &end, 0);
+	if (errno || *end) {
+		fprintf(stderr, "test-tool: bad offset '%s'\n", offstr);
+		close(fd);
+		return -1;
+	}
+	if (o < 0)
+		o += st.st_size;
+	if (o < 0 || (unsigned long long)o + need > (unsigned long long)st.st_size) {
+		fprintf(stderr, "test-tool: offset %s (+%zu) outside %s (%lld bytes)\n",
+			offstr, need, path, (long long)st.st_size);
+		close(fd);
+		return -1;
+	}
+	*off = (off_t)o;
+	return fd;
+}
+
+static int cmd_corrupt(int argc, char **argv)
+{
+	unsigned char c;
+	unsigned long x = 0xff;
+	off_t off;
+	int fd;
+
+	if (argc != 3 && argc != 4)
+		return usage();
+	if (argc == 4)
+		x = strtoul(argv[3], NULL, 0);
+	if (!x || x > 0xff) {
+		fprintf(stderr, "test-tool: XOR value must be 1..255\n");
+		return 2;
+	}
+	fd = open_at(argv[1], argv[2], 1, O_RDWR, &off);
+	if (fd < 0)
+		return 1;
+	if (pread(fd, &c, 1, off) != 1)
+		goto fail;
+	c ^= (unsigned char)x;
+	if (pwrite(fd, &c, 1, off) != 1)
+		goto fail;
+	return close(fd) ? 1 : 0;
+fail:
+	fprintf(stderr, "test-tool: %s: %s\n", argv[1], strerror(errno));
+	close(fd);
+	return 1;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int cmd_poke(int argc, char **argv)
+{
+	unsigned char bytes[256];
+	size_t n, len;
+	off_t off;
+	int fd;
+
+	if (argc != 4)
+		return usage();
+	len = strlen(argv[3]);
+	if (!len || len % 2 || len / 2 > sizeof(bytes)) {
+		fprintf(stderr, "test-tool: bad hex '%s'\n", argv[3]);
+		return 2;
+	}
+	n = len / 2;
+	for (size_t i = 0; i < n; i++) {
+		int hi = hexval(argv[3][2 * i]), lo = hexval(argv[3][2 * i + 1]);
+		if (hi < 0 || lo < 0) {
+			fprintf(stderr, "test-tool: bad hex '%s'\n", argv[3]);
+			return 2;
+		}
+		bytes[i] = (unsigned char)(hi << 4 | lo);
+	}
+	fd = open_at(argv[1], argv[2], n, O_RDWR, &off);
+	if (fd < 0)
+		return 1;
+	if (pwrite(fd, bytes, n, off) != (ssize_t)n) {
+		fprintf(stderr, "test-tool: %s: %s\n", argv[1], strerror(errno));
+		close(fd);
+		return 1;
+	}
+	return close(fd) ? 1 : 0;
+}
+
+static int cmd_peek(int argc, char **argv)
+{
+	unsigned char bytes[256];
+	unsigned long n;
+	off_t off;
+	int fd;
+
+	if (argc != 4)
+		return usage();
+	n = strtoul(argv[3], NULL, 0);
+	if (!n || n > sizeof(bytes))
+		return usage();
+	fd = open_at(argv[1], argv[2], n, O_RDONLY, &off);
+	if (fd < 0)
+		return 1;
+	if (pread(fd, bytes, n, off) != (ssize_t)n) {
+		close(fd);
+		return 1;
+	}
+	close(fd);
+	for (unsigned long i = 0; i < n; i++)
+		printf("%02x", bytes[i]);
+	putchar('\n');
+	return 0;
+}
+
+/*
+ * Per-core deflate throughput at bup's settings (level 1, whole chunks of
+ * ~8 KiB: 2^13 is bup's average blob size).  The input alternates an
+ * 8 KiB block of text-like bytes (a small vocabulary, compressible about
+ * 3:1) and one of LCG bytes (incompressible), so the figure is comparable
+ * to a backup of mixed data.
+ */
+#define DS_BLOCK 8192
+#define DS_NBLOCKS 1024
+
+static void ds_fill(unsigned char *in)
+{
+	static const char *words[] = {
+		"the ", "backup ", "of ", "a ", "file ", "system ", "is ",
+		"stored ", "in ", "git ", "packs\n", "and ", "chunks ",
+		"deduplicated ", "by ", "content, ",
+	};
+	uint32_t x = 1;
+
+	for (size_t b = 0; b < DS_NBLOCKS; b++) {
+		unsigned char *p = in + b * DS_BLOCK;
+		if (b % 2) {
+			lcg_fill(&x, p, DS_BLOCK);
+			continue;
+		}
+		for (size_t j = 0; j < DS_BLOCK; ) {
+			const char *w;
+			unsigned char r;
+			lcg_fill(&x, &r, 1);
+			w = words[r % (sizeof(words) / sizeof(words[0]))];
+			while (*w && j < DS_BLOCK)
+				p[j++] = (unsigned char)*w++;
+		}
+	}
+}
+
+static int cmd_deflate_speed(int argc, char **argv)
+{
+	double secs = argc > 1 ? strtod(argv[1], NULL) : 1.0;
+	size_t inlen = (size_t)DS_BLOCK * DS_NBLOCKS;
+	size_t outcap = libdeflate_zlib_compress_bound(NULL, DS_BLOCK) + 64;
+	unsigned char *in = malloc(inlen), *out = malloc(outcap);
+	struct libdeflate_compressor *c;
+	double t0, t, mb;
+	unsigned long long done, csize;
+	z_stream zs;
+
+	if (!in || !out)
+		return 1;
+	if (secs <= 0)
+		secs = 1.0;
+	ds_fill(in);
+
+	c = libdeflate_alloc_compressor(1);
+	if (!c)
+		return 1;
+	done = csize = 0;
+	t0 = now();
+	do {
+		for (size_t b = 0; b < DS_NBLOCKS; b++) {
+			size_t n = libdeflate_zlib_compress(c,
+				in + b * DS_BLOCK, DS_BLOCK, out, outcap);
+			if (!n)
+				return 1;
+			csize += n;
+		}
+		done += inlen;
+		t = now() - t0;
+	} while (t < secs);
+	mb = (double)done / 1e6;
+	printf("libdeflate-1 %.0f MB/s ratio %.2f\n", mb / t,
+	       (double)done / (double)csize);
+	libdeflate_free_compressor(c);
+
+	memset(&zs, 0, sizeof(zs));
+	/* bup: zlib.compressobj(1): window 15, memLevel 8, default strategy */
+	if (deflateInit2(&zs, 1, Z_DEFLATED, 15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return 1;
+	done = csize = 0;
+	t0 = now();
+	do {
+		for (size_t b = 0; b < DS_NBLOCKS; b++) {
+			deflateReset(&zs);
+			zs.next_in = in + b * DS_BLOCK;
+			zs.avail_in = DS_BLOCK;
+			zs.next_out = out;
+			zs.avail_out = (uInt)outcap;
+			if (deflate(&zs, Z_FINISH) != Z_STREAM_END)
+				return 1;
+			csize += zs.total_out;
+		}
+		done += inlen;
+		t = now() - t0;
+	} while (t < secs);
+	deflateEnd(&zs);
+	mb = (double)done / 1e6;
+	printf("zlib-1 %.0f MB/s ratio %.2f\n", mb / t,
+	       (double)done / (double)csize);
+
+	free(in);
+	free(out);
+	return 0;
+}
+
+/*
+ * Run a command and record what /usr/bin/time -f would, without needing
+ * the `time` package: wall seconds, peak RSS in KiB (ru_maxrss of the
+ * waited-for children), user and system seconds.
+ */
+static int cmd_run_stats(int argc, char **argv)
+{
+	struct rusage ru;
+	double t0, wall;
+	int status;
+	pid_t pid;
+	FILE *f;
+
+	if (argc < 3)
+		return usage();
+	t0 = now();
+	pid = fork();
+	if (pid < 0) {
+		perror("test-tool: fork");
+		return 1;
+	}
+	if (!pid) {
+		execvp(argv[2], argv + 2);
+		fprintf(stderr, "test-tool: cannot run %s: %s\n", argv[2],
+			strerror(errno));
+		_exit(127);
+	}
+	while (wait4(pid, &status, 0, &ru) < 0) {
+		if (errno != EINTR) {
+			perror("test-tool: wait4");
+			return 1;
+		}
+	}
+	wall = now() - t0;
+	f = fopen(argv[1], "a");
+	if (!f) {
+		fprintf(stderr, "test-tool: %s: %s\n", argv[1], strerror(errno));
+		return 1;
+	}
+	fprintf(f, "%.3f %ld %.3f %.3f\n", wall, ru.ru_maxrss,
+		(double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
+		(double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
+	if (fclose(f))
+		return 1;
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
 int main(int argc, char **argv)
 {
-	if (argc >= 2 && !strcmp(argv[1], "lcg"))
-		return cmd_lcg(argc - 1, argv + 1);
-	fprintf(stderr, "usage: test-tool lcg SEED N\n");
-	return 2;
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **);
+	} cmds[] = {
+		{ "lcg", cmd_lcg },
+		{ "corrupt", cmd_corrupt },
+		{ "poke", cmd_poke },
+		{ "peek", cmd_peek },
+		{ "deflate-speed", cmd_deflate_speed },
+		{ "run-stats", cmd_run_stats },
+	};
+
+	if (argc >= 2)
+		for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+			if (!strcmp(argv[1], cmds[i].name))
+				return cmds[i].fn(argc - 1, argv + 1);
+	return usage();
 }

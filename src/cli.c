@@ -1,0 +1,513 @@
+/*
+ * What every subcommand shares (cli.h): bup's message conventions and
+ * exit codes (FORMAT.md 11), its top-level usage text, opening the
+ * repository with bup's checks (FORMAT.md 1.1), cleanups run on die()
+ * and on signals, and rate-limited progress lines.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "lib/err.h"
+#include "lib/repo.h"
+
+/* ---- messages ---------------------------------------------------- */
+
+static double last_prog;  /* bup's helpers._last_prog */
+
+static void vlog_prefixed(const char *prefix, const char *fmt, va_list ap)
+{
+	struct buf b = BUF_INIT;
+
+	/* bup's log() flushes stdout first so output interleaves sanely. */
+	fflush(stdout);
+	buf_addstr(&b, prefix);
+	buf_vaddf(&b, fmt, ap);
+	buf_addch(&b, '\n');
+	write_full(2, b.data, b.len);
+	buf_release(&b);
+	last_prog = 0;
+}
+
+void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog_prefixed("fatal: ", fmt, ap);
+	va_end(ap);
+	cli_run_cleanups();
+	exit(1);
+}
+
+void die_code(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog_prefixed("fatal: ", fmt, ap);
+	va_end(ap);
+	cli_run_cleanups();
+	exit(code);
+}
+
+int error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog_prefixed("error: ", fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void warning(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog_prefixed("warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void cli_log(const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+
+	fflush(stdout);
+	va_start(ap, fmt);
+	buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	write_full(2, b.data, b.len);
+	buf_release(&b);
+	last_prog = 0;
+}
+
+static int nr_errors;
+
+void cli_add_error(const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	/* bup: log('%-70s\n' % e) */
+	while (b.len < 70)
+		buf_addch(&b, ' ');
+	buf_addch(&b, '\n');
+	fflush(stdout);
+	write_full(2, b.data, b.len);
+	buf_release(&b);
+	last_prog = 0;
+	nr_errors++;
+}
+
+int cli_errors(void)
+{
+	return nr_errors;
+}
+
+/* ---- cleanups and signals ---------------------------------------- */
+
+struct cleanup {
+	void (*fn)(void *);
+	void *ctx;
+};
+
+#define MAX_CLEANUPS 64
+static struct cleanup cleanups[MAX_CLEANUPS];
+static volatile sig_atomic_t nr_cleanups;
+
+void cli_atexit(void (*fn)(void *), void *ctx)
+{
+	if (nr_cleanups >= MAX_CLEANUPS)
+		BUG("too many cleanup handlers");
+	cleanups[nr_cleanups].fn = fn;
+	cleanups[nr_cleanups].ctx = ctx;
+	nr_cleanups++;
+}
+
+void cli_atexit_remove(void (*fn)(void *), void *ctx)
+{
+	for (int i = nr_cleanups - 1; i >= 0; i--) {
+		if (cleanups[i].fn == fn && cleanups[i].ctx == ctx) {
+			memmove(&cleanups[i], &cleanups[i + 1],
+				(nr_cleanups - i - 1) * sizeof(cleanups[0]));
+			nr_cleanups--;
+			return;
+		}
+	}
+}
+
+void cli_run_cleanups(void)
+{
+	/* Last registered runs first; each runs at most once. */
+	while (nr_cleanups > 0) {
+		struct cleanup c = cleanups[nr_cleanups - 1];
+		nr_cleanups--;
+		c.fn(c.ctx);
+	}
+}
+
+static void on_signal(int sig)
+{
+	cli_run_cleanups();
+	/*
+	 * bup turns SIGINT into KeyboardInterrupt, which wrap_main() turns
+	 * into exit status 130 without a message.  Other signals keep
+	 * their default disposition (death by signal), as in Python.
+	 */
+	if (sig == SIGINT)
+		_exit(130);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void cli_init(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	/* Keep an ignored SIGINT ignored (background jobs of a shell). */
+	if (sigaction(SIGINT, NULL, &sa) == 0 && sa.sa_handler != SIG_IGN) {
+		sa.sa_handler = on_signal;
+		sigaction(SIGINT, &sa, NULL);
+	}
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	/*
+	 * Python ignores SIGPIPE; writes then fail with EPIPE, which
+	 * cli_finish_stdout() and the commands handle.
+	 */
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* ---- usage ------------------------------------------------------- */
+
+/* bup 0.33.7's main.py usage(): the "common" commands and synopses. */
+static const char *const common_cmds[][2] = {
+	{ "fsck", "Check backup sets for damage and add redundancy information" },
+	{ "ftp", "Browse backup sets using an ftp-like client" },
+	{ "fuse", "Mount your backup sets as a filesystem" },
+	{ "help", "Print detailed help for the given command" },
+	{ "index", "Create or display the index of files to back up" },
+	{ "on", "Backup a remote machine to the local one" },
+	{ "restore", "Extract files from a backup set" },
+	{ "save", "Save files into a backup set (note: run \"bup index\" first)" },
+	{ "tag", "Tag commits for easier access" },
+	{ "web", "Launch a web server to examine backup sets" },
+};
+
+/*
+ * The other commands an installed bup 0.33.7 lists (its cmd modules
+ * plus the bup-import-* scripts), sorted.  cbup prints bup's list, not
+ * its own, so that it stays a drop-in replacement for scripts and for
+ * the help contract test.
+ */
+static const char *const other_cmds[] = {
+	"bloom", "cat-file", "daemon", "damage", "drecurse", "features",
+	"gc", "get", "import-duplicity", "import-rdiff-backup",
+	"import-rsnapshot", "init", "join", "list-idx", "ls", "margin",
+	"memtest", "meta", "midx", "mux", "on--server", "prune-older",
+	"random", "rm", "server", "split", "tick", "validate-object-links",
+	"validate-ref-links", "version", "xstat",
+};
+
+/* bup's helpers.columnate(). */
+static void columnate(struct buf *out, const char *const *l, size_t n,
+		      const char *prefix)
+{
+	size_t clen = 0, ncols, rows, total;
+	long w;
+
+	if (!n)
+		return;
+	for (size_t i = 0; i < n; i++)
+		clen = MAX(clen, strlen(l[i]));
+	w = ((long)opt_tty_width() - (long)strlen(prefix));
+	/* Python's // floors; a negative width gives <= 1 column. */
+	ncols = w <= 0 ? 1 : (size_t)w / (clen + 2);
+	if (ncols <= 1) {
+		ncols = 1;
+		clen = 0;
+	}
+	total = (n + ncols - 1) / ncols * ncols;
+	rows = total / ncols;
+	for (size_t r = 0; r < rows; r++) {
+		buf_addstr(out, prefix);
+		for (size_t c = 0; c < ncols; c++) {
+			size_t i = c * rows + r;
+			buf_addf(out, "%-*s", (int)(clen + 2),
+				 i < n ? l[i] : "");
+		}
+		buf_addch(out, '\n');
+	}
+}
+
+void main_usage(const char *msg)
+{
+	struct buf b = BUF_INIT;
+
+	buf_addstr(&b, "Usage: bup [-?|--help] [-d BUP_DIR] [--debug] "
+		   "[--profile] <command> [options...]\n\n");
+	buf_addstr(&b, "Common commands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(common_cmds); i++)
+		buf_addf(&b, "    %-10s %s\n", common_cmds[i][0],
+			 common_cmds[i][1]);
+	buf_addstr(&b, "\nOther available commands:\n");
+	columnate(&b, other_cmds, ARRAY_SIZE(other_cmds), "    ");
+	buf_addstr(&b, "\nSee 'bup help COMMAND' for more information on "
+		   "a specific command.\n");
+	if (msg && *msg)
+		buf_addf(&b, "\n%s\n", msg);
+	fflush(stdout);
+	write_full(2, b.data, b.len);
+	buf_release(&b);
+	exit(99);
+}
+
+/* ---- options ----------------------------------------------------- */
+
+static NORETURN void write_usage_and_exit(struct opts *o, const char *msg)
+{
+	fflush(stdout);
+	write_full(2, o->usage.data, o->usage.len);
+	if (msg && *msg)
+		write_full(2, msg, strlen(msg));
+	cli_run_cleanups();
+	exit(97);
+}
+
+void cli_parse_opts(struct opts *o, const char *optspec, int argc,
+		    const char **argv)
+{
+	int r = opt_parse(o, optspec, argc, argv);
+	struct buf m = BUF_INIT;
+
+	if (r == OPT_OK)
+		return;
+	if (r == OPT_ERROR)
+		buf_addf(&m, "\nerror: %s\n", o->error.data);
+	write_usage_and_exit(o, m.data);
+}
+
+void cli_usage_fatal(struct opts *o, const char *fmt, ...)
+{
+	struct buf m = BUF_INIT;
+	va_list ap;
+
+	buf_addstr(&m, "\nerror: ");
+	va_start(ap, fmt);
+	buf_vaddf(&m, fmt, ap);
+	va_end(ap);
+	buf_addch(&m, '\n');
+	write_usage_and_exit(o, m.data);
+}
+
+/* ---- repository -------------------------------------------------- */
+
+/*
+ * Python's repr() of a bytes object, which bup 0.33.7 prints for a
+ * missing repository: b'...' (b"..." when the text holds a ' and no "),
+ * with \\, \t, \n, \r, the quote and non-printable bytes escaped.
+ */
+void cli_bytes_repr(struct buf *out, const char *s)
+{
+	char q = '\'';
+
+	if (strchr(s, '\'') && !strchr(s, '"'))
+		q = '"';
+	buf_addch(out, 'b');
+	buf_addch(out, q);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '\\' || *p == (unsigned char)q) {
+			buf_addch(out, '\\');
+			buf_addch(out, *p);
+		} else if (*p == '\t') {
+			buf_addstr(out, "\\t");
+		} else if (*p == '\n') {
+			buf_addstr(out, "\\n");
+		} else if (*p == '\r') {
+			buf_addstr(out, "\\r");
+		} else if (*p < 0x20 || *p >= 0x7f) {
+			buf_addf(out, "\\x%02x", *p);
+		} else {
+			buf_addch(out, *p);
+		}
+	}
+	buf_addch(out, q);
+}
+
+/*
+ * Python's bytes.decode(errors='backslashreplace') (bup's path_msg):
+ * valid UTF-8 passes through, every byte of an invalid sequence
+ * becomes \xNN.
+ */
+void cli_path_msg(struct buf *out, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p) {
+		size_t n = 0;
+		unsigned c = *p;
+		uint32_t cp = 0;
+
+		if (c < 0x80) {
+			buf_addch(out, c);
+			p++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 2;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 3;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 4;
+			cp = c & 0x07;
+		}
+		for (size_t i = 1; n && i < n; i++) {
+			if ((p[i] & 0xc0) != 0x80) {
+				n = 0;
+				break;
+			}
+			cp = cp << 6 | (p[i] & 0x3f);
+		}
+		/* Reject overlongs, surrogates and > U+10FFFF as Python. */
+		if (n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
+			n = 0;
+		if (n == 4 && (cp < 0x10000 || cp > 0x10ffff))
+			n = 0;
+		if (!n) {
+			buf_addf(out, "\\x%02x", c);
+			p++;
+			continue;
+		}
+		buf_add(out, p, n);
+		p += n;
+	}
+}
+
+struct repo *cli_open_repo(void)
+{
+	struct repo *r = NULL;
+	char *dir = repo_default_path();
+	int rc = repo_open(&r, dir);
+	struct buf m = BUF_INIT;
+	char *top;
+
+	if (!rc) {
+		free(dir);
+		return r;
+	}
+	if (rc != ERR_NOTFOUND && rc != ERR_CORRUPT)
+		die("%s", err_last());
+	/* bup prints git.repo(), i.e. the effective dir joined with '' */
+	top = repo_effective_path(dir);
+	if (!*top || top[strlen(top) - 1] != '/') {
+		char *t = xstrfmt("%s/", top);
+		free(top);
+		top = t;
+	}
+	if (rc == ERR_NOTFOUND) {
+		buf_addstr(&m, "error: repository ");
+		cli_bytes_repr(&m, top);
+		buf_addstr(&m, " does not exist (see \"bup help init\")\n");
+		fflush(stdout);
+		write_full(2, m.data, m.len);
+		exit(15);
+	}
+	buf_addstr(&m, "error: ");
+	cli_path_msg(&m, top);
+	buf_addstr(&m, " is not a repository\n");
+	fflush(stdout);
+	write_full(2, m.data, m.len);
+	exit(14);
+}
+
+/* ---- tty and progress -------------------------------------------- */
+
+static int force_tty(void)
+{
+	const char *s = getenv("BUP_FORCE_TTY");
+	return s ? (int)strtol(s, NULL, 10) : 0;
+}
+
+int cli_stderr_is_tty(void)
+{
+	static int cached = -1;
+	if (cached < 0)
+		cached = isatty(2) || (force_tty() & 2);
+	return cached;
+}
+
+int cli_stdout_is_tty(void)
+{
+	static int cached = -1;
+	if (cached < 0)
+		cached = isatty(1) || (force_tty() & 1);
+	return cached;
+}
+
+static void vprogress(const char *fmt, va_list ap)
+{
+	struct buf b = BUF_INIT;
+
+	buf_vaddf(&b, fmt, ap);
+	fflush(stdout);
+	write_full(2, b.data, b.len);
+	buf_release(&b);
+}
+
+void cli_progress(const char *fmt, ...)
+{
+	double now;
+	va_list ap;
+
+	if (!cli_stderr_is_tty())
+		return;
+	/* bup's qprogress(): at most one line per 0.1 s. */
+	now = util_now();
+	if (now - last_prog <= 0.1)
+		return;
+	va_start(ap, fmt);
+	vprogress(fmt, ap);
+	va_end(ap);
+	last_prog = now;
+}
+
+void cli_progress_done(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!cli_stderr_is_tty())
+		return;
+	va_start(ap, fmt);
+	vprogress(fmt, ap);
+	va_end(ap);
+	last_prog = 0;
+}
+
+int cli_finish_stdout(int code)
+{
+	if (fflush(stdout) || ferror(stdout)) {
+		/* A closed pipe is the reader's choice, not our error. */
+		if (errno != EPIPE)
+			error("write error on stdout: %s", strerror(errno));
+		return code ? code : 1;
+	}
+	return code;
+}

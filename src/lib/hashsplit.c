@@ -1,0 +1,407 @@
+/*
+ * Hashsplitting exactly as bup 0.33.7 does it (FORMAT.md 3.3) and the
+ * fanout tree built from the chunks (FORMAT.md 3.4).
+ *
+ * bup appends each read block (8 MiB, the last of a file short) to a
+ * buffer and then, until no split point is left, rescans the buffer from
+ * the current chunk start with a fresh rollsum; a split beyond 32768 is
+ * cut at 32768.  When the rest of the buffer has no split point at all,
+ * it cuts 32768-byte pieces without rescanning (quirk A) and leaves the
+ * remainder for the next block, where it is rescanned fresh (quirk B).
+ *
+ * We reproduce those cut points without bup's repeated rescans.  The
+ * rollsum state after position n depends only on the 64 bytes before n
+ * (zeros before the scan origin), so a fresh scan from a new chunk start
+ * s differs from any earlier scan only at positions s+1 .. s+63.  A scan
+ * therefore checks those 63 positions fresh and reuses, for positions
+ * >= s+64, what an earlier scan proved: `clean_end` (no split up to it)
+ * and `next` (the first split found there).  Every byte is scanned once,
+ * plus at most 63 + 64 bytes per chunk.
+ *
+ * Zero-copy: hsplit_buffer() hands out the tail of the chunker's own
+ * buffer, the reader read()s into it, and chunks are emitted as pointers
+ * into that buffer.  The only copy is moving the leftover (< 32 KiB) to
+ * the front before the next 8 MiB read.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "hashsplit.h"
+#include "rollsum.h"
+#include "tree.h"
+
+#define FRESH (ROLLSUM_WINDOW - 1)   /* positions a fresh scan re-decides */
+
+int hsplit_fanbits(unsigned long long fanout)
+{
+	int bits = 0;
+
+	if (!fanout)
+		fanout = 128;
+	while (fanout >>= 1)
+		bits++;
+	return bits;
+}
+
+void hsplit_init(struct hsplit *h, int fanbits, hsplit_emit_fn emit,
+		 void *ctx)
+{
+	memset(h, 0, sizeof(*h));
+	h->fanbits = fanbits;
+	h->emit = emit;
+	h->emit_ctx = ctx;
+}
+
+void hsplit_release(struct hsplit *h)
+{
+	free(h->buf);
+	h->buf = NULL;
+	h->alloc = h->start = h->end = 0;
+	h->clean_end = h->next = 0;
+}
+
+static void compact(struct hsplit *h)
+{
+	size_t s = h->start;
+
+	if (!s)
+		return;
+	memmove(h->buf, h->buf + s, h->end - s);
+	h->end -= s;
+	h->start = 0;
+	h->clean_end = h->clean_end > s ? h->clean_end - s : 0;
+	h->next = h->next > s ? h->next - s : 0;
+}
+
+unsigned char *hsplit_buffer(struct hsplit *h, size_t want)
+{
+	if (h->alloc - h->end < want) {
+		compact(h);
+		if (h->alloc - h->end < want) {
+			size_t n = st_add(h->end, want);
+			/* Room for the leftover (< BLOB_MAX) plus a read. */
+			if (n < HSPLIT_READ_SIZE + HSPLIT_BLOB_MAX)
+				n = HSPLIT_READ_SIZE + HSPLIT_BLOB_MAX;
+			h->buf = xrealloc(h->buf, n);
+			h->alloc = n;
+		}
+	}
+	return h->buf + h->end;
+}
+
+/*
+ * bup's find_first_split(buf[start..end)): the 1-based end of the first
+ * split relative to start, or 0.
+ */
+static size_t first_split(struct hsplit *h, int *bits)
+{
+	const unsigned char *d = h->buf + h->start;
+	size_t len = h->end - h->start, r;
+	size_t lo = h->clean_end > h->start ? h->clean_end - h->start : 0;
+
+	if (lo <= FRESH) {
+		r = rollsum_scan(d, 0, len, bits);
+	} else {
+		r = rollsum_scan(d, 0, MIN(len, (size_t)FRESH), bits);
+		if (r)
+			return r;   /* fresh-only result: nothing to record */
+		if (h->next > h->start + FRESH) {
+			*bits = h->next_bits;
+			return h->next - h->start;
+		}
+		r = rollsum_scan(d, lo, len, bits);
+	}
+	if (!r) {
+		h->clean_end = h->end;
+		h->next = 0;
+	} else if (r > FRESH) {
+		h->clean_end = h->next = h->start + r;
+		h->next_bits = *bits;
+	}
+	return r;
+}
+
+static int emit(struct hsplit *h, size_t n, int level)
+{
+	const unsigned char *d = h->buf + h->start;
+
+	h->start += n;
+	h->total += n;
+	return h->emit(h->emit_ctx, d, n, level);
+}
+
+int hsplit_feed_buffer(struct hsplit *h, size_t n)
+{
+	int bits, ret;
+	size_t r;
+
+	if (!n)
+		return 0;   /* bup stops at an empty read; never "appends" one */
+	if (n > h->alloc - h->end)
+		BUG("hsplit_feed_buffer: %zu bytes fed, room for %zu", n,
+		    h->alloc - h->end);
+	h->end += n;
+	while ((r = first_split(h, &bits))) {
+		int level = 0;
+
+		if (r > HSPLIT_BLOB_MAX)
+			r = HSPLIT_BLOB_MAX;
+		else if (h->fanbits)
+			level = (bits - ROLLSUM_BLOBBITS) / h->fanbits;
+		if ((ret = emit(h, r, level)))
+			return ret;
+	}
+	/* Quirk A: no split left; cut without restarting the rollsum. */
+	while (h->end - h->start >= HSPLIT_BLOB_MAX)
+		if ((ret = emit(h, HSPLIT_BLOB_MAX, 0)))
+			return ret;
+	return 0;
+}
+
+int hsplit_feed(struct hsplit *h, const void *block, size_t len)
+{
+	if (!len)
+		return 0;
+	memcpy(hsplit_buffer(h, len), block, len);
+	return hsplit_feed_buffer(h, len);
+}
+
+int hsplit_finish(struct hsplit *h)
+{
+	int ret = 0;
+
+	if (h->end > h->start)
+		ret = emit(h, h->end - h->start, 0);
+	h->start = h->end = 0;
+	h->clean_end = h->next = 0;
+	return ret;
+}
+
+/* ---- fanout tree (FORMAT.md 3.4) ---- */
+
+void fantree_init(struct fantree *t, struct objsink *sink)
+{
+	memset(t, 0, sizeof(*t));
+	t->sink = sink;
+	buf_init(&t->scratch, 0);
+	ALLOC_GROW(t->levels, 1, t->alloc);
+	memset(t->levels, 0, sizeof(*t->levels));
+	t->nlevels = 1;
+}
+
+void fantree_release(struct fantree *t)
+{
+	for (size_t i = 0; i < t->nlevels; i++)
+		free(t->levels[i].items);
+	free(t->levels);
+	buf_release(&t->scratch);
+	memset(t, 0, sizeof(*t));
+}
+
+static void level_push(struct fantree_level *l, unsigned mode,
+		       const struct oid *oid, uint64_t size)
+{
+	ALLOC_GROW(l->items, l->nr + 1, l->alloc);
+	l->items[l->nr].mode = mode;
+	l->items[l->nr].oid = *oid;
+	l->items[l->nr].size = size;
+	l->nr++;
+}
+
+/*
+ * make_shalist + write the tree: names are the offsets of the items in
+ * the subtree, lower-case hex zero-padded to the width of the total
+ * size in hex.  All names have the same width and increase, so offset
+ * order is git order and no sort is needed.
+ */
+static int write_shalist(struct fantree *t, const struct fantree_item *it,
+			 size_t nr, struct oid *out, uint64_t *size)
+{
+	uint64_t total = 0, ofs = 0;
+	int digits = 1;
+	struct buf *b = &t->scratch;
+
+	for (size_t i = 0; i < nr; i++)
+		total += it[i].size;
+	for (uint64_t x = total; x >= 16; x >>= 4)
+		digits++;
+	buf_reset(b);
+	for (size_t i = 0; i < nr; i++) {
+		buf_addf(b, "%o %0*llx", it[i].mode, digits,
+			 (unsigned long long)ofs);
+		buf_addch(b, '\0');
+		buf_add(b, it[i].oid.hash, OID_RAWSZ);
+		ofs += it[i].size;
+	}
+	if (size)
+		*size = total;
+	return objsink_write(t->sink, OBJ_TREE, b->data, b->len, out);
+}
+
+static int squish(struct fantree *t, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n || t->levels[i].nr >= HSPLIT_MAX_PER_TREE) {
+		struct fantree_level *l;
+
+		if (t->nlevels <= i + 1) {
+			ALLOC_GROW(t->levels, i + 2, t->alloc);
+			memset(&t->levels[t->nlevels], 0,
+			       (i + 2 - t->nlevels) * sizeof(*t->levels));
+			t->nlevels = i + 2;
+		}
+		l = &t->levels[i];
+		if (l->nr == 1) {
+			level_push(&t->levels[i + 1], l->items[0].mode,
+				   &l->items[0].oid, l->items[0].size);
+		} else if (l->nr > 1) {
+			struct oid oid;
+			uint64_t size;
+			int ret = write_shalist(t, l->items, l->nr, &oid,
+						&size);
+			if (ret)
+				return ret;
+			level_push(&t->levels[i + 1], TREE_MODE_TREE, &oid,
+				   size);
+		}
+		t->levels[i].nr = 0;
+		i++;
+	}
+	return 0;
+}
+
+int fantree_add(struct fantree *t, const struct oid *blob, uint64_t len,
+		int level)
+{
+	level_push(&t->levels[0], TREE_MODE_BLOB, blob, len);
+	return squish(t, level > 0 ? (size_t)level : 0);
+}
+
+static int finish_top(struct fantree *t, struct fantree_level **top)
+{
+	int ret = squish(t, t->nlevels - 1);
+
+	*top = &t->levels[t->nlevels - 1];
+	return ret;
+}
+
+int fantree_finish(struct fantree *t, struct oid *out, unsigned *mode)
+{
+	struct fantree_level *top;
+	int ret = finish_top(t, &top);
+
+	if (ret)
+		return ret;
+	if (top->nr == 1) {
+		*out = top->items[0].oid;
+		*mode = top->items[0].mode;
+		return 0;
+	}
+	if (!top->nr) {
+		/* bup writes the empty blob (makeblob(b'')). */
+		*mode = TREE_MODE_BLOB;
+		return objsink_write(t->sink, OBJ_BLOB, "", 0, out);
+	}
+	*mode = TREE_MODE_TREE;
+	return write_shalist(t, top->items, top->nr, out, NULL);
+}
+
+int fantree_finish_tree(struct fantree *t, struct oid *out)
+{
+	struct fantree_level *top;
+	int ret = finish_top(t, &top);
+
+	if (ret)
+		return ret;
+	return write_shalist(t, top->items, top->nr, out, NULL);
+}
+
+/* ---- whole files and buffers ---- */
+
+struct tree_emit {
+	struct objsink *sink;
+	struct fantree tree;
+};
+
+static int emit_to_tree(void *ctx, const unsigned char *data, size_t len,
+			int level)
+{
+	struct tree_emit *te = ctx;
+	struct oid oid;
+	int ret = objsink_write(te->sink, OBJ_BLOB, data, len, &oid);
+
+	if (ret)
+		return ret;
+	return fantree_add(&te->tree, &oid, len, level);
+}
+
+int hsplit_fd(struct objsink *sink, int fd, int fanbits, struct oid *out,
+	      unsigned *mode, uint64_t *size_out)
+{
+	struct tree_emit te = { sink, { 0 } };
+	struct hsplit h;
+	int ret = 0;
+
+	fantree_init(&te.tree, sink);
+	hsplit_init(&h, fanbits, emit_to_tree, &te);
+	/* Advisory only; a pipe or odd filesystem may refuse it. */
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	for (;;) {
+		/*
+		 * Full 8 MiB blocks as Python's buffered read(n) gives them:
+		 * the block boundaries are observable (quirk B).
+		 */
+		unsigned char *p = hsplit_buffer(&h, HSPLIT_READ_SIZE);
+		long long n = read_full(fd, p, HSPLIT_READ_SIZE);
+
+		if (n < 0) {
+			ret = err_errno("read error");
+			goto out;
+		}
+		if (!n)
+			break;
+		if ((ret = hsplit_feed_buffer(&h, (size_t)n)))
+			goto out;
+	}
+	if ((ret = hsplit_finish(&h)))
+		goto out;
+	if (size_out)
+		*size_out = h.total;
+	ret = fantree_finish(&te.tree, out, mode);
+out:
+	hsplit_release(&h);
+	fantree_release(&te.tree);
+	return ret;
+}
+
+int hsplit_mem(struct objsink *sink, const void *data, size_t len,
+	       int fanbits, struct oid *out, unsigned *mode)
+{
+	struct tree_emit te = { sink, { 0 } };
+	struct hsplit h;
+	const unsigned char *p = data;
+	int ret = 0;
+
+	fantree_init(&te.tree, sink);
+	hsplit_init(&h, fanbits, emit_to_tree, &te);
+	/* The same 8 MiB "reads" as a file of these bytes would give. */
+	while (len) {
+		size_t n = MIN(len, (size_t)HSPLIT_READ_SIZE);
+		if ((ret = hsplit_feed(&h, p, n)))
+			goto out;
+		p += n;
+		len -= n;
+	}
+	if ((ret = hsplit_finish(&h)))
+		goto out;
+	ret = fantree_finish(&te.tree, out, mode);
+out:
+	hsplit_release(&h);
+	fantree_release(&te.tree);
+	return ret;
+}

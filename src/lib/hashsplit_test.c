@@ -1,0 +1,520 @@
+/*
+ * hashsplit: every chunk (offset, length, level, blob id) and every tree
+ * object of the bup-generated vectors in testvectors/split/, including
+ * both 0.33.7 quirks; fanout variants and multi-file streams.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hashsplit.h"
+#include "rollsum.h"
+#include "tree.h"
+#include "unit.h"
+
+/* ---- an in-memory object sink ---- */
+
+struct memobj {
+	struct oid oid;
+	enum obj_type type;
+	char *data;
+	size_t len;
+};
+
+struct memsink {
+	struct objsink sink;
+	struct memobj *objs;
+	size_t nr, alloc;
+};
+
+static int memsink_write(struct objsink *s, enum obj_type type,
+			 const void *data, size_t len, struct oid *out)
+{
+	struct memsink *m = (struct memsink *)s;
+
+	oid_hash_object(out, type, data, len);
+	for (size_t i = 0; i < m->nr; i++)
+		if (oid_eq(&m->objs[i].oid, out))
+			return 0;
+	ALLOC_GROW(m->objs, m->nr + 1, m->alloc);
+	m->objs[m->nr].oid = *out;
+	m->objs[m->nr].type = type;
+	m->objs[m->nr].data = xmemdup(data, len);
+	m->objs[m->nr].len = len;
+	m->nr++;
+	return 0;
+}
+
+static void memsink_init(struct memsink *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->sink.write = memsink_write;
+}
+
+static void memsink_release(struct memsink *m)
+{
+	for (size_t i = 0; i < m->nr; i++)
+		free(m->objs[i].data);
+	free(m->objs);
+}
+
+static const struct memobj *memsink_get(struct memsink *m,
+					const struct oid *oid)
+{
+	for (size_t i = 0; i < m->nr; i++)
+		if (oid_eq(&m->objs[i].oid, oid))
+			return &m->objs[i];
+	return NULL;
+}
+
+/* ---- inputs ---- */
+
+static void lcg_fill(unsigned char *out, size_t n, uint32_t seed)
+{
+	uint32_t x = seed;
+	for (size_t i = 0; i < n; i++) {
+		x = x * 1103515245u + 12345u;
+		out[i] = (unsigned char)(x >> 16);
+	}
+}
+
+static const unsigned char magic8[8] = {
+	0xcd, 0xdf, 0x86, 0xaf, 0x96, 0x01, 0xfd, 0x5a
+};
+
+/* The input recipe of each vector file (TEST-VECTORS.md 3). */
+static unsigned char *make_input(const char *name, size_t *len)
+{
+	unsigned char *d;
+
+	if (!strcmp(name, "abc")) {
+		*len = 3;
+		return (unsigned char *)xstrdup("abc");
+	} else if (!strcmp(name, "hello")) {
+		*len = 13;
+		return (unsigned char *)xstrdup("hello, world\n");
+	} else if (!strcmp(name, "zeros-100000")) {
+		*len = 100000;
+		return xcalloc(1, 100000);
+	} else if (!strcmp(name, "lcg-seed2-100000")) {
+		*len = 100000;
+		d = xmalloc(*len);
+		lcg_fill(d, *len, 2);
+		return d;
+	} else if (!strcmp(name, "lcg-seed1-1MiB")) {
+		*len = 1048576;
+		d = xmalloc(*len);
+		lcg_fill(d, *len, 1);
+		return d;
+	} else if (!strcmp(name, "corner-0.33.7")) {
+		*len = 66536;
+		d = xmalloc(*len);
+		memset(d, 1, *len);
+		memcpy(d + 32768, magic8, 8);
+		return d;
+	} else if (!strcmp(name, "block-8MiB-boundary")) {
+		*len = 8488608;
+		d = xmalloc(*len);
+		lcg_fill(d, 8348608, 7);
+		memset(d + 8348608, 1, 140000);
+		memcpy(d + 8376138, magic8, 8);
+		return d;
+	}
+	BUG("no input %s", name);
+}
+
+/* ---- running the chunker ---- */
+
+struct chunk {
+	uint64_t ofs;
+	size_t len;
+	int level;
+	struct oid oid;
+};
+
+struct run {
+	struct memsink ms;
+	struct fantree tree;
+	struct chunk *chunks;
+	size_t nr, alloc;
+	uint64_t ofs;
+};
+
+static int record(void *ctx, const unsigned char *data, size_t len,
+		  int level)
+{
+	struct run *r = ctx;
+	struct chunk *c;
+	int ret;
+
+	ALLOC_GROW(r->chunks, r->nr + 1, r->alloc);
+	c = &r->chunks[r->nr++];
+	c->ofs = r->ofs;
+	c->len = len;
+	c->level = level;
+	r->ofs += len;
+	if ((ret = objsink_write(&r->ms.sink, OBJ_BLOB, data, len, &c->oid)))
+		return ret;
+	return fantree_add(&r->tree, &c->oid, len, level);
+}
+
+static void run_init(struct run *r)
+{
+	memset(r, 0, sizeof(*r));
+	memsink_init(&r->ms);
+	fantree_init(&r->tree, &r->ms.sink);
+}
+
+static void run_release(struct run *r)
+{
+	fantree_release(&r->tree);
+	memsink_release(&r->ms);
+	free(r->chunks);
+}
+
+/* Feed in `block`-byte reads through the zero-copy path. */
+static void run_split(struct run *r, const unsigned char *d, size_t len,
+		      size_t block, int fanbits)
+{
+	struct hsplit h;
+
+	hsplit_init(&h, fanbits, record, r);
+	for (size_t o = 0; o < len; o += block) {
+		size_t n = MIN(block, len - o);
+		memcpy(hsplit_buffer(&h, n), d + o, n);
+		CHECK(hsplit_feed_buffer(&h, n) == 0);
+	}
+	CHECK(hsplit_finish(&h) == 0);
+	hsplit_release(&h);
+}
+
+/* Build a tree object from "  mode oid name" lines and hash it. */
+static void check_tree_lines(struct memsink *ms, const char *hex,
+			     struct buf *lines)
+{
+	struct buf t = BUF_INIT;
+	struct oid want, got;
+	const char *p = lines->data;
+	const struct memobj *o;
+
+	while (*p) {
+		unsigned mode;
+		char oidhex[41], name[64];
+		struct oid eo;
+		const char *nl = strchr(p, '\n');
+		if (sscanf(p, " %o %40s %63s", &mode, oidhex, name) != 3)
+			break;
+		CHECK(oid_from_hex(&eo, oidhex) == 0);
+		buf_addf(&t, "%o %s", mode, name);
+		buf_addch(&t, 0);
+		buf_add(&t, eo.hash, OID_RAWSZ);
+		p = nl ? nl + 1 : p + strlen(p);
+	}
+	oid_hash_object(&got, OBJ_TREE, t.data, t.len);
+	CHECK_OID(&got, hex);
+	CHECK(oid_from_hex(&want, hex) == 0);
+	o = memsink_get(ms, &want);
+	CHECK(o != NULL);
+	if (o) {
+		CHECK(o->type == OBJ_TREE);
+		CHECK(o->len == t.len && !memcmp(o->data, t.data, t.len));
+	}
+	buf_release(&t);
+}
+
+static void check_vector(const char *name)
+{
+	char rel[128], line[512], treehex[41] = "", savehex[41] = "";
+	unsigned savemode = 0;
+	size_t len, inlen = 0, nchunks = 0, ntrees = 0;
+	unsigned char *d;
+	struct run r;
+	FILE *f;
+	struct buf tlines = BUF_INIT;
+	char cur_tree[41] = "";
+	struct oid oid;
+	unsigned mode;
+
+	snprintf(rel, sizeof(rel), "split/%s.txt", name);
+	f = fopen(unit_vector(rel), "r");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	d = make_input(name, &len);
+	run_init(&r);
+	run_split(&r, d, len, HSPLIT_READ_SIZE, 4);
+	/* bup split -t: always a tree of the top list */
+	CHECK(fantree_finish_tree(&r.tree, &oid) == 0);
+
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long ofs;
+		unsigned long clen;
+		int level;
+		char reason[64], hex[41];
+		const char *s;
+
+		if ((s = strstr(line, "# input: ")))
+			inlen = strtoull(s + 9, NULL, 10);
+		if ((s = strstr(line, "tree id:  ")))
+			sscanf(s + 10, "%40s", treehex);
+		if ((s = strstr(line, "): mode ")))
+			sscanf(s + 8, "%o id %40s", &savemode, savehex);
+		if (line[0] == '#')
+			continue;
+		if (!strncmp(line, "tree ", 5)) {
+			if (cur_tree[0]) {
+				check_tree_lines(&r.ms, cur_tree, &tlines);
+				ntrees++;
+			}
+			sscanf(line + 5, "%40s", cur_tree);
+			buf_reset(&tlines);
+			continue;
+		}
+		if (line[0] == ' ') {
+			buf_addstr(&tlines, line);
+			continue;
+		}
+		if (sscanf(line, "%llu %lu %d %63s %40s", &ofs, &clen, &level,
+			   reason, hex) != 5)
+			continue;
+		CHECK(nchunks < r.nr);
+		if (nchunks < r.nr) {
+			struct chunk *c = &r.chunks[nchunks];
+			if (c->ofs != ofs || c->len != clen ||
+			    c->level != level) {
+				unit_fail(__FILE__, __LINE__,
+					  "%s chunk %zu: got %llu+%zu L%d, "
+					  "want %llu+%lu L%d", name, nchunks,
+					  (unsigned long long)c->ofs, c->len,
+					  c->level, ofs, clen, level);
+			}
+			CHECK_OID(&c->oid, hex);
+		}
+		nchunks++;
+	}
+	if (cur_tree[0]) {
+		check_tree_lines(&r.ms, cur_tree, &tlines);
+		ntrees++;
+	}
+	fclose(f);
+	CHECK(inlen == len);
+	CHECK(nchunks == r.nr);
+	CHECK(ntrees >= 1);
+	CHECK_OID(&oid, treehex);
+	run_release(&r);
+
+	/* split_to_blob_or_tree, as save records the file */
+	run_init(&r);
+	run_split(&r, d, len, HSPLIT_READ_SIZE, 4);
+	CHECK(fantree_finish(&r.tree, &oid, &mode) == 0);
+	CHECK(mode == savemode);
+	CHECK_OID(&oid, savehex);
+	run_release(&r);
+
+	/* the library entry points give the same */
+	{
+		struct memsink ms;
+		char path[4200];
+		int fd;
+		uint64_t size = 0;
+
+		memsink_init(&ms);
+		CHECK(hsplit_mem(&ms.sink, d, len, 4, &oid, &mode) == 0);
+		CHECK(mode == savemode);
+		CHECK_OID(&oid, savehex);
+		snprintf(path, sizeof(path), "%s/in", unit_tmpdir());
+		fd = open(path, O_CREAT | O_TRUNC | O_RDWR, 0600);
+		CHECK(fd >= 0);
+		CHECK(write_full(fd, d, len) == 0);
+		CHECK(lseek(fd, 0, SEEK_SET) == 0);
+		CHECK(hsplit_fd(&ms.sink, fd, 4, &oid, &mode, &size) == 0);
+		CHECK(size == len);
+		CHECK(mode == savemode);
+		CHECK_OID(&oid, savehex);
+		close(fd);
+		memsink_release(&ms);
+	}
+	buf_release(&tlines);
+	free(d);
+}
+
+UNIT_TEST(hashsplit, vector_abc) { check_vector("abc"); }
+UNIT_TEST(hashsplit, vector_hello) { check_vector("hello"); }
+UNIT_TEST(hashsplit, vector_zeros) { check_vector("zeros-100000"); }
+UNIT_TEST(hashsplit, vector_lcg2) { check_vector("lcg-seed2-100000"); }
+UNIT_TEST(hashsplit, vector_lcg1_1MiB) { check_vector("lcg-seed1-1MiB"); }
+UNIT_TEST(hashsplit, vector_corner_0337) { check_vector("corner-0.33.7"); }
+UNIT_TEST(hashsplit, vector_block_8MiB) { check_vector("block-8MiB-boundary"); }
+
+UNIT_TEST(hashsplit, empty)
+{
+	struct run r;
+	struct oid oid;
+	unsigned mode;
+
+	run_init(&r);
+	run_split(&r, (const unsigned char *)"", 0, HSPLIT_READ_SIZE, 4);
+	CHECK(r.nr == 0);
+	CHECK(fantree_finish_tree(&r.tree, &oid) == 0);
+	CHECK_OID(&oid, "4b825dc642cb6eb9a060e54bf8d69288fbee4904");
+	run_release(&r);
+	run_init(&r);
+	CHECK(fantree_finish(&r.tree, &oid, &mode) == 0);
+	CHECK(mode == TREE_MODE_BLOB);
+	CHECK_OID(&oid, "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
+	CHECK(memsink_get(&r.ms, &oid) != NULL);  /* bup writes it */
+	run_release(&r);
+}
+
+UNIT_TEST(hashsplit, fanout_variants)
+{
+	static const struct {
+		unsigned fanout;
+		const char *tree;
+	} v[] = {
+		{ 0, NULL },
+		{ 16, "56e40be0eaacc3988fe4c0b2fb936831019e29a7" },
+		{ 4, "ea4ea8b97f02d6a84a81a0c2eaa4395010cd9faa" },
+		{ 256, "ad78b14f0b6427e0c39abd944584a8ea3ad9d9e9" },
+		{ 2, "c307ef5179f237dfe16fe5e3a67ac65b311e4f9e" },
+	};
+	size_t len;
+	unsigned char *d = make_input("lcg-seed1-1MiB", &len);
+
+	CHECK(hsplit_fanbits(16) == 4);
+	CHECK(hsplit_fanbits(0) == 7);
+	CHECK(hsplit_fanbits(3) == 1);
+	for (size_t i = 1; i < ARRAY_SIZE(v); i++) {
+		struct run r;
+		struct oid oid;
+
+		run_init(&r);
+		run_split(&r, d, len, HSPLIT_READ_SIZE,
+			  hsplit_fanbits(v[i].fanout));
+		CHECK(r.nr == 155);
+		CHECK(fantree_finish_tree(&r.tree, &oid) == 0);
+		CHECK_OID(&oid, v[i].tree);
+		run_release(&r);
+	}
+	free(d);
+}
+
+UNIT_TEST(hashsplit, two_files_one_stream)
+{
+	struct run r;
+	struct oid oid;
+	struct hsplit h;
+
+	/* bup split --noop -t abc hello: one stream, one chunk */
+	run_init(&r);
+	hsplit_init(&h, 4, record, &r);
+	CHECK(hsplit_feed(&h, "abc", 3) == 0);
+	CHECK(hsplit_feed(&h, "hello, world\n", 13) == 0);
+	CHECK(hsplit_finish(&h) == 0);
+	CHECK(r.nr == 1);
+	CHECK_OID(&r.chunks[0].oid, "0f9107c9d9108fbd6671050037a4a71024061615");
+	CHECK(fantree_finish_tree(&r.tree, &oid) == 0);
+	CHECK_OID(&oid, "80e8960a112929e4fac8bd1a376b480446a50934");
+	run_release(&r);
+
+	/* --keep-boundaries: each file finished on its own */
+	hsplit_release(&h);
+	run_init(&r);
+	hsplit_init(&h, 4, record, &r);
+	CHECK(hsplit_feed(&h, "abc", 3) == 0);
+	CHECK(hsplit_finish(&h) == 0);
+	CHECK(hsplit_feed(&h, "hello, world\n", 13) == 0);
+	CHECK(hsplit_finish(&h) == 0);
+	CHECK(r.nr == 2);
+	CHECK(fantree_finish_tree(&r.tree, &oid) == 0);
+	CHECK_OID(&oid, "eddfb064e4e429dfb519d014b4905ead0dc7ab1a");
+	hsplit_release(&h);
+	run_release(&r);
+}
+
+/*
+ * Model check: the streaming chunker against a literal transcription of
+ * bup's loop (rescan the whole buffer from the chunk start every time)
+ * on inputs built to hit the quirks, with varied read sizes.
+ */
+static void model_split(const unsigned char *d, size_t len, size_t block,
+			struct chunk **out, size_t *nr)
+{
+	size_t alloc = 0, start = 0, end = 0;
+
+	*out = NULL;
+	*nr = 0;
+	while (end < len) {
+		end = MIN(len, end + block);
+		for (;;) {
+			int bits;
+			size_t n = rollsum_find_split(d + start, end - start,
+						      &bits);
+			int level = 0;
+			if (!n)
+				break;
+			if (n > HSPLIT_BLOB_MAX)
+				n = HSPLIT_BLOB_MAX;
+			else
+				level = (bits - 13) / 4;
+			ALLOC_GROW(*out, *nr + 1, alloc);
+			(*out)[(*nr)++] = (struct chunk){ start, n, level,
+							  { { 0 } } };
+			start += n;
+		}
+		while (end - start >= HSPLIT_BLOB_MAX) {
+			ALLOC_GROW(*out, *nr + 1, alloc);
+			(*out)[(*nr)++] = (struct chunk){ start, HSPLIT_BLOB_MAX,
+							  0, { { 0 } } };
+			start += HSPLIT_BLOB_MAX;
+		}
+	}
+	if (end > start) {
+		ALLOC_GROW(*out, *nr + 1, alloc);
+		(*out)[(*nr)++] = (struct chunk){ start, end - start, 0,
+						  { { 0 } } };
+	}
+}
+
+UNIT_TEST(hashsplit, matches_literal_model)
+{
+	enum { N = 600000 };
+	unsigned char *d = xmalloc(N);
+	size_t blocks[] = { 1000, 4095, 4096, 32767, 32768, 32769, 100000, N };
+	int bad = 0;
+
+	/* random, long runs without split points, magic bytes after runs */
+	lcg_fill(d, N, 9);
+	memset(d + 50000, 1, 100000);
+	memcpy(d + 50000 + 32768, magic8, 8);
+	memcpy(d + 50000 + 65536 + 10, magic8, 8);
+	memset(d + 300000, 0, 70000);
+	memcpy(d + 300000 + 40000, magic8, 8);
+	for (size_t b = 0; b < ARRAY_SIZE(blocks); b++) {
+		struct chunk *want;
+		size_t nwant;
+		struct run r;
+
+		model_split(d, N, blocks[b], &want, &nwant);
+		run_init(&r);
+		run_split(&r, d, N, blocks[b], 4);
+		if (r.nr != nwant) {
+			bad++;
+		} else {
+			for (size_t i = 0; i < nwant; i++)
+				if (r.chunks[i].ofs != want[i].ofs ||
+				    r.chunks[i].len != want[i].len ||
+				    r.chunks[i].level != want[i].level)
+					bad++;
+		}
+		if (bad)
+			unit_fail(__FILE__, __LINE__, "block %zu differs",
+				  blocks[b]);
+		run_release(&r);
+		free(want);
+	}
+	CHECK(bad == 0);
+	free(d);
+}

@@ -1,0 +1,1258 @@
+/*
+ * bup metadata records (FORMAT.md 5.2-5.7; bup's lib/bup/metadata.py).
+ *
+ * Encoding: a metadata object is a run of (vuint tag, bvec payload)
+ * records closed by tag 0; bup writes them in the fixed order 1, 10, 3,
+ * 8, 11, 6, 7 and leaves out every record whose payload would be empty.
+ * Decoding accepts what bup's Metadata.read() accepts: the legacy common
+ * records (tags 2 and 9), the v1 ACL record (tag 4, newline separated),
+ * and unknown tags, which are skipped.  It is stricter than bup only
+ * where bup would crash or silently read garbage: truncated payloads,
+ * integers beyond 64 bits, a symlink target whose length contradicts the
+ * recorded size.
+ *
+ * from_path and apply follow metadata.py's _add_* and _apply_* methods
+ * and bup's _helpers.c (read_acl, get/set_linux_file_attr); the platform
+ * calls live in src/platform/.  Messages handed to the warn callback are
+ * bup's add_error() texts, including the Python renderings of OSError
+ * ("[Errno 2] No such file or directory: b'x'"), so cbup's stderr reads
+ * like bup's.
+ */
+#include "meta.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "vint.h"
+#include "platform/acl.h"
+#include "platform/attr.h"
+#include "platform/xattr.h"
+
+#define NSEC_PER_SEC 1000000000
+
+/* ------------------------------------------------------------------ */
+/* Lifecycle                                                           */
+
+void meta_init(struct meta *m)
+{
+	memset(m, 0, sizeof(*m));
+	buf_init(&m->user, 0);
+	buf_init(&m->group, 0);
+	buf_init(&m->path, 0);
+	buf_init(&m->symlink_target, 0);
+	buf_init(&m->hardlink_target, 0);
+	for (int i = 0; i < 4; i++)
+		buf_init(&m->acl[i], 0);
+	m->size = -1;
+}
+
+void meta_release(struct meta *m)
+{
+	buf_release(&m->user);
+	buf_release(&m->group);
+	buf_release(&m->path);
+	buf_release(&m->symlink_target);
+	buf_release(&m->hardlink_target);
+	for (int i = 0; i < 4; i++)
+		buf_release(&m->acl[i]);
+	for (size_t i = 0; i < m->alloc_xattrs; i++) {
+		buf_release(&m->xattrs[i].name);
+		buf_release(&m->xattrs[i].value);
+	}
+	free(m->xattrs);
+	meta_init(m);
+}
+
+void meta_reset(struct meta *m)
+{
+	m->mode = m->uid = m->gid = m->rdev = 0;
+	memset(&m->atime, 0, sizeof(m->atime));
+	memset(&m->mtime, 0, sizeof(m->mtime));
+	memset(&m->ctime, 0, sizeof(m->ctime));
+	m->size = -1;
+	buf_reset(&m->user);
+	buf_reset(&m->group);
+	buf_reset(&m->path);
+	buf_reset(&m->symlink_target);
+	buf_reset(&m->hardlink_target);
+	m->has_acl = 0;
+	for (int i = 0; i < 4; i++)
+		buf_reset(&m->acl[i]);
+	m->linux_attr = 0;
+	/* xattr slots beyond nr_xattrs keep their buffers for reuse. */
+	m->nr_xattrs = 0;
+}
+
+static void set_buf(struct buf *dst, const void *p, size_t n)
+{
+	buf_reset(dst);
+	buf_add(dst, p, n);
+}
+
+void meta_add_xattr(struct meta *m, const void *name, size_t name_len,
+		    const void *value, size_t value_len)
+{
+	struct meta_xattr *x;
+
+	if (m->nr_xattrs == m->alloc_xattrs) {
+		size_t old = m->alloc_xattrs;
+		ALLOC_GROW(m->xattrs, m->nr_xattrs + 1, m->alloc_xattrs);
+		for (size_t i = old; i < m->alloc_xattrs; i++) {
+			buf_init(&m->xattrs[i].name, 0);
+			buf_init(&m->xattrs[i].value, 0);
+		}
+	}
+	x = &m->xattrs[m->nr_xattrs++];
+	set_buf(&x->name, name, name_len);
+	set_buf(&x->value, value, value_len);
+}
+
+void meta_copy(struct meta *dst, const struct meta *src)
+{
+	meta_reset(dst);
+	dst->mode = src->mode;
+	dst->uid = src->uid;
+	dst->gid = src->gid;
+	dst->rdev = src->rdev;
+	dst->atime = src->atime;
+	dst->mtime = src->mtime;
+	dst->ctime = src->ctime;
+	dst->size = src->size;
+	set_buf(&dst->user, src->user.data, src->user.len);
+	set_buf(&dst->group, src->group.data, src->group.len);
+	set_buf(&dst->path, src->path.data, src->path.len);
+	set_buf(&dst->symlink_target, src->symlink_target.data,
+		src->symlink_target.len);
+	set_buf(&dst->hardlink_target, src->hardlink_target.data,
+		src->hardlink_target.len);
+	dst->has_acl = src->has_acl;
+	for (int i = 0; i < 4; i++)
+		set_buf(&dst->acl[i], src->acl[i].data, src->acl[i].len);
+	dst->linux_attr = src->linux_attr;
+	for (size_t i = 0; i < src->nr_xattrs; i++)
+		meta_add_xattr(dst, src->xattrs[i].name.data,
+			       src->xattrs[i].name.len,
+			       src->xattrs[i].value.data,
+			       src->xattrs[i].value.len);
+}
+
+int meta_is_empty(const struct meta *m)
+{
+	return !m->mode && !m->path.len && !m->symlink_target.len &&
+	       !m->hardlink_target.len && !m->has_acl && !m->linux_attr &&
+	       !m->nr_xattrs;
+}
+
+/* ------------------------------------------------------------------ */
+/* Encoding (FORMAT.md 5.2, 5.3)                                       */
+
+/* A record whose payload is a plain byte string (tags 3 and 8). */
+static void put_record(struct buf *out, unsigned tag, const struct buf *p)
+{
+	if (!p->len)
+		return;
+	vint_put_vuint(out, tag);
+	vint_put_bvec(out, p->data, p->len);
+}
+
+/*
+ * Structured payloads are written in place after the tag; rec_end()
+ * then slides the payload right to make room for its length.  Payloads
+ * are small (tens of bytes; xattrs at most 64 KiB each), so the move
+ * costs less than a scratch buffer would.
+ */
+static size_t rec_begin(struct buf *out, unsigned tag)
+{
+	vint_put_vuint(out, tag);
+	return out->len;
+}
+
+static void rec_end(struct buf *out, size_t start)
+{
+	unsigned char len[VINT_MAX];
+	size_t n = out->len - start;
+	size_t k = vint_encode_vuint(len, n);
+
+	buf_grow(out, k);
+	memmove(out->data + start + k, out->data + start, n);
+	memcpy(out->data + start, len, k);
+	buf_setlen(out, out->len + k);
+}
+
+void meta_encode(struct buf *out, const struct meta *m, int include_path)
+{
+	size_t at;
+
+	if (include_path && m->path.len) {
+		/* The path payload is itself a bvec. */
+		at = rec_begin(out, META_TAG_PATH);
+		vint_put_bvec(out, m->path.data, m->path.len);
+		rec_end(out, at);
+	}
+	if (m->mode) {
+		/* "vvsvsvvVvVvVv" */
+		at = rec_begin(out, META_TAG_COMMON_V3);
+		vint_put_vint(out, m->mode);
+		vint_put_vint(out, m->uid);
+		vint_put_bvec(out, m->user.data, m->user.len);
+		vint_put_vint(out, m->gid);
+		vint_put_bvec(out, m->group.data, m->group.len);
+		vint_put_vint(out, m->rdev);
+		vint_put_vint(out, m->atime.sec);
+		vint_put_vuint(out, (uint64_t)m->atime.nsec);
+		vint_put_vint(out, m->mtime.sec);
+		vint_put_vuint(out, (uint64_t)m->mtime.nsec);
+		vint_put_vint(out, m->ctime.sec);
+		vint_put_vuint(out, (uint64_t)m->ctime.nsec);
+		vint_put_vint(out, m->size >= 0 ? m->size : -1);
+		rec_end(out, at);
+	}
+	/* Tags 3 and 8: the payload is the raw target, not a bvec. */
+	put_record(out, META_TAG_SYMLINK_TARGET, &m->symlink_target);
+	put_record(out, META_TAG_HARDLINK_TARGET, &m->hardlink_target);
+	if (m->has_acl) {
+		at = rec_begin(out, META_TAG_POSIX1E_ACL_V2);
+		for (int i = 0; i < 4; i++)
+			vint_put_bvec(out, m->acl[i].data, m->acl[i].len);
+		rec_end(out, at);
+	}
+	if (m->linux_attr) {
+		at = rec_begin(out, META_TAG_LINUX_ATTR);
+		vint_put_vuint(out, m->linux_attr);
+		rec_end(out, at);
+	}
+	if (m->nr_xattrs) {
+		at = rec_begin(out, META_TAG_LINUX_XATTR);
+		vint_put_vuint(out, m->nr_xattrs);
+		for (size_t i = 0; i < m->nr_xattrs; i++) {
+			vint_put_bvec(out, m->xattrs[i].name.data,
+				      m->xattrs[i].name.len);
+			vint_put_bvec(out, m->xattrs[i].value.data,
+				      m->xattrs[i].value.len);
+		}
+		rec_end(out, at);
+	}
+	vint_put_vuint(out, META_TAG_END);
+}
+
+/* ------------------------------------------------------------------ */
+/* Decoding                                                            */
+
+static int get_bvec_into(struct vint_reader *r, struct buf *dst)
+{
+	const unsigned char *p;
+	size_t n;
+	int ret = vint_get_bvec(r, &p, &n);
+
+	if (!ret)
+		set_buf(dst, p, n);
+	return ret;
+}
+
+/*
+ * bup keeps times as integer nanoseconds, so a recorded nsec beyond
+ * 999999999 (never written by bup) is folded into the seconds when
+ * the object is re-encoded; do the same, refusing overflow.
+ */
+static int make_time(struct meta_time *t, int64_t sec, uint64_t nsec)
+{
+	uint64_t carry = nsec / NSEC_PER_SEC;
+
+	if (carry > (uint64_t)INT64_MAX ||
+	    (sec > 0 && (uint64_t)sec + carry > (uint64_t)INT64_MAX))
+		return err_set(ERR_CORRUPT, "metadata time out of range");
+	t->sec = sec + (int64_t)carry;
+	t->nsec = (int32_t)(nsec % NSEC_PER_SEC);
+	return 0;
+}
+
+static int get_signed(struct vint_reader *r, int is_signed, int64_t *out)
+{
+	uint64_t u;
+	int ret;
+
+	if (is_signed)
+		return vint_get_vint(r, out);
+	ret = vint_get_vuint(r, &u);
+	if (ret)
+		return ret;
+	if (u > (uint64_t)INT64_MAX)
+		return err_set(ERR_CORRUPT, "metadata integer out of range");
+	*out = (int64_t)u;
+	return 0;
+}
+
+/*
+ * Common record, versions 1 ("VVsVsVvVvVvV"), 2 ("vvsvsvvVvVvV") and 3
+ * (v2 + "v" size).  Trailing bytes in the payload are ignored, as
+ * bup's unpack() does.
+ */
+static int load_common(struct meta *m, const unsigned char *p, size_t n,
+		       int version)
+{
+	struct vint_reader r;
+	int64_t secs[3], size = -1;
+	uint64_t nsecs[3];
+	int sgn = version >= 2;
+	int ret;
+
+	vint_reader_init(&r, p, n);
+	if ((ret = get_signed(&r, sgn, &m->mode)) ||
+	    (ret = get_signed(&r, sgn, &m->uid)) ||
+	    (ret = get_bvec_into(&r, &m->user)) ||
+	    (ret = get_signed(&r, sgn, &m->gid)) ||
+	    (ret = get_bvec_into(&r, &m->group)) ||
+	    (ret = vint_get_vint(&r, &m->rdev)))
+		return ret;
+	for (int i = 0; i < 3; i++)
+		if ((ret = vint_get_vint(&r, &secs[i])) ||
+		    (ret = vint_get_vuint(&r, &nsecs[i])))
+			return ret;
+	if (version == 3 && (ret = vint_get_vint(&r, &size)))
+		return ret;
+	if ((ret = make_time(&m->atime, secs[0], nsecs[0])) ||
+	    (ret = make_time(&m->mtime, secs[1], nsecs[1])) ||
+	    (ret = make_time(&m->ctime, secs[2], nsecs[2])))
+		return ret;
+	/* bup: "if size >= 0: self.size = size", else it is left alone. */
+	if (version == 3 && size >= 0)
+		m->size = size;
+	return 0;
+}
+
+static int load_acl(struct meta *m, const unsigned char *p, size_t n,
+		    int version)
+{
+	struct vint_reader r;
+	int ret;
+
+	vint_reader_init(&r, p, n);
+	for (int i = 0; i < 4; i++)
+		if ((ret = get_bvec_into(&r, &m->acl[i])))
+			return ret;
+	m->has_acl = 1;
+	if (version == 1) {
+		/*
+		 * v1 used '\n' separators; bup turns them into ',' and
+		 * drops the whole ACL (with an error message) if a field
+		 * already holds a ','.  Only the entries bup keeps are
+		 * checked: the default pair is dropped when empty.
+		 */
+		int nr = m->acl[META_ACL_DEF_TEXT].len ? 4 : 2;
+		for (int i = 0; i < nr; i++)
+			if (memchr(m->acl[i].data, ',', m->acl[i].len)) {
+				m->has_acl = 0;
+				for (int j = 0; j < 4; j++)
+					buf_reset(&m->acl[j]);
+				return 0;
+			}
+		for (int i = 0; i < 4; i++)
+			for (size_t k = 0; k < m->acl[i].len; k++)
+				if (m->acl[i].data[k] == '\n')
+					m->acl[i].data[k] = ',';
+	}
+	return 0;
+}
+
+static int load_xattrs(struct meta *m, const unsigned char *p, size_t n)
+{
+	struct vint_reader r;
+	uint64_t count;
+	int ret;
+
+	vint_reader_init(&r, p, n);
+	if ((ret = vint_get_vuint(&r, &count)))
+		return ret;
+	/* Each pair takes at least two bytes: bound before allocating. */
+	if (count > vint_reader_left(&r) / 2)
+		return err_set(ERR_CORRUPT, "xattr count %llu exceeds record",
+			       (unsigned long long)count);
+	m->nr_xattrs = 0;
+	for (uint64_t i = 0; i < count; i++) {
+		const unsigned char *k, *v;
+		size_t kn, vn;
+
+		if ((ret = vint_get_bvec(&r, &k, &kn)) ||
+		    (ret = vint_get_bvec(&r, &v, &vn)))
+			return ret;
+		meta_add_xattr(m, k, kn, v, vn);
+	}
+	return 0;
+}
+
+int meta_decode(struct meta *m, const void *buf, size_t len, size_t *used)
+{
+	struct vint_reader r;
+	int ret;
+
+	meta_reset(m);
+	vint_reader_init(&r, buf, len);
+	for (;;) {
+		const unsigned char *p;
+		uint64_t tag;
+		size_t n;
+
+		if ((ret = vint_get_vuint(&r, &tag)))
+			return err_set(ERR_CORRUPT, "truncated metadata");
+		if (tag == META_TAG_END)
+			break;
+		if ((ret = vint_get_bvec(&r, &p, &n)))
+			return err_set(ERR_CORRUPT,
+				       "truncated metadata record %llu",
+				       (unsigned long long)tag);
+		switch (tag) {
+		case META_TAG_PATH: {
+			struct vint_reader pr;
+			vint_reader_init(&pr, p, n);
+			ret = get_bvec_into(&pr, &m->path);
+			break;
+		}
+		case META_TAG_COMMON_V1:
+			ret = load_common(m, p, n, 1);
+			break;
+		case META_TAG_COMMON_V2:
+			ret = load_common(m, p, n, 2);
+			break;
+		case META_TAG_COMMON_V3:
+			ret = load_common(m, p, n, 3);
+			break;
+		case META_TAG_SYMLINK_TARGET:
+			/* Checked against the size after the last record. */
+			set_buf(&m->symlink_target, p, n);
+			if (m->size < 0)
+				m->size = (int64_t)n;
+			break;
+		case META_TAG_HARDLINK_TARGET:
+			set_buf(&m->hardlink_target, p, n);
+			break;
+		case META_TAG_POSIX1E_ACL_V1:
+			ret = load_acl(m, p, n, 1);
+			break;
+		case META_TAG_POSIX1E_ACL_V2:
+			ret = load_acl(m, p, n, 2);
+			break;
+		case META_TAG_LINUX_ATTR: {
+			struct vint_reader ar;
+			vint_reader_init(&ar, p, n);
+			ret = vint_get_vuint(&ar, &m->linux_attr);
+			break;
+		}
+		case META_TAG_LINUX_XATTR:
+			ret = load_xattrs(m, p, n);
+			break;
+		default:
+			/* Unknown (or NFSv4, tag 5): skipped, as bup does. */
+			break;
+		}
+		if (ret)
+			return err_set(ERR_CORRUPT,
+				       "bad metadata record %llu: %s",
+				       (unsigned long long)tag, err_last());
+	}
+	/*
+	 * bup asserts size == len(target) when it reads a symlink target
+	 * after a common record with a size; every object bup writes
+	 * agrees, so a disagreement (in any record order) is corruption.
+	 */
+	if (m->symlink_target.len && (uint64_t)m->size != m->symlink_target.len)
+		return err_set(ERR_CORRUPT,
+			       "symlink target length %zu does not match size "
+			       "%lld", m->symlink_target.len,
+			       (long long)m->size);
+	*used = (size_t)(r.p - (const unsigned char *)buf);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Python-style messages                                               */
+
+/* repr() of bytes (b'...') or of str ('...'), appended to out. */
+static void add_repr(struct buf *out, const char *s, size_t n, int bytes)
+{
+	int dq = memchr(s, '\'', n) && !memchr(s, '"', n);
+	char q = dq ? '"' : '\'';
+
+	if (bytes)
+		buf_addch(out, 'b');
+	buf_addch(out, q);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '\\' || c == (unsigned char)q)
+			buf_addf(out, "\\%c", c);
+		else if (c == '\n')
+			buf_addstr(out, "\\n");
+		else if (c == '\r')
+			buf_addstr(out, "\\r");
+		else if (c == '\t')
+			buf_addstr(out, "\\t");
+		else if (c < 0x20 || c == 0x7f || (bytes && c >= 0x80))
+			buf_addf(out, "\\x%02x", c);
+		else
+			buf_addch(out, (char)c);
+	}
+	buf_addch(out, q);
+}
+
+/* str(OSError): "[Errno N] strerror" plus ": 'path'" / ": b'path'". */
+static void add_oserror(struct buf *out, int e, const char *path, int bytes)
+{
+	buf_addf(out, "[Errno %d] %s", e, strerror(e));
+	if (path) {
+		buf_addstr(out, ": ");
+		add_repr(out, path, strlen(path), bytes);
+	}
+}
+
+static void warnf(meta_warn_fn warn, void *ctx, const char *fmt, ...)
+	PRINTF(3, 4);
+static void warnf(meta_warn_fn warn, void *ctx, const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+
+	if (!warn)
+		return;
+	va_start(ap, fmt);
+	buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	warn(ctx, b.data);
+	buf_release(&b);
+}
+
+/* warn(prefix + str(OSError(errno, path))). */
+static void warn_oserror(meta_warn_fn warn, void *ctx, const char *prefix,
+			 int e, const char *path, int bytes)
+{
+	struct buf b = BUF_INIT;
+
+	if (!warn)
+		return;
+	buf_addstr(&b, prefix);
+	add_oserror(&b, e, path, bytes);
+	warn(ctx, b.data);
+	buf_release(&b);
+}
+
+/* ------------------------------------------------------------------ */
+/* uid/gid <-> name                                                    */
+
+/*
+ * bup caches every lookup for the life of the process (pwdgrp.py);
+ * a small direct-mapped cache gives the same answers without a
+ * getpwuid_r per file.  Entries are never freed (process lifetime).
+ */
+#define NAME_CACHE_SIZE 64
+struct name_ent {
+	int valid;
+	int64_t id;
+	char *name;  /* NULL: no such entry */
+};
+static struct name_ent uid_cache[NAME_CACHE_SIZE], gid_cache[NAME_CACHE_SIZE];
+static pthread_mutex_t name_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static char *lookup_name(int64_t id, int group)
+{
+	char stack[1024], *heap = NULL, *scratch = stack, *res = NULL;
+	size_t sz = sizeof(stack);
+	int rc;
+
+	if (id < 0 || id > (int64_t)UINT32_MAX)
+		return NULL;
+	for (;;) {
+		if (group) {
+			struct group g, *gp = NULL;
+			rc = getgrgid_r((gid_t)id, &g, scratch, sz, &gp);
+			if (!rc && gp)
+				res = xstrdup(gp->gr_name);
+		} else {
+			struct passwd pw, *pp = NULL;
+			rc = getpwuid_r((uid_t)id, &pw, scratch, sz, &pp);
+			if (!rc && pp)
+				res = xstrdup(pp->pw_name);
+		}
+		if (rc != ERANGE || sz >= (1 << 20))
+			break;
+		sz *= 4;
+		free(heap);
+		scratch = heap = xmalloc(sz);
+	}
+	free(heap);
+	return res;
+}
+
+static void add_id_name(struct buf *out, int64_t id, int group)
+{
+	struct name_ent *cache = group ? gid_cache : uid_cache;
+	struct name_ent *e = &cache[(uint64_t)id % NAME_CACHE_SIZE];
+	char *name;
+
+	buf_reset(out);
+	pthread_mutex_lock(&name_lock);
+	if (e->valid && e->id == id) {
+		if (e->name)
+			buf_addstr(out, e->name);
+		pthread_mutex_unlock(&name_lock);
+		return;
+	}
+	pthread_mutex_unlock(&name_lock);
+
+	name = lookup_name(id, group);
+	if (name)
+		buf_addstr(out, name);
+	pthread_mutex_lock(&name_lock);
+	if (e->valid)
+		free(e->name);
+	e->valid = 1;
+	e->id = id;
+	e->name = name;
+	pthread_mutex_unlock(&name_lock);
+}
+
+/* Returns 0 and the id of a user or group name, -1 if there is none. */
+static int id_from_name(const char *name, int group, int64_t *id)
+{
+	char stack[1024], *heap = NULL, *scratch = stack;
+	size_t sz = sizeof(stack);
+	int rc, found = 0;
+
+	for (;;) {
+		if (group) {
+			struct group g, *gp = NULL;
+			rc = getgrnam_r(name, &g, scratch, sz, &gp);
+			if (!rc && gp) {
+				*id = gp->gr_gid;
+				found = 1;
+			}
+		} else {
+			struct passwd pw, *pp = NULL;
+			rc = getpwnam_r(name, &pw, scratch, sz, &pp);
+			if (!rc && pp) {
+				*id = pp->pw_uid;
+				found = 1;
+			}
+		}
+		if (rc != ERANGE || sz >= (1 << 20))
+			break;
+		sz *= 4;
+		free(heap);
+		scratch = heap = xmalloc(sz);
+	}
+	free(heap);
+	return found ? 0 : -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* from_path (FORMAT.md 5.4)                                           */
+
+static int add_one_xattr(void *ctx, const char *name, const void *value,
+			 size_t len)
+{
+	meta_add_xattr(ctx, name, strlen(name), value, len);
+	return 0;
+}
+
+int meta_from_path(struct meta *m, const char *path, const struct stat *st,
+		   unsigned flags, meta_warn_fn warn, void *warn_ctx)
+{
+	struct stat lst;
+	mode_t mode;
+
+	meta_reset(m);
+	if (!st) {
+		if (lstat(path, &lst) < 0)
+			return err_errno("cannot stat '%s'", path);
+		st = &lst;
+	}
+	mode = st->st_mode;
+
+	/* _add_common */
+	m->mode = mode;
+	m->uid = st->st_uid;
+	m->gid = st->st_gid;
+	m->size = st->st_size;
+	if (!(flags & META_ZERO_TIMES)) {
+		m->atime.sec = st->st_atim.tv_sec;
+		m->atime.nsec = (int32_t)st->st_atim.tv_nsec;
+		m->mtime.sec = st->st_mtim.tv_sec;
+		m->mtime.nsec = (int32_t)st->st_mtim.tv_nsec;
+		m->ctime.sec = st->st_ctim.tv_sec;
+		m->ctime.nsec = (int32_t)st->st_ctim.tv_nsec;
+	}
+	add_id_name(&m->user, m->uid, 0);
+	add_id_name(&m->group, m->gid, 1);
+	/* Only for mknod() at restore: other types' rdev is not stable. */
+	m->rdev = (S_ISCHR(mode) || S_ISBLK(mode)) ? (int64_t)st->st_rdev : 0;
+
+	/* _add_symlink_target */
+	if (S_ISLNK(mode) && !(flags & META_NO_SYMLINKS)) {
+		size_t want = st->st_size > 0 ? (size_t)st->st_size + 1 : 256;
+		for (;;) {
+			ssize_t n;
+			buf_reset(&m->symlink_target);
+			buf_grow(&m->symlink_target, want);
+			n = readlink(path, m->symlink_target.data, want);
+			if (n < 0) {
+				warn_oserror(warn, warn_ctx, "readlink: ",
+					     errno, path, 1);
+				break;
+			}
+			if ((size_t)n < want) {
+				buf_setlen(&m->symlink_target, (size_t)n);
+				/* The link may have changed since lstat. */
+				m->size = n;
+				break;
+			}
+			want *= 2;
+		}
+	}
+
+	/* _add_posix1e_acl (bup's read_acl) */
+	if (!S_ISLNK(mode)) {
+		char *acl[4];
+		int rc = plat_acl_read(path, S_ISDIR(mode), acl);
+		if (rc < 0)
+			return err_errno("cannot read ACL of '%s'", path);
+		if (rc > 0) {
+			m->has_acl = 1;
+			for (int i = 0; i < 4; i++) {
+				buf_addstr(&m->acl[i], acl[i]);
+				free(acl[i]);
+			}
+		}
+	}
+
+	/* _add_linux_attr: regular files and directories only. */
+	if (S_ISREG(mode) || S_ISDIR(mode)) {
+		unsigned int attr = 0;
+		if (plat_attr_get(path, &attr) < 0) {
+			int e = errno;
+			if (e == EACCES) {
+				warn_oserror(warn, warn_ctx,
+					     "read Linux attr: ", e, path, 0);
+			} else if (e == ENOTTY || e == ENOSYS ||
+				   e == EOPNOTSUPP) {
+				/* the filesystem has no attrs */
+			} else if (e == EINVAL) {
+				/*
+				 * bup logs "Ignoring attr EINVAL; ..." once
+				 * per process; this is its only message
+				 * that is not an error.
+				 */
+				static int warned;
+				if (!warned) {
+					warned = 1;
+					warnf(warn, warn_ctx,
+					      "Ignoring attr EINVAL; if you're "
+					      "not using ntfs-3g, please "
+					      "report: %s", path);
+				}
+			} else {
+				errno = e;
+				return err_errno("cannot read Linux attr "
+						 "of '%s'", path);
+			}
+		} else {
+			m->linux_attr = attr;
+		}
+	}
+
+	/* _add_linux_xattr */
+	if (plat_xattr_get_all(path, add_one_xattr, m) < 0) {
+		if (errno != EOPNOTSUPP)
+			return err_errno("cannot read xattrs of '%s'", path);
+		m->nr_xattrs = 0;
+	}
+
+	/* Only files and symlinks keep a size in a save. */
+	if ((flags & META_NORMALIZE) && !S_ISREG(mode) && !S_ISLNK(mode))
+		m->size = -1;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* create_path and apply_to_path                                        */
+
+static int recognized_type(int64_t mode)
+{
+	mode_t t = (mode_t)mode & S_IFMT;
+	return t == S_IFREG || t == S_IFDIR || t == S_IFCHR ||
+	       t == S_IFBLK || t == S_IFIFO || t == S_IFSOCK || t == S_IFLNK;
+}
+
+static int make_socket(const char *path)
+{
+	struct sockaddr_un sa;
+	int fd, e;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, strlen(path));
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int meta_create(const struct meta *m, const char *path, unsigned flags,
+		meta_warn_fn warn, void *warn_ctx)
+{
+	mode_t t = (mode_t)m->mode & S_IFMT;
+	struct stat st;
+	int fd;
+
+	if (!m->mode)
+		return err_set(ERR_USAGE, "no metadata - cannot create path %s",
+			       path);
+	if (lstat(path, &st) == 0) {
+		if (S_ISDIR(st.st_mode)) {
+			if (rmdir(path) < 0) {
+				if (errno == ENOTEMPTY || errno == EEXIST)
+					return err_set(ERR_EXISTS,
+						       "refusing to overwrite "
+						       "non-empty dir %s", path);
+				return err_errno("cannot remove '%s'", path);
+			}
+		} else if (unlink(path) < 0) {
+			return err_errno("cannot remove '%s'", path);
+		}
+	} else if (errno != ENOENT) {
+		return err_errno("cannot stat '%s'", path);
+	}
+
+	switch (t) {
+	case S_IFREG:
+		fd = open(path, O_CREAT | O_WRONLY | O_EXCL, 0600);
+		if (fd < 0)
+			return err_errno("cannot create '%s'", path);
+		close(fd);
+		break;
+	case S_IFDIR:
+		if (mkdir(path, 0700) < 0)
+			return err_errno("cannot create directory '%s'", path);
+		break;
+	case S_IFCHR:
+	case S_IFBLK:
+		if (mknod(path, 0600 | t, (dev_t)m->rdev) < 0)
+			return err_errno("cannot create device '%s'", path);
+		break;
+	case S_IFIFO:
+		if (mkfifo(path, 0600) < 0)
+			return err_errno("cannot create fifo '%s'", path);
+		break;
+	case S_IFSOCK:
+		if (mknod(path, 0600 | S_IFSOCK, 0) < 0) {
+			if (errno != EINVAL && errno != EPERM)
+				return err_errno("cannot create socket '%s'",
+						 path);
+			if (make_socket(path) < 0)
+				return err_errno("cannot create socket '%s'",
+						 path);
+		}
+		break;
+	case S_IFLNK:
+		/*
+		 * bup sets the umask around symlink() for macOS; Linux
+		 * ignores it for symlinks, and umask is process-wide, so
+		 * it is not touched here.
+		 */
+		if (m->symlink_target.len &&
+		    !(flags & META_NO_CREATE_SYMLINKS) &&
+		    symlink(m->symlink_target.data, path) < 0)
+			return err_errno("cannot create symlink '%s'", path);
+		break;
+	default:
+		warnf(warn, warn_ctx,
+		      "not creating \"%s\" with unrecognized mode \"0x%llx\"\n",
+		      path, (unsigned long long)m->mode);
+		break;
+	}
+	return 0;
+}
+
+/* bup's getgroups(): the supplementary groups plus the egid. */
+static int in_our_groups(int64_t gid)
+{
+	gid_t groups[256];
+	int n = getgroups(ARRAY_SIZE(groups), groups);
+
+	if ((int64_t)getegid() == gid)
+		return 1;
+	for (int i = 0; i < n; i++)
+		if ((int64_t)groups[i] == gid)
+			return 1;
+	return 0;
+}
+
+static int our_group_named(const char *name)
+{
+	gid_t groups[257];
+	int n = getgroups(256, groups);
+	struct buf g = BUF_INIT;
+	int found = 0;
+
+	if (n < 0)
+		n = 0;
+	groups[n++] = getegid();
+	for (int i = 0; i < n && !found; i++) {
+		add_id_name(&g, groups[i], 1);
+		found = g.len && !strcmp(g.data, name);
+	}
+	buf_release(&g);
+	return found;
+}
+
+/* _apply_common_rec: times, then owner, then mode. */
+static int apply_common(const struct meta *m, const char *path,
+			unsigned flags, meta_warn_fn warn, void *ctx)
+{
+	struct timespec ts[2];
+	int64_t uid = -1, gid = -1, id;
+	int numeric = flags & META_NUMERIC_IDS;
+
+	ts[0].tv_sec = m->atime.sec;
+	ts[0].tv_nsec = m->atime.nsec;
+	ts[1].tv_sec = m->mtime.sec;
+	ts[1].tv_nsec = m->mtime.nsec;
+	if (utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == EACCES) {
+			/* An ApplyError: skip the rest of this record. */
+			warn_oserror(warn, ctx, S_ISLNK(m->mode) ?
+				     "lutime: " : "utime: ", errno, path, 1);
+			return 0;
+		}
+		return err_errno("cannot set times of '%s'", path);
+	}
+
+	if (geteuid() == 0) {
+		uid = m->uid;
+		gid = m->gid;
+		if (!numeric) {
+			if (m->uid != 0 && m->user.len &&
+			    !id_from_name(m->user.data, 0, &id))
+				uid = id;
+			if (m->gid != 0 && m->group.len &&
+			    !id_from_name(m->group.data, 1, &id))
+				gid = id;
+		}
+	} else {
+		if (in_our_groups(m->gid))
+			gid = m->gid;
+		if (!numeric && m->gid != 0 && m->group.len &&
+		    our_group_named(m->group.data) &&
+		    !id_from_name(m->group.data, 1, &id))
+			gid = id;
+	}
+	if (uid != -1 || gid != -1) {
+		if (lchown(path, (uid_t)uid, (gid_t)gid) < 0) {
+			if (errno != EPERM)
+				return err_errno("cannot change owner of '%s'",
+						 path);
+			warn_oserror(warn, ctx, "lchown: ", errno, path, 1);
+		}
+	}
+
+	/* Linux has no lchmod; a symlink's mode cannot be changed. */
+	if (!S_ISLNK(m->mode) && chmod(path, (mode_t)m->mode & 07777) < 0)
+		return err_errno("cannot change mode of '%s'", path);
+	return 0;
+}
+
+static int apply_acl(const struct meta *m, const char *path,
+		     unsigned flags, meta_warn_fn warn, void *ctx)
+{
+	int offs = (flags & META_NUMERIC_IDS) ? 1 : 0;
+	const char *def = NULL;
+	struct buf b = BUF_INIT;
+
+	if (!m->has_acl)
+		return 0;
+	/* bup drops an empty default pair on load: len(acls) == 2. */
+	if (m->acl[META_ACL_DEF_TEXT].len)
+		def = m->acl[offs + 2].data;
+	if (!plat_acl_apply(path, m->acl[offs].data, def))
+		return 0;
+	switch (errno) {
+	case EINVAL:
+		/* libacl: a user or group in the text does not exist. */
+		buf_addstr(&b, "POSIX1e ACL: can't create [");
+		for (int i = 0; i < (def ? 4 : 2); i++) {
+			if (i)
+				buf_addstr(&b, ", ");
+			add_repr(&b, m->acl[i].data, m->acl[i].len, 1);
+		}
+		buf_addstr(&b, "] for ");
+		add_repr(&b, path, strlen(path), 0);
+		if (warn)
+			warn(ctx, b.data);
+		buf_release(&b);
+		return 0;
+	case EPERM:
+	case EOPNOTSUPP:
+		warn_oserror(warn, ctx, "POSIX1e ACL applyto: ", errno, NULL,
+			     0);
+		return 0;
+	default:
+		return err_errno("cannot set ACL of '%s'", path);
+	}
+}
+
+static int apply_linux_attr(const struct meta *m, const char *path,
+			    meta_warn_fn warn, void *ctx)
+{
+	struct buf b = BUF_INIT;
+	int e;
+
+	if (!m->linux_attr)
+		return 0;
+	if (!plat_attr_set(path, (unsigned int)m->linux_attr))
+		return 0;
+	e = errno;
+	if (e != EACCES && e != ENOTTY && e != EOPNOTSUPP && e != ENOSYS &&
+	    e != EINVAL)
+		return err_errno("cannot set Linux attr of '%s'", path);
+	/* bup prints "(0x%s)" of hex(): the "0x0x" is its own. */
+	buf_addstr(&b, "Linux chattr: ");
+	add_oserror(&b, e, path, 0);
+	buf_addf(&b, " (0x0x%llx)", (unsigned long long)m->linux_attr);
+	if (e == EINVAL)
+		buf_addstr(&b, " (if you're not using ntfs-3g, please report)");
+	if (warn)
+		warn(ctx, b.data);
+	buf_release(&b);
+	return 0;
+}
+
+static void warn_xattr(meta_warn_fn warn, void *ctx, const char *what,
+		       const char *path, int e)
+{
+	struct buf b = BUF_INIT;
+
+	if (!warn)
+		return;
+	buf_addf(&b, "xattr.%s ", what);
+	add_repr(&b, path, strlen(path), 0);
+	buf_addstr(&b, ": ");
+	add_oserror(&b, e, NULL, 0);
+	warn(ctx, b.data);
+	buf_release(&b);
+}
+
+static int apply_xattrs(const struct meta *m, const char *path,
+			meta_warn_fn warn, void *ctx)
+{
+	struct buf names = BUF_INIT, cur = BUF_INIT;
+	char *done = NULL;
+	int ret = 0;
+
+	if (!m->nr_xattrs)
+		return 0;
+	if (plat_xattr_list(path, &names) < 0) {
+		if (errno == EACCES)
+			warn_xattr(warn, ctx, "set", path, errno);
+		else
+			ret = err_errno("cannot list xattrs of '%s'", path);
+		goto out;
+	}
+	/* Marks listed names that the metadata also carries. */
+	done = xcalloc(names.len + 1, 1);
+	for (size_t i = 0; i < m->nr_xattrs; i++) {
+		const struct meta_xattr *x = &m->xattrs[i];
+		int present = 0;
+
+		for (size_t off = 0; off < names.len;) {
+			size_t n = strlen(names.data + off);
+			if (n == x->name.len &&
+			    !memcmp(names.data + off, x->name.data, n)) {
+				present = 1;
+				done[off] = 1;
+			}
+			off += n + 1;
+		}
+		if (present && !plat_xattr_get(path, x->name.data, &cur) &&
+		    cur.len == x->value.len &&
+		    !memcmp(cur.data, x->value.data, cur.len))
+			continue;
+		if (plat_xattr_set(path, x->name.data, x->value.data,
+				   x->value.len) < 0) {
+			if (errno == EPERM || errno == EOPNOTSUPP)
+				warn_xattr(warn, ctx, "set", path, errno);
+			else
+				ret = err_errno("cannot set xattr '%s' of '%s'",
+						x->name.data, path);
+			goto out;
+		}
+	}
+	for (size_t off = 0; off < names.len;) {
+		const char *name = names.data + off;
+		size_t n = strlen(name);
+
+		if (n && !done[off] && plat_xattr_remove(path, name) < 0) {
+			if (errno == EPERM || errno == EACCES)
+				warn_xattr(warn, ctx, "remove", path, errno);
+			else
+				ret = err_errno("cannot remove xattr '%s' of "
+						"'%s'", name, path);
+			goto out;
+		}
+		off += n + 1;
+	}
+out:
+	free(done);
+	buf_release(&names);
+	buf_release(&cur);
+	return ret;
+}
+
+int meta_apply(const struct meta *m, const char *path, unsigned flags,
+	       meta_warn_fn warn, void *warn_ctx)
+{
+	int ret;
+
+	if (!m->mode)
+		return err_set(ERR_USAGE, "no metadata - cannot apply to %s",
+			       path);
+	if (!recognized_type(m->mode)) {
+		warnf(warn, warn_ctx, "not applying metadata to \"%s\" with "
+		      "unrecognized mode \"0x%llx\"\n", path,
+		      (unsigned long long)m->mode);
+		return 0;
+	}
+	if ((ret = apply_common(m, path, flags, warn, warn_ctx)) ||
+	    (ret = apply_acl(m, path, flags, warn, warn_ctx)))
+		return ret;
+	/*
+	 * bup applies the attr flags before the xattrs; an immutable or
+	 * append-only file then refuses its xattrs.  Doing the flags last
+	 * gives the same result for every other file.
+	 */
+	if ((ret = apply_xattrs(m, path, warn, warn_ctx)) ||
+	    (ret = apply_linux_attr(m, path, warn, warn_ctx)))
+		return ret;
+	return 0;
+}
+
+static int buf_eq(const struct buf *a, const struct buf *b)
+{
+	return a->len == b->len && !memcmp(a->data, b->data, a->len);
+}
+
+int meta_same_file(const struct meta *a, const struct meta *b)
+{
+	if (a->uid != b->uid || a->gid != b->gid || a->rdev != b->rdev ||
+	    a->mtime.sec != b->mtime.sec || a->mtime.nsec != b->mtime.nsec ||
+	    a->ctime.sec != b->ctime.sec || a->ctime.nsec != b->ctime.nsec ||
+	    !buf_eq(&a->user, &b->user) || !buf_eq(&a->group, &b->group) ||
+	    a->size != b->size)
+		return 0;
+	if (!buf_eq(&a->hardlink_target, &b->hardlink_target))
+		return 0;
+	if (a->has_acl != b->has_acl)
+		return 0;
+	for (int i = 0; a->has_acl && i < 4; i++)
+		if (!buf_eq(&a->acl[i], &b->acl[i]))
+			return 0;
+	if (a->linux_attr != b->linux_attr || a->nr_xattrs != b->nr_xattrs)
+		return 0;
+	for (size_t i = 0; i < a->nr_xattrs; i++)
+		if (!buf_eq(&a->xattrs[i].name, &b->xattrs[i].name) ||
+		    !buf_eq(&a->xattrs[i].value, &b->xattrs[i].value))
+			return 0;
+	return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* .bupm streams (FORMAT.md 5.7)                                       */
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct meta_bupm_entry *x = a, *y = b;
+	/* strcmp compares as unsigned char: plain byte order. */
+	return strcmp(x->name, y->name);
+}
+
+void meta_bupm_build(struct buf *out, const struct meta *dir,
+		     struct meta_bupm_entry *entries, size_t nr)
+{
+	if (dir)
+		meta_encode(out, dir, 0);
+	else
+		vint_put_vuint(out, META_TAG_END);
+	if (nr > 1)
+		qsort(entries, nr, sizeof(*entries), cmp_entry);
+	for (size_t i = 0; i < nr; i++)
+		meta_encode(out, entries[i].meta, 0);
+}
+
+void meta_reader_init(struct meta_reader *r, const void *buf, size_t len)
+{
+	r->buf = buf;
+	r->len = len;
+	r->off = 0;
+}
+
+int meta_reader_next(struct meta_reader *r, struct meta *m)
+{
+	size_t used;
+	int ret;
+
+	if (r->off >= r->len)
+		return 0;
+	ret = meta_decode(m, r->buf + r->off, r->len - r->off, &used);
+	if (ret)
+		return err_set(ret, "metadata at offset %zu: %s", r->off,
+			       err_last());
+	r->off += used;
+	return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Display helpers                                                     */
+
+void meta_mode_str(char *out, int64_t mode)
+{
+	static const char bits[] = "rwxrwxrwx";
+	mode_t t = (mode_t)mode & S_IFMT;
+
+	out[0] = t == S_IFREG ? '-' : t == S_IFDIR ? 'd' : t == S_IFCHR ? 'c' :
+		 t == S_IFBLK ? 'b' : t == S_IFIFO ? 'p' : t == S_IFLNK ? 'l' :
+		 t == S_IFSOCK ? 's' : '?';
+	for (int i = 0; i < 9; i++)
+		out[1 + i] = (mode & (0400 >> i)) ? bits[i] : '-';
+	out[10] = '\0';
+}
+
+void meta_time_str(struct buf *out, const struct meta_time *t)
+{
+	int64_t s = t->sec;
+
+	/* bup's fstime_to_sec_bytes: "if s < 0: s += 1" (sic). */
+	if (s < 0)
+		s += 1;
+	if (!t->nsec)
+		buf_addf(out, "%lld", (long long)s);
+	else
+		buf_addf(out, "%lld.%09d", (long long)s, (int)t->nsec);
+}

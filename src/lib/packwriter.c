@@ -1,0 +1,748 @@
+/*
+ * The pack writer (packwriter.h; FORMAT.md 2.2-2.4).
+ *
+ * Pipeline per object: hash (always inline, so the id is known when
+ * packwriter_write() returns) -> dedup against this session's set and
+ * the odb -> compress (pw_compress(): inline, or on a worker thread
+ * when opts->threads > 0) -> append in call order (pw_append()).  The
+ * append step alone decides offsets and pack boundaries, so the output
+ * is byte-identical whatever the thread count.
+ *
+ * Appends go into a large in-memory buffer.  The pack header carries the
+ * object count, which is only known when the pack ends, and the trailer
+ * is the SHA-1 of everything before it including that header.  So:
+ *  - a pack that ends while still in the buffer (the common case for an
+ *    incremental save) gets its final header written first and is
+ *    hashed as it is written: one pass, no re-read;
+ *  - a pack that outgrows the buffer is spilled to disk with count 0 in
+ *    its header (as bup writes it); at close the count is patched and
+ *    the file is hashed from the page cache (bup and git's fast-import
+ *    re-read the pack the same way: SHA-1 cannot be fixed up).
+ *
+ * Finishing a pack (FORMAT.md 2.4): trailer, fdatasync, idx v2 into the
+ * same objects/pack-tmp-XXXXXXXX directory (fdatasync), rename pack then
+ * idx into objects/pack, fsync objects/, remove the temporary directory.
+ * midx and bloom upkeep runs once at packwriter_close().
+ */
+#include "packwriter.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bloom.h"
+#include "err.h"
+#include "idx.h"
+#include "midx.h"
+#include "odb.h"
+#include "pack.h"
+#include "util.h"
+
+/* Pack bytes buffered before the first write to disk. */
+#define PW_BUF_SIZE ((size_t)8 << 20)
+/* Pack bytes buffered between writes once a pack has spilled. */
+#define PW_SPILL_CHUNK ((size_t)1 << 20)
+
+/* One object on its way into the pack. */
+struct pw_job {
+	struct oid oid;
+	enum obj_type type;
+	unsigned char *data;     /* worker mode: a private copy */
+	size_t len;
+	struct buf packed;       /* header + zlib stream */
+	uint32_t crc;
+	int done;
+};
+
+/* Open-addressing set of the ids written in this session. */
+struct pw_set {
+	struct oid *slots;
+	unsigned char *used;
+	size_t size, nr;         /* size is a power of two */
+};
+
+struct pw_pool {
+	pthread_t *tids;
+	int nr_threads;
+	pthread_mutex_t lock;
+	pthread_cond_t work, done;
+	struct pw_job *ring;     /* queue of `cap` jobs */
+	size_t cap;
+	uint64_t head;           /* next job to append */
+	uint64_t next_work;      /* next job a worker takes */
+	uint64_t tail;           /* next free slot */
+	int stop;
+	enum zlib_impl impl;
+	int level;
+};
+
+struct packwriter {
+	char *objdir, *packdir;
+	struct odb *odb;
+	struct packwriter_opts opts;
+	struct objsink sink;
+	struct sha1_ctx oid_ctx;      /* object ids */
+	struct zlib_deflater *z;      /* inline compression */
+	struct pw_job inline_job;
+	struct pw_set set;
+	struct pw_pool *pool;
+	int err;                      /* sticky first error */
+
+	/* The pack being written (tmpdir == NULL: none). */
+	char *tmpdir;
+	int fd, objdir_fd;
+	int spilled;
+	unsigned char *wbuf;
+	size_t wlen;
+	uint64_t offset;              /* pack bytes so far, header included */
+	struct idx_entry *entries;
+	size_t nr, alloc;
+	struct sha1_ctx pack_ctx;
+
+	struct packwriter_stats stats;
+	int wrote_any;
+};
+
+/* ---- session id set ------------------------------------------------- */
+
+static size_t set_slot(const struct pw_set *s, const struct oid *oid)
+{
+	uint64_t h;
+
+	memcpy(&h, oid->hash, sizeof(h));  /* ids are uniformly random */
+	return (size_t)h & (s->size - 1);
+}
+
+static int set_has(const struct pw_set *s, const struct oid *oid)
+{
+	size_t i;
+
+	if (!s->size)
+		return 0;
+	for (i = set_slot(s, oid); s->used[i]; i = (i + 1) & (s->size - 1))
+		if (oid_eq(&s->slots[i], oid))
+			return 1;
+	return 0;
+}
+
+static void set_add(struct pw_set *s, const struct oid *oid);
+
+static void set_grow(struct pw_set *s)
+{
+	struct pw_set n = { 0 };
+
+	n.size = s->size ? st_mult(s->size, 2) : 1024;
+	n.slots = xmalloc(st_mult(n.size, sizeof(*n.slots)));
+	n.used = xcalloc(n.size, 1);
+	for (size_t i = 0; i < s->size; i++)
+		if (s->used[i])
+			set_add(&n, &s->slots[i]);
+	free(s->slots);
+	free(s->used);
+	*s = n;
+}
+
+static void set_add(struct pw_set *s, const struct oid *oid)
+{
+	size_t i;
+
+	if ((s->nr + 1) * 4 > s->size * 3)   /* load factor <= 3/4 */
+		set_grow(s);
+	for (i = set_slot(s, oid); s->used[i]; i = (i + 1) & (s->size - 1))
+		if (oid_eq(&s->slots[i], oid))
+			return;
+	s->used[i] = 1;
+	s->slots[i] = *oid;
+	s->nr++;
+}
+
+static void set_release(struct pw_set *s)
+{
+	free(s->slots);
+	free(s->used);
+	memset(s, 0, sizeof(*s));
+}
+
+/* ---- compression: may run on any thread ------------------------------ */
+
+/*
+ * Produce the object as it appears in the pack (FORMAT.md 2.2: type/size
+ * header, then one zlib stream) and its CRC-32 for the idx.  Touches
+ * only the job and the caller's deflater.
+ */
+static void pw_compress(struct zlib_deflater *z, struct pw_job *job,
+			const void *data)
+{
+	unsigned char hdr[16];
+	size_t n = pack_encode_header(hdr, job->type, job->len);
+
+	buf_reset(&job->packed);
+	buf_add(&job->packed, hdr, n);
+	zlib_deflate(z, &job->packed, data, job->len);
+	job->crc = zlib_crc32(0, job->packed.data, job->packed.len);
+}
+
+/* ---- the pack file ---------------------------------------------------- */
+
+static int pw_start_pack(struct packwriter *w)
+{
+	char *tmpl;
+
+	tmpl = xstrfmt("%s/pack-tmp-XXXXXXXX", w->objdir);
+	if (!mkdtemp(tmpl)) {
+		int ret = err_errno("cannot create a directory in '%s'",
+				    w->objdir);
+		free(tmpl);
+		return ret;
+	}
+	w->tmpdir = tmpl;
+	{
+		char *path = xstrfmt("%s/pack", w->tmpdir);
+		w->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+		if (w->fd < 0) {
+			int ret = err_errno("cannot create '%s'", path);
+			free(path);
+			return ret;
+		}
+		free(path);
+	}
+	if (w->objdir_fd < 0) {
+		w->objdir_fd = open(w->objdir, O_RDONLY | O_DIRECTORY |
+					       O_CLOEXEC);
+		if (w->objdir_fd < 0)
+			return err_errno("cannot open '%s'", w->objdir);
+	}
+	if (!w->wbuf)
+		w->wbuf = xmalloc(PW_BUF_SIZE);
+	/* Room for the header; its count is filled in at the end. */
+	memcpy(w->wbuf, "PACK\0\0\0\2\0\0\0\0", 12);
+	w->wlen = 12;
+	w->offset = 12;
+	w->spilled = 0;
+	w->nr = 0;
+	sha1_init(&w->pack_ctx);
+	w->stats.packs++;
+	return 0;
+}
+
+/* Write the buffered bytes; once spilled, hashing waits for the end. */
+static int pw_spill(struct packwriter *w)
+{
+	if (!w->wlen)
+		return 0;
+	if (write_full(w->fd, w->wbuf, w->wlen) < 0)
+		return err_errno("cannot write '%s/pack'", w->tmpdir);
+	w->spilled = 1;
+	w->wlen = 0;
+	return 0;
+}
+
+static int pw_add_bytes(struct packwriter *w, const void *data, size_t len)
+{
+	size_t cap = w->spilled ? PW_SPILL_CHUNK : PW_BUF_SIZE;
+	int ret;
+
+	if (w->wlen + len > cap) {
+		ret = pw_spill(w);
+		if (ret < 0)
+			return ret;
+		if (len >= PW_SPILL_CHUNK) {
+			if (write_full(w->fd, data, len) < 0)
+				return err_errno("cannot write '%s/pack'",
+						 w->tmpdir);
+			return 0;
+		}
+	}
+	memcpy(w->wbuf + w->wlen, data, len);
+	w->wlen += len;
+	return 0;
+}
+
+/* SHA-1 of the spilled pack file, read back in 1 MiB windows. */
+static int pw_hash_file(struct packwriter *w, unsigned char *out)
+{
+	size_t win = PW_SPILL_CHUNK;
+	unsigned char *b = xmalloc(win);
+	uint64_t pos = 0;
+	int ret = 0;
+
+	sha1_init(&w->pack_ctx);
+	while (pos < w->offset) {
+		size_t n = (size_t)MIN((uint64_t)win, w->offset - pos);
+		if (pread_full(w->fd, b, n, pos) < 0) {
+			ret = err_errno("cannot read '%s/pack'", w->tmpdir);
+			break;
+		}
+		sha1_update(&w->pack_ctx, b, n);
+		pos += n;
+	}
+	free(b);
+	if (!ret)
+		sha1_final(&w->pack_ctx, out);
+	return ret;
+}
+
+static void pw_remove_tmp(struct packwriter *w)
+{
+	if (!w->tmpdir)
+		return;
+	if (w->fd >= 0)
+		close(w->fd);
+	w->fd = -1;
+	{
+		char *p = xstrfmt("%s/pack", w->tmpdir);
+		unlink(p);
+		free(p);
+		p = xstrfmt("%s/idx", w->tmpdir);
+		unlink(p);
+		free(p);
+	}
+	rmdir(w->tmpdir);
+	free(w->tmpdir);
+	w->tmpdir = NULL;
+}
+
+/* FORMAT.md 2.4 steps 2-5. */
+static int pw_finish_pack(struct packwriter *w)
+{
+	unsigned char sum[OID_RAWSZ];
+	struct oid csum;
+	char hex[OID_HEXSZ + 1];
+	char *tmp_pack = NULL, *tmp_idx = NULL, *dst_pack = NULL,
+	     *dst_idx = NULL;
+	int idx_fd = -1, ret = 0;
+
+	if (!w->tmpdir)
+		return 0;
+	if (w->nr > UINT32_MAX)
+		BUG("pack object count overflow");
+	if (!w->spilled) {
+		put_be32(w->wbuf + 8, (uint32_t)w->nr);
+		sha1_update(&w->pack_ctx, w->wbuf, w->wlen);
+		sha1_final(&w->pack_ctx, sum);
+		if (w->wlen + OID_RAWSZ <= PW_BUF_SIZE) {
+			memcpy(w->wbuf + w->wlen, sum, OID_RAWSZ);
+			w->wlen += OID_RAWSZ;
+		} else {
+			ret = pw_spill(w);
+			if (!ret && write_full(w->fd, sum, OID_RAWSZ) < 0)
+				ret = err_errno("cannot write '%s/pack'",
+						w->tmpdir);
+		}
+		if (!ret)
+			ret = pw_spill(w);
+	} else {
+		unsigned char cnt[4];
+		ret = pw_spill(w);
+		put_be32(cnt, (uint32_t)w->nr);
+		if (!ret && pwrite(w->fd, cnt, 4, 8) != 4)
+			ret = err_errno("cannot write '%s/pack'", w->tmpdir);
+		if (!ret)
+			ret = pw_hash_file(w, sum);
+		if (!ret && write_full(w->fd, sum, OID_RAWSZ) < 0)
+			ret = err_errno("cannot write '%s/pack'", w->tmpdir);
+	}
+	if (ret)
+		goto out;
+	if (fdatasync(w->fd) < 0) {
+		ret = err_errno("cannot sync '%s/pack'", w->tmpdir);
+		goto out;
+	}
+	close(w->fd);
+	w->fd = -1;
+	w->stats.bytes_out += w->offset + OID_RAWSZ;
+
+	memcpy(csum.hash, sum, OID_RAWSZ);
+	oid_to_hex(&csum, hex);
+	tmp_pack = xstrfmt("%s/pack", w->tmpdir);
+	tmp_idx = xstrfmt("%s/idx", w->tmpdir);
+	dst_pack = xstrfmt("%s/pack-%s.pack", w->packdir, hex);
+	dst_idx = xstrfmt("%s/pack-%s.idx", w->packdir, hex);
+	idx_fd = open(tmp_idx, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+	if (idx_fd < 0) {
+		ret = err_errno("cannot create '%s'", tmp_idx);
+		goto out;
+	}
+	ret = idx_write_v2(idx_fd, tmp_idx, w->entries, w->nr, &csum);
+	if (ret)
+		goto out;
+	if (close(idx_fd) < 0) {
+		idx_fd = -1;
+		ret = err_errno("cannot close '%s'", tmp_idx);
+		goto out;
+	}
+	idx_fd = -1;
+	/* Pack first, then idx: an idx never names a missing pack. */
+	if (rename(tmp_pack, dst_pack) < 0) {
+		ret = err_errno("cannot rename '%s' to '%s'", tmp_pack,
+				dst_pack);
+		goto out;
+	}
+	if (rename(tmp_idx, dst_idx) < 0) {
+		ret = err_errno("cannot rename '%s' to '%s'", tmp_idx,
+				dst_idx);
+		goto out;
+	}
+	if (fsync(w->objdir_fd) < 0) {
+		ret = err_errno("cannot sync '%s'", w->objdir);
+		goto out;
+	}
+	w->wrote_any = 1;
+	if (w->opts.on_pack)
+		w->opts.on_pack(w->opts.on_pack_ctx, dst_idx);
+out:
+	if (idx_fd >= 0)
+		close(idx_fd);
+	pw_remove_tmp(w);
+	w->nr = 0;
+	w->wlen = 0;
+	free(tmp_pack);
+	free(tmp_idx);
+	free(dst_pack);
+	free(dst_idx);
+	return ret;
+}
+
+/*
+ * Append one compressed object in sequence (FORMAT.md 2.2), then apply
+ * the limits of 2.3 after it, as bup does: a pack may exceed them by
+ * one object.
+ */
+static int pw_append(struct packwriter *w, const struct oid *oid,
+		     const void *packed, size_t len, uint32_t crc)
+{
+	struct idx_entry *e;
+	int ret;
+
+	if (!w->tmpdir) {
+		ret = pw_start_pack(w);
+		if (ret < 0)
+			return ret;
+	}
+	ret = pw_add_bytes(w, packed, len);
+	if (ret < 0)
+		return ret;
+	ALLOC_GROW(w->entries, w->nr + 1, w->alloc);
+	e = &w->entries[w->nr++];
+	e->oid = *oid;
+	e->crc = crc;
+	e->offset = w->offset;
+	w->offset += len;
+	w->stats.objects++;
+	if (w->offset >= w->opts.max_size || w->nr >= w->opts.max_objects)
+		return pw_finish_pack(w);
+	return 0;
+}
+
+/* ---- worker pool -------------------------------------------------------- */
+
+static void *pw_worker(void *arg)
+{
+	struct pw_pool *pool = arg;
+	struct zlib_deflater *z = zlib_deflater_new(pool->impl, pool->level);
+
+	pthread_mutex_lock(&pool->lock);
+	for (;;) {
+		struct pw_job *job;
+
+		while (!pool->stop && pool->next_work == pool->tail)
+			pthread_cond_wait(&pool->work, &pool->lock);
+		if (pool->next_work == pool->tail)
+			break;  /* stopping and nothing left */
+		job = &pool->ring[pool->next_work++ % pool->cap];
+		pthread_mutex_unlock(&pool->lock);
+		pw_compress(z, job, job->data);
+		pthread_mutex_lock(&pool->lock);
+		job->done = 1;
+		pthread_cond_broadcast(&pool->done);
+	}
+	pthread_mutex_unlock(&pool->lock);
+	zlib_deflater_free(z);
+	return NULL;
+}
+
+static struct pw_pool *pw_pool_new(int threads, enum zlib_impl impl,
+				   int level)
+{
+	struct pw_pool *pool = xcalloc(1, sizeof(*pool));
+
+	pool->nr_threads = threads;
+	/* Bounded queue: memory stays flat whatever the producer does. */
+	pool->cap = (size_t)threads * 4;
+	pool->ring = xcalloc(pool->cap, sizeof(*pool->ring));
+	pool->impl = impl;
+	pool->level = level;
+	pthread_mutex_init(&pool->lock, NULL);
+	pthread_cond_init(&pool->work, NULL);
+	pthread_cond_init(&pool->done, NULL);
+	pool->tids = xcalloc((size_t)threads, sizeof(*pool->tids));
+	for (int i = 0; i < threads; i++)
+		if (pthread_create(&pool->tids[i], NULL, pw_worker, pool))
+			BUG("pthread_create failed");
+	return pool;
+}
+
+/*
+ * Append finished jobs in order; with `all`, wait for every job, else
+ * only until the queue has room (wait) or nothing more is ready.
+ */
+static int pw_pool_drain(struct packwriter *w, int all, int need_room)
+{
+	struct pw_pool *pool = w->pool;
+	int ret = 0;
+
+	pthread_mutex_lock(&pool->lock);
+	while (pool->head < pool->tail) {
+		struct pw_job *job = &pool->ring[pool->head % pool->cap];
+		int must_wait = all ||
+			(need_room && pool->tail - pool->head >= pool->cap);
+
+		if (!job->done) {
+			if (!must_wait)
+				break;
+			pthread_cond_wait(&pool->done, &pool->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&pool->lock);
+		if (!ret && !w->err)
+			ret = pw_append(w, &job->oid, job->packed.data,
+					job->packed.len, job->crc);
+		free(job->data);
+		job->data = NULL;
+		buf_release(&job->packed);
+		job->done = 0;
+		pthread_mutex_lock(&pool->lock);
+		pool->head++;
+	}
+	pthread_mutex_unlock(&pool->lock);
+	return ret;
+}
+
+static void pw_pool_free(struct pw_pool *pool)
+{
+	if (!pool)
+		return;
+	pthread_mutex_lock(&pool->lock);
+	pool->stop = 1;
+	pthread_cond_broadcast(&pool->work);
+	pthread_mutex_unlock(&pool->lock);
+	for (int i = 0; i < pool->nr_threads; i++)
+		pthread_join(pool->tids[i], NULL);
+	for (size_t i = 0; i < pool->cap; i++) {
+		free(pool->ring[i].data);
+		buf_release(&pool->ring[i].packed);
+	}
+	pthread_mutex_destroy(&pool->lock);
+	pthread_cond_destroy(&pool->work);
+	pthread_cond_destroy(&pool->done);
+	free(pool->ring);
+	free(pool->tids);
+	free(pool);
+}
+
+/* ---- public interface --------------------------------------------------- */
+
+static int sink_write(struct objsink *s, enum obj_type type,
+		      const void *data, size_t len, struct oid *out)
+{
+	struct packwriter *w = (struct packwriter *)((char *)s -
+		offsetof(struct packwriter, sink));
+	return packwriter_write(w, type, data, len, out);
+}
+
+static int sink_exists(struct objsink *s, const struct oid *oid)
+{
+	struct packwriter *w = (struct packwriter *)((char *)s -
+		offsetof(struct packwriter, sink));
+	return packwriter_exists(w, oid);
+}
+
+int packwriter_new(struct packwriter **out, const char *objdir,
+		   struct odb *odb, const struct packwriter_opts *opts)
+{
+	struct packwriter *w = xcalloc(1, sizeof(*w));
+
+	if (opts)
+		w->opts = *opts;
+	else
+		w->opts.level = 1;
+	if (w->opts.level < 0 || w->opts.level > 9)
+		w->opts.level = 1;
+	if (!w->opts.max_size)
+		w->opts.max_size = PACKWRITER_DEFAULT_MAX_SIZE;
+	if (!w->opts.max_objects)
+		w->opts.max_objects = MAX(1, w->opts.max_size / 5000);
+	w->objdir = xstrdup(objdir);
+	w->packdir = xstrfmt("%s/pack", objdir);
+	w->odb = odb;
+	w->fd = -1;
+	w->objdir_fd = -1;
+	w->sink.write = sink_write;
+	w->sink.exists = sink_exists;
+	if (w->opts.threads > 0)
+		w->pool = pw_pool_new(w->opts.threads, w->opts.impl,
+				      w->opts.level);
+	else
+		w->z = zlib_deflater_new(w->opts.impl, w->opts.level);
+	*out = w;
+	return 0;
+}
+
+struct objsink *packwriter_sink(struct packwriter *w)
+{
+	return &w->sink;
+}
+
+int packwriter_exists(struct packwriter *w, const struct oid *oid)
+{
+	if (set_has(&w->set, oid))
+		return 1;
+	return w->odb && odb_exists(w->odb, oid);
+}
+
+int packwriter_write(struct packwriter *w, enum obj_type type,
+		     const void *data, size_t len, struct oid *out)
+{
+	struct pw_job *job;
+	int ret;
+
+	oid_hash_object_ctx(&w->oid_ctx, out, type, data, len);
+	if (w->err)
+		return w->err;
+	if (packwriter_exists(w, out))
+		return 0;
+	set_add(&w->set, out);
+	w->stats.bytes_in += len;
+
+	if (!w->pool) {
+		job = &w->inline_job;
+		job->oid = *out;
+		job->type = type;
+		job->len = len;
+		pw_compress(w->z, job, data);
+		ret = pw_append(w, out, job->packed.data, job->packed.len,
+				job->crc);
+		if (ret < 0)
+			w->err = ret;
+		return ret;
+	}
+
+	/* Make room in the queue (appending what is done), then submit. */
+	ret = pw_pool_drain(w, 0, 1);
+	if (ret < 0)
+		return w->err = ret;
+	pthread_mutex_lock(&w->pool->lock);
+	job = &w->pool->ring[w->pool->tail % w->pool->cap];
+	job->oid = *out;
+	job->type = type;
+	job->len = len;
+	job->data = xmemdup(data, len ? len : 1);
+	job->done = 0;
+	w->pool->tail++;
+	pthread_cond_signal(&w->pool->work);
+	pthread_mutex_unlock(&w->pool->lock);
+	return 0;
+}
+
+int packwriter_write_raw(struct packwriter *w, const struct oid *oid,
+			 const void *packed, size_t len, uint32_t crc)
+{
+	enum obj_type type;
+	uint64_t size;
+	int ret;
+
+	if (w->err)
+		return w->err;
+	if (!pack_decode_header(packed, len, &type, &size) ||
+	    type < OBJ_COMMIT || type > OBJ_BLOB)
+		return err_set(ERR_CORRUPT, "object %s: bad pack header",
+			       oid_hex(oid));
+	if (zlib_crc32(0, packed, len) != crc)
+		return err_set(ERR_CORRUPT, "object %s: CRC mismatch",
+			       oid_hex(oid));
+	if (packwriter_exists(w, oid))
+		return 0;
+	if (w->pool) {
+		ret = pw_pool_drain(w, 1, 0);
+		if (ret < 0)
+			return w->err = ret;
+	}
+	set_add(&w->set, oid);
+	w->stats.bytes_in += size;
+	ret = pw_append(w, oid, packed, len, crc);
+	if (ret < 0)
+		w->err = ret;
+	return ret;
+}
+
+int packwriter_flush(struct packwriter *w)
+{
+	int ret;
+
+	if (w->pool) {
+		ret = pw_pool_drain(w, 1, 0);
+		if (ret < 0 && !w->err)
+			w->err = ret;
+	}
+	if (w->err)
+		return w->err;
+	ret = pw_finish_pack(w);
+	if (ret < 0)
+		w->err = ret;
+	return ret;
+}
+
+static void pw_free(struct packwriter *w)
+{
+	pw_pool_free(w->pool);
+	pw_remove_tmp(w);
+	if (w->objdir_fd >= 0)
+		close(w->objdir_fd);
+	zlib_deflater_free(w->z);
+	buf_release(&w->inline_job.packed);
+	sha1_release(&w->oid_ctx);
+	sha1_release(&w->pack_ctx);
+	set_release(&w->set);
+	free(w->entries);
+	free(w->wbuf);
+	free(w->objdir);
+	free(w->packdir);
+	free(w);
+}
+
+int packwriter_close(struct packwriter *w)
+{
+	int ret;
+
+	if (!w)
+		return 0;
+	ret = packwriter_flush(w);
+	if (!ret && w->wrote_any && !w->opts.no_upkeep) {
+		/* bup: `bup midx --auto` then `bup bloom` (FORMAT.md 2.4). */
+		ret = midx_auto(w->packdir, 0, 0, NULL);
+		if (ret >= 0)
+			ret = bloom_update(w->packdir, NULL, 0, 0, NULL);
+		if (ret > 0)
+			ret = 0;
+	}
+	pw_free(w);
+	return ret;
+}
+
+void packwriter_abort(struct packwriter *w)
+{
+	if (!w)
+		return;
+	pw_free(w);
+}
+
+void packwriter_get_stats(const struct packwriter *w,
+			  struct packwriter_stats *st)
+{
+	*st = w->stats;
+}

@@ -1,0 +1,172 @@
+/*
+ * rollsum: the checkpoints bup gave (testvectors/split/rollsum-vectors.txt),
+ * rolling == recomputing from the window at every offset (casync's
+ * test-cachunker property), and the fast scanners against the reference.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rollsum.h"
+#include "unit.h"
+#include "util.h"
+
+static void lcg_fill(unsigned char *out, size_t n, uint32_t seed)
+{
+	uint32_t x = seed;
+	for (size_t i = 0; i < n; i++) {
+		x = x * 1103515245u + 12345u;
+		out[i] = (unsigned char)(x >> 16);
+	}
+}
+
+UNIT_TEST(rollsum, checkpoints)
+{
+	FILE *f = fopen(unit_vector("split/rollsum-vectors.txt"), "r");
+	unsigned char data[4096];
+	struct rollsum r;
+	char line[256];
+	size_t rolled = 0;
+	int nr = 0, bits = -1;
+
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	lcg_fill(data, sizeof(data), 1);
+	rollsum_init(&r);
+	CHECK(r.s1 == 0x7c0 && r.s2 == 0x1e840);
+	CHECK(rollsum_digest(&r) == 0x07c0e840);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long n, s1, s2, dg;
+		if (line[0] == '#')
+			continue;
+		if (sscanf(line, "%lu %lx %lx %lx", &n, &s1, &s2, &dg) != 4)
+			continue;
+		while (rolled < n)
+			rollsum_roll(&r, data[rolled++]);
+		CHECK(r.s1 == s1);
+		CHECK(r.s2 == s2);
+		CHECK(rollsum_digest(&r) == dg);
+		nr++;
+	}
+	fclose(f);
+	CHECK(nr == 10);
+	/* bup's _helpers.splitbuf(first 4096 bytes) -> (1149, 13) */
+	CHECK(rollsum_find_split(data, sizeof(data), &bits) == 1149);
+	CHECK(bits == 13);
+	CHECK(rollsum_digest_bits(0x27ed1fff) == 13);
+}
+
+UNIT_TEST(rollsum, digest_bits)
+{
+	/* bit 13 is ignored; ones from bit 14 upwards are counted */
+	CHECK(rollsum_digest_bits(0x00001fff) == 13);
+	CHECK(rollsum_digest_bits(0x00003fff) == 13);
+	CHECK(rollsum_digest_bits(0x00005fff) == 14);
+	CHECK(rollsum_digest_bits(0x0000dfff) == 15);
+	CHECK(rollsum_digest_bits(0x0001dfff) == 16);
+	CHECK(rollsum_digest_bits(0xffffdfff) == 31);
+	CHECK(rollsum_digest_bits(0xffffffff) == 31);
+}
+
+/* s1, s2 recomputed from scratch for the window ending at n. */
+static void recompute(const unsigned char *d, size_t n, uint32_t *s1,
+		      uint32_t *s2)
+{
+	uint32_t a = ROLLSUM_WINDOW * ROLLSUM_CHAR_OFFSET;
+	uint32_t b = ROLLSUM_WINDOW * (ROLLSUM_WINDOW - 1) *
+		     ROLLSUM_CHAR_OFFSET;
+	for (int k = 0; k < ROLLSUM_WINDOW; k++) {
+		/* x_0 is the oldest byte; bytes before d[0] are zero */
+		long pos = (long)n - ROLLSUM_WINDOW + k;
+		uint32_t x = pos >= 0 ? d[pos] : 0;
+		a += x;
+		b += (uint32_t)(ROLLSUM_WINDOW - k) * x;
+	}
+	*s1 = a;
+	*s2 = b;
+}
+
+UNIT_TEST(rollsum, rolling_equals_recomputing)
+{
+	enum { N = 20000 };
+	unsigned char *d = xmalloc(N);
+	struct rollsum r;
+	int bad = 0;
+
+	/* random bytes, then a run of 0xff to stress the wrap-around */
+	lcg_fill(d, N, 42);
+	memset(d + N / 2, 0xff, 300);
+	rollsum_init(&r);
+	for (size_t n = 1; n <= N; n++) {
+		uint32_t s1, s2;
+		rollsum_roll(&r, d[n - 1]);
+		recompute(d, n, &s1, &s2);
+		if (r.s1 != s1 || r.s2 != s2)
+			bad++;
+	}
+	CHECK(bad == 0);
+	free(d);
+}
+
+/* Reference scan with the byte-at-a-time struct. */
+static size_t ref_scan(const unsigned char *d, size_t from, size_t len,
+		       int *bits)
+{
+	struct rollsum r;
+	rollsum_init(&r);
+	for (size_t i = 0; i < len; i++) {
+		rollsum_roll(&r, d[i]);
+		if (i + 1 > from && (r.s2 & 0x1fff) == 0x1fff) {
+			*bits = rollsum_digest_bits(rollsum_digest(&r));
+			return i + 1;
+		}
+	}
+	return 0;
+}
+
+UNIT_TEST(rollsum, scan_matches_reference)
+{
+	enum { N = 300000 };
+	unsigned char *d = xmalloc(N);
+	size_t froms[] = { 0, 1, 2, 62, 63, 64, 65, 100, 1148, 1149, 1150,
+			   5000, 70000, N - 1, N };
+	int bad = 0, nsplit = 0;
+
+	lcg_fill(d, N, 3);
+	/* every split position of the stream, resumed from each one */
+	for (size_t from = 0; from < N;) {
+		int b1 = -1, b2 = -2;
+		size_t a = rollsum_scan(d, from, N, &b1);
+		size_t b = ref_scan(d, from, N, &b2);
+		if (a != b || (a && b1 != b2))
+			bad++;
+		if (!a)
+			break;
+		nsplit++;
+		from = a;
+	}
+	CHECK(nsplit > 20);
+	for (size_t i = 0; i < ARRAY_SIZE(froms); i++) {
+		for (size_t len = froms[i]; len <= N; len += 77777) {
+			int b1 = -1, b2 = -2;
+			size_t a = rollsum_scan(d, froms[i], len, &b1);
+			size_t b = ref_scan(d, froms[i], len, &b2);
+			if (a != b || (a && b1 != b2))
+				bad++;
+		}
+	}
+	/* fresh scans of every suffix start near a split */
+	for (size_t s = 1100; s < 1200; s++) {
+		int b1 = -1, b2 = -2;
+		size_t a = rollsum_find_split(d + s, 5000, &b1);
+		size_t b = ref_scan(d + s, 0, 5000, &b2);
+		if (a != b || (a && b1 != b2))
+			bad++;
+	}
+	CHECK(bad == 0);
+	/* zeros never split */
+	memset(d, 0, N);
+	CHECK(rollsum_find_split(d, N, NULL) == 0);
+	free(d);
+}

@@ -1,0 +1,124 @@
+#!/bin/sh
+# cbup midx / bloom / margin against real bup 0.33.7 (FORMAT.md 2.5, 2.6):
+# byte-identical files, each accepts the other's, dedup through cbup's
+# files, corruption reported cleanly, same messages and exit codes.
+. "$(dirname "$0")/test-lib.sh"
+
+P=objects/pack
+
+test_expect_success BUP 'setup: a bup repository with two packs' '
+	bup init >/dev/null 2>&1 &&
+	lcg 1 1500000 >f1 && lcg 2 900000 >f2 &&
+	bup split -n a f1 >/dev/null 2>&1 &&
+	bup split -n b f2 >/dev/null 2>&1 &&
+	test $(ls "$BUP_DIR/$P"/*.idx | wc -l) = 2 &&
+	rm -f "$BUP_DIR/$P"/*.midx "$BUP_DIR/$P/bup.bloom" &&
+	cp -a "$BUP_DIR" "$TRASH/bup-copy"
+'
+
+test_expect_success BUP 'midx -f: byte-identical to bup, same name' '
+	cbup midx -f &&
+	BUP_DIR="$TRASH/bup-copy" bup midx -f &&
+	ls "$BUP_DIR/$P"/*.midx | sed "s,.*/,," >ours &&
+	ls "$TRASH/bup-copy/$P"/*.midx | sed "s,.*/,," >theirs &&
+	test $(wc -l <ours) = 1 &&
+	cmp "$BUP_DIR/$P/$(cat ours)" "$TRASH/bup-copy/$P/$(cat theirs)"
+'
+
+test_expect_success BUP 'midx --check: bup accepts cbup midx, cbup accepts it' '
+	bup midx --check -a 2>err && grep "All tests passed" err &&
+	cbup midx --check -a 2>err && grep "All tests passed" err &&
+	grep "^Checking objects/pack/midx-[0-9a-f]\{7\}\*\.midx\.$" err
+'
+
+test_expect_success BUP 'bloom: byte-identical to bup, bup bloom -c accepts' '
+	cbup bloom &&
+	BUP_DIR="$TRASH/bup-copy" bup bloom &&
+	cmp "$BUP_DIR/$P/bup.bloom" "$TRASH/bup-copy/$P/bup.bloom" &&
+	for i in "$BUP_DIR/$P"/*.idx; do
+		bup bloom -c "${i##*/}" 2>err &&
+		grep "All tests passed" err &&
+		cbup bloom -c "${i##*/}" 2>err2 &&
+		test_cmp err err2 || return 1
+	done
+'
+
+test_expect_success BUP 'bloom update in place matches bup' '
+	lcg 3 300000 >f3 &&
+	bup split -n c f3 >/dev/null 2>&1 &&
+	cp -a "$BUP_DIR/$P"/pack-* "$TRASH/bup-copy/$P/" &&
+	cp "$BUP_DIR/$P/bup.bloom" "$TRASH/bup-copy/$P/bup.bloom" &&
+	rm -f "$BUP_DIR/$P"/*.midx "$TRASH/bup-copy/$P"/*.midx &&
+	cbup bloom && BUP_DIR="$TRASH/bup-copy" bup bloom &&
+	cmp "$BUP_DIR/$P/bup.bloom" "$TRASH/bup-copy/$P/bup.bloom"
+'
+
+test_expect_success BUP 'bup split dedups through cbup midx and bloom' '
+	cbup midx -f && cbup bloom &&
+	n=$(ls "$BUP_DIR/$P"/*.pack | wc -l) &&
+	bup split -t f1 >/dev/null 2>&1 &&
+	test $(ls "$BUP_DIR/$P"/*.pack | wc -l) = $n
+'
+
+test_expect_success BUP 'margin: same output as bup' '
+	bup margin >m1 2>e1 && cbup margin >m2 2>e2 &&
+	test_cmp m1 m2 && test_cmp e1 e2 &&
+	bup margin --ignore-midx --predict >p1 2>/dev/null;
+	cbup margin --ignore-midx --predict >p2 2>/dev/null;
+	test_cmp p1 p2
+'
+
+test_expect_success BUP 'usage errors as bup: exit 97 and message' '
+	test_expect_code 97 bup midx 2>e1; test_expect_code 97 cbup midx 2>e2 &&
+	test_cmp e1 e2 &&
+	test_expect_code 97 bup midx --check 2>e1;
+	test_expect_code 97 cbup midx --check 2>e2 && test_cmp e1 e2 &&
+	test_expect_code 97 bup bloom -k 3 2>e1;
+	test_expect_code 97 cbup bloom -k 3 2>e2 && test_cmp e1 e2
+'
+
+# Corruption: copies of the midx with bytes changed at computed offsets.
+corrupt_midx() {
+	m=$(ls "$BUP_DIR/$P"/*.midx | head -1) &&
+	cp "$m" "$TRASH/good.midx" &&
+	python3 -c '
+import sys, struct
+p, how = sys.argv[1], sys.argv[2]
+d = bytearray(open(p, "rb").read())
+bits = struct.unpack("!I", d[8:12])[0]; nf = 1 << bits
+n = struct.unpack("!I", d[8 + 4 * nf:12 + 4 * nf])[0]
+w = 12 + 4 * nf + 20 * n + 4 * 3
+if how == "truncate": d = d[:12 + 4 * nf + 20 * n // 2]
+if how == "header": d[5] ^= 0x40
+if how == "fanout": d[8 + 4 * nf:12 + 4 * nf] = struct.pack("!I", n + 1000)
+if how == "which": d[w:w + 4] = struct.pack("!I", 99)
+open(p, "wb").write(d)
+' "$m" "$1"
+}
+
+for how in truncate header fanout which; do
+	test_expect_success BUP "corrupt midx ($how): --check fails cleanly" '
+		corrupt_midx '$how' &&
+		test_must_fail cbup midx --check -a 2>err &&
+		grep "corrupt midx" err && grep "midx-[0-9a-f]*\.midx" err &&
+		grep "WARNING: 1 errors encountered." err &&
+		cp "$TRASH/good.midx" "$m"
+	'
+done
+
+test_expect_success BUP 'corrupt bloom: --check fails cleanly' '
+	b="$BUP_DIR/$P/bup.bloom" && cp "$b" good.bloom &&
+	i=$(ls "$BUP_DIR/$P"/*.idx | head -1) && i=${i##*/} &&
+	head -c 1000 good.bloom >"$b" &&
+	test_must_fail cbup bloom -c "$i" 2>err &&
+	grep "bup.bloom.* is invalid" err &&
+	cp good.bloom "$b" && printf "\377" | dd of="$b" bs=1 seek=11 conv=notrunc 2>/dev/null &&
+	test_must_fail cbup bloom -c "$i" 2>err &&
+	grep "corrupt bloom" err &&
+	cp good.bloom "$b" && cbup bloom --ruin &&
+	test_must_fail cbup bloom -c "$i" 2>err &&
+	grep "bloom: ERROR: object [0-9a-f]* missing" err &&
+	cbup bloom -f && cbup bloom -c "$i"
+'
+
+test_done

@@ -1,0 +1,125 @@
+#!/bin/sh
+# cbup split / join end to end: usage errors and exit codes as bup's,
+# known ids from the test vectors, round trips through join, refs and
+# reflogs as git writes them, packs that git accepts.
+. "$(dirname "$0")/test-lib.sh"
+
+test_expect_success 'setup' '
+	cbup init >/dev/null 2>&1 &&
+	printf "hello, world\n" >hello &&
+	printf abc >abc &&
+	lcg 1 1048576 >lcg1 &&
+	lcg 2 100000 >lcg2
+'
+
+for args in "" "-b -t" "--copy -b" "--noop -n x" "--git-ids -t hello" \
+	"-n a..b hello" "-d notadate -n x hello"
+do
+	test_expect_success "usage error: split $args" "
+		test_expect_code 97 cbup split $args </dev/null 2>err &&
+		grep -q '^usage: bup split' err &&
+		grep -q '^error: ' err
+	"
+done
+
+test_expect_success 'usage messages are bup texts' '
+	test_expect_code 97 cbup split 2>err &&
+	grep -qx "error: use one or more of -b, -t, -c, -n, --noop, --copy" err &&
+	test_expect_code 97 cbup split -n "a b" hello 2>err &&
+	grep -qx "error: '"'"'b'"'"'a b'"'"''"'"' is not a valid branch name." err &&
+	test_expect_code 97 cbup split -d abc -n x hello 2>err &&
+	grep -qx "error: invalid date format (should be a float): ValueError(\"could not convert string to float: '"'"'abc'"'"'\")" err
+'
+
+test_expect_success 'missing repository: exit 15; --noop needs none' '
+	test_expect_code 15 env BUP_DIR="$TRASH/nope" cbup split -t hello &&
+	echo a1418ca582c835a0d870a683a84f743fba629c01 >expect &&
+	BUP_DIR="$TRASH/nope" cbup split --noop -t hello >actual &&
+	test_cmp expect actual
+'
+
+test_expect_success 'vector ids (TEST-VECTORS.md 3)' '
+	echo edfc968da748a002e63935ec54ff5706f3c35d82 >expect &&
+	cbup split -t abc >actual && test_cmp expect actual &&
+	echo 56e40be0eaacc3988fe4c0b2fb936831019e29a7 >expect &&
+	cbup split -t lcg1 >actual && test_cmp expect actual &&
+	echo ea4ea8b97f02d6a84a81a0c2eaa4395010cd9faa >expect &&
+	cbup split -t --fanout 4 lcg1 >actual && test_cmp expect actual &&
+	echo 4e7353521f599e33184203069b2c9def68379ad7 >expect &&
+	cbup split --noop -t <lcg2 >actual && test_cmp expect actual &&
+	echo 80e8960a112929e4fac8bd1a376b480446a50934 >expect &&
+	cbup split --noop -t abc hello >actual && test_cmp expect actual &&
+	echo eddfb064e4e429dfb519d014b4905ead0dc7ab1a >expect &&
+	cbup split --noop -t --keep-boundaries abc hello >actual &&
+	test_cmp expect actual &&
+	echo 4b825dc642cb6eb9a060e54bf8d69288fbee4904 >expect &&
+	cbup split -t </dev/null >actual && test_cmp expect actual &&
+	cbup split -b </dev/null >actual && test_must_fail test -s actual
+'
+
+test_expect_success '-b lists the chunk blobs; join puts them together' '
+	cbup split -b lcg1 >blobs &&
+	test $(wc -l <blobs) = 155 &&
+	head -n 1 blobs >actual &&
+	echo c2ae171cb3d9184c7f61b9907d43021a1f666aec >expect &&
+	test_cmp expect actual &&
+	cbup join <blobs >out && cmp lcg1 out &&
+	cbup join -o out2 $(cat blobs) && cmp lcg1 out2
+'
+
+test_expect_success '-n commits "data.bup" / "data" and updates the ref' '
+	cbup split -n big -d 1700000000 lcg1 &&
+	git --git-dir="$BUP_DIR" rev-parse "big^{tree}" >actual &&
+	echo fa32b862ffd3a38b7b300c23598f92f478a6d311 >expect &&
+	test_cmp expect actual &&
+	cbup split -c -n big -d 1700000001 hello >c &&
+	git --git-dir="$BUP_DIR" rev-parse big >actual && test_cmp c actual &&
+	git --git-dir="$BUP_DIR" rev-parse "big^{tree}" >actual &&
+	git --git-dir="$BUP_DIR" ls-tree big >ls &&
+	grep -q "blob 4b5fa63702dd96796042e92787f464e28f09f17d	data$" ls &&
+	git --git-dir="$BUP_DIR" cat-file commit big >commit &&
+	grep -q "^parent " commit &&
+	grep -qx "author $(id -un) <$(id -un)@$(hostname)> 1700000001 +0000" commit &&
+	grep -qx "\[b'"'"'bup'"'"', b'"'"'split'"'"', b'"'"'-c'"'"', b'"'"'-n'"'"', b'"'"'big'"'"', b'"'"'-d'"'"', b'"'"'1700000001'"'"', b'"'"'hello'"'"'\]" commit &&
+	cbup join big >out && cmp hello out &&
+	cbup join big~1 >out && cmp lcg1 out &&
+	cbup join refs/heads/big^ >out && cmp lcg1 out
+'
+
+test_expect_success 'reflog lines are the ones git update-ref writes' '
+	git --git-dir="$BUP_DIR" rev-parse big~1 big >ids &&
+	GIT_DIR="$BUP_DIR" git update-ref refs/heads/g $(head -n 1 ids) "" &&
+	GIT_DIR="$BUP_DIR" git update-ref refs/heads/g $(tail -n 1 ids) $(head -n 1 ids) &&
+	sed "s/ [0-9]* +0000$//" "$BUP_DIR/logs/refs/heads/g" >expect &&
+	sed "s/ [0-9]* +0000$//" "$BUP_DIR/logs/refs/heads/big" >actual &&
+	test_cmp expect actual
+'
+
+test_expect_success 'a stale ref makes the update fail' '
+	echo 0000000000000000000000000000000000000001 >"$BUP_DIR/refs/heads/big.lock" &&
+	test_must_fail cbup split -n big hello 2>err &&
+	grep -q "File exists" err &&
+	rm "$BUP_DIR/refs/heads/big.lock"
+'
+
+test_expect_success 'join: a missing ref is an error, exit 1' '
+	test_expect_code 1 cbup join nosuch >out 2>err &&
+	grep -qx "error: missing ref at \[\"b'"'"'nosuch'"'"'\"\]" err &&
+	test_expect_code 1 cbup join 0123456789012345678901234567890123456789 2>err
+'
+
+test_expect_success 'packs pass git fsck --strict and verify-pack' '
+	git --git-dir="$BUP_DIR" fsck --strict >fsck 2>&1 &&
+	! grep -v -e "^dangling" -e "^notice: HEAD" fsck &&
+	for p in "$BUP_DIR"/objects/pack/*.idx; do
+		git verify-pack "$p" || return 1
+	done
+'
+
+test_expect_success '--bench and -v speak on stderr only' '
+	cbup split --noop -t --bench hello >out 2>err &&
+	grep -q "^bup: .* kbytes in .* secs = .* kbytes/sec$" err &&
+	test $(wc -l <out) = 1
+'
+
+test_done

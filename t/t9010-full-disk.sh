@@ -1,0 +1,133 @@
+#!/bin/sh
+# A full disk (ENOSPC) while writing: the repository lives on a 2 MiB
+# tmpfs.  A split of more data than fits must fail with a clear "No space
+# left on device", leave no *.pack/*.idx in objects/pack that is not
+# complete and valid (git verify-pack), no temporary pack directory and no
+# lock, and keep what was there before intact.  Then the disk is filled to
+# a series of levels so that the failure lands in turn in the pack data,
+# the idx, the midx/bloom upkeep and the ref update (FORMAT.md 2.4, 1.4):
+# each run either succeeds completely or fails cleanly.
+#
+# Needs root for mount(2); the script re-executes itself in a private
+# mount namespace (unshare -m) so no mount can outlive it, and skips with
+# a clear message where mounting a tmpfs is not permitted.
+
+if [ -z "${CBUP_T9010_NS:-}" ] && [ "$(id -u)" = 0 ] &&
+   command -v unshare >/dev/null 2>&1 &&
+   unshare -m --propagation private true 2>/dev/null; then
+	CBUP_T9010_NS=1 exec unshare -m --propagation private /bin/sh "$0" "$@"
+fi
+
+. "$(dirname "$0")/test-lib.sh"
+. "$TEST_SRCDIR/lib-bad-input.sh"
+
+DISK="$TRASH/disk"
+mkdir -p "$DISK"
+if [ "$(id -u)" != 0 ]; then
+	echo "1..0 # SKIP mounting a tmpfs needs root"
+	exit 0
+fi
+if ! mount -t tmpfs -o size=2m,mode=0755 cbup-t9010 "$DISK" 2>"$TRASH/mount.err"
+then
+	echo "1..0 # SKIP cannot mount a tmpfs: $(cat "$TRASH/mount.err")"
+	exit 0
+fi
+trap 'cd /; umount "$DISK" 2>/dev/null; cleanup_trash' EXIT
+
+export BUP_DIR="$DISK/repo"
+STASH="$TRASH/stash"   # copies of the repository live off the tmpfs
+
+# Bytes free on the tmpfs.
+avail() {
+	df -B1 --output=avail "$DISK" | tail -n 1 | tr -d ' '
+}
+
+# fill_to BYTES: grow $DISK/filler until about BYTES remain free (tmpfs
+# counts whole 4 KiB pages).
+fill_to() {
+	rm -f "$DISK/filler" &&
+	fill_cur=$(avail) &&
+	if [ "$fill_cur" -gt "$1" ]; then
+		fallocate -l $((fill_cur - $1)) "$DISK/filler"
+	fi
+}
+
+reset_repo() {
+	rm -rf "$BUP_DIR" "$DISK/filler" && cp -a "$STASH" "$BUP_DIR"
+}
+
+# The earlier data is intact and nothing half-written is visible.
+earlier_intact() {
+	repo_consistent &&
+	cbup join a >"$TRASH/out.a" && cmp "$TRASH/out.a" data1
+}
+
+test_expect_success 'setup: repository on a 2 MiB tmpfs, branch a' '
+	lcg 1 300000 >data1 &&
+	lcg 2 4000000 >data-big &&
+	lcg 3 200000 >data3 &&
+	cbup init &&
+	cbup split -n a data1 &&
+	cbup join a >out && cmp out data1 &&
+	repo_consistent &&
+	cp -a "$BUP_DIR" "$STASH" &&
+	test $(avail) -gt 1000000
+'
+
+test_expect_success 'split of more than fits fails with ENOSPC' '
+	reset_repo &&
+	fails_cleanly cbup split -n b data-big &&
+	err_mentions "No space left on device" &&
+	! git -C "$BUP_DIR" rev-parse -q --verify refs/heads/b &&
+	earlier_intact
+'
+
+test_expect_success 'the repository works again once space is freed' '
+	cbup split -n b data3 &&
+	cbup join b >out && cmp out data3 &&
+	earlier_intact
+'
+
+# data3 is incompressible: its pack is about 200 kB and its idx a few kB.
+# Leave free space from well below to just above what the split needs, in
+# 4 KiB steps around the end, so ENOSPC hits each stage of the write.
+levels="16384 65536 131072 196608"
+i=0
+while [ $i -lt 24 ]; do
+	levels="$levels $((200704 + 4096 * i))"
+	i=$((i + 1))
+done
+
+test_expect_success 'ENOSPC at every stage: success or a clean failure' '
+	ok=0 failed=0 &&
+	for free in $levels; do
+		reset_repo &&
+		fill_to $free &&
+		ok_or_fails_cleanly cbup split -n c data3 || {
+			echo "at $free bytes free"; exit 1; }
+		if [ $run_rc = 0 ]; then
+			ok=$((ok + 1)) &&
+			cbup join c >out && cmp out data3 || {
+				echo "at $free bytes free: c reads back wrong"; exit 1; }
+		else
+			failed=$((failed + 1)) &&
+			err_mentions "No space left on device" &&
+			! git -C "$BUP_DIR" rev-parse -q --verify refs/heads/c || {
+				echo "at $free bytes free: bad failure"; exit 1; }
+		fi
+		rm -f "$DISK/filler" &&
+		earlier_intact || { echo "at $free bytes free: damage"; exit 1; }
+	done &&
+	echo "$ok succeeded, $failed failed" &&
+	test $failed -gt 0 && test $ok -gt 0
+'
+
+test_expect_success BUP 'after ENOSPC, real bup reads the repository' '
+	reset_repo &&
+	fill_to 65536 &&
+	fails_cleanly cbup split -n c data3 &&
+	rm -f "$DISK/filler" &&
+	bup join a >out && cmp out data1
+'
+
+test_done
