@@ -23,6 +23,24 @@ static const char list_idx_optspec[] =
 
 int cmd_list_idx(int argc, const char **argv);
 
+/*
+ * bup's option parser turns a value that prints back as the same integer
+ * into an int (options.py _intify): "--find=0" becomes 0, which list-idx
+ * then treats as "no --find" and lists everything; any other such value
+ * crashes bup (an int where bytes are expected).
+ */
+static int is_canonical_int(const char *s)
+{
+	if (*s == '-')
+		s++;
+	if (!*s || (s[0] == '0' && s[1]))
+		return 0;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return 0;
+	return 1;
+}
+
 /* Python's repr() of a bytes object, as bup's '%r' prints a name. */
 static void py_bytes_repr(struct buf *out, const char *s)
 {
@@ -84,7 +102,14 @@ int cmd_list_idx(int argc, const char **argv)
 	struct oid want;
 
 	cli_parse_opts(&o, list_idx_optspec, argc, argv);
-	if (opt_str(&o, "find")) {
+	if (opt_str(&o, "find") && is_canonical_int(opt_str(&o, "find")) &&
+	    strcmp(opt_str(&o, "find"), "0")) {
+		error("--find parameter %s is a number to bup's option parser",
+		      opt_str(&o, "find"));
+		opt_release(&o);
+		return 1;
+	}
+	if (opt_str(&o, "find") && strcmp(opt_str(&o, "find"), "0")) {
 		const char *f = opt_str(&o, "find");
 		flen = strlen(f);
 		if (flen > OID_HEXSZ)

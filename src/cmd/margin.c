@@ -154,7 +154,8 @@ static int margin_collect(struct margin_list *l, const char *dir,
 		nmx++;
 		free(p);
 	}
-	qsort(mx, nmx, sizeof(*mx), margin_mx_cmp);
+	if (nmx)
+		qsort(mx, nmx, sizeof(*mx), margin_mx_cmp);
 	for (size_t i = 0; i < nmx; i++) {
 		struct midx_file *m = mx[i].m;
 		int needed = 0;
@@ -183,7 +184,8 @@ static int margin_collect(struct margin_list *l, const char *dir,
 		margin_add(l, NULL, m);
 	}
 	free(mx);
-	qsort(cov, ncov, sizeof(*cov), margin_str_cmp);
+	if (ncov)
+		qsort(cov, ncov, sizeof(*cov), margin_str_cmp);
 	rewinddir(d);
 	while ((de = readdir(d))) {
 		struct idx_file *ix;
@@ -191,7 +193,8 @@ static int margin_collect(struct margin_list *l, const char *dir,
 		char *p;
 
 		if (!margin_ends_with(name, ".idx") ||
-		    bsearch(&name, cov, ncov, sizeof(*cov), margin_str_cmp))
+		    (ncov && bsearch(&name, cov, ncov, sizeof(*cov),
+				     margin_str_cmp)))
 			continue;
 		p = xstrfmt("%s/%s", dir, name);
 		if (idx_open(&ix, p) < 0)
@@ -201,7 +204,8 @@ static int margin_collect(struct margin_list *l, const char *dir,
 		free(p);
 	}
 	closedir(d);
-	qsort(l->v, l->nr, sizeof(*l->v), margin_src_cmp);
+	if (l->nr)
+		qsort(l->v, l->nr, sizeof(*l->v), margin_src_cmp);
 	for (size_t c = 0; c < ncov; c++)
 		free(cov[c]);
 	free(cov);

@@ -29,6 +29,14 @@
 #define OFS_CHILDREN_OFS 110
 #define OFS_CHILDREN_N 118
 
+static int bytescmp(const char *a, size_t an, const char *b, size_t bn)
+{
+	int c = memcmp(a, b, MIN(an, bn));
+	if (c)
+		return c;
+	return an < bn ? -1 : an > bn;
+}
+
 static int corrupt(const char *what)
 {
 	return err_set(ERR_CORRUPT, "bupindex is corrupt: %s", what);
@@ -170,6 +178,7 @@ struct bindex_iter_frame {
 	size_t namelen;      /* length of the directory's full name */
 	size_t pos;          /* next child's basename */
 	size_t block_start;
+	size_t prev, prevlen;  /* previous sibling's basename */
 	uint32_t left, n;
 	int yield_dir;
 };
@@ -372,6 +381,7 @@ static int push_frame(struct bindex_iter *it, size_t dir_ofs, size_t limit,
 	f->namelen = it->name.len;
 	f->pos = (size_t)e->children_ofs;
 	f->block_start = f->pos;
+	f->prevlen = 0;
 	f->left = f->n = e->children_n;
 	f->yield_dir = yield_dir;
 	return 0;
@@ -453,6 +463,16 @@ int bindex_iter_next(struct bindex_iter *it)
 		if ((r = check_basename(base, blen,
 					get_be32(m + sofs + OFS_CHILDREN_N) > 0)))
 			goto fail;
+		/* Siblings strictly descending, as bup's writer enforces;
+		 * with the name checks this makes full names descend. */
+		if (f->prevlen && bytescmp((const char *)m + f->prev,
+					   f->prevlen, (const char *)base,
+					   blen) <= 0) {
+			r = corrupt("entries out of order");
+			goto fail;
+		}
+		f->prev = f->pos;
+		f->prevlen = blen;
 		buf_setlen(&it->name, f->namelen);
 		buf_add(&it->name, base, blen);
 		bindex_ent_unpack(&it->e, m + sofs);
@@ -644,8 +664,10 @@ static struct bindex_writer *w_alloc(uint64_t blank_meta_ofs)
 	buf_init(&w->last, 256);
 	w->blank_meta_ofs = blank_meta_ofs;
 	ALLOC_GROW(w->lv, 1, w->alloc);
-	memset(&w->lv[0], 0, sizeof(w->lv[0]));
-	buf_init(&w->lv[0].list, 0);
+	for (size_t i = 0; i < w->alloc; i++) {
+		memset(&w->lv[i], 0, sizeof(w->lv[i]));
+		buf_init(&w->lv[i].list, 0);
+	}
 	w->nr = 1;
 	return w;
 }
@@ -744,14 +766,6 @@ static void level_push(struct bindex_writer *w, size_t namelen)
 	l->n = 0;
 	l->count = 0;
 	l->namelen = namelen;
-}
-
-static int bytescmp(const char *a, size_t an, const char *b, size_t bn)
-{
-	int c = memcmp(a, b, MIN(an, bn));
-	if (c)
-		return c;
-	return an < bn ? -1 : an > bn;
 }
 
 int bindex_writer_add(struct bindex_writer *w, const char *name,

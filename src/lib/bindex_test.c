@@ -281,6 +281,8 @@ UNIT_TEST(bindex, rejects_corrupt)
 	/* a shared block: d.bup/ pointing at foo/'s child */
 	put_be64(v, 8);
 	CHECK(parse_mod(&b, b.len, 2320 + 7 + 110, v, 8) == ERR_CORRUPT);
+	/* siblings out of order ("y.bup" -> "{.bup" after "z.bup") */
+	CHECK(parse_mod(&b, b.len, 412, "{", 1) == ERR_CORRUPT);
 	/* root renamed, a name with '/', a NUL moved */
 	CHECK(parse_mod(&b, b.len, 3273, "x", 1) == ERR_CORRUPT);
 	CHECK(parse_mod(&b, b.len, 144, "/", 1) == ERR_CORRUPT);

@@ -184,10 +184,16 @@ void drecurse_pyrepr(struct buf *out, const char *s, size_t n)
 	buf_addch(out, q);
 }
 
-void drecurse_oserror(struct buf *out, int err, const char *path)
+void drecurse_oserror(struct buf *out, int err, const char *path, int bytes)
 {
+	size_t at;
+
 	buf_addf(out, "[Errno %d] %s: ", err, strerror(err));
+	at = out->len;
 	drecurse_pyrepr(out, path, strlen(path));
+	/* bup's xstat.lstat raises with a str filename: no b prefix */
+	if (!bytes)
+		buf_remove(out, at, 1);
 }
 
 /* ---- option helpers -------------------------------------------------- */
@@ -299,6 +305,25 @@ static void translate_rx(struct buf *out, const char *p)
 
 	for (; *p; p++) {
 		if (in_bracket) {
+			/* Python's class escapes inside [...]; ERE takes a
+			 * backslash literally there. */
+			if (*p == '\\' && p[1]) {
+				const char *rep = NULL;
+				switch (p[1]) {
+				case 'd': rep = "0-9"; break;
+				case 'w': rep = "[:alnum:]_"; break;
+				case 's': rep = "[:space:]"; break;
+				case '\\': rep = "\\"; break;
+				case ']': rep = "]"; break;
+				case '-': rep = "-"; break;
+				}
+				if (rep) {
+					buf_addstr(out, rep);
+					p++;
+					in_bracket++;
+					continue;
+				}
+			}
 			buf_addch(out, *p);
 			if (*p == ']' && in_bracket > 1)
 				in_bracket = 0;
@@ -476,7 +501,7 @@ static int walk_dir(struct walk *w, int dfd)
 	if (!d) {
 		close(dfd);
 		buf_addf(&msg, "%s: ", w->path.data);
-		drecurse_oserror(&msg, errno, w->path.data);
+		drecurse_oserror(&msg, errno, w->path.data, 1);
 		report(w, &msg);
 		goto out;
 	}
@@ -496,7 +521,7 @@ static int walk_dir(struct walk *w, int dfd)
 			buf_reset(&w->tmp);
 			drecurse_resolve_parent(&w->tmp, w->path.data);
 			buf_addf(&msg, "%s: ", w->tmp.data);
-			drecurse_oserror(&msg, errno, de->d_name);
+			drecurse_oserror(&msg, errno, de->d_name, 0);
 			report(w, &msg);
 			continue;
 		}
@@ -513,7 +538,7 @@ static int walk_dir(struct walk *w, int dfd)
 	if (errno) {
 		buf_setlen(&w->path, base);
 		buf_addf(&msg, "%s: ", w->path.data);
-		drecurse_oserror(&msg, errno, w->path.data);
+		drecurse_oserror(&msg, errno, w->path.data, 1);
 		report(w, &msg);
 	}
 	qsort_r(ents, nr, sizeof(*ents), name_cmp_desc, names.data);
@@ -558,7 +583,7 @@ static int walk_dir(struct walk *w, int dfd)
 					int err = errno;
 					buf_setlen(&w->path, base);
 					buf_addf(&msg, "%s: ", w->path.data);
-					drecurse_oserror(&msg, err, name);
+					drecurse_oserror(&msg, err, name, 1);
 					report(w, &msg);
 					buf_add(&w->path, name, e->len);
 				} else {
@@ -600,7 +625,7 @@ int drecurse_walk(struct drecurse_opts *o, const char *const *paths,
 
 		if (lstat(path, &st) < 0) {
 			buf_addstr(&msg, "recursive_dirlist: ");
-			drecurse_oserror(&msg, errno, path);
+			drecurse_oserror(&msg, errno, path, 0);
 			report(&w, &msg);
 			continue;
 		}
@@ -610,12 +635,12 @@ int drecurse_walk(struct drecurse_opts *o, const char *const *paths,
 		}
 		fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 		if (fd < 0) {
-			drecurse_oserror(&msg, errno, path);
+			drecurse_oserror(&msg, errno, path, 1);
 			report(&w, &msg);
 			continue;
 		}
 		if (fstat(fd, &st) < 0) {
-			drecurse_oserror(&msg, errno, path);
+			drecurse_oserror(&msg, errno, path, 1);
 			report(&w, &msg);
 			close(fd);
 			continue;

@@ -83,7 +83,11 @@ void drecurse_resolve_parent(struct buf *out, const char *path);
 void drecurse_normpath(struct buf *out, const char *path);
 /* Python repr() of a bytes object, as bup's messages show paths. */
 void drecurse_pyrepr(struct buf *out, const char *s, size_t n);
-/* str(OSError) for a bytes filename: "[Errno N] Text: b'path'". */
-void drecurse_oserror(struct buf *out, int err, const char *path);
+/*
+ * str(OSError): "[Errno N] Text: b'path'" (bytes) or "... 'path'" (as
+ * bup's xstat.lstat reports it).
+ */
+void drecurse_oserror(struct buf *out, int err, const char *path,
+		      int bytes);
 
 #endif

@@ -147,7 +147,10 @@ static void node_append(struct hnode *nd, const char *p, size_t n)
 	size_t alloc = nd->alloc;
 	ALLOC_GROW(nd->paths, nd->nr + 1, nd->alloc);
 	ALLOC_GROW(nd->lens, nd->nr + 1, alloc);
-	nd->paths[nd->nr] = xstrndup(p, n);
+	/* paths may hold NULs (hostile pickle): copy n bytes + NUL */
+	nd->paths[nd->nr] = xmalloc(st_add(n, 1));
+	memcpy(nd->paths[nd->nr], p, n);
+	nd->paths[nd->nr][n] = '\0';
 	nd->lens[nd->nr++] = n;
 }
 

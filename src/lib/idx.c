@@ -44,8 +44,9 @@ int idx_parse(struct idx_file *idx, const char *name, const void *buf,
 	if (!memcmp(map, idx_v2_magic, 4)) {
 		version = (int)get_be32(map + 4);
 		if (version != 2)
+			/* bup's wording (git.py open_idx). */
 			return err_set(ERR_CORRUPT,
-				       "%s: unsupported pack index version %d",
+				       "%s: expected idx file version 2, got %d",
 				       name, version);
 		fanout = map + 8;
 	} else {

@@ -615,7 +615,8 @@ int midx_write_opts(const char *dir, const char *const *paths, size_t nr,
 		outfile = xstrfmt("%s/midx-%s.midx", dir, oid_to_hex(&id, hex));
 	}
 
-	qsort(order, nsrc, sizeof(*order), midx_src_cmp);
+	if (nsrc)
+		qsort(order, nsrc, sizeof(*order), midx_src_cmp);
 	fd = midx_tmpfile(outfile, &tmp);
 	if (fd < 0) {
 		ret = fd;
@@ -905,7 +906,8 @@ int midx_dir(const char *packdir, const struct midx_opts *o)
 	free(found);
 	found = NULL;
 	nfound = 0;
-	qsort(already, nalready, sizeof(*already), midx_str_cmp);
+	if (nalready)
+		qsort(already, nalready, sizeof(*already), midx_str_cmp);
 
 	for (i = 0; i < nmx; i++) {
 		if (mx[i].done)
@@ -922,8 +924,8 @@ int midx_dir(const char *packdir, const struct midx_opts *o)
 		goto out;
 	for (i = 0; i < nfound; i++) {
 		struct idx_file *ix;
-		if (bsearch(&found[i], already, nalready, sizeof(*already),
-			    midx_str_cmp))
+		if (nalready && bsearch(&found[i], already, nalready,
+					sizeof(*already), midx_str_cmp))
 			continue;
 		ret = idx_open(&ix, found[i]);
 		if (ret < 0)

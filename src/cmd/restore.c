@@ -1,0 +1,699 @@
+/*
+ * bup restore [-C outdir] [--sparse] [--numeric-ids] [--exclude-rx RX]
+ *             [--map-user/group/uid/gid OLD=NEW] [-v] [-q] PATH...
+ *
+ * Extracts saved paths from the VFS (FORMAT.md 6.2): directories are
+ * created first and get their metadata after their contents (so times
+ * and read-only modes stick), files are streamed blob by blob, hard
+ * links are re-created from the recorded targets (FORMAT.md 5.6).
+ *
+ * Safety: names come from trees, which are untrusted input.  A name that
+ * is empty, "." or "..", or contains a slash is refused, and directories
+ * are entered with O_NOFOLLOW, so nothing is ever written outside the
+ * target directory, even if symlinks are planted on the way.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "lib/buf.h"
+#include "lib/err.h"
+#include "lib/meta.h"
+#include "lib/repo.h"
+#include "lib/vfs.h"
+
+static const char optspec[] =
+	"bup restore [-r host:path] [-C outdir] </branch/revision/path/to/dir ...>\n"
+	"--\n"
+	"r,remote=   remote repository path\n"
+	"C,outdir=   change to given outdir before extracting files\n"
+	"numeric-ids restore numeric IDs (user, group, etc.) rather than names\n"
+	"exclude-rx= skip paths matching the unanchored regex (may be repeated)\n"
+	"exclude-rx-from= skip --exclude-rx patterns in file (may be repeated)\n"
+	"sparse      create sparse files\n"
+	"v,verbose   increase log output (can be used more than once)\n"
+	"map-user=   given OLD=NEW, restore OLD user as NEW user\n"
+	"map-group=  given OLD=NEW, restore OLD group as NEW group\n"
+	"map-uid=    given OLD=NEW, restore OLD uid as NEW uid\n"
+	"map-gid=    given OLD=NEW, restore OLD gid as NEW gid\n"
+	"q,quiet     don't show progress meter\n";
+
+struct owner_map {
+	char **old, **new;
+	size_t nr, alloc;
+};
+
+struct hardlink {
+	char *target;       /* recorded hardlink target */
+	char *path;         /* where we restored one of its files */
+	struct oid oid;
+	struct meta meta;
+};
+
+struct restore_ctx {
+	struct vfs *vfs;
+	int verbosity;
+	int sparse;
+	int numeric_ids;
+	regex_t *rx;
+	size_t nr_rx, alloc_rx;
+	struct owner_map maps[4];   /* user, group, uid, gid */
+	struct hardlink *links;
+	size_t nr_links, alloc_links;
+	char *top;                  /* absolute restore directory */
+	unsigned long total;
+};
+
+enum { MAP_USER, MAP_GROUP, MAP_UID, MAP_GID };
+
+static void warn_cb(void *ctx, const char *msg)
+{
+	(void)ctx;
+	cli_add_error("%s", msg);
+}
+
+/* A tree entry name we can create safely in the current directory. */
+static int safe_name(const char *name)
+{
+	return name[0] && strcmp(name, ".") && strcmp(name, "..") &&
+	       !strchr(name, '/');
+}
+
+static int excluded(struct restore_ctx *c, const char *path)
+{
+	for (size_t i = 0; i < c->nr_rx; i++)
+		if (!regexec(&c->rx[i], path, 0, NULL, 0))
+			return 1;
+	return 0;
+}
+
+static const char *map_lookup(const struct owner_map *m, const char *v)
+{
+	for (size_t i = 0; i < m->nr; i++)
+		if (!strcmp(m->old[i], v))
+			return m->new[i];
+	return NULL;
+}
+
+/* The owner mappings of --map-*, then meta_apply (bup's apply_metadata). */
+static void apply_meta(struct restore_ctx *c, const struct meta *src,
+		       const char *name)
+{
+	struct meta m;
+	const char *v;
+	char num[32];
+
+	meta_init(&m);
+	meta_copy(&m, src);
+	if ((v = map_lookup(&c->maps[MAP_USER], m.user.data))) {
+		buf_reset(&m.user);
+		buf_addstr(&m.user, v);
+	}
+	if ((v = map_lookup(&c->maps[MAP_GROUP], m.group.data))) {
+		buf_reset(&m.group);
+		buf_addstr(&m.group, v);
+	}
+	snprintf(num, sizeof(num), "%lld", (long long)m.uid);
+	if ((v = map_lookup(&c->maps[MAP_UID], num)))
+		m.uid = strtoll(v, NULL, 10);
+	snprintf(num, sizeof(num), "%lld", (long long)m.gid);
+	if ((v = map_lookup(&c->maps[MAP_GID], num)))
+		m.gid = strtoll(v, NULL, 10);
+	if (meta_apply(&m, name, c->numeric_ids ? META_NUMERIC_IDS : 0,
+		       warn_cb, NULL) < 0)
+		cli_add_error("%s", err_last());
+	meta_release(&m);
+}
+
+/*
+ * bup's augment_item_meta: an item without a record gets a stand-in
+ * with its mode, no owner (uid/gid -1: left alone) and zero times.
+ */
+static int item_meta(struct restore_ctx *c, const struct vfs_item *it,
+		     struct meta *out)
+{
+	uint64_t size;
+	int ret;
+
+	if (it->has_meta) {
+		meta_copy(out, &it->meta);
+		if (out->size < 0 && S_ISREG(it->mode)) {
+			ret = vfs_item_size(c->vfs, it, &size);
+			if (ret < 0)
+				return ret;
+			out->size = (int64_t)size;
+		}
+		return 0;
+	}
+	meta_reset(out);
+	out->mode = it->mode;
+	out->uid = out->gid = -1;
+	if (S_ISLNK(it->mode)) {
+		ret = vfs_readlink(c->vfs, it, &out->symlink_target);
+		if (ret < 0)
+			return ret;
+		out->size = (int64_t)out->symlink_target.len;
+	}
+	return 0;
+}
+
+static int write_content(struct restore_ctx *c, const struct vfs_item *it,
+			 const char *name)
+{
+	struct vfs_file *f = NULL;
+	const unsigned char *p;
+	long long n;
+	uint64_t pending = 0;
+	int fd, ret;
+
+	fd = open(name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		  0600);
+	if (fd < 0)
+		return err_errno("cannot open '%s/%s'", c->top, name);
+	ret = vfs_file_open(c->vfs, &it->oid, &f);
+	if (ret < 0)
+		goto out;
+	while ((n = vfs_file_next(f, &p)) > 0) {
+		size_t len = (size_t)n, i = 0;
+		if (!c->sparse) {
+			if (write_full(fd, p, len) < 0) {
+				ret = err_errno("write error on '%s'", name);
+				goto out;
+			}
+			continue;
+		}
+		/*
+		 * --sparse: runs of zeros of 512 bytes or more (and zeros at
+		 * the end of the file) become holes, as bup's write_sparsely.
+		 */
+		while (i < len) {
+			size_t z = i, d;
+			while (z < len && !p[z])
+				z++;
+			if (z == len) {         /* zeros up to the end */
+				pending += len - i;
+				break;
+			}
+			if (z - i >= 512 || (i == 0 && pending + z >= 512)) {
+				pending += z - i;
+			} else if (z > i || pending) {
+				/* a short zero run: write it as data */
+				if (pending) {
+					if (pending < 512) {
+						static const char zeros[512];
+						if (write_full(fd, zeros,
+							       (size_t)pending) < 0)
+							goto werr;
+					} else if (lseek(fd, (off_t)pending,
+							 SEEK_CUR) < 0) {
+						goto werr;
+					}
+					pending = 0;
+				}
+				if (z > i && write_full(fd, p + i, z - i) < 0)
+					goto werr;
+			}
+			if (pending >= 512) {
+				if (lseek(fd, (off_t)pending, SEEK_CUR) < 0)
+					goto werr;
+				pending = 0;
+			}
+			d = z;
+			while (d < len && p[d])
+				d++;
+			if (pending) {
+				static const char zeros[512];
+				if (write_full(fd, zeros, (size_t)pending) < 0)
+					goto werr;
+				pending = 0;
+			}
+			if (write_full(fd, p + z, d - z) < 0)
+				goto werr;
+			i = d;
+		}
+	}
+	if (n < 0) {
+		ret = (int)n;
+		goto out;
+	}
+	if (pending) {
+		off_t end = lseek(fd, (off_t)pending, SEEK_CUR);
+		if (end < 0 || ftruncate(fd, end) < 0)
+			goto werr;
+	}
+	ret = 0;
+	goto out;
+werr:
+	ret = err_errno("write error on '%s'", name);
+out:
+	vfs_file_close(f);
+	if (close(fd) < 0 && !ret)
+		ret = err_errno("write error on '%s'", name);
+	return ret;
+}
+
+/* bup's hardlink_if_possible; returns 1 if a link was made. */
+static int hardlink_if_possible(struct restore_ctx *c, const char *fullname,
+				const struct vfs_item *it,
+				const struct meta *m, const char *name)
+{
+	const char *target = m->hardlink_target.data;
+	int known = 0;
+
+	for (size_t i = 0; i < c->nr_links; i++) {
+		struct hardlink *h = &c->links[i];
+		struct stat st;
+		char *prev;
+		if (strcmp(h->target, target))
+			continue;
+		known = 1;
+		if (!oid_eq(&h->oid, &it->oid) || h->meta.mode != m->mode ||
+		    h->meta.mtime.sec != m->mtime.sec ||
+		    h->meta.mtime.nsec != m->mtime.nsec ||
+		    h->meta.ctime.sec != m->ctime.sec ||
+		    h->meta.ctime.nsec != m->ctime.nsec ||
+		    !meta_same_file(&h->meta, m))
+			continue;
+		prev = xstrfmt("%s%s", c->top, h->path);
+		if (lstat(prev, &st) < 0) {
+			free(prev);
+			continue;
+		}
+		if (link(prev, name) == 0) {
+			free(prev);
+			return 1;
+		}
+		if (errno != EXDEV) {
+			int ret = err_errno("cannot link '%s' to '%s'", prev,
+					    fullname);
+			free(prev);
+			return ret;
+		}
+		free(prev);
+	}
+	(void)known;
+	ALLOC_GROW(c->links, c->nr_links + 1, c->alloc_links);
+	c->links[c->nr_links].target = xstrdup(target);
+	c->links[c->nr_links].path = xstrdup(fullname);
+	c->links[c->nr_links].oid = it->oid;
+	meta_init(&c->links[c->nr_links].meta);
+	meta_copy(&c->links[c->nr_links].meta, m);
+	c->nr_links++;
+	return 0;
+}
+
+static void progress(struct restore_ctx *c)
+{
+	if (c->verbosity >= 0)
+		cli_progress("Restoring: %lu\r", c->total);
+}
+
+static int restore_item(struct restore_ctx *c, const char *parent,
+			const char *name, const struct vfs_item *it);
+
+/* Enter dir `name` without following a symlink; returns the old cwd fd. */
+static int enter_dir(const char *name, int *oldcwd)
+{
+	int fd;
+
+	*oldcwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*oldcwd < 0)
+		return -1;
+	fd = open(name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fchdir(fd) < 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		close(*oldcwd);
+		errno = e;
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int leave_dir(int oldcwd)
+{
+	int ret = fchdir(oldcwd);
+	close(oldcwd);
+	return ret;
+}
+
+static int restore_dir_contents(struct restore_ctx *c, const char *fullname,
+				const struct vfs_list *l)
+{
+	for (size_t i = 1; i < l->nr; i++) {
+		int ret = restore_item(c, fullname, l->e[i].name,
+				       &l->e[i].item);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static int restore_item(struct restore_ctx *c, const char *parent,
+			const char *name, const struct vfs_item *it)
+{
+	struct buf full = BUF_INIT, rxpath = BUF_INIT;
+	struct meta m;
+	int dir = S_ISDIR(it->mode);
+	int ret = 0;
+
+	meta_init(&m);
+	buf_addf(&full, "%s/%s", parent, name);
+	if (!safe_name(name)) {
+		cli_add_error("error: refusing to restore unsafe name '%s' in '%s/'",
+			      name, parent);
+		goto out;
+	}
+	buf_addf(&rxpath, "%s%s", full.data, dir ? "/" : "");
+	if (excluded(c, rxpath.data))
+		goto out;
+
+	if (dir) {
+		struct vfs_list l;
+		int oldcwd;
+
+		if (c->verbosity >= 1)
+			printf("%s/\n", full.data);
+		vfs_list_init(&l);
+		ret = vfs_contents(c->vfs, it, 1, &l);
+		if (ret < 0) {
+			vfs_list_release(&l);
+			goto out;
+		}
+		ret = item_meta(c, &l.e[0].item, &m);
+		if (ret < 0) {
+			vfs_list_release(&l);
+			goto out;
+		}
+		if (meta_create(&m, name, 0, warn_cb, NULL) < 0) {
+			cli_add_error("%s", err_last());
+			vfs_list_release(&l);
+			goto out;
+		}
+		if (enter_dir(name, &oldcwd) < 0) {
+			cli_add_error("error: cannot enter '%s': %s", full.data,
+				      strerror(errno));
+			vfs_list_release(&l);
+			goto out;
+		}
+		c->total++;
+		progress(c);
+		ret = restore_dir_contents(c, full.data, &l);
+		vfs_list_release(&l);
+		if (leave_dir(oldcwd) < 0)
+			die("cannot return to the parent of '%s': %s",
+			    full.data, strerror(errno));
+		if (ret < 0)
+			goto out;
+		apply_meta(c, &m, name);
+		goto out;
+	}
+
+	ret = item_meta(c, it, &m);
+	if (ret < 0)
+		goto out;
+	if (S_ISLNK(m.mode)) {
+		if (c->verbosity >= 2)
+			printf("%s@ -> %s\n", full.data, m.symlink_target.data);
+	} else if (c->verbosity >= 2) {
+		printf("%s\n", full.data);
+	}
+	if (m.hardlink_target.len) {
+		ret = hardlink_if_possible(c, full.data, it, &m, name);
+		if (ret < 0)
+			goto out;
+		if (ret == 1) {
+			ret = 0;
+			c->total++;
+			progress(c);
+			goto out;
+		}
+	}
+	if (meta_create(&m, name, 0, warn_cb, NULL) < 0) {
+		cli_add_error("%s", err_last());
+		goto out;
+	}
+	if (S_ISREG(m.mode)) {
+		ret = write_content(c, it, name);
+		if (ret < 0)
+			goto out;
+	}
+	c->total++;
+	progress(c);
+	apply_meta(c, &m, name);
+out:
+	meta_release(&m);
+	buf_release(&full);
+	buf_release(&rxpath);
+	return ret;
+}
+
+/* bup's valid_restore_path: at least /BRANCH/REVISION. */
+static int valid_restore_path(const char *path)
+{
+	const char *p = path;
+
+	while (*p == '/')
+		p++;
+	for (; *p; p++)
+		if (*p == '/' && p[1] && p[1] != '/')
+			return 1;
+	return 0;
+}
+
+static void add_rx(struct restore_ctx *c, struct opts *o, const char *rx)
+{
+	ALLOC_GROW(c->rx, c->nr_rx + 1, c->alloc_rx);
+	if (regcomp(&c->rx[c->nr_rx], rx, REG_EXTENDED | REG_NOSUB))
+		cli_usage_fatal(o, "invalid --exclude-rx pattern (%s)", rx);
+	c->nr_rx++;
+}
+
+static void parse_excludes(struct restore_ctx *c, struct opts *o)
+{
+	const struct opt_value *v = opt_get(o, "exclude-rx");
+
+	for (size_t i = 0; v && i < v->nr_values; i++)
+		add_rx(c, o, v->values[i]);
+	v = opt_get(o, "exclude-rx-from");
+	for (size_t i = 0; v && i < v->nr_values; i++) {
+		struct buf b = BUF_INIT;
+		char *line, *save = NULL;
+		if (buf_read_file(&b, v->values[i]) < 0)
+			die("cannot read '%s': %s", v->values[i],
+			    strerror(errno));
+		for (line = strtok_r(b.data, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save))
+			if (*line)
+				add_rx(c, o, line);
+		buf_release(&b);
+	}
+}
+
+static void parse_map(struct restore_ctx *c, struct opts *o, int which,
+		      const char *flag, int numeric)
+{
+	const struct opt_value *v = opt_get(o, flag);
+
+	for (size_t i = 0; v && i < v->nr_values; i++) {
+		const char *s = v->values[i], *eq = strchr(s, '=');
+		struct owner_map *m = &c->maps[which];
+		int ok = eq && eq != s && !strchr(eq + 1, '=');
+		if (ok && numeric) {
+			char *end;
+			strtoll(s, &end, 10);
+			ok = end == eq;
+			strtoll(eq + 1, &end, 10);
+			ok = ok && eq[1] && !*end;
+		}
+		if (!ok) {
+			struct buf r = BUF_INIT;
+			cli_bytes_repr(&r, s);
+			cli_usage_fatal(o, "couldn't parse %s as %s mapping",
+					r.data, flag + 4);
+		}
+		ALLOC_GROW(m->old, m->nr + 1, m->alloc);
+		m->new = xrealloc(m->new, m->alloc * sizeof(*m->new));
+		m->old[m->nr] = xstrndup(s, (size_t)(eq - s));
+		m->new[m->nr] = xstrdup(eq + 1);
+		m->nr++;
+	}
+}
+
+static void restore_path(struct restore_ctx *c, const char *path)
+{
+	struct vfs_list res, tmp, l;
+	struct buf r1 = BUF_INIT, r2 = BUF_INIT;
+	const char *slash = strrchr(path, '/');
+	const char *path_name = slash ? slash + 1 : path;
+	struct vfs_entry *leaf;
+	int err_no, ret;
+
+	vfs_list_init(&res);
+	vfs_list_init(&tmp);
+	vfs_list_init(&l);
+	if (!valid_restore_path(path)) {
+		cli_bytes_repr(&r1, path);
+		cli_add_error("path %s doesn't include a branch and revision",
+			      r1.data);
+		goto out;
+	}
+	ret = vfs_resolve(c->vfs, path, NULL, 1, 0, &res, &err_no);
+	if (ret < 0) {
+		cli_add_error("%s", err_last());
+		goto out;
+	}
+	if (res.nr == 3 && !strcmp(res.e[2].name, "latest")) {
+		struct vfs_list parent;
+		vfs_list_init(&parent);
+		vfs_list_copy(&parent, &res);
+		parent.nr--;                         /* borrow, not owned */
+		ret = vfs_resolve(c->vfs, "latest", &parent, 1, 1, &tmp,
+				  &err_no);
+		parent.nr++;
+		vfs_list_release(&parent);
+		if (ret < 0) {
+			cli_add_error("%s", err_last());
+			goto out;
+		}
+		if (tmp.nr >= 3) {
+			free(tmp.e[2].name);
+			tmp.e[2].name = xstrdup("latest");
+		}
+		vfs_list_release(&res);
+		res = tmp;
+		vfs_list_init(&tmp);
+	}
+	leaf = &res.e[res.nr - 1];
+	if (leaf->item.kind == VFS_MISSING) {
+		struct buf joined = BUF_INIT;
+		for (size_t i = 0; i < res.nr; i++)
+			buf_addf(&joined, "%s%s", i ? "/" : "", res.e[i].name);
+		cli_bytes_repr(&r1, joined.data);
+		cli_bytes_repr(&r2, path);
+		cli_add_error("error: cannot access %s in %s", r1.data,
+			      r2.data);
+		buf_release(&joined);
+		goto out;
+	}
+	if (!*path_name || !strcmp(path_name, ".")) {
+		struct meta m;
+		if (!S_ISDIR(leaf->item.mode)) {
+			cli_bytes_repr(&r1, path);
+			cli_add_error("%s cannot be restored as a directory",
+				      r1.data);
+			goto out;
+		}
+		ret = vfs_contents(c->vfs, &leaf->item, 1, &l);
+		if (ret < 0) {
+			cli_add_error("%s", err_last());
+			goto out;
+		}
+		if (restore_dir_contents(c, "", &l) < 0)
+			cli_add_error("%s", err_last());
+		if (!strcmp(path_name, ".")) {
+			meta_init(&m);
+			if (item_meta(c, &l.e[0].item, &m) == 0)
+				apply_meta(c, &m, ".");
+			meta_release(&m);
+		}
+	} else if (restore_item(c, "", leaf->name, &leaf->item) < 0) {
+		cli_add_error("%s", err_last());
+	}
+out:
+	buf_release(&r1);
+	buf_release(&r2);
+	vfs_list_release(&res);
+	vfs_list_release(&tmp);
+	vfs_list_release(&l);
+}
+
+int cmd_restore(int argc, const char **argv);
+int cmd_restore(int argc, const char **argv)
+{
+	struct restore_ctx c;
+	struct opts o;
+	struct repo *repo;
+	const char *outdir;
+	char cwd[PATH_MAX];
+	int ret;
+
+	memset(&c, 0, sizeof(c));
+	cli_parse_opts(&o, optspec, argc, argv);
+	c.verbosity = opt_count(&o, "quiet") ? -1 : opt_count(&o, "verbose");
+	c.sparse = opt_count(&o, "sparse") > 0;
+	c.numeric_ids = opt_count(&o, "numeric-ids") > 0;
+	if (opt_str(&o, "remote"))
+		die("remote repositories are not supported yet");
+	repo = cli_open_repo();
+	if (!o.argc)
+		cli_usage_fatal(&o, "must specify at least one filename to restore");
+	parse_excludes(&c, &o);
+	parse_map(&c, &o, MAP_USER, "map-user", 0);
+	parse_map(&c, &o, MAP_GROUP, "map-group", 0);
+	parse_map(&c, &o, MAP_UID, "map-uid", 1);
+	parse_map(&c, &o, MAP_GID, "map-gid", 1);
+
+	outdir = opt_str(&o, "outdir");
+	if (outdir) {
+		struct buf p = BUF_INIT;
+		/* mkdirp: create every missing component */
+		for (const char *s = outdir; *s; s++) {
+			buf_addch(&p, *s);
+			if ((s[1] == '/' || !s[1]) && p.len &&
+			    mkdir(p.data, 0777) < 0 && errno != EEXIST)
+				die("cannot create '%s': %s", p.data,
+				    strerror(errno));
+		}
+		buf_release(&p);
+		if (chdir(outdir) < 0)
+			die("cannot enter '%s': %s", outdir, strerror(errno));
+	}
+	if (!getcwd(cwd, sizeof(cwd)))
+		die("cannot get the current directory: %s", strerror(errno));
+	c.top = xstrdup(cwd);
+	ret = vfs_new(&c.vfs, repo);
+	if (ret < 0)
+		die("%s", err_last());
+	for (int i = 0; i < o.argc; i++)
+		restore_path(&c, o.argv[i]);
+	fflush(stdout);
+	if (c.verbosity >= 0)
+		cli_progress_done("Restoring: %lu, done.\n", c.total);
+
+	vfs_free(c.vfs);
+	for (size_t i = 0; i < c.nr_rx; i++)
+		regfree(&c.rx[i]);
+	free(c.rx);
+	for (int k = 0; k < 4; k++) {
+		for (size_t i = 0; i < c.maps[k].nr; i++) {
+			free(c.maps[k].old[i]);
+			free(c.maps[k].new[i]);
+		}
+		free(c.maps[k].old);
+		free(c.maps[k].new);
+	}
+	for (size_t i = 0; i < c.nr_links; i++) {
+		free(c.links[i].target);
+		free(c.links[i].path);
+		meta_release(&c.links[i].meta);
+	}
+	free(c.links);
+	free(c.top);
+	repo_free(repo);
+	opt_release(&o);
+	if (cli_errors()) {
+		cli_log("warning: %d errors encountered\n", cli_errors());
+		return 1;
+	}
+	return 0;
+}
