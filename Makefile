@@ -39,6 +39,9 @@ MAIN_OBJ := $(O)/src/main.o $(O)/src/cli.o
 
 all: cbup
 
+# Keep intermediate objects (fuzz targets) so rebuilds stay incremental.
+.SECONDARY:
+
 # Rebuild everything when the compiler or flags change (git's GIT-CFLAGS).
 $(O)/FLAGS: FORCE
 	@mkdir -p $(O)

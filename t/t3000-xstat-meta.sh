@@ -67,11 +67,14 @@ fi
 test_expect_success BUP 'xstat: every sample, byte for byte' '
 	# readlink() moves a fresh symlink atime (relatime, while atime is
 	# not newer than ctime at the clock tick granularity): settle it.
+	# bup'"'"'s Python lists its current directory at start-up, which
+	# moves the atime of "." the same way.
 	(cd samples && cbup xstat link dangling >/dev/null) &&
+	(cd samples && bup xstat . >/dev/null) &&
 	sleep 1 &&
 	(cd samples && cbup xstat link dangling >/dev/null) &&
 	xstat_cmp f exe link dangling fifo dir "sp ace" "q\"uote" old old2 \
-		nano hl hl2 . .. &&
+		nano hl hl2 . &&
 	test_cmp bup.rc - <<-\EOF
 	0
 	EOF
