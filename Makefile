@@ -90,13 +90,13 @@ check: deps $(O)/cbup $(O)/unit-tests $(O)/test-tool $(FUZZ_BINS)
 	CBUP_BUILD=$(CURDIR)/$(O) prove -j2 --timer t/unit.t t/fuzz.t t/t[0-9]*.sh t/interop/*.sh
 
 demo: deps cbup
-	scripts/demo $(DIR)
+	CBUP=$(CURDIR)/$(O)/cbup scripts/demo $(DIR)
 
-bench: deps cbup
-	bench/run
+bench: deps cbup $(O)/test-tool
+	CBUP=$(CURDIR)/$(O)/cbup bench/run
 
-bench-full: deps cbup
-	BENCH_FULL=1 bench/run
+bench-full: deps cbup $(O)/test-tool
+	BENCH_FULL=1 CBUP=$(CURDIR)/$(O)/cbup bench/run
 
 fuzz:
 	$(MAKE) O=build-fuzz CC=clang \

@@ -93,8 +93,8 @@ static char *abspath(const char *dir)
 	return buf_detach(&out, NULL);
 }
 
-/* main.py's extract_argval(): the value of -d/--bup-dir[=]. */
-static const char *extract_argval(int argc, const char **argv, int *i)
+/* main.py's extract_argval(): the value of -d/--bup-dir[=] (caller frees). */
+static char *extract_argval(int argc, const char **argv, int *i)
 {
 	const char *arg = argv[*i];
 	const char *eq = strchr(arg, '=');
@@ -111,7 +111,7 @@ static const char *extract_argval(int argc, const char **argv, int *i)
 	if (*i + 1 >= argc)
 		goto missing;
 	*i += 2;
-	return argv[*i - 1];
+	return xstrdup(argv[*i - 1]);
 missing:
 	{
 		struct buf b = BUF_INIT;
@@ -157,7 +157,7 @@ static int run(const struct cli_cmd *cmd, int argc, const char **argv)
 int main(int argc, const char **argv)
 {
 	const char *base = strrchr(argv[0], '/');
-	const char *bup_dir = NULL;
+	char *bup_dir = NULL;
 	const char **sub;
 	const struct cli_cmd *cmd;
 	int help_requested = 0, want_version = 0;
@@ -205,10 +205,11 @@ int main(int argc, const char **argv)
 			i++;
 		} else if (!strcmp(a, "-d") || !strcmp(a, "--bup-dir") ||
 			   !strncmp(a, "--bup-dir=", 10)) {
+			free(bup_dir);
 			bup_dir = extract_argval(argc, argv, &i);
 		} else if (!strcmp(a, "--import-py-module") ||
 			   !strncmp(a, "--import-py-module=", 19)) {
-			extract_argval(argc, argv, &i);
+			free(extract_argval(argc, argv, &i));
 		} else if (a[0] == '-') {
 			struct buf b = BUF_INIT;
 			buf_addstr(&b, "error: unexpected option \"");
@@ -229,6 +230,7 @@ int main(int argc, const char **argv)
 		setenv("BUP_DIR", abs, 1);
 		free(abs);
 	}
+	free(bup_dir);
 
 	/* subcmd = ['version'] or the rest of the arguments */
 	sub = xcalloc((size_t)argc + 3, sizeof(*sub));
@@ -265,5 +267,9 @@ int main(int argc, const char **argv)
 		main_usage(b.data);
 	}
 	sub[nsub] = NULL;
-	return run(cmd, nsub, sub);
+	{
+		int code = run(cmd, nsub, sub);
+		free(sub);
+		return code;
+	}
 }

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 
 #include "cli.h"
 #include "lib/buf.h"
@@ -35,26 +34,19 @@ static const char xstat_optspec[] =
 	"of 10) [ns]\n";
 
 /* metadata.all_fields */
-enum {
-	F_PATH = 1 << 0, F_MODE = 1 << 1, F_LINK_TARGET = 1 << 2,
-	F_RDEV = 1 << 3, F_SIZE = 1 << 4, F_UID = 1 << 5, F_GID = 1 << 6,
-	F_USER = 1 << 7, F_GROUP = 1 << 8, F_ATIME = 1 << 9,
-	F_MTIME = 1 << 10, F_CTIME = 1 << 11, F_LINUX_ATTR = 1 << 12,
-	F_LINUX_XATTR = 1 << 13, F_POSIX1E_ACL = 1 << 14,
-	F_ALL = (1 << 15) - 1,
-};
-
 static const struct {
 	const char *name;
 	unsigned bit;
 } field_names[] = {
-	{ "path", F_PATH }, { "mode", F_MODE },
-	{ "link-target", F_LINK_TARGET }, { "rdev", F_RDEV },
-	{ "size", F_SIZE }, { "uid", F_UID }, { "gid", F_GID },
-	{ "user", F_USER }, { "group", F_GROUP }, { "atime", F_ATIME },
-	{ "mtime", F_MTIME }, { "ctime", F_CTIME },
-	{ "linux-attr", F_LINUX_ATTR }, { "linux-xattr", F_LINUX_XATTR },
-	{ "posix1e-acl", F_POSIX1E_ACL },
+	{ "path", META_F_PATH }, { "mode", META_F_MODE },
+	{ "link-target", META_F_LINK_TARGET }, { "rdev", META_F_RDEV },
+	{ "size", META_F_SIZE }, { "uid", META_F_UID },
+	{ "gid", META_F_GID }, { "user", META_F_USER },
+	{ "group", META_F_GROUP }, { "atime", META_F_ATIME },
+	{ "mtime", META_F_MTIME }, { "ctime", META_F_CTIME },
+	{ "linux-attr", META_F_LINUX_ATTR },
+	{ "linux-xattr", META_F_LINUX_XATTR },
+	{ "posix1e-acl", META_F_POSIX1E_ACL },
 };
 
 /* Parse "a,b,c" into a field mask; o.fatal on an unknown name. */
@@ -194,107 +186,6 @@ static void apply_resolution(struct meta_time *t, long long res)
 	t->nsec = (int32_t)(v - sec * 1000000000);
 }
 
-/* metadata.detailed_bytes() */
-static void detailed(struct buf *out, const struct meta *m, unsigned f)
-{
-	int first = 1;
-	char ms[11];
-
-#define LINE() do { if (!first) buf_addch(out, '\n'); first = 0; } while (0)
-	if (f & F_PATH) {
-		LINE();
-		buf_addstr(out, "path: ");
-		buf_add(out, m->path.data, m->path.len);
-	}
-	if (f & F_MODE) {
-		LINE();
-		meta_mode_str(ms, m->mode);
-		buf_addf(out, "mode: %llo (%s)", (unsigned long long)m->mode,
-			 ms);
-	}
-	if ((f & F_LINK_TARGET) && S_ISLNK(m->mode)) {
-		LINE();
-		buf_addstr(out, "link-target: ");
-		buf_add(out, m->symlink_target.data, m->symlink_target.len);
-	}
-	if (f & F_RDEV) {
-		LINE();
-		if (m->rdev)
-			buf_addf(out, "rdev: %u,%u", major((dev_t)m->rdev),
-				 minor((dev_t)m->rdev));
-		else
-			buf_addstr(out, "rdev: 0");
-	}
-	if ((f & F_SIZE) && m->size >= 0) {
-		LINE();
-		buf_addf(out, "size: %lld", (long long)m->size);
-	}
-	if (f & F_UID) {
-		LINE();
-		buf_addf(out, "uid: %lld", (long long)m->uid);
-	}
-	if (f & F_GID) {
-		LINE();
-		buf_addf(out, "gid: %lld", (long long)m->gid);
-	}
-	if (f & F_USER) {
-		LINE();
-		buf_addstr(out, "user: ");
-		buf_add(out, m->user.data, m->user.len);
-	}
-	if (f & F_GROUP) {
-		LINE();
-		buf_addstr(out, "group: ");
-		buf_add(out, m->group.data, m->group.len);
-	}
-	if (f & F_ATIME) {
-		LINE();
-		buf_addstr(out, "atime: ");
-		meta_time_str(out, &m->atime);
-	}
-	if (f & F_MTIME) {
-		LINE();
-		buf_addstr(out, "mtime: ");
-		meta_time_str(out, &m->mtime);
-	}
-	if (f & F_CTIME) {
-		LINE();
-		buf_addstr(out, "ctime: ");
-		meta_time_str(out, &m->ctime);
-	}
-	if ((f & F_LINUX_ATTR) && m->linux_attr) {
-		LINE();
-		buf_addf(out, "linux-attr: %llx",
-			 (unsigned long long)m->linux_attr);
-	}
-	if (f & F_LINUX_XATTR) {
-		for (size_t i = 0; i < m->nr_xattrs; i++) {
-			LINE();
-			buf_addstr(out, "linux-xattr: ");
-			buf_add(out, m->xattrs[i].name.data,
-				m->xattrs[i].name.len);
-			buf_addstr(out, " -> ");
-			buf_add(out, m->xattrs[i].value.data,
-				m->xattrs[i].value.len);
-		}
-	}
-	if ((f & F_POSIX1E_ACL) && m->has_acl) {
-		LINE();
-		buf_addstr(out, "posix1e-acl: ");
-		buf_add(out, m->acl[META_ACL_TEXT].data,
-			m->acl[META_ACL_TEXT].len);
-		buf_addch(out, '\n');
-		if (S_ISDIR(m->mode)) {
-			LINE();
-			buf_addstr(out, "posix1e-acl-default: ");
-			buf_add(out, m->acl[META_ACL_DEF_TEXT].data,
-				m->acl[META_ACL_DEF_TEXT].len);
-			buf_addch(out, '\n');
-		}
-	}
-#undef LINE
-}
-
 static void warn_cb(void *ctx, const char *msg)
 {
 	(void)ctx;
@@ -312,7 +203,7 @@ static unsigned select_fields(struct opts *o, int argc, const char **argv)
 	const struct opt_value *ex = opt_get(o, "exclude-fields");
 	const struct opt_value *in = opt_get(o, "include-fields");
 	size_t ie = 0, ii = 0;
-	unsigned active = F_ALL;
+	unsigned active = META_F_ALL;
 	int definitive = 1;
 
 	for (int i = 1; i < argc; i++) {
@@ -402,7 +293,7 @@ int cmd_xstat(int argc, const char **argv)
 		apply_resolution(&m.atime, ares);
 		apply_resolution(&m.mtime, mres);
 		apply_resolution(&m.ctime, cres);
-		detailed(&out, &m, fields);
+		meta_detailed(&out, &m, fields);
 		buf_addch(&out, '\n');
 		fwrite(out.data, 1, out.len, stdout);
 		first = 0;

@@ -541,7 +541,8 @@ static int walk_dir(struct walk *w, int dfd)
 		drecurse_oserror(&msg, errno, w->path.data, 1);
 		report(w, &msg);
 	}
-	qsort_r(ents, nr, sizeof(*ents), name_cmp_desc, names.data);
+	if (nr)
+		qsort_r(ents, nr, sizeof(*ents), name_cmp_desc, names.data);
 
 	for (size_t i = 0; i < nr && !r; i++) {
 		struct dent *e = &ents[i];

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <math.h>
 #include <stdarg.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -32,6 +33,7 @@
 #include <sys/socket.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -1255,4 +1257,207 @@ void meta_time_str(struct buf *out, const struct meta_time *t)
 		buf_addf(out, "%lld", (long long)s);
 	else
 		buf_addf(out, "%lld.%09d", (long long)s, (int)t->nsec);
+}
+
+/* metadata.detailed_bytes(), moved here from cmd/xstat.c for meta -tvv. */
+void meta_detailed(struct buf *out, const struct meta *m, unsigned f)
+{
+	int first = 1;
+	char ms[11];
+
+#define LINE() do { if (!first) buf_addch(out, '\n'); first = 0; } while (0)
+	if (f & META_F_PATH) {
+		LINE();
+		buf_addstr(out, "path: ");
+		buf_add(out, m->path.data, m->path.len);
+	}
+	if (f & META_F_MODE) {
+		LINE();
+		meta_mode_str(ms, m->mode);
+		buf_addf(out, "mode: %llo (%s)", (unsigned long long)m->mode,
+			 ms);
+	}
+	if ((f & META_F_LINK_TARGET) && S_ISLNK(m->mode)) {
+		LINE();
+		buf_addstr(out, "link-target: ");
+		buf_add(out, m->symlink_target.data, m->symlink_target.len);
+	}
+	if (f & META_F_RDEV) {
+		LINE();
+		if (m->rdev)
+			buf_addf(out, "rdev: %u,%u", major((dev_t)m->rdev),
+				 minor((dev_t)m->rdev));
+		else
+			buf_addstr(out, "rdev: 0");
+	}
+	if ((f & META_F_SIZE) && m->size >= 0) {
+		LINE();
+		buf_addf(out, "size: %lld", (long long)m->size);
+	}
+	if (f & META_F_UID) {
+		LINE();
+		buf_addf(out, "uid: %lld", (long long)m->uid);
+	}
+	if (f & META_F_GID) {
+		LINE();
+		buf_addf(out, "gid: %lld", (long long)m->gid);
+	}
+	if (f & META_F_USER) {
+		LINE();
+		buf_addstr(out, "user: ");
+		buf_add(out, m->user.data, m->user.len);
+	}
+	if (f & META_F_GROUP) {
+		LINE();
+		buf_addstr(out, "group: ");
+		buf_add(out, m->group.data, m->group.len);
+	}
+	/* Linux has lutime, so symlink times are shown too. */
+	if (f & META_F_ATIME) {
+		LINE();
+		buf_addstr(out, "atime: ");
+		meta_time_str(out, &m->atime);
+	}
+	if (f & META_F_MTIME) {
+		LINE();
+		buf_addstr(out, "mtime: ");
+		meta_time_str(out, &m->mtime);
+	}
+	if (f & META_F_CTIME) {
+		LINE();
+		buf_addstr(out, "ctime: ");
+		meta_time_str(out, &m->ctime);
+	}
+	if ((f & META_F_LINUX_ATTR) && m->linux_attr) {
+		LINE();
+		buf_addf(out, "linux-attr: %llx",
+			 (unsigned long long)m->linux_attr);
+	}
+	if (f & META_F_LINUX_XATTR) {
+		for (size_t i = 0; i < m->nr_xattrs; i++) {
+			LINE();
+			buf_addstr(out, "linux-xattr: ");
+			buf_add(out, m->xattrs[i].name.data,
+				m->xattrs[i].name.len);
+			buf_addstr(out, " -> ");
+			buf_add(out, m->xattrs[i].value.data,
+				m->xattrs[i].value.len);
+		}
+	}
+	if ((f & META_F_POSIX1E_ACL) && m->has_acl) {
+		LINE();
+		buf_addstr(out, "posix1e-acl: ");
+		buf_add(out, m->acl[META_ACL_TEXT].data,
+			m->acl[META_ACL_TEXT].len);
+		buf_addch(out, '\n');
+		if (S_ISDIR(m->mode)) {
+			LINE();
+			buf_addstr(out, "posix1e-acl-default: ");
+			buf_add(out, m->acl[META_ACL_DEF_TEXT].data,
+				m->acl[META_ACL_DEF_TEXT].len);
+			buf_addch(out, '\n');
+		}
+	}
+#undef LINE
+}
+
+/*
+ * bup's helpers.format_filesize(): "%d" below 1024, else "%.1f" and a
+ * unit letter, the exponent being int(log(size) // log(1024)) computed
+ * in doubles exactly as Python does (its float floor division), so the
+ * borderline cases round the same way.
+ */
+static void add_filesize(struct buf *out, int64_t size)
+{
+	double x = (double)size, a, b, mod, div, fl;
+	int e;
+
+	if (x < 1024.0) {
+		buf_addf(out, "%lld", (long long)size);
+		return;
+	}
+	a = log(x);
+	b = log(1024.0);
+	mod = fmod(a, b);
+	div = (a - mod) / b;
+	if (mod && ((b < 0) != (mod < 0)))
+		div -= 1.0;
+	fl = floor(div);
+	if (div - fl > 0.5)
+		fl += 1.0;
+	e = (int)fl;
+	if (e < 1 || e > 6)
+		e = e < 1 ? 1 : 6;   /* bup would raise IndexError past 'E' */
+	buf_addf(out, "%.1f%c", x / pow(1024.0, e), "KMGTPE"[e - 1]);
+}
+
+/* xstat.classification_str() */
+static const char *classification(int64_t mode, int exec)
+{
+	if (S_ISREG(mode))
+		return exec && (mode & (S_IXUSR | S_IXGRP | S_IXOTH)) ?
+		       "*" : "";
+	if (S_ISDIR(mode))
+		return "/";
+	if (S_ISLNK(mode))
+		return "@";
+	if (S_ISFIFO(mode))
+		return "|";
+	if (S_ISSOCK(mode))
+		return "=";
+	return "";
+}
+
+void meta_summary(struct buf *out, const struct meta *m, unsigned flags)
+{
+	struct buf owner = BUF_INIT, size = BUF_INIT;
+	char ms[11], when[64];
+	time_t t = (time_t)m->mtime.sec;   /* fstime_floor_secs */
+	struct tm tm;
+
+	meta_mode_str(ms, m->mode);
+	if (localtime_r(&t, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
+	else
+		snprintf(when, sizeof(when), "\?\?\?\?-\?\?-\?\? \?\?:\?\?");
+
+	/* "user/group", names unless empty or numeric ids are asked for */
+	if (m->user.len && !(flags & META_SUM_NUMERIC_IDS))
+		buf_add(&owner, m->user.data, m->user.len);
+	else
+		buf_addf(&owner, "%lld", (long long)m->uid);
+	buf_addch(&owner, '/');
+	if (m->group.len && !(flags & META_SUM_NUMERIC_IDS))
+		buf_add(&owner, m->group.data, m->group.len);
+	else
+		buf_addf(&owner, "%lld", (long long)m->gid);
+
+	if (S_ISCHR(m->mode) || S_ISBLK(m->mode)) {
+		/* A device without rdev keeps bup's initial "?". */
+		if (m->rdev)
+			buf_addf(&size, "%u,%u", major((dev_t)m->rdev),
+				 minor((dev_t)m->rdev));
+		else
+			buf_addch(&size, '?');
+	} else if (m->size >= 0) {
+		if (flags & META_SUM_HUMAN)
+			add_filesize(&size, m->size);
+		else
+			buf_addf(&size, "%lld", (long long)m->size);
+	} else {
+		buf_addch(&size, '-');
+	}
+
+	buf_addf(out, "%-10s %-11s %11s %16s ", ms, owner.data, size.data,
+		 when);
+	buf_add(out, m->path.data, m->path.len);
+	if (flags & META_SUM_CLASSIFY)
+		buf_addstr(out, classification(m->mode,
+					       flags & META_SUM_CLASSIFY_EXEC));
+	if (m->symlink_target.len) {
+		buf_addstr(out, " -> ");
+		buf_add(out, m->symlink_target.data, m->symlink_target.len);
+	}
+	buf_release(&owner);
+	buf_release(&size);
 }

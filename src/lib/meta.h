@@ -209,4 +209,45 @@ void meta_mode_str(char *out, int64_t mode);
  */
 void meta_time_str(struct buf *out, const struct meta_time *t);
 
+/* Field selection for meta_detailed() (bup's metadata.all_fields). */
+enum meta_field {
+	META_F_PATH = 1 << 0,
+	META_F_MODE = 1 << 1,
+	META_F_LINK_TARGET = 1 << 2,
+	META_F_RDEV = 1 << 3,
+	META_F_SIZE = 1 << 4,
+	META_F_UID = 1 << 5,
+	META_F_GID = 1 << 6,
+	META_F_USER = 1 << 7,
+	META_F_GROUP = 1 << 8,
+	META_F_ATIME = 1 << 9,
+	META_F_MTIME = 1 << 10,
+	META_F_CTIME = 1 << 11,
+	META_F_LINUX_ATTR = 1 << 12,
+	META_F_LINUX_XATTR = 1 << 13,
+	META_F_POSIX1E_ACL = 1 << 14,
+	META_F_ALL = (1 << 15) - 1,
+};
+
+/*
+ * bup's metadata.detailed_bytes(): one "name: value" line per selected
+ * field, joined by '\n', appended to out without a final newline (the
+ * ACL lines carry their own, as bup's do).  xstat and meta -tvv.
+ */
+void meta_detailed(struct buf *out, const struct meta *m, unsigned fields);
+
+enum meta_summary_flags {
+	META_SUM_NUMERIC_IDS = 1 << 0,   /* uid/gid even when names exist */
+	META_SUM_CLASSIFY = 1 << 1,      /* append /, @, |, = */
+	META_SUM_CLASSIFY_EXEC = 1 << 2, /* with META_SUM_CLASSIFY: also * */
+	META_SUM_HUMAN = 1 << 3,         /* sizes as format_filesize() */
+};
+
+/*
+ * bup's metadata.summary_bytes(): the "ls -l" style line
+ * "MODE USER/GROUP SIZE YYYY-MM-DD HH:MM PATH[ -> TARGET]" (local time,
+ * so it depends on TZ), appended to out without a newline.  meta -tv.
+ */
+void meta_summary(struct buf *out, const struct meta *m, unsigned flags);
+
 #endif

@@ -264,6 +264,23 @@ int odb_open(struct odb **out, const char *objdir)
 	return 0;
 }
 
+int odb_open_idxdir(struct odb **out, const char *idxdir)
+{
+	struct odb *odb = xcalloc(1, sizeof(*odb));
+	int ret;
+
+	odb->objdir = xstrdup(idxdir);
+	odb->packdir = xstrdup(idxdir);
+	ret = odb_scan(odb);
+	if (ret < 0) {
+		odb_free(odb);
+		*out = NULL;
+		return ret;
+	}
+	*out = odb;
+	return 0;
+}
+
 void odb_free(struct odb *odb)
 {
 	if (!odb)
@@ -357,6 +374,30 @@ int odb_exists(struct odb *odb, const struct oid *oid)
 		}
 	}
 	return 0;
+}
+
+int odb_exists_where(struct odb *odb, const struct oid *oid,
+		     const char **idxname)
+{
+	uint32_t pos;
+	int err;
+	struct odb_pack *p;
+
+	*idxname = NULL;
+	if (odb->bloom_usable && !bloom_may_contain(odb->bloom, oid))
+		return 0;
+	for (size_t i = 0; i < odb->nr_midx; i++) {
+		const char *which = NULL;
+		if (midx_find(odb->midx[i], oid, &which) >= 0 && which) {
+			*idxname = which;
+			return 1;
+		}
+	}
+	p = locate(odb, oid, &pos, &err);
+	if (!p)
+		return 0;
+	*idxname = p->name;
+	return 1;
 }
 
 /* Open p's pack, closing the least recently used idle one if needed. */

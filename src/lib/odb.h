@@ -20,12 +20,25 @@ struct odb;
 
 /* objdir: the repository's objects/ directory. */
 int odb_open(struct odb **out, const char *objdir);
+/*
+ * An odb over a directory holding idx (and midx, bloom) files directly,
+ * without packs: existence only (the client's index cache, FORMAT.md
+ * 7.1).  odb_read fails with ERR_NOTFOUND or ERR_IO there.
+ */
+int odb_open_idxdir(struct odb **out, const char *idxdir);
 void odb_free(struct odb *odb);
 /* Pick up packs, midx and bloom files written since opening. */
 int odb_refresh(struct odb *odb);
 
 /* 1 if the object is in a pack of this repository, else 0. */
 int odb_exists(struct odb *odb, const struct oid *oid);
+/*
+ * Like odb_exists, and *idxname gets the basename of an idx holding the
+ * object ("pack-<hex>.idx", valid until the next refresh): bup's
+ * exists(want_source=True), for the server's "index" suggestions.
+ */
+int odb_exists_where(struct odb *odb, const struct oid *oid,
+		     const char **idxname);
 /*
  * Read an object.  Returns 0, ERR_NOTFOUND (message names the id) or
  * ERR_CORRUPT / ERR_IO (message names the pack or file).  The content's

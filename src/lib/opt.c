@@ -711,7 +711,7 @@ static int do_long(struct opts *o, struct opt_state *st, const char *arg,
 {
 	const char *eq = strchr(arg, '=');
 	size_t olen = eq ? (size_t)(eq - arg) : strlen(arg);
-	const char *optarg = eq ? eq + 1 : NULL;
+	const char *optval = eq ? eq + 1 : NULL;
 	char *opt = xstrndup(arg, olen);
 	size_t nposs = 0, last = 0;
 	int exact = 0, exact_arg = 0, has_arg;
@@ -750,21 +750,21 @@ static int do_long(struct opts *o, struct opt_state *st, const char *arg,
 		has_arg = st->longs[last].has_arg;
 	}
 	if (has_arg) {
-		if (!optarg) {
+		if (!optval) {
 			if (*i + 1 >= argc) {
 				buf_addf(&o->error,
 					 "option --%s requires argument", opt);
 				goto fail;
 			}
-			optarg = argv[++*i];
+			optval = argv[++*i];
 		}
-	} else if (optarg) {
+	} else if (optval) {
 		buf_addf(&o->error, "option --%s must not have an argument",
 			 opt);
 		goto fail;
 	}
 	rf->key = own(st, opt);
-	rf->val = optarg ? optarg : "";
+	rf->val = optval ? optval : "";
 	return 0;
 fail:
 	free(opt);

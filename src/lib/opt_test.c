@@ -3,6 +3,7 @@
  * below were produced by bup 0.33.7's options.py under Python 3.11 with
  * BUP_TTY_WIDTH set), and getopt.gnu_getopt's parsing and messages.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -604,12 +605,12 @@ UNIT_TEST(opt, usage_matches_options_py)
 	check_usage(spec_tricky, 30, usage_tricky_30);
 }
 
-static int parse(struct opts *o, const char *spec, const char **args)
+static int parse(struct opts *o, const char *spec, const char *const *args)
 {
 	int n = 0;
 	while (args[n])
 		n++;
-	return opt_parse(o, spec, n, args);
+	return opt_parse(o, spec, n, (const char **)args);
 }
 
 static const char pspec[] =
@@ -681,8 +682,8 @@ UNIT_TEST(opt, values_and_flags)
 	CHECK(o.argc == 3);
 	CHECK(o.argc == 3 && !strcmp(o.argv[0], "a1") &&
 	      !strcmp(o.argv[1], "-") && !strcmp(o.argv[2], "-f"));
-	CHECK(o.nr_flags == 9);
-	CHECK(!strcmp(o.flags[5].flag, "no-progress"));
+	CHECK(o.nr_flags == 10);
+	CHECK(!strcmp(o.flags[6].flag, "no-progress"));
 	opt_release(&o);
 
 	CHECK(parse(&o, pspec, a2) == OPT_OK);

@@ -1,0 +1,169 @@
+/*
+ * repo: bup's open checks (missing vs not a repository, DIR/.git),
+ * init's layout and config text (FORMAT.md 1.2), and the git-config
+ * reader/writer (case rules, subsections, quoting, k/m/g suffixes).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "err.h"
+#include "repo.h"
+#include "unit.h"
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	fputs(text, f);
+	fclose(f);
+}
+
+static int is_dir(const char *dir, const char *sub)
+{
+	char *p = xstrfmt("%s/%s", dir, sub);
+	struct stat st;
+	int r = !stat(p, &st) && S_ISDIR(st.st_mode);
+	free(p);
+	return r;
+}
+
+UNIT_TEST(repo, open_missing_and_not_a_repo)
+{
+	const char *t = unit_tmpdir();
+	char *missing = xstrfmt("%s/nope", t);
+	char *gitdir = xstrfmt("%s/w/.git", t);
+	char *w = xstrfmt("%s/w", t);
+	struct repo *r = NULL;
+
+	CHECK(repo_open(&r, missing) == ERR_NOTFOUND && !r);
+	CHECK(repo_open(&r, t) == ERR_CORRUPT && !r);
+	CHECK(mkdir(w, 0777) == 0 && mkdir(gitdir, 0777) == 0);
+	/* DIR/.git exists: that is the repository, and it is empty */
+	CHECK(repo_open(&r, w) == ERR_CORRUPT);
+	CHECK(strstr(err_last(), "/w/.git") != NULL);
+	CHECK(repo_init(w) == 0);
+	CHECK(is_dir(gitdir, "objects/pack"));
+	CHECK(repo_open(&r, w) == 0 && r);
+	if (r) {
+		CHECK(!strcmp(r->path, gitdir));
+		repo_free(r);
+	}
+	free(missing);
+	free(gitdir);
+	free(w);
+}
+
+UNIT_TEST(repo, init_layout_and_config)
+{
+	const char *t = unit_tmpdir();
+	char *d = xstrfmt("%s/r", t), *cfg = xstrfmt("%s/r/config", t);
+	char *head = xstrfmt("%s/r/HEAD", t);
+	char *bad = xstrfmt("%s/a/b", t);
+	struct repo_init_info info;
+	struct buf b = BUF_INIT;
+	static const char *const dirs[] = { "refs/heads", "refs/tags",
+		"objects/info", "objects/pack", "branches", "hooks", "info" };
+
+	setenv("GIT_CONFIG_GLOBAL", "/dev/null", 1);
+	CHECK(repo_init_ex(d, &info) == 0);
+	CHECK(!info.reinit && info.advise_branch);
+	CHECK(info.git_dir && info.git_dir[strlen(info.git_dir) - 1] == '/');
+	free(info.git_dir);
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
+		CHECK(is_dir(d, dirs[i]));
+	CHECK(buf_read_file(&b, cfg) == 0);
+	CHECK(!strcmp(b.data, "[core]\n\trepositoryformatversion = 0\n"
+		      "\tfilemode = true\n\tbare = true\n"
+		      "\tlogAllRefUpdates = true\n"
+		      "[pack]\n\tindexVersion = 2\n"));
+	buf_reset(&b);
+	CHECK(buf_read_file(&b, head) == 0);
+	CHECK(!strcmp(b.data, "ref: refs/heads/master\n"));
+	CHECK(repo_init_ex(d, &info) == 0 && info.reinit);
+	free(info.git_dir);
+	CHECK(repo_init_ex(bad, &info) == ERR_NOTFOUND);
+	CHECK(strstr(err_last(), "parent directory") != NULL);
+	CHECK(repo_init_ex(cfg, &info) == ERR_EXISTS);
+	buf_release(&b);
+	free(d);
+	free(cfg);
+	free(head);
+	free(bad);
+	unsetenv("GIT_CONFIG_GLOBAL");
+}
+
+UNIT_TEST(repo, config_read_write)
+{
+	const char *t = unit_tmpdir();
+	char *d = xstrfmt("%s/r", t), *cfg = xstrfmt("%s/r/config", t);
+	struct repo *r = NULL;
+	struct buf b = BUF_INIT;
+	char *v = NULL;
+	int64_t n;
+
+	setenv("GIT_CONFIG_GLOBAL", "/dev/null", 1);
+	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
+	CHECK(repo_init(d) == 0);
+	CHECK(repo_open(&r, d) == 0);
+	if (!r)
+		goto out;
+	write_file(cfg,
+		   "# comment\n"
+		   "[Pack]\n"
+		   "\tpackSizeLimit = 10k ; trailing comment\n"
+		   "[remote \"Origin\"]\n"
+		   "\turl = \"a b\\\" ;c\" \n"
+		   "[section.Sub]\n\tflag\n"
+		   "[core]\n\tcompression = 3\n"
+		   "[pack]\n\tPACKSIZELIMIT = 2m\n");
+	CHECK(repo_config_get_int(r, "pack.packsizelimit", &n) == 0);
+	CHECK(n == 2 * 1024 * 1024);
+	CHECK(repo_config_get(r, "remote.Origin.url", &v) == 0);
+	CHECK(v && !strcmp(v, "a b\" ;c"));
+	free(v);
+	CHECK(repo_config_get(r, "remote.origin.url", &v) == ERR_NOTFOUND);
+	free(v);
+	CHECK(repo_config_get(r, "section.sub.flag", &v) == 0);
+	CHECK(v && !strcmp(v, "true"));
+	free(v);
+	CHECK(repo_config_get(r, "remote.Origin.url", &v) == 0);
+	free(v);
+
+	CHECK(repo_config_set(r, "core.compression", "7") == 0);
+	CHECK(repo_config_set(r, "cbup.compressor", "zlib") == 0);
+	CHECK(repo_config_set(r, "a.B c.d", " x;") == 0);
+	CHECK(buf_read_file(&b, cfg) == 0);
+	CHECK(strstr(b.data, "[core]\n\tcompression = 7\n") != NULL);
+	CHECK(strstr(b.data, "[cbup]\n\tcompressor = zlib\n") != NULL);
+	CHECK(strstr(b.data, "[a \"B c\"]\n\td = \" x;\"\n") != NULL);
+	CHECK(repo_config_get(r, "a.B c.d", &v) == 0 && v &&
+	      !strcmp(v, " x;"));
+	free(v);
+	{
+		enum zlib_impl impl;
+		int level;
+		repo_compression(r, -1, &impl, &level);
+		CHECK(impl == ZLIB_IMPL_ZLIB && level == 7);
+		repo_compression(r, 0, &impl, &level);
+		CHECK(level == 0);
+	}
+	write_file(cfg, "[core\n");
+	CHECK(repo_config_get(r, "core.bare", &v) == ERR_CORRUPT);
+	free(v);
+	write_file(cfg, "[pack]\n\tpackSizeLimit = 12q\n");
+	CHECK(repo_config_get_int(r, "pack.packSizeLimit", &n) ==
+	      ERR_CORRUPT);
+out:
+	repo_free(r);
+	buf_release(&b);
+	free(d);
+	free(cfg);
+	unsetenv("GIT_CONFIG_GLOBAL");
+	unsetenv("GIT_CONFIG_NOSYSTEM");
+}
