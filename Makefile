@@ -21,7 +21,7 @@ LDLIBS := -pthread -ldeflate -lz -lcrypto -lacl -lm
 ifneq ($(SANITIZE),)
 ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SANITIZE)
-O := $(O)-san
+override O := $(O)-san
 endif
 
 LIB_SRC := $(filter-out %_test.c,$(wildcard src/lib/*.c src/platform/*.c))

@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "lib/err.h"
+#include "lib/odb.h"
 #include "lib/repo.h"
 
 /* ---- messages ---------------------------------------------------- */
@@ -399,6 +400,43 @@ void cli_path_msg(struct buf *out, const char *s)
 		buf_add(out, p, n);
 		p += n;
 	}
+}
+
+int cli_threads(void)
+{
+	const char *env = getenv("CBUP_THREADS");
+	long n;
+
+	if (env && *env) {
+		n = strtol(env, NULL, 10);
+		return n < 0 ? 0 : n > 64 ? 64 : (int)n;
+	}
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+}
+
+struct odb *cli_odb(struct repo *r)
+{
+	struct odb *odb = repo_odb(r);
+
+	if (!odb)
+		die("%s", err_last());
+	return odb;
+}
+
+void cli_check_parent(struct repo *r, const char *refname,
+		      const struct oid *parent)
+{
+	struct buf b = BUF_INIT;
+	enum obj_type type;
+
+	if (odb_read(cli_odb(r), parent, &type, &b) < 0)
+		die("%s points to an unreadable commit: %s", refname,
+		    err_last());
+	if (type != OBJ_COMMIT)
+		die("%s points to a %s, not a commit", refname,
+		    obj_type_name(type));
+	buf_release(&b);
 }
 
 struct repo *cli_open_repo(void)

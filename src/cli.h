@@ -12,6 +12,8 @@
 #include "lib/util.h"
 
 struct repo;
+struct odb;
+struct oid;
 
 /* The command table (main.c).  Each cmd_X returns the exit code. */
 struct cli_cmd {
@@ -79,6 +81,25 @@ NORETURN void cli_usage_fatal(struct opts *o, const char *fmt, ...)
  * message and exit 15 or 14.
  */
 struct repo *cli_open_repo(void);
+/*
+ * The repository's object database; on failure (an unreadable or corrupt
+ * idx/midx/pack) print the error naming the file and exit 1.
+ */
+struct odb *cli_odb(struct repo *r);
+/*
+ * A branch about to get a new commit must name a commit we can read:
+ * otherwise the new commit's parent would be missing and the history
+ * broken (git fsck would fail).  Dies with a message naming the ref.
+ */
+void cli_check_parent(struct repo *r, const char *refname,
+		      const struct oid *parent);
+
+/*
+ * Worker threads for hashing and compression: CBUP_THREADS if set (0 =
+ * everything inline on the calling thread), else the number of online
+ * CPUs.  Output never depends on it (the pack writer appends in order).
+ */
+int cli_threads(void);
 
 /* 1 if progress output should go to stderr (tty or BUP_FORCE_TTY & 2). */
 int cli_stderr_is_tty(void);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "cli.h"
+#include "lib/client.h"
 #include "lib/err.h"
 #include "lib/repo.h"
 
@@ -58,10 +59,19 @@ int cmd_init(int argc, const char **argv)
 		info.reinit ? "Reinitialized existing" : "Initialized empty",
 		info.git_dir);
 	free(info.git_dir);
-	if (opt_str(&o, "remote")) {
-		/* NEEDSWORK: needs the client side of FORMAT.md 7 */
-		opt_release(&o);
-		return error("remote repositories not supported yet");
+	if (opt_str(&o, "remote") && *opt_str(&o, "remote")) {
+		/* bup: check the local repository, then init-dir remotely */
+		struct repo *repo = cli_open_repo();
+		struct client *cli;
+
+		ret = client_open(&cli, opt_str(&o, "remote"), repo->path, 1);
+		if (!ret)
+			ret = client_close(cli);
+		repo_free(repo);
+		if (ret) {
+			opt_release(&o);
+			return error("%s", err_last());
+		}
 	}
 	opt_release(&o);
 	return 0;

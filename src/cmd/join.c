@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "lib/client.h"
 #include "lib/commit.h"
 #include "lib/err.h"
 #include "lib/odb.h"
@@ -139,26 +140,45 @@ static int join_ref(struct repo *repo, int fd, const char *ref)
 		buf_release(&item);
 		return ret;
 	}
-	ret = join_oid(repo_odb(repo), fd, &oid, ref, &path);
+	ret = join_oid(cli_odb(repo), fd, &oid, ref, &path);
 	buf_release(&path);
 	return ret;
+}
+
+static int write_piece(void *ctx, const void *data, size_t len)
+{
+	if (write_full(*(int *)ctx, data, len) < 0)
+		return err_errno("write error");
+	return 0;
+}
+
+/* -r: the server joins (FORMAT.md 7.3 cat/join). */
+static int join_remote(struct client *cli, int fd, const char *ref)
+{
+	int ret = client_join(cli, ref, write_piece, &fd);
+
+	if (ret == ERR_NOTFOUND)
+		return error("%s", err_last());
+	if (ret < 0)
+		die("%s", err_last());
+	return 0;
 }
 
 int cmd_join(int argc, const char **argv)
 {
 	struct opts o = { 0 };
 	struct repo *repo;
+	struct client *cli = NULL;
 	struct buf line = BUF_INIT;
 	int fd = 1, code = 0;
 	const char *out = NULL;
 
 	cli_parse_opts(&o, optspec, argc, argv);
-	if (opt_count(&o, "r")) {
-		error("remote repositories (-r) are not supported yet");
-		opt_release(&o);
-		return 1;
-	}
+	/* bup checks the local repository even for -r */
 	repo = cli_open_repo();
+	if (opt_count(&o, "r") && opt_str(&o, "r") && *opt_str(&o, "r") &&
+	    client_open(&cli, opt_str(&o, "r"), repo->path, 0) < 0)
+		die("%s", err_last());
 	if (opt_count(&o, "o") && opt_str(&o, "o") && *opt_str(&o, "o"))
 		out = opt_str(&o, "o");
 	if (out) {
@@ -173,7 +193,10 @@ int cmd_join(int argc, const char **argv)
 	}
 	if (o.argc) {
 		for (int i = 0; i < o.argc; i++)
-			if (join_ref(repo, fd, o.argv[i])) {
+			if (cli) {
+				if (join_remote(cli, fd, o.argv[i]))
+					code = 1;
+			} else if (join_ref(repo, fd, o.argv[i])) {
 				error("%s", err_last());
 				code = 1;
 			}
@@ -185,7 +208,10 @@ int cmd_join(int argc, const char **argv)
 				buf_addch(&line, ch);
 			if (ch == EOF && !line.len)
 				break;
-			if (join_ref(repo, fd, line.data)) {
+			if (cli) {
+				if (join_remote(cli, fd, line.data))
+					code = 1;
+			} else if (join_ref(repo, fd, line.data)) {
 				error("%s", err_last());
 				code = 1;
 			}
@@ -198,6 +224,10 @@ int cmd_join(int argc, const char **argv)
 		code = 1;
 	}
 done:
+	if (cli && client_close(cli) < 0) {
+		error("%s", err_last());
+		code = 1;
+	}
 	buf_release(&line);
 	repo_free(repo);
 	opt_release(&o);

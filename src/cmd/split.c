@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "lib/client.h"
 #include "lib/commit.h"
 #include "lib/err.h"
 #include "lib/hashsplit.h"
@@ -138,7 +139,7 @@ static int split_object(struct hsplit *h, struct split_ctx *c,
 
 	/* bup: git cat-file --batch prints "missing" and nothing is read */
 	if (refs_resolve(repo, name, &oid) ||
-	    odb_read(repo_odb(repo), &oid, &type, &b))
+	    odb_read(cli_odb(repo), &oid, &type, &b))
 		goto out;
 	for (size_t o = 0; o < b.len && !ret; o += CATFILE_PIECE)
 		ret = hsplit_feed(h, b.data + o, MIN(b.len - o,
@@ -232,6 +233,10 @@ int cmd_split(int argc, const char **argv)
 	double date;
 	struct repo *repo = NULL;
 	struct packwriter *pw = NULL;
+	struct client *cli = NULL;          /* -r or reverse mode */
+	struct client_writer *cw = NULL;
+	const char *remote = NULL;
+	int reverse = getenv("BUP_SERVER_REVERSE") != NULL;
 	struct objsink hash_sink, *sink = NULL;
 	struct fantree tree;
 	struct hsplit h;
@@ -296,23 +301,30 @@ int cmd_split(int argc, const char **argv)
 		cli_bytes_repr(&m, name);
 		cli_usage_fatal(&o, "'%s' is not a valid branch name.", m.data);
 	}
-	if (opt_count(&o, "r")) {
-		error("remote repositories (-r) are not supported yet");
-		code = 1;
-		goto out;
-	}
+	if (opt_count(&o, "r") && opt_str(&o, "r") && *opt_str(&o, "r"))
+		remote = opt_str(&o, "r");
+	if (reverse && remote)
+		cli_usage_fatal(&o, "don't use -r in reverse mode; it's "
+				"automatic");
 
 	writing = !(noop || copy);
 	if (writing || git_ids)
 		repo = cli_open_repo();
+	/* FORMAT.md 7: objects and refs go to the server */
+	if (writing && (remote || reverse) &&
+	    (ret = client_open(&cli, remote, repo->path, 0)) < 0)
+		goto fail;
 
 	if (name && writing) {
 		refname = xstrfmt("refs/heads/%s", name);
-		ret = refs_read(repo, refname, &oldref);
+		ret = cli ? client_read_ref(cli, refname, &oldref)
+			  : refs_read(repo, refname, &oldref);
 		if (ret && ret != ERR_NOTFOUND)
 			goto fail;
 		have_old = !ret;
 		ret = 0;
+		if (have_old && !cli)   /* remote: the server has it */
+			cli_check_parent(repo, refname, &oldref);
 	}
 
 	if (writing) {
@@ -336,10 +348,21 @@ int cmd_split(int argc, const char **argv)
 		po.max_objects = max_pack_objects
 			? (uint64_t)max_pack_objects
 			: MAX(1, po.max_size / 5000);
-		if ((ret = packwriter_new(&pw, repo->objdir, repo_odb(repo),
-					  &po)))
-			goto fail;
-		sink = packwriter_sink(pw);
+		po.threads = cli_threads();
+		if (cli) {
+			struct client_writer_opts co = { 0 };
+			co.level = po.level;
+			co.max_size = po.max_size;
+			co.max_objects = po.max_objects;
+			if ((ret = client_writer_new(&cw, cli, &co)))
+				goto fail;
+			sink = client_writer_sink(cw);
+		} else {
+			if ((ret = packwriter_new(&pw, repo->objdir,
+						  cli_odb(repo), &po)))
+				goto fail;
+			sink = packwriter_sink(pw);
+		}
 	} else if (blobs || tree_mode) {
 		objsink_hash_only_init(&hash_sink);
 		sink = &hash_sink;
@@ -446,9 +469,23 @@ int cmd_split(int argc, const char **argv)
 		if (ret)
 			goto fail;
 	}
+	if (cw) {
+		ret = client_writer_close(cw);
+		cw = NULL;
+		if (ret)
+			goto fail;
+	}
 	if (refname && have_commit) {
-		ret = refs_update(repo, refname, &commit_oid,
-				  have_old ? &oldref : NULL, 0, NULL);
+		ret = cli ? client_update_ref(cli, refname, &commit_oid,
+					      have_old ? &oldref : NULL)
+			  : refs_update(repo, refname, &commit_oid,
+					have_old ? &oldref : NULL, 0, NULL);
+		if (ret)
+			goto fail;
+	}
+	if (cli) {
+		ret = client_close(cli);
+		cli = NULL;
 		if (ret)
 			goto fail;
 	}
@@ -467,6 +504,9 @@ fail:
 out:
 	if (pw)
 		packwriter_abort(pw);
+	/* hanging up mid-transfer: the server keeps nothing of it */
+	client_writer_abort(cw);
+	client_abort(cli);
 	if (ctx.tree)
 		fantree_release(&tree);
 	buf_release(&line);

@@ -23,7 +23,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <math.h>
 #include <stdarg.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -33,7 +32,6 @@
 #include <sys/socket.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -1359,105 +1357,4 @@ void meta_detailed(struct buf *out, const struct meta *m, unsigned f)
 		}
 	}
 #undef LINE
-}
-
-/*
- * bup's helpers.format_filesize(): "%d" below 1024, else "%.1f" and a
- * unit letter, the exponent being int(log(size) // log(1024)) computed
- * in doubles exactly as Python does (its float floor division), so the
- * borderline cases round the same way.
- */
-static void add_filesize(struct buf *out, int64_t size)
-{
-	double x = (double)size, a, b, mod, div, fl;
-	int e;
-
-	if (x < 1024.0) {
-		buf_addf(out, "%lld", (long long)size);
-		return;
-	}
-	a = log(x);
-	b = log(1024.0);
-	mod = fmod(a, b);
-	div = (a - mod) / b;
-	if (mod && ((b < 0) != (mod < 0)))
-		div -= 1.0;
-	fl = floor(div);
-	if (div - fl > 0.5)
-		fl += 1.0;
-	e = (int)fl;
-	if (e < 1 || e > 6)
-		e = e < 1 ? 1 : 6;   /* bup would raise IndexError past 'E' */
-	buf_addf(out, "%.1f%c", x / pow(1024.0, e), "KMGTPE"[e - 1]);
-}
-
-/* xstat.classification_str() */
-static const char *classification(int64_t mode, int exec)
-{
-	if (S_ISREG(mode))
-		return exec && (mode & (S_IXUSR | S_IXGRP | S_IXOTH)) ?
-		       "*" : "";
-	if (S_ISDIR(mode))
-		return "/";
-	if (S_ISLNK(mode))
-		return "@";
-	if (S_ISFIFO(mode))
-		return "|";
-	if (S_ISSOCK(mode))
-		return "=";
-	return "";
-}
-
-void meta_summary(struct buf *out, const struct meta *m, unsigned flags)
-{
-	struct buf owner = BUF_INIT, size = BUF_INIT;
-	char ms[11], when[64];
-	time_t t = (time_t)m->mtime.sec;   /* fstime_floor_secs */
-	struct tm tm;
-
-	meta_mode_str(ms, m->mode);
-	if (localtime_r(&t, &tm))
-		strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
-	else
-		snprintf(when, sizeof(when), "\?\?\?\?-\?\?-\?\? \?\?:\?\?");
-
-	/* "user/group", names unless empty or numeric ids are asked for */
-	if (m->user.len && !(flags & META_SUM_NUMERIC_IDS))
-		buf_add(&owner, m->user.data, m->user.len);
-	else
-		buf_addf(&owner, "%lld", (long long)m->uid);
-	buf_addch(&owner, '/');
-	if (m->group.len && !(flags & META_SUM_NUMERIC_IDS))
-		buf_add(&owner, m->group.data, m->group.len);
-	else
-		buf_addf(&owner, "%lld", (long long)m->gid);
-
-	if (S_ISCHR(m->mode) || S_ISBLK(m->mode)) {
-		/* A device without rdev keeps bup's initial "?". */
-		if (m->rdev)
-			buf_addf(&size, "%u,%u", major((dev_t)m->rdev),
-				 minor((dev_t)m->rdev));
-		else
-			buf_addch(&size, '?');
-	} else if (m->size >= 0) {
-		if (flags & META_SUM_HUMAN)
-			add_filesize(&size, m->size);
-		else
-			buf_addf(&size, "%lld", (long long)m->size);
-	} else {
-		buf_addch(&size, '-');
-	}
-
-	buf_addf(out, "%-10s %-11s %11s %16s ", ms, owner.data, size.data,
-		 when);
-	buf_add(out, m->path.data, m->path.len);
-	if (flags & META_SUM_CLASSIFY)
-		buf_addstr(out, classification(m->mode,
-					       flags & META_SUM_CLASSIFY_EXEC));
-	if (m->symlink_target.len) {
-		buf_addstr(out, " -> ");
-		buf_add(out, m->symlink_target.data, m->symlink_target.len);
-	}
-	buf_release(&owner);
-	buf_release(&size);
 }

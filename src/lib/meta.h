@@ -232,22 +232,9 @@ enum meta_field {
 /*
  * bup's metadata.detailed_bytes(): one "name: value" line per selected
  * field, joined by '\n', appended to out without a final newline (the
- * ACL lines carry their own, as bup's do).  xstat and meta -tvv.
+ * ACL lines carry their own, as bup's do).  xstat and meta -tvv; the
+ * "ls -l" line of meta -tv is metafmt_summary().
  */
 void meta_detailed(struct buf *out, const struct meta *m, unsigned fields);
-
-enum meta_summary_flags {
-	META_SUM_NUMERIC_IDS = 1 << 0,   /* uid/gid even when names exist */
-	META_SUM_CLASSIFY = 1 << 1,      /* append /, @, |, = */
-	META_SUM_CLASSIFY_EXEC = 1 << 2, /* with META_SUM_CLASSIFY: also * */
-	META_SUM_HUMAN = 1 << 3,         /* sizes as format_filesize() */
-};
-
-/*
- * bup's metadata.summary_bytes(): the "ls -l" style line
- * "MODE USER/GROUP SIZE YYYY-MM-DD HH:MM PATH[ -> TARGET]" (local time,
- * so it depends on TZ), appended to out without a newline.  meta -tv.
- */
-void meta_summary(struct buf *out, const struct meta *m, unsigned flags);
 
 #endif

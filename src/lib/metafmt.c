@@ -132,8 +132,8 @@ void metafmt_summary(struct buf *out, const struct meta *m, const char *name,
 			cls = metafmt_classification(
 				m->mode, classification == METAFMT_CLASS_ALL);
 	} else {
-		snprintf(mode, sizeof(mode), "??????????");
-		snprintf(mtime, sizeof(mtime), "????-??-?? ??:??");
+		snprintf(mode, sizeof(mode), "?\?\?\?\?\?\?\?\?\?");
+		snprintf(mtime, sizeof(mtime), "?\?\?\?-?\?-?\? ?\?:?\?");
 		buf_addstr(&owner, "?/?");
 		buf_addch(&size, '?');
 	}

@@ -427,9 +427,37 @@ static int use_pack(struct odb *odb, struct odb_pack *p)
 	len = strlen(p->name);
 	path = xstrfmt("%s/%.*s.pack", odb->packdir, (int)(len - 4), p->name);
 	ret = pack_open(&p->pack, path);
-	free(path);
-	if (ret < 0)
+	if (ret < 0) {
+		free(path);
 		return ret;
+	}
+	/*
+	 * The checks git makes when it opens a pack: the header's object
+	 * count and the trailing checksum must match the idx.  Both are
+	 * cheap (one pread) and catch a pack replaced or damaged under an
+	 * intact idx before any offset of it is trusted.
+	 */
+	if (p->idx && p->pack->nr != p->idx->nr) {
+		ret = err_set(ERR_CORRUPT,
+			      "%s: pack has %u objects but its idx has %u",
+			      path, p->pack->nr, p->idx->nr);
+	} else if (p->idx) {
+		unsigned char trailer[OID_RAWSZ];
+		if (pread_full(p->pack->fd, trailer, sizeof(trailer),
+			       p->pack->size - OID_RAWSZ) < 0)
+			ret = err_errno("cannot read '%s'", path);
+		else if (memcmp(trailer, p->idx->pack_checksum.hash,
+				OID_RAWSZ))
+			ret = err_set(ERR_CORRUPT,
+				      "%s: pack checksum does not match its idx",
+				      path);
+	}
+	free(path);
+	if (ret < 0) {
+		pack_close(p->pack);
+		p->pack = NULL;
+		return ret;
+	}
 	odb->nr_open++;
 	return 0;
 }

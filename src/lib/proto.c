@@ -194,8 +194,11 @@ int proto_has_input(struct proto_conn *c)
 
 	if (c->rpos < c->rlen)
 		return 1;
-	if (proto_flush(c) < 0)
-		return ERR_IO;
+	/*
+	 * No flush: what the peer could send now answers bytes it already
+	 * has, and a writer that checks after every object keeps its
+	 * output batched.
+	 */
 	pfd.fd = c->in_fd;
 	pfd.events = POLLIN;
 	pfd.revents = 0;

@@ -113,4 +113,7 @@ int write_full(int fd, const void *buf, size_t len);
 long long read_full(int fd, void *buf, size_t len);
 int pread_full(int fd, void *buf, size_t len, uint64_t off);
 
+/* Unsafe libc calls are compile errors everywhere (git's banned.h). */
+#include "banned.h"
+
 #endif

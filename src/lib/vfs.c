@@ -21,6 +21,7 @@
 
 #include "commit.h"
 #include "err.h"
+#include "metafmt.h"
 #include "odb.h"
 #include "refs.h"
 #include "repo.h"
@@ -37,6 +38,7 @@ struct vfs {
 	struct odb *odb;
 	struct vfs_revlist *revlists;
 	size_t nr_revlists, alloc_revlists;
+	struct buf resolve_err;    /* vfs_resolve_error() */
 };
 
 enum { BUP_NORMAL, BUP_CHUNKED };
@@ -113,6 +115,7 @@ int vfs_new(struct vfs **out, struct repo *repo)
 	v = xcalloc(1, sizeof(*v));
 	v->repo = repo;
 	v->odb = odb;
+	buf_init(&v->resolve_err, 0);
 	*out = v;
 	return 0;
 }
@@ -124,6 +127,7 @@ void vfs_free(struct vfs *v)
 	for (size_t i = 0; i < v->nr_revlists; i++)
 		vfs_list_release(&v->revlists[i].entries);
 	free(v->revlists);
+	buf_release(&v->resolve_err);
 	free(v);
 }
 
@@ -369,11 +373,11 @@ static int tree_contents(struct vfs *v, const struct vfs_item *dir,
 		qsort(ents, nr, sizeof(*ents), tree_ent_cmp);
 	meta_reader_init(&r, bupm.data, bupm.len);
 
+	/* bup yields "." as a plain tree Item, even for a commit */
 	it = list_add(out, ".", 1);
-	*it = *dir;
-	meta_init(&it->meta);
-	it->has_meta = 0;
-	it->target = NULL;
+	it->kind = VFS_ITEM;
+	it->oid = dir->oid;
+	it->git_mode = TREE_MODE_TREE;
 	it->mode = VFS_DEFAULT_DIR_MODE;
 	if (have_bupm) {
 		ret = meta_reader_next(&r, &m);
@@ -817,6 +821,102 @@ static void pop_last(struct vfs_list *l)
 	vfs_item_release(&l->e[l->nr].item);
 }
 
+/*
+ * bup's IOError texts name the resolution so far as Python prints it:
+ * a list (or, for a parent, a tuple) of (name, item) pairs, each item a
+ * namedtuple whose meta is a Metadata repr or the integer mode.
+ */
+static void item_repr(struct buf *out, const struct vfs_item *it)
+{
+	static const char *const kinds[] = {
+		[VFS_ROOT] = "Root", [VFS_TAGS] = "Tags",
+		[VFS_REVLIST] = "RevList", [VFS_COMMIT] = "Commit",
+		[VFS_ITEM] = "Item", [VFS_CHUNKY] = "Chunky",
+		[VFS_FAKELINK] = "FakeLink",
+	};
+
+	if (it->kind == VFS_MISSING) {
+		buf_addstr(out, "None");
+		return;
+	}
+	buf_addf(out, "%s(meta=", kinds[it->kind]);
+	if (it->has_meta)
+		metafmt_meta_repr(out, &it->meta);
+	else
+		buf_addf(out, "%u", it->mode);
+	switch (it->kind) {
+	case VFS_REVLIST:
+	case VFS_ITEM:
+	case VFS_CHUNKY:
+	case VFS_COMMIT:
+		buf_addstr(out, ", oid=");
+		metafmt_bytes_repr(out, it->oid.hash, sizeof(it->oid.hash));
+		if (it->kind == VFS_COMMIT) {
+			buf_addstr(out, ", coid=");
+			metafmt_bytes_repr(out, it->coid.hash,
+					   sizeof(it->coid.hash));
+		}
+		break;
+	case VFS_FAKELINK:
+		buf_addstr(out, ", target=");
+		metafmt_bytes_repr(out, it->target, strlen(it->target));
+		break;
+	default:
+		break;
+	}
+	buf_addch(out, ')');
+}
+
+static void resolution_repr(struct buf *out, const struct vfs_list *l,
+			    int tuple)
+{
+	buf_addch(out, tuple ? '(' : '[');
+	for (size_t i = 0; i < l->nr; i++) {
+		if (i)
+			buf_addstr(out, ", ");
+		buf_addch(out, '(');
+		metafmt_bytes_repr(out, l->e[i].name, strlen(l->e[i].name));
+		buf_addstr(out, ", ");
+		item_repr(out, &l->e[i].item);
+		buf_addch(out, ')');
+	}
+	if (tuple && l->nr == 1)
+		buf_addch(out, ',');
+	buf_addch(out, tuple ? ')' : ']');
+}
+
+/* str(vfs.IOError(errno, msg)) for the three errors resolution raises. */
+static int resolve_error(struct vfs *v, int *err_no, int eno, const char *what,
+			 const char *path, const struct vfs_list *parent,
+			 const struct vfs_list *past)
+{
+	struct buf m = BUF_INIT;
+	int ret;
+
+	*err_no = eno;
+	buf_addf(&m, "[Errno %d] ", eno);
+	if (eno == ELOOP)
+		buf_addstr(&m, "too many symlinks encountered while resolving ");
+	else
+		buf_addstr(&m, "path ");
+	metafmt_bytes_repr(&m, path, strlen(path));
+	if (parent && parent->nr) {
+		buf_addstr(&m, eno == ELOOP ? " relative to " :
+			   " (relative to ");
+		resolution_repr(&m, parent, 1);
+		if (eno != ELOOP)
+			buf_addch(&m, ')');
+	}
+	if (eno != ELOOP) {
+		buf_addf(&m, " %s ", what);
+		resolution_repr(&m, past, 0);
+	}
+	ret = err_set(ERR_GENERIC, "%s", m.data);
+	buf_release(&v->resolve_err);
+	v->resolve_err = m;
+	return ret;
+}
+
 int vfs_resolve(struct vfs *v, const char *path,
 		const struct vfs_list *parent, int want_meta, int follow,
 		struct vfs_list *out, int *err_no)
@@ -828,6 +928,7 @@ int vfs_resolve(struct vfs *v, const char *path,
 	struct buf target = BUF_INIT;
 
 	*err_no = 0;
+	buf_reset(&v->resolve_err);
 	decompose(path, &p);
 	if (p.must_be_dir)
 		follow = 1;
@@ -849,10 +950,9 @@ int vfs_resolve(struct vfs *v, const char *path,
 		if (!nf) {
 			if (p.must_be_dir &&
 			    !S_ISDIR(out->e[out->nr - 1].item.mode)) {
-				*err_no = ENOTDIR;
-				ret = err_set(ERR_GENERIC,
-					      "path %s resolves to non-directory",
-					      path);
+				ret = resolve_error(v, err_no, ENOTDIR,
+						    "resolves to non-directory",
+						    path, parent, out);
 			}
 			break;
 		}
@@ -883,15 +983,13 @@ int vfs_resolve(struct vfs *v, const char *path,
 				*it = item;
 				free(segment);
 				if (nf) {
-					*err_no = ENOTDIR;
-					ret = err_set(ERR_GENERIC,
-						      "path %s ends internally in non-directory",
-						      path);
+					ret = resolve_error(v, err_no, ENOTDIR,
+							    "ends internally in non-directory here:",
+							    path, parent, out);
 				} else if (p.must_be_dir) {
-					*err_no = ENOTDIR;
-					ret = err_set(ERR_GENERIC,
-						      "path %s resolves to non-directory",
-						      path);
+					ret = resolve_error(v, err_no, ENOTDIR,
+							    "resolves to non-directory",
+							    path, parent, out);
 				}
 				break;
 			}
@@ -920,10 +1018,8 @@ int vfs_resolve(struct vfs *v, const char *path,
 		if (hops > 100) {
 			vfs_item_release(&item);
 			free(segment);
-			*err_no = ELOOP;
-			ret = err_set(ERR_GENERIC,
-				      "too many symlinks encountered while resolving %s",
-				      path);
+			ret = resolve_error(v, err_no, ELOOP, NULL, path, parent,
+					    out);
 			break;
 		}
 		buf_reset(&target);
@@ -1188,4 +1284,9 @@ void vfs_file_close(struct vfs_file *f)
 	free(f->lv);
 	buf_release(&f->blob);
 	free(f);
+}
+
+const char *vfs_resolve_error(struct vfs *v)
+{
+	return v->resolve_err.data ? v->resolve_err.data : "";
 }

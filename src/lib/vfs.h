@@ -97,6 +97,13 @@ int vfs_resolve(struct vfs *v, const char *path,
 		const struct vfs_list *parent, int want_meta, int follow,
 		struct vfs_list *out, int *err_no);
 
+/*
+ * The whole text of the last vfs_resolve() ENOTDIR/ELOOP error, which is
+ * bup's str(vfs.IOError) (err_last() may be truncated, since bup puts
+ * the resolution so far into it); "" if the last call had none.
+ */
+const char *vfs_resolve_error(struct vfs *v);
+
 /* If a directory item lacks its metadata, fetch it (from its .bupm). */
 int vfs_fill_dir_meta(struct vfs *v, struct vfs_item *item);
 

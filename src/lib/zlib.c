@@ -24,6 +24,7 @@ struct zlib_deflater {
 	enum zlib_impl impl;
 	int level;
 	struct libdeflate_compressor *ld;
+	struct libdeflate_compressor *ld_store;  /* level 0, for noise */
 	z_stream zs;
 	int zs_ready;
 };
@@ -38,7 +39,8 @@ struct zlib_deflater *zlib_deflater_new(enum zlib_impl impl, int level)
 	z->level = level;
 	if (impl == ZLIB_IMPL_LIBDEFLATE) {
 		z->ld = libdeflate_alloc_compressor(level);
-		if (!z->ld)
+		z->ld_store = libdeflate_alloc_compressor(0);
+		if (!z->ld || !z->ld_store)
 			BUG("libdeflate_alloc_compressor(%d) failed", level);
 	} else {
 		/* bup: zlib.compressobj(level): wbits 15, memLevel 8. */
@@ -56,6 +58,8 @@ void zlib_deflater_free(struct zlib_deflater *z)
 		return;
 	if (z->ld)
 		libdeflate_free_compressor(z->ld);
+	if (z->ld_store)
+		libdeflate_free_compressor(z->ld_store);
 	if (z->zs_ready)
 		deflateEnd(&z->zs);
 	free(z);
@@ -104,18 +108,47 @@ static void deflate_zlib(struct zlib_deflater *z, struct buf *out,
 	}
 }
 
+/*
+ * Does (data, len) look like noise (already compressed or encrypted)?
+ * Deflating such data costs as much as text and saves nothing, so it is
+ * stored (deflate level 0: stored blocks, still a valid zlib stream that
+ * git and bup read).  The test samples 1024 bytes spread over the chunk
+ * and compares the sum of squared byte counts with what uniform bytes
+ * give (n + n^2/256 = 5120 for n = 1024): text, code and executables
+ * (many zeros) are far above it; noise stays within a few percent.  A
+ * chunk that is uniform in its bytes yet repetitive would lose a little
+ * compression, never correctness.
+ */
+static int looks_incompressible(const unsigned char *data, size_t len)
+{
+	unsigned counts[256] = { 0 };
+	uint64_t sq = 0;
+	size_t step;
+
+	if (len < 4096)
+		return 0;
+	step = len / 1024;
+	for (size_t i = 0; i < 1024; i++)
+		counts[data[i * step]]++;
+	for (int i = 0; i < 256; i++)
+		sq += (uint64_t)counts[i] * counts[i];
+	return sq < 5120 + 5120 / 8;
+}
+
 void zlib_deflate(struct zlib_deflater *z, struct buf *out,
 		  const void *data, size_t len)
 {
+	struct libdeflate_compressor *ld;
 	size_t bound, n;
 
 	if (z->impl != ZLIB_IMPL_LIBDEFLATE) {
 		deflate_zlib(z, out, data, len);
 		return;
 	}
-	bound = libdeflate_zlib_compress_bound(z->ld, len);
+	ld = z->level && looks_incompressible(data, len) ? z->ld_store : z->ld;
+	bound = libdeflate_zlib_compress_bound(ld, len);
 	buf_grow(out, bound);
-	n = libdeflate_zlib_compress(z->ld, data, len, out->data + out->len,
+	n = libdeflate_zlib_compress(ld, data, len, out->data + out->len,
 				     bound);
 	if (!n)
 		BUG("libdeflate_zlib_compress exceeded its own bound");

@@ -1,0 +1,146 @@
+/*
+ * The client side of bup's server protocol (FORMAT.md 7): connecting to
+ * a repository named by -r (ssh, a local server, or bup on's reverse
+ * tunnel), keeping the cache of the server's idx files, writing objects
+ * through an objsink that streams receive-objects-v2, and reading refs,
+ * objects and VFS resolutions back.
+ *
+ * Connections:
+ *   "host:path", "ssh://host[:port]/path"
+ *       `ssh [-p PORT] HOST -- sh -c 'BUP_DEBUG=n BUP_FORCE_TTY=n bup
+ *       server'`, as bup.  CBUP_SSH replaces "ssh" (one program name);
+ *       CBUP_REMOTE_BUP replaces the remote "bup".
+ *   ":path", "-:path", "path", "file://..."
+ *       our own binary's `server` subcommand locally, or the program
+ *       named by CBUP_REMOTE_BUP (e.g. "bup", to talk to real bup).
+ *   remote == NULL with BUP_SERVER_REVERSE set
+ *       reverse mode: fds 3 (from the server) and 4 (to it).
+ *   "bup://..." (bup daemon) is not supported: ERR_USAGE.
+ *
+ * The index cache is BUP_DIR/index-cache/<host:path with [^A-Za-z0-9_@]
+ * replaced by '_'>/ (7.1).  A struct client is used by one thread.
+ * Errors: negative codes with err_last(); a message the server sent
+ * with "\nerror ...\n" comes back as ERR_GENERIC with that text.
+ */
+#ifndef CBUP_CLIENT_H
+#define CBUP_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "buf.h"
+#include "objsink.h"
+#include "oid.h"
+#include "proto.h"
+#include "refs.h"
+
+struct odb;
+struct vfs_list;
+
+struct client {
+	struct proto_conn conn;
+	pid_t pid;              /* the ssh or server process, or -1 */
+	int in_fd, out_fd;
+	char *protocol, *host, *port, *dir;
+	char *cachedir;
+	char **commands;        /* from `help` */
+	size_t nr_commands;
+	struct odb *cache;      /* existence over cachedir (NULL: empty) */
+	const char *busy;       /* command in progress, bup's _busy */
+	int broken;             /* the connection is out of sync */
+};
+
+/*
+ * bup's parse_remote(): protocol ("ssh", "file" or "bup"), host, port
+ * and path, each NULL when absent (caller frees).  ERR_USAGE for an
+ * unknown protocol ("unexpected protocol: X").
+ */
+int client_parse_remote(const char *remote, char **protocol, char **host,
+			char **port, char **path);
+
+/*
+ * Connect.  bupdir is the local repository (for the index cache);
+ * create sends init-dir instead of set-dir.  remote NULL means reverse
+ * mode (BUP_SERVER_REVERSE must be set).  On success the server's
+ * indexes are synchronised into the cache.
+ */
+int client_open(struct client **out, const char *remote, const char *bupdir,
+		int create);
+/*
+ * Send quit, wait for the server; ERR_GENERIC ("server tunnel returned
+ * exit code N") if it failed.  Frees the client.
+ */
+int client_close(struct client *c);
+/*
+ * Drop the connection without quit (the server then discards any
+ * unfinished pack) and free.  For error paths.
+ */
+void client_abort(struct client *c);
+
+int client_has_command(const struct client *c, const char *name);
+
+/* 0 with the id, or ERR_NOTFOUND (the server's read-ref, heads only). */
+int client_read_ref(struct client *c, const char *refname, struct oid *out);
+/* old NULL: the ref must not exist yet. */
+int client_update_ref(struct client *c, const char *refname,
+		      const struct oid *new_oid, const struct oid *old_oid);
+
+/*
+ * The joined content of a ref or id (cat/join): fn is called for each
+ * piece.  ERR_NOTFOUND with the server's message when it is missing.
+ * An error returned by fn stops the transfer and breaks the connection.
+ */
+typedef int (*client_data_fn)(void *ctx, const void *data, size_t len);
+int client_join(struct client *c, const char *ref, client_data_fn fn,
+		void *ctx);
+/* One object through cat-batch: ERR_NOTFOUND if missing. */
+int client_cat(struct client *c, const char *ref, struct oid *oid,
+	       enum obj_type *type, struct buf *out);
+/* `refs`: every ref matching the patterns (none: all), heads/tags only. */
+int client_refs(struct client *c, const char *const *patterns, size_t nr,
+		int heads, int tags, refs_each_fn fn, void *ctx);
+/* git rev-list output (with --pretty=format:FORMAT if non-NULL). */
+int client_rev_list(struct client *c, const char *const *refs, size_t nr,
+		    const char *format, struct buf *out);
+/*
+ * vfs_resolve() on the server: same arguments and results (out gets
+ * the resolution, or the terminus of an ENOTDIR/ELOOP error, which is
+ * returned as ERR_GENERIC with *err_no set and the server's message).
+ */
+int client_resolve(struct client *c, const char *path,
+		   const struct vfs_list *parent, int want_meta, int follow,
+		   struct vfs_list *out, int *err_no);
+
+/* Fetch one idx from the server into the cache (send-index). */
+int client_sync_index(struct client *c, const char *name);
+
+/*
+ * The remote pack writer: an objsink that compresses each new object
+ * (zlib level as packwriter) and sends it in receive-objects-v2,
+ * skipping objects the cache or this session already has, following
+ * the server's "index" suggestions, and ending the command at the pack
+ * limits so the server finishes a pack (bup's PackWriter_Remote).
+ */
+struct client_writer;
+struct client_writer_opts {
+	int level;              /* zlib level; bup's default 1 */
+	uint64_t max_size;      /* 0: pack.packSizeLimit default 1e9 */
+	uint64_t max_objects;   /* 0: max(1, max_size / 5000) */
+};
+int client_writer_new(struct client_writer **out, struct client *c,
+		      const struct client_writer_opts *opts);
+struct objsink *client_writer_sink(struct client_writer *w);
+/* End the current pack (if any) on the server and fetch its idx. */
+int client_writer_flush(struct client_writer *w);
+/* Flush and free.  Returns 0 or the first error. */
+int client_writer_close(struct client_writer *w);
+/* Free without finishing; the caller must then client_abort(). */
+void client_writer_abort(struct client_writer *w);
+struct client_writer_stats {
+	uint64_t objects, bytes_out, packs;
+};
+void client_writer_get_stats(const struct client_writer *w,
+			     struct client_writer_stats *st);
+
+#endif
