@@ -766,7 +766,8 @@ int refs_for_each(struct repo *r, const char *prefix, refs_each_fn fn,
 	if (n)
 		walk_dir(r, &l, base);
 	walk_packed(r, &l, prefix);
-	qsort(l.items, l.nr, sizeof(*l.items), item_cmp);
+	if (l.nr)
+		qsort(l.items, l.nr, sizeof(*l.items), item_cmp);
 	for (size_t i = 0; i < l.nr; i++) {
 		if (!ret && !strncmp(l.items[i].name, prefix, strlen(prefix)))
 			ret = fn(ctx, l.items[i].name, &l.items[i].oid);

@@ -47,6 +47,16 @@ NORETURN void util_bug(const char *file, int line, const char *fmt, ...)
 size_t st_add(size_t a, size_t b);
 size_t st_mult(size_t a, size_t b);
 
+/*
+ * qsort that accepts an empty (possibly NULL) array: qsort(NULL, 0, ...)
+ * is undefined behaviour, which UBSan reports (git's QSORT).
+ */
+#define QSORT(base, n, cmp)                                              \
+	do {                                                             \
+		if ((n) > 0)                                             \
+			qsort((base), (n), sizeof(*(base)), (cmp));      \
+	} while (0)
+
 /* Grow a typed array: ALLOC_GROW(items, nr + 1, alloc). */
 #define ALLOC_GROW(x, nr, alloc)                                         \
 	do {                                                             \

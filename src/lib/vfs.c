@@ -601,8 +601,7 @@ static int revlist_entries(struct vfs *v, const struct oid *head,
 		it->mode = VFS_DEFAULT_SYMLINK_MODE;
 		it->target = xstrdup(tip);
 	}
-	qsort(rl->entries.e, rl->entries.nr, sizeof(*rl->entries.e),
-	      entry_name_cmp);
+	QSORT(rl->entries.e, rl->entries.nr, entry_name_cmp);
 	*out = &rl->entries;
 	return 0;
 }
