@@ -7,6 +7,8 @@
 # Knobs: CC=gcc|clang, SANITIZE=address,undefined, O=build dir.
 
 CC ?= cc
+# Build in parallel by default: the machine has few cores, use them all.
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
 O ?= build
 SANITIZE ?=
 PKGS := libdeflate zlib libcrypto

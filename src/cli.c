@@ -319,36 +319,9 @@ void cli_usage_fatal(struct opts *o, const char *fmt, ...)
 
 /* ---- repository -------------------------------------------------- */
 
-/*
- * Python's repr() of a bytes object, which bup 0.33.7 prints for a
- * missing repository: b'...' (b"..." when the text holds a ' and no "),
- * with \\, \t, \n, \r, the quote and non-printable bytes escaped.
- */
 void cli_bytes_repr(struct buf *out, const char *s)
 {
-	char q = '\'';
-
-	if (strchr(s, '\'') && !strchr(s, '"'))
-		q = '"';
-	buf_addch(out, 'b');
-	buf_addch(out, q);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '\\' || *p == (unsigned char)q) {
-			buf_addch(out, '\\');
-			buf_addch(out, *p);
-		} else if (*p == '\t') {
-			buf_addstr(out, "\\t");
-		} else if (*p == '\n') {
-			buf_addstr(out, "\\n");
-		} else if (*p == '\r') {
-			buf_addstr(out, "\\r");
-		} else if (*p < 0x20 || *p >= 0x7f) {
-			buf_addf(out, "\\x%02x", *p);
-		} else {
-			buf_addch(out, *p);
-		}
-	}
-	buf_addch(out, q);
+	buf_add_pyrepr(out, s, 1);
 }
 
 /*

@@ -188,9 +188,6 @@ test_expect_success BUP 'modify, delete and add files, then re-index' '
 '
 
 test_expect_success BUP 'save from a cbup index gives the tree bup gives' '
-	"$BUP" -d rd init >/dev/null 2>&1 &&
-	cp rb/bupindex rb/bupindex.meta rd/ &&
-	cp rb/bupindex.hlink rd/ &&
 	tb=$(BUP_DIR=rb "$BUP" save -t it) &&
 	tc=$(BUP_DIR=rc "$BUP" save -t it) &&
 	test -n "$tb" && test "$tb" = "$tc" &&
@@ -200,10 +197,23 @@ test_expect_success BUP 'save from a cbup index gives the tree bup gives' '
 	cmp_index_files
 '
 
-test_expect_success BUP 'cbup save from a bup index gives the same tree' '
-	tb=$(BUP_DIR=rb "$BUP" save -t it) &&
-	td=$(BUP_DIR=rd cbup save -t it) &&
-	test "$tb" = "$td"
+# Reading updates atimes once after a change (relatime), and save records
+# atimes: read everything first so both saves see the same ones.
+burn_atimes() {
+	find "$1" -type f -exec cat {} + >/dev/null &&
+	find "$1" -type l -exec readlink {} + >/dev/null &&
+	ls -laR "$1" >/dev/null
+}
+
+test_expect_success BUP 'cbup save from a bup index gives the tree bup save gives' '
+	burn_atimes it &&
+	"$BUP" -d re init >/dev/null 2>&1 &&
+	"$BUP" -d rf init >/dev/null 2>&1 &&
+	BUP_DIR=re "$BUP" index it &&
+	cp re/bupindex re/bupindex.meta re/bupindex.hlink rf/ &&
+	te=$(BUP_DIR=re "$BUP" save -t it) &&
+	tf=$(BUP_DIR=rf cbup save -t it) &&
+	test -n "$te" && test "$te" = "$tf"
 '
 
 test_expect_success BUP 'incremental re-index after a save' '

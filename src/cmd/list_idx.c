@@ -41,30 +41,6 @@ static int is_canonical_int(const char *s)
 	return 1;
 }
 
-/* Python's repr() of a bytes object, as bup's '%r' prints a name. */
-static void py_bytes_repr(struct buf *out, const char *s)
-{
-	char q = strchr(s, '\'') && !strchr(s, '"') ? '"' : '\'';
-
-	buf_addch(out, 'b');
-	buf_addch(out, q);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '\\' || *p == (unsigned char)q)
-			buf_addf(out, "\\%c", *p);
-		else if (*p == '\t')
-			buf_addstr(out, "\\t");
-		else if (*p == '\n')
-			buf_addstr(out, "\\n");
-		else if (*p == '\r')
-			buf_addstr(out, "\\r");
-		else if (*p < 0x20 || *p >= 0x7f)
-			buf_addf(out, "\\x%02x", *p);
-		else
-			buf_addch(out, (char)*p);
-	}
-	buf_addch(out, q);
-}
-
 static int ends_with(const char *s, const char *suffix)
 {
 	size_t a = strlen(s), b = strlen(suffix);
@@ -75,7 +51,7 @@ static void name_error(const char *name, const char *msg)
 {
 	struct buf r = BUF_INIT;
 
-	py_bytes_repr(&r, name);
+	buf_add_pyrepr(&r, name, 1);
 	cli_add_error("%s: %s", r.data, msg);
 	buf_release(&r);
 }

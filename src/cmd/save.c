@@ -1357,6 +1357,7 @@ static int filter_run(struct save *s,
 		if (any)
 			continue;
 		/* Always return at least the top of each prefix. */
+		s->as_valid = 0;
 		r = bindex_find(&it, &s->ix, rps[i]);
 		if (r > 0) {
 			ret = fn(s, &it);
@@ -1527,25 +1528,29 @@ static int open_index(struct save *s, const char *path)
 	close(fd);
 	if (n != (long long)sizeof(hdr) ||
 	    memcmp(hdr, BINDEX_HDR, BINDEX_HDRLEN)) {
-		struct buf got = BUF_INIT;
-		char *tmp = xmemdup(hdr, n > 0 ? (size_t)n : 0);
-		/* bup: %r of the bytes it read */
+		struct buf got = BUF_INIT, name = BUF_INIT;
+		/* bup: %r of the bytes it read, "%s" of the bytes name */
 		buf_addch(&got, 'b');
 		buf_addch(&got, '\'');
 		for (long long i = 0; i < n; i++) {
 			unsigned char c = hdr[i];
 			if (c == '\\' || c == '\'')
 				buf_addf(&got, "\\%c", c);
+			else if (c == '\t' || c == '\n' || c == '\r')
+				buf_addf(&got, "\\%c", c == '\t' ? 't' :
+					 c == '\n' ? 'n' : 'r');
 			else if (c >= 0x20 && c < 0x7f)
 				buf_addch(&got, c);
 			else
 				buf_addf(&got, "\\x%02x", c);
 		}
 		buf_addch(&got, '\'');
+		buf_reset(&name);
+		cli_bytes_repr(&name, path);
 		cli_log("warning: %s: header: expected "
-			"b'BUPI\\x00\\x00\\x00\\x07', got %s\n", path,
+			"b'BUPI\\x00\\x00\\x00\\x07', got %s\n", name.data,
 			got.data);
-		free(tmp);
+		buf_release(&name);
 		buf_release(&got);
 		return 0;
 	}

@@ -226,32 +226,6 @@ int commit_local_tz(int64_t t)
 	return (int)(tm.tm_gmtoff / 60);
 }
 
-/* Python's repr() of a bytes object, without the leading 'b'. */
-static void bytes_repr(struct buf *out, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	char q = '\'';
-
-	if (strchr(s, '\'') && !strchr(s, '"'))
-		q = '"';
-	buf_addch(out, q);
-	for (; *p; p++) {
-		if (*p == '\\' || *p == (unsigned char)q)
-			buf_addf(out, "\\%c", *p);
-		else if (*p == '\t')
-			buf_addstr(out, "\\t");
-		else if (*p == '\n')
-			buf_addstr(out, "\\n");
-		else if (*p == '\r')
-			buf_addstr(out, "\\r");
-		else if (*p < 0x20 || *p >= 0x7f)
-			buf_addf(out, "\\x%02x", *p);
-		else
-			buf_addch(out, (char)*p);
-	}
-	buf_addch(out, q);
-}
-
 void commit_argv_repr(struct buf *out, int argc, const char *const *argv,
 		      int b_prefix)
 {
@@ -259,9 +233,7 @@ void commit_argv_repr(struct buf *out, int argc, const char *const *argv,
 	for (int i = 0; i < argc; i++) {
 		if (i)
 			buf_addstr(out, ", ");
-		if (b_prefix)
-			buf_addch(out, 'b');
-		bytes_repr(out, argv[i]);
+		buf_add_pyrepr(out, argv[i], b_prefix);
 	}
 	buf_addch(out, ']');
 }
