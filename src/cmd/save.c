@@ -858,21 +858,6 @@ static int emit_file_chunk(void *ctx, const unsigned char *data, size_t len,
 }
 
 /*
- * hsplit_init() but keeping the previous file's buffer, so small files
- * cost no 8 MiB allocation each.
- */
-static void hsplit_reuse(struct hsplit *h, int ready, hsplit_emit_fn emit,
-			 void *ctx)
-{
-	unsigned char *buf = ready ? h->buf : NULL;
-	size_t alloc = ready ? h->alloc : 0;
-
-	hsplit_init(h, SAVE_FANBITS, emit, ctx);
-	h->buf = buf;
-	h->alloc = alloc;
-}
-
-/*
  * split_to_blob_or_tree() of a `.bupm` stream: the same 8 MiB "reads" a
  * file of these bytes would give, and (as bup's global progress
  * callback does) each blob counts in the progress line.
@@ -885,7 +870,10 @@ static int split_mem(struct save *s, const void *data, size_t len,
 	int ret = 0;
 
 	fantree_init(&fs.tree, s->sink);
-	hsplit_reuse(&s->h, s->h_ready, emit_file_chunk, &fs);
+	if (s->h_ready)
+		hsplit_reset(&s->h, emit_file_chunk, &fs);
+	else
+		hsplit_init(&s->h, SAVE_FANBITS, emit_file_chunk, &fs);
 	s->h_ready = 1;
 	while (len && !ret) {
 		size_t n = MIN(len, (size_t)HSPLIT_READ_SIZE);
@@ -921,7 +909,10 @@ static int split_file(struct save *s, const char *path, struct oid *oid,
 	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	fantree_init(&fs.tree, s->sink);
-	hsplit_reuse(&s->h, s->h_ready, emit_file_chunk, &fs);
+	if (s->h_ready)
+		hsplit_reset(&s->h, emit_file_chunk, &fs);
+	else
+		hsplit_init(&s->h, SAVE_FANBITS, emit_file_chunk, &fs);
 	s->h_ready = 1;
 	*size = 0;
 	for (;;) {

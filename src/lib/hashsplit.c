@@ -56,6 +56,16 @@ void hsplit_init(struct hsplit *h, int fanbits, hsplit_emit_fn emit,
 	h->emit_ctx = ctx;
 }
 
+void hsplit_reset(struct hsplit *h, hsplit_emit_fn emit, void *ctx)
+{
+	unsigned char *buf = h->buf;
+	size_t alloc = h->alloc;
+
+	hsplit_init(h, h->fanbits, emit, ctx);
+	h->buf = buf;
+	h->alloc = alloc;
+}
+
 void hsplit_release(struct hsplit *h)
 {
 	free(h->buf);

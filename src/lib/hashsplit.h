@@ -49,6 +49,11 @@ void hsplit_init(struct hsplit *h, int fanbits, hsplit_emit_fn emit,
 		 void *ctx);
 void hsplit_release(struct hsplit *h);
 /*
+ * Start a new input with the same buffer (no 8 MiB allocation per file):
+ * like hsplit_init() on a chunker whose buffer is kept.
+ */
+void hsplit_reset(struct hsplit *h, hsplit_emit_fn emit, void *ctx);
+/*
  * Room for the next read of up to `want` bytes: the caller fills
  * (*ptr, n) and then calls hsplit_feed_buffer(h, n).  This is the
  * zero-copy path; hsplit_feed() copies an external block instead.
