@@ -439,7 +439,8 @@ static int do_list(struct meta_cmd *c, struct archive_in *in)
 			buf_addch(&b, '\n');
 			first = 0;
 		} else if (c->verbose > 0) {
-			metafmt_summary(&b, &m, m.path.data, METAFMT_CLASS_NONE, 0);
+			metafmt_summary(&b, &m, m.path.data,
+					METAFMT_CLASS_NONE, 0);
 			buf_addch(&b, '\n');
 		} else {
 			if (!m.path.len) {

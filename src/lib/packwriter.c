@@ -48,14 +48,36 @@
 /* Pack bytes buffered between writes once a pack has spilled. */
 #define PW_SPILL_CHUNK ((size_t)1 << 20)
 
-/* One object on its way into the pack. */
+/* One object on its way into the pack (inline mode). */
 struct pw_job {
-	struct oid oid;
-	enum obj_type type;
-	unsigned char *data;     /* worker mode: a private copy */
-	size_t len;
 	struct buf packed;       /* header + zlib stream */
 	uint32_t crc;
+};
+
+/*
+ * Worker mode: objects travel in batches, so that a worker wake-up, a
+ * lock round trip and an allocation are paid per ~1 MiB of input, not
+ * per 8 KiB chunk.  The producer copies each object into the batch's
+ * arena (its only copy: the caller's buffer is reused at once); the
+ * worker appends each packed object to `out`.
+ */
+#define PW_BATCH_BYTES ((size_t)1 << 20)
+#define PW_BATCH_OBJS 1024
+
+struct pw_obj {
+	struct oid oid;
+	enum obj_type type;
+	size_t in_off, len;      /* raw bytes: batch->in[in_off..+len) */
+	size_t out_off, out_len; /* packed bytes in batch->out */
+	uint32_t crc;
+};
+
+struct pw_batch {
+	unsigned char *in;
+	size_t in_len, in_alloc;
+	struct pw_obj *objs;
+	size_t nr, alloc;
+	struct buf out;
 	int done;
 };
 
@@ -66,17 +88,37 @@ struct pw_set {
 	size_t size, nr;         /* size is a power of two */
 };
 
+/*
+ * A ring of `cap` batches: [head, next_work) are being compressed or
+ * are done and wait to be appended in order, [next_work, tail) wait for
+ * a worker, and ring[tail % cap] is being filled when `filling` is set
+ * (only the producer touches it until tail moves past it).
+ *
+ * Appending runs on the workers too: the worker that finds the batch at
+ * `head` done takes the `appending` token and appends every finished
+ * batch in order, so the producer (which reads, chunks and hashes) never
+ * copies pack bytes or writes the pack.  Only the token holder touches
+ * the pack state; the producer touches it only when the ring is empty
+ * and no one holds the token (flush, write_raw, close).
+ */
 struct pw_pool {
+	struct packwriter *w;
 	pthread_t *tids;
 	int nr_threads;
 	pthread_mutex_t lock;
 	pthread_cond_t work, done;
-	struct pw_job *ring;     /* queue of `cap` jobs */
+	struct pw_batch *ring;
 	size_t cap;
-	uint64_t head;           /* next job to append */
-	uint64_t next_work;      /* next job a worker takes */
-	uint64_t tail;           /* next free slot */
+	uint64_t head;           /* next batch to append */
+	uint64_t next_work;      /* next batch a worker takes */
+	uint64_t tail;           /* the batch being filled / next free */
+	int filling;
+	int appending;
 	int stop;
+	int err;                 /* first append error, with its message */
+	char *errmsg;
+	char **on_pack;          /* finished idx paths to report */
+	size_t on_pack_nr, on_pack_alloc;
 	enum zlib_impl impl;
 	int level;
 };
@@ -175,16 +217,16 @@ static void set_release(struct pw_set *s)
  * header, then one zlib stream) and its CRC-32 for the idx.  Touches
  * only the job and the caller's deflater.
  */
-static void pw_compress(struct zlib_deflater *z, struct pw_job *job,
-			const void *data)
+static uint32_t pw_compress(struct zlib_deflater *z, struct buf *out,
+			    enum obj_type type, const void *data, size_t len)
 {
 	unsigned char hdr[16];
-	size_t n = pack_encode_header(hdr, job->type, job->len);
+	size_t start = out->len;
+	size_t n = pack_encode_header(hdr, type, len);
 
-	buf_reset(&job->packed);
-	buf_add(&job->packed, hdr, n);
-	zlib_deflate(z, &job->packed, data, job->len);
-	job->crc = zlib_crc32(0, job->packed.data, job->packed.len);
+	buf_add(out, hdr, n);
+	zlib_deflate(z, out, data, len);
+	return zlib_crc32(0, out->data + start, out->len - start);
 }
 
 /* ---- the pack file ---------------------------------------------------- */
@@ -393,8 +435,20 @@ static int pw_finish_pack(struct packwriter *w)
 		goto out;
 	}
 	w->wrote_any = 1;
-	if (w->opts.on_pack)
+	if (w->opts.on_pack && w->pool && w->pool->appending) {
+		/*
+		 * On a worker (only the token holder gets here with the
+		 * token taken): reported on the producer by pw_pool_sync().
+		 */
+		struct pw_pool *pool = w->pool;
+		pthread_mutex_lock(&pool->lock);
+		ALLOC_GROW(pool->on_pack, pool->on_pack_nr + 1,
+			   pool->on_pack_alloc);
+		pool->on_pack[pool->on_pack_nr++] = xstrdup(dst_idx);
+		pthread_mutex_unlock(&pool->lock);
+	} else if (w->opts.on_pack) {
 		w->opts.on_pack(w->opts.on_pack_ctx, dst_idx);
+	}
 out:
 	if (idx_fd >= 0)
 		close(idx_fd);
@@ -441,6 +495,50 @@ static int pw_append(struct packwriter *w, const struct oid *oid,
 
 /* ---- worker pool -------------------------------------------------------- */
 
+static void pw_compress_batch(struct zlib_deflater *z, struct pw_batch *b)
+{
+	buf_reset(&b->out);
+	for (size_t i = 0; i < b->nr; i++) {
+		struct pw_obj *o = &b->objs[i];
+
+		o->out_off = b->out.len;
+		o->crc = pw_compress(z, &b->out, o->type, b->in + o->in_off,
+				     o->len);
+		o->out_len = b->out.len - o->out_off;
+	}
+}
+
+/* Append the finished batches at head, in order; called with the lock. */
+static void pw_pool_append_ready(struct pw_pool *pool)
+{
+	struct packwriter *w = pool->w;
+
+	pool->appending = 1;
+	while (pool->head < pool->tail && pool->ring[pool->head %
+						     pool->cap].done) {
+		struct pw_batch *b = &pool->ring[pool->head % pool->cap];
+		int ret = 0;
+
+		pthread_mutex_unlock(&pool->lock);
+		for (size_t i = 0; i < b->nr && !pool->err && !ret; i++) {
+			struct pw_obj *o = &b->objs[i];
+			ret = pw_append(w, &o->oid, b->out.data + o->out_off,
+					o->out_len, o->crc);
+		}
+		b->done = 0;
+		b->nr = 0;
+		b->in_len = 0;
+		pthread_mutex_lock(&pool->lock);
+		if (ret < 0 && !pool->err) {
+			pool->err = ret;
+			pool->errmsg = xstrdup(err_last());
+		}
+		pool->head++;
+		pthread_cond_broadcast(&pool->done);
+	}
+	pool->appending = 0;
+}
+
 static void *pw_worker(void *arg)
 {
 	struct pw_pool *pool = arg;
@@ -448,33 +546,41 @@ static void *pw_worker(void *arg)
 
 	pthread_mutex_lock(&pool->lock);
 	for (;;) {
-		struct pw_job *job;
+		struct pw_batch *b;
 
 		while (!pool->stop && pool->next_work == pool->tail)
 			pthread_cond_wait(&pool->work, &pool->lock);
 		if (pool->next_work == pool->tail)
 			break;  /* stopping and nothing left */
-		job = &pool->ring[pool->next_work++ % pool->cap];
+		b = &pool->ring[pool->next_work++ % pool->cap];
 		pthread_mutex_unlock(&pool->lock);
-		pw_compress(z, job, job->data);
+		pw_compress_batch(z, b);
 		pthread_mutex_lock(&pool->lock);
-		job->done = 1;
-		pthread_cond_broadcast(&pool->done);
+		b->done = 1;
+		if (!pool->appending)
+			pw_pool_append_ready(pool);
 	}
 	pthread_mutex_unlock(&pool->lock);
 	zlib_deflater_free(z);
 	return NULL;
 }
 
-static struct pw_pool *pw_pool_new(int threads, enum zlib_impl impl,
-				   int level)
+static struct pw_pool *pw_pool_new(struct packwriter *w, int threads,
+				   enum zlib_impl impl, int level)
 {
 	struct pw_pool *pool = xcalloc(1, sizeof(*pool));
 
+	pool->w = w;
 	pool->nr_threads = threads;
-	/* Bounded queue: memory stays flat whatever the producer does. */
-	pool->cap = (size_t)threads * 4;
+	/*
+	 * Bounded: one batch per worker in progress, one finished or
+	 * queued, and the one being filled; memory stays flat whatever
+	 * the producer does.
+	 */
+	pool->cap = (size_t)threads + 2;
 	pool->ring = xcalloc(pool->cap, sizeof(*pool->ring));
+	for (size_t i = 0; i < pool->cap; i++)
+		buf_init(&pool->ring[i].out, 0);
 	pool->impl = impl;
 	pool->level = level;
 	pthread_mutex_init(&pool->lock, NULL);
@@ -487,40 +593,97 @@ static struct pw_pool *pw_pool_new(int threads, enum zlib_impl impl,
 	return pool;
 }
 
+/* Hand the batch being filled to the workers. */
+static void pw_pool_submit(struct pw_pool *pool)
+{
+	if (!pool->filling)
+		return;
+	pthread_mutex_lock(&pool->lock);
+	pool->tail++;
+	pool->filling = 0;
+	pthread_cond_signal(&pool->work);
+	pthread_mutex_unlock(&pool->lock);
+}
+
 /*
- * Append finished jobs in order; with `all`, wait for every job, else
- * only until the queue has room (wait) or nothing more is ready.
+ * On the producer: report finished packs (on_pack runs on the caller's
+ * thread, never a worker's) and take over a worker's error, message
+ * included (messages are thread-local).  Called with the lock held.
  */
-static int pw_pool_drain(struct packwriter *w, int all, int need_room)
+static int pw_pool_sync(struct packwriter *w)
 {
 	struct pw_pool *pool = w->pool;
-	int ret = 0;
 
-	pthread_mutex_lock(&pool->lock);
-	while (pool->head < pool->tail) {
-		struct pw_job *job = &pool->ring[pool->head % pool->cap];
-		int must_wait = all ||
-			(need_room && pool->tail - pool->head >= pool->cap);
-
-		if (!job->done) {
-			if (!must_wait)
-				break;
-			pthread_cond_wait(&pool->done, &pool->lock);
-			continue;
-		}
-		pthread_mutex_unlock(&pool->lock);
-		if (!ret && !w->err)
-			ret = pw_append(w, &job->oid, job->packed.data,
-					job->packed.len, job->crc);
-		free(job->data);
-		job->data = NULL;
-		buf_release(&job->packed);
-		job->done = 0;
-		pthread_mutex_lock(&pool->lock);
-		pool->head++;
+	for (size_t i = 0; i < pool->on_pack_nr; i++) {
+		if (w->opts.on_pack)
+			w->opts.on_pack(w->opts.on_pack_ctx,
+					pool->on_pack[i]);
+		free(pool->on_pack[i]);
 	}
+	pool->on_pack_nr = 0;
+	if (pool->err && !w->err)
+		w->err = err_set(pool->err, "%s", pool->errmsg);
+	return w->err;
+}
+
+/*
+ * all: submit the batch being filled and wait until every batch is
+ * appended (the pack state is then the caller's); otherwise wait only
+ * until the ring has room for a new batch.
+ */
+static int pw_pool_drain(struct packwriter *w, int all)
+{
+	struct pw_pool *pool = w->pool;
+	int ret;
+
+	if (all)
+		pw_pool_submit(pool);
+	pthread_mutex_lock(&pool->lock);
+	for (;;) {
+		if (all ? pool->head == pool->tail && !pool->appending
+			: pool->tail - pool->head < pool->cap)
+			break;
+		pthread_cond_wait(&pool->done, &pool->lock);
+	}
+	ret = pw_pool_sync(w);
 	pthread_mutex_unlock(&pool->lock);
 	return ret;
+}
+
+/* Queue one object (already hashed and known to be new). */
+static int pw_pool_add(struct packwriter *w, const struct oid *oid,
+		       enum obj_type type, const void *data, size_t len)
+{
+	struct pw_pool *pool = w->pool;
+	struct pw_batch *b;
+	struct pw_obj *o;
+
+	if (!pool->filling) {
+		int ret = pw_pool_drain(w, 0);
+		if (ret < 0)
+			return ret;
+		pool->filling = 1;
+	}
+	b = &pool->ring[pool->tail % pool->cap];
+	if (b->in_alloc - b->in_len < len) {
+		size_t n = MAX(st_add(b->in_len, len), PW_BATCH_BYTES);
+		if (n < b->in_alloc * 2)
+			n = b->in_alloc * 2;
+		b->in = xrealloc(b->in, n);
+		b->in_alloc = n;
+	}
+	ALLOC_GROW(b->objs, b->nr + 1, b->alloc);
+	o = &b->objs[b->nr++];
+	o->oid = *oid;
+	o->type = type;
+	o->in_off = b->in_len;
+	o->len = len;
+	if (len)
+		memcpy(b->in + b->in_len, data, len);
+	b->in_len += len;
+	if (b->in_len >= PW_BATCH_BYTES || b->nr >= PW_BATCH_OBJS)
+		pw_pool_submit(pool);
+	return 0;
 }
 
 static void pw_pool_free(struct pw_pool *pool)
@@ -533,9 +696,14 @@ static void pw_pool_free(struct pw_pool *pool)
 	pthread_mutex_unlock(&pool->lock);
 	for (int i = 0; i < pool->nr_threads; i++)
 		pthread_join(pool->tids[i], NULL);
+	for (size_t i = 0; i < pool->on_pack_nr; i++)
+		free(pool->on_pack[i]);
+	free(pool->on_pack);
+	free(pool->errmsg);
 	for (size_t i = 0; i < pool->cap; i++) {
-		free(pool->ring[i].data);
-		buf_release(&pool->ring[i].packed);
+		free(pool->ring[i].in);
+		free(pool->ring[i].objs);
+		buf_release(&pool->ring[i].out);
 	}
 	pthread_mutex_destroy(&pool->lock);
 	pthread_cond_destroy(&pool->work);
@@ -585,7 +753,7 @@ int packwriter_new(struct packwriter **out, const char *objdir,
 	w->sink.write = sink_write;
 	w->sink.exists = sink_exists;
 	if (w->opts.threads > 0)
-		w->pool = pw_pool_new(w->opts.threads, w->opts.impl,
+		w->pool = pw_pool_new(w, w->opts.threads, w->opts.impl,
 				      w->opts.level);
 	else
 		w->z = zlib_deflater_new(w->opts.impl, w->opts.level);
@@ -621,32 +789,16 @@ int packwriter_write(struct packwriter *w, enum obj_type type,
 
 	if (!w->pool) {
 		job = &w->inline_job;
-		job->oid = *out;
-		job->type = type;
-		job->len = len;
-		pw_compress(w->z, job, data);
+		buf_reset(&job->packed);
+		job->crc = pw_compress(w->z, &job->packed, type, data, len);
 		ret = pw_append(w, out, job->packed.data, job->packed.len,
 				job->crc);
-		if (ret < 0)
-			w->err = ret;
-		return ret;
+	} else {
+		ret = pw_pool_add(w, out, type, data, len);
 	}
-
-	/* Make room in the queue (appending what is done), then submit. */
-	ret = pw_pool_drain(w, 0, 1);
 	if (ret < 0)
-		return w->err = ret;
-	pthread_mutex_lock(&w->pool->lock);
-	job = &w->pool->ring[w->pool->tail % w->pool->cap];
-	job->oid = *out;
-	job->type = type;
-	job->len = len;
-	job->data = xmemdup(data, len ? len : 1);
-	job->done = 0;
-	w->pool->tail++;
-	pthread_cond_signal(&w->pool->work);
-	pthread_mutex_unlock(&w->pool->lock);
-	return 0;
+		w->err = ret;
+	return ret;
 }
 
 int packwriter_write_raw(struct packwriter *w, const struct oid *oid,
@@ -668,7 +820,7 @@ int packwriter_write_raw(struct packwriter *w, const struct oid *oid,
 	if (packwriter_exists(w, oid))
 		return 0;
 	if (w->pool) {
-		ret = pw_pool_drain(w, 1, 0);
+		ret = pw_pool_drain(w, 1);
 		if (ret < 0)
 			return w->err = ret;
 	}
@@ -685,7 +837,7 @@ int packwriter_flush(struct packwriter *w)
 	int ret;
 
 	if (w->pool) {
-		ret = pw_pool_drain(w, 1, 0);
+		ret = pw_pool_drain(w, 1);
 		if (ret < 0 && !w->err)
 			w->err = ret;
 	}

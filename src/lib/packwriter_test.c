@@ -6,6 +6,7 @@
  * worker threads give the same bytes as inline; dedup.
  */
 #include <dirent.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -358,4 +359,66 @@ UNIT_TEST(packwriter, dedup_against_odb_and_abort)
 		zlib_deflater_free(z);
 	}
 	buf_release(&raw);
+}
+
+struct on_pack_count {
+	pthread_t caller;
+	int calls, wrong_thread;
+};
+
+static void count_pack(void *ctx, const char *idx_path)
+{
+	struct on_pack_count *c = ctx;
+
+	c->calls++;
+	if (!pthread_equal(pthread_self(), c->caller))
+		c->wrong_thread++;
+	if (access(idx_path, R_OK))
+		c->wrong_thread += 1000;
+}
+
+/*
+ * With workers, packs that end on a limit are finished on a worker, but
+ * on_pack still runs on the caller's thread, once per pack, with the
+ * idx in place; write_raw after queued writes keeps the order.
+ */
+UNIT_TEST(packwriter, threads_on_pack_and_raw_order)
+{
+	struct packwriter_opts o = { .level = 1, .no_upkeep = 1,
+				     .max_objects = 10, .threads = 2 };
+	struct on_pack_count c = { pthread_self(), 0, 0 };
+	struct buf a = BUF_INIT, b = BUF_INIT;
+	char objdir[4096];
+	struct oid *ids, raw_id;
+	static const unsigned char raw[] = {
+		/* blob "hi\n" in pack form: header 0x33, zlib stream */
+		0x33, 0x78, 0x01, 0xcb, 0xc8, 0xe4, 0x02, 0x00, 0x02, 0x17,
+		0x00, 0xdc };
+
+	oid_from_hex(&raw_id, "45b983be36b73c0788dc9cbcb76cbb80fc7bb057");
+	for (int threads = 0; threads <= 2; threads += 2) {
+		struct packwriter *w;
+		new_repo(objdir, sizeof(objdir));
+		o.threads = threads;
+		o.on_pack = count_pack;
+		o.on_pack_ctx = &c;
+		c.calls = 0;
+		CHECK(packwriter_new(&w, objdir, NULL, &o) == 0);
+		ids = write_blobs(w, 95, 5);
+		CHECK(packwriter_write_raw(w, &raw_id, raw, sizeof(raw),
+					   zlib_crc32(0, raw, sizeof(raw))) ==
+		      0);
+		free(ids);
+		ids = write_blobs(w, 30, 77);
+		CHECK(packwriter_close(w) == 0);
+		check_read_back(objdir, ids, 30, 77);
+		free(ids);
+		CHECK(c.calls == 13);
+		CHECK(c.wrong_thread == 0);
+		all_packs(threads ? &b : &a, objdir);
+	}
+	CHECK(a.len > 100000 && a.len == b.len &&
+	      !memcmp(a.data, b.data, a.len));
+	buf_release(&a);
+	buf_release(&b);
 }
