@@ -194,10 +194,7 @@ test_expect_success BUP 'an index from an older bup (header version 6): warned, 
 	test -s "$W/c.out"
 '
 
-# cbup save leaves out bup's b'...' around the index file name:
-#   bup:  warning: b'ix': header: expected b'BUPI\x00\x00\x00\x07', ...
-#   cbup: warning: ix: header: expected b'BUPI\x00\x00\x00\x07', ...
-test_expect_failure BUP 'an index from an older bup: cbup save warns in bup'"'"'s words' '
+test_expect_success BUP 'an index from an older bup: cbup save warns in bup'"'"'s words' '
 	cp "$W/v6" "$W/b/ix" && cp "$W/v6" "$W/c/ix" &&
 	save_both -t --strip "$S" &&
 	grep "^warning:" "$W/b.err" >"$W/b.w" &&
@@ -289,7 +286,7 @@ test_expect_success 'a corrupt .bupm: ls and restore report it, no crash' '
 # A corrupt .bupm at the top of one branch makes cbup fail to restore or
 # list any other branch: resolving "good/latest" reads the metadata of
 # every branch's root (bup reads only the one it resolves).
-test_expect_failure 'a corrupt .bupm in one branch does not break another' '
+test_expect_success 'a corrupt .bupm in one branch does not break another' '
 	c=$(graft_bupm "$A" good "" "$W/trunc.bupm") &&
 	git --git-dir="$A" update-ref refs/heads/bad "$c" &&
 	rm -rf "$W/r" &&

@@ -23,6 +23,7 @@
 
 #include "cli.h"
 #include "lib/buf.h"
+#include "lib/client.h"
 #include "lib/err.h"
 #include "lib/meta.h"
 #include "lib/metafmt.h"
@@ -423,6 +424,8 @@ int cmd_ls(int argc, const char **argv)
 	struct ls_ctx c;
 	struct opts o;
 	struct repo *repo;
+	struct client *cli = NULL;
+	const char *remote;
 	static const char *const root_path[] = { "/" };
 	const char *const *paths;
 	int npaths, ret = 0;
@@ -430,8 +433,7 @@ int cmd_ls(int argc, const char **argv)
 	memset(&c, 0, sizeof(c));
 	repo = cli_open_repo();   /* bup checks the repository first */
 	cli_parse_opts(&o, optspec, argc, argv);
-	if (opt_str(&o, "remote"))
-		die("remote repositories are not supported yet");
+	remote = opt_str(&o, "remote");
 	c.commit_hash = opt_count(&o, "commit-hash") > 0;
 	c.show_hash = opt_count(&o, "hash") > 0 || c.commit_hash;
 	c.long_fmt = opt_count(&o, "l") > 0;
@@ -460,8 +462,19 @@ int cmd_ls(int argc, const char **argv)
 		paths = root_path;
 		npaths = 1;
 	}
-	if (vfs_new(&c.vfs, repo) < 0)
+	/* bup: RemoteRepo(opt.remote), the same listing over the server */
+	if (remote && *remote) {
+		if (client_open(&cli, remote, repo->path, 0) < 0) {
+			error("%s", err_last());
+			repo_free(repo);
+			opt_release(&o);
+			return 1;
+		}
+		if (vfs_new_remote(&c.vfs, cli) < 0)
+			die("%s", err_last());
+	} else if (vfs_new(&c.vfs, repo) < 0) {
 		die("%s", err_last());
+	}
 
 	for (int n = 0; n < npaths; n++) {
 		if (npaths > 1)
@@ -482,6 +495,11 @@ int cmd_ls(int argc, const char **argv)
 	}
 
 	vfs_free(c.vfs);
+	if (cli && client_close(cli) < 0) {
+		fflush(stdout);
+		error("%s", err_last());
+		ret = 1;
+	}
 	free(c.meta_heads);
 	free(c.pending);
 	repo_free(repo);

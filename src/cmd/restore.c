@@ -2,7 +2,9 @@
  * bup restore [-C outdir] [--sparse] [--numeric-ids] [--exclude-rx RX]
  *             [--map-user/group/uid/gid OLD=NEW] [-v] [-q] PATH...
  *
- * Extracts saved paths from the VFS (FORMAT.md 6.2): directories are
+ * Extracts saved paths from the VFS (FORMAT.md 6.2), local or, with -r,
+ * the server's (FORMAT.md 7.3; the same walk over vfs_new_remote, file
+ * contents through one `join` each): directories are
  * created first and get their metadata after their contents (so times
  * and read-only modes stick), files are streamed blob by blob, hard
  * links are re-created from the recorded targets (FORMAT.md 5.6).
@@ -24,6 +26,7 @@
 
 #include "cli.h"
 #include "lib/buf.h"
+#include "lib/client.h"
 #include "lib/err.h"
 #include "lib/meta.h"
 #include "lib/repo.h"
@@ -164,97 +167,103 @@ static int item_meta(struct restore_ctx *c, const struct vfs_item *it,
 	return 0;
 }
 
+/* Where file contents go while they stream in (vfs_file_stream). */
+struct content_out {
+	int fd;
+	int sparse;
+	uint64_t pending;           /* zeros not yet written (--sparse) */
+	const char *name;
+};
+
+static int put_piece(void *ctx, const void *data, size_t len)
+{
+	struct content_out *o = ctx;
+	const unsigned char *p = data;
+	size_t i = 0;
+
+	if (!o->sparse) {
+		if (write_full(o->fd, p, len) < 0)
+			goto werr;
+		return 0;
+	}
+	/*
+	 * --sparse: runs of zeros of 512 bytes or more (and zeros at the
+	 * end of the file) become holes, as bup's write_sparsely.
+	 */
+	while (i < len) {
+		size_t z = i, d;
+		while (z < len && !p[z])
+			z++;
+		if (z == len) {         /* zeros up to the end */
+			o->pending += len - i;
+			break;
+		}
+		if (z - i >= 512 || (i == 0 && o->pending + z >= 512)) {
+			o->pending += z - i;
+		} else if (z > i || o->pending) {
+			/* a short zero run: write it as data */
+			if (o->pending) {
+				if (o->pending < 512) {
+					static const char zeros[512];
+					if (write_full(o->fd, zeros,
+						       (size_t)o->pending) < 0)
+						goto werr;
+				} else if (lseek(o->fd, (off_t)o->pending,
+						 SEEK_CUR) < 0) {
+					goto werr;
+				}
+				o->pending = 0;
+			}
+			if (z > i && write_full(o->fd, p + i, z - i) < 0)
+				goto werr;
+		}
+		if (o->pending >= 512) {
+			if (lseek(o->fd, (off_t)o->pending, SEEK_CUR) < 0)
+				goto werr;
+			o->pending = 0;
+		}
+		d = z;
+		while (d < len && p[d])
+			d++;
+		if (o->pending) {
+			static const char zeros[512];
+			if (write_full(o->fd, zeros, (size_t)o->pending) < 0)
+				goto werr;
+			o->pending = 0;
+		}
+		if (write_full(o->fd, p + z, d - z) < 0)
+			goto werr;
+		i = d;
+	}
+	return 0;
+werr:
+	return err_errno("write error on '%s'", o->name);
+}
+
 static int write_content(struct restore_ctx *c, const struct vfs_item *it,
 			 const char *name)
 {
-	struct vfs_file *f = NULL;
-	const unsigned char *p;
-	long long n;
-	uint64_t pending = 0;
-	int fd, ret;
+	struct content_out o = { -1, c->sparse, 0, name };
+	int ret;
 
-	fd = open(name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-		  0600);
-	if (fd < 0)
+	o.fd = open(name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+		    O_CLOEXEC, 0600);
+	if (o.fd < 0)
 		return err_errno("cannot open '%s/%s'", c->top, name);
-	ret = vfs_file_open(c->vfs, &it->oid, &f);
+	/* one streamed join from a server, blob by blob locally */
+	ret = vfs_file_stream(c->vfs, &it->oid, put_piece, &o);
 	if (ret < 0)
 		goto out;
-	while ((n = vfs_file_next(f, &p)) > 0) {
-		size_t len = (size_t)n, i = 0;
-		if (!c->sparse) {
-			if (write_full(fd, p, len) < 0) {
-				ret = err_errno("write error on '%s'", name);
-				goto out;
-			}
-			continue;
+	if (o.pending) {
+		off_t end = lseek(o.fd, (off_t)o.pending, SEEK_CUR);
+		if (end < 0 || ftruncate(o.fd, end) < 0) {
+			ret = err_errno("write error on '%s'", name);
+			goto out;
 		}
-		/*
-		 * --sparse: runs of zeros of 512 bytes or more (and zeros at
-		 * the end of the file) become holes, as bup's write_sparsely.
-		 */
-		while (i < len) {
-			size_t z = i, d;
-			while (z < len && !p[z])
-				z++;
-			if (z == len) {         /* zeros up to the end */
-				pending += len - i;
-				break;
-			}
-			if (z - i >= 512 || (i == 0 && pending + z >= 512)) {
-				pending += z - i;
-			} else if (z > i || pending) {
-				/* a short zero run: write it as data */
-				if (pending) {
-					if (pending < 512) {
-						static const char zeros[512];
-						if (write_full(fd, zeros,
-							       (size_t)pending) < 0)
-							goto werr;
-					} else if (lseek(fd, (off_t)pending,
-							 SEEK_CUR) < 0) {
-						goto werr;
-					}
-					pending = 0;
-				}
-				if (z > i && write_full(fd, p + i, z - i) < 0)
-					goto werr;
-			}
-			if (pending >= 512) {
-				if (lseek(fd, (off_t)pending, SEEK_CUR) < 0)
-					goto werr;
-				pending = 0;
-			}
-			d = z;
-			while (d < len && p[d])
-				d++;
-			if (pending) {
-				static const char zeros[512];
-				if (write_full(fd, zeros, (size_t)pending) < 0)
-					goto werr;
-				pending = 0;
-			}
-			if (write_full(fd, p + z, d - z) < 0)
-				goto werr;
-			i = d;
-		}
-	}
-	if (n < 0) {
-		ret = (int)n;
-		goto out;
-	}
-	if (pending) {
-		off_t end = lseek(fd, (off_t)pending, SEEK_CUR);
-		if (end < 0 || ftruncate(fd, end) < 0)
-			goto werr;
 	}
 	ret = 0;
-	goto out;
-werr:
-	ret = err_errno("write error on '%s'", name);
 out:
-	vfs_file_close(f);
-	if (close(fd) < 0 && !ret)
+	if (close(o.fd) < 0 && !ret)
 		ret = err_errno("write error on '%s'", name);
 	return ret;
 }
@@ -623,7 +632,8 @@ int cmd_restore(int argc, const char **argv)
 	struct restore_ctx c;
 	struct opts o;
 	struct repo *repo;
-	const char *outdir;
+	struct client *cli = NULL;
+	const char *outdir, *remote;
 	char cwd[PATH_MAX];
 	int ret;
 
@@ -632,8 +642,7 @@ int cmd_restore(int argc, const char **argv)
 	c.verbosity = opt_count(&o, "quiet") ? -1 : opt_count(&o, "verbose");
 	c.sparse = opt_count(&o, "sparse") > 0;
 	c.numeric_ids = opt_count(&o, "numeric-ids") > 0;
-	if (opt_str(&o, "remote"))
-		die("remote repositories are not supported yet");
+	remote = opt_str(&o, "remote");
 	repo = cli_open_repo();
 	if (!o.argc)
 		cli_usage_fatal(&o, "must specify at least one filename to restore");
@@ -661,7 +670,19 @@ int cmd_restore(int argc, const char **argv)
 	if (!getcwd(cwd, sizeof(cwd)))
 		die("cannot get the current directory: %s", strerror(errno));
 	c.top = xstrdup(cwd);
-	ret = vfs_new(&c.vfs, repo);
+	/* bup: RemoteRepo(opt.remote), after the chdir to outdir */
+	if (remote && *remote) {
+		if (client_open(&cli, remote, repo->path, 0) < 0) {
+			error("%s", err_last());
+			free(c.top);
+			repo_free(repo);
+			opt_release(&o);
+			return 1;
+		}
+		ret = vfs_new_remote(&c.vfs, cli);
+	} else {
+		ret = vfs_new(&c.vfs, repo);
+	}
 	if (ret < 0)
 		die("%s", err_last());
 	for (int i = 0; i < o.argc; i++)
@@ -671,6 +692,8 @@ int cmd_restore(int argc, const char **argv)
 		cli_progress_done("Restoring: %lu, done.\n", c.total);
 
 	vfs_free(c.vfs);
+	if (cli && client_close(cli) < 0)
+		cli_add_error("%s", err_last());
 	for (size_t i = 0; i < c.nr_rx; i++)
 		regfree(&c.rx[i]);
 	free(c.rx);

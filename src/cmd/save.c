@@ -17,6 +17,11 @@
  * hardlink target recomputed, sizes of specials not normalised), and
  * index entries validated in place so that the next save reads nothing
  * it does not have to.
+ *
+ * With -r, or in reverse mode under `bup on` (FORMAT.md 7.4), objects go
+ * to a server through the client's pack writer instead (7.3); "already
+ * saved" then asks the client's cache of the server's indexes, as bup
+ * asks its index-cache, and the ref is read and updated on the server.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +38,7 @@
 
 #include "cli.h"
 #include "lib/bindex.h"
+#include "lib/client.h"
 #include "lib/commit.h"
 #include "lib/err.h"
 #include "lib/hashsplit.h"
@@ -499,7 +505,9 @@ struct save {
 	int nr_sources;
 
 	/* repository and index */
-	struct packwriter *pw;
+	struct packwriter *pw;          /* local, or */
+	struct client *cli;             /* -r / reverse mode, with */
+	struct client_writer *cw;
 	struct objsink *sink;
 	struct bindex ix;
 	const unsigned char *metamap;
@@ -783,7 +791,11 @@ static void meta_warn(void *ctx, const char *msg)
 	cli_add_error("%s", msg);
 }
 
-/* already_saved(): valid in the index and its object is in the repo. */
+/*
+ * already_saved(): valid in the index and its object is in the repo
+ * (remote: in the index cache of the server's idx files, or sent in
+ * this session, as bup's PackWriter_Remote.exists).
+ */
 static int already_saved(struct save *s, const struct bindex_iter *it)
 {
 	struct oid oid;
@@ -793,7 +805,9 @@ static int already_saved(struct save *s, const struct bindex_iter *it)
 	if (s->as_valid && s->as_ofs == it->ent_ofs)
 		return s->as_result;
 	memcpy(oid.hash, it->e.sha, OID_RAWSZ);
-	return packwriter_exists(s->pw, &oid) > 0;
+	if (s->pw)
+		return packwriter_exists(s->pw, &oid) > 0;
+	return s->sink->exists(s->sink, &oid) > 0;
 }
 
 static int want_pre(struct bindex_iter *it, void *data)
@@ -872,8 +886,11 @@ static int split_mem(struct save *s, const void *data, size_t len,
 	fantree_init(&fs.tree, s->sink);
 	if (s->h_ready)
 		hsplit_reset(&s->h, emit_file_chunk, &fs);
-	else
+	else {
 		hsplit_init(&s->h, SAVE_FANBITS, emit_file_chunk, &fs);
+		/* Large reads are scanned on two threads (hashsplit.c). */
+		hsplit_set_threads(&s->h, cli_threads());
+	}
 	s->h_ready = 1;
 	while (len && !ret) {
 		size_t n = MIN(len, (size_t)HSPLIT_READ_SIZE);
@@ -911,8 +928,11 @@ static int split_file(struct save *s, const char *path, struct oid *oid,
 	fantree_init(&fs.tree, s->sink);
 	if (s->h_ready)
 		hsplit_reset(&s->h, emit_file_chunk, &fs);
-	else
+	else {
 		hsplit_init(&s->h, SAVE_FANBITS, emit_file_chunk, &fs);
+		/* Large reads are scanned on two threads (hashsplit.c). */
+		hsplit_set_threads(&s->h, cli_threads());
+	}
 	s->h_ready = 1;
 	*size = 0;
 	for (;;) {
@@ -1599,6 +1619,8 @@ int cmd_save(int argc, const char **argv)
 	char *refname = NULL, *indexfile = NULL, *path = NULL;
 	struct oid oldref, tree, commit;
 	int have_old = 0, code = 0, ret = 0, missing;
+	const char *remote = NULL;
+	int reverse;
 	double date;
 
 	memset(&s, 0, sizeof(s));
@@ -1683,20 +1705,17 @@ int cmd_save(int argc, const char **argv)
 			buf_release(&t);
 		}
 	}
-	if (getenv("BUP_SERVER_REVERSE") && *getenv("BUP_SERVER_REVERSE") &&
-	    opt_count(&o, "r"))
+	reverse = getenv("BUP_SERVER_REVERSE") &&
+		  *getenv("BUP_SERVER_REVERSE");
+	if (opt_count(&o, "r") && (str = opt_str(&o, "r")) && *str)
+		remote = str;
+	if (reverse && opt_count(&o, "r"))
 		cli_usage_fatal(&o, "don't use -r in reverse mode; it's "
 				"automatic");
 	if (name && !refs_valid_save_name(name)) {
 		struct buf m = BUF_INIT;
 		cli_path_msg(&m, name);
 		cli_usage_fatal(&o, "'%s' is not a valid branch name", m.data);
-	}
-	if ((opt_count(&o, "r") && (str = opt_str(&o, "r")) && *str) ||
-	    (getenv("BUP_SERVER_REVERSE") && *getenv("BUP_SERVER_REVERSE"))) {
-		error("remote repositories (-r) are not supported yet");
-		code = 1;
-		goto out;
 	}
 
 	/* --strip: the sources as given, abspath()ed, longest first. */
@@ -1728,6 +1747,10 @@ int cmd_save(int argc, const char **argv)
 	}
 
 	repo = cli_open_repo();
+	/* bup: Client(opt.remote); a ClientError is "error: %s", exit 1 */
+	if ((remote || reverse) &&
+	    (ret = client_open(&s.cli, remote, repo->path, 0)) < 0)
+		goto fail;
 	{
 		struct packwriter_opts po = { 0 };
 		int64_t limit;
@@ -1747,20 +1770,31 @@ int cmd_save(int argc, const char **argv)
 			po.max_size = (uint64_t)limit;
 		po.max_objects = MAX(1, po.max_size / 5000);
 		po.threads = cli_threads();
-		if ((ret = packwriter_new(&s.pw, repo->objdir, cli_odb(repo),
-					  &po)))
-			goto fail;
-		s.sink = packwriter_sink(s.pw);
+		if (s.cli) {
+			struct client_writer_opts co = { 0 };
+			co.level = po.level;
+			co.max_size = po.max_size;
+			co.max_objects = po.max_objects;
+			if ((ret = client_writer_new(&s.cw, s.cli, &co)))
+				goto fail;
+			s.sink = client_writer_sink(s.cw);
+		} else {
+			if ((ret = packwriter_new(&s.pw, repo->objdir,
+						  cli_odb(repo), &po)))
+				goto fail;
+			s.sink = packwriter_sink(s.pw);
+		}
 	}
 
 	if (name) {
 		refname = xstrfmt("refs/heads/%s", name);
-		ret = refs_read(repo, refname, &oldref);
+		ret = s.cli ? client_read_ref(s.cli, refname, &oldref)
+			    : refs_read(repo, refname, &oldref);
 		if (ret && ret != ERR_NOTFOUND)
 			goto fail;
 		have_old = !ret;
 		ret = 0;
-		if (have_old)
+		if (have_old && !s.cli)   /* remote: the server checks */
 			cli_check_parent(repo, refname, &oldref);
 	}
 
@@ -1778,6 +1812,15 @@ int cmd_save(int argc, const char **argv)
 			m.data);
 		buf_release(&m);
 		code = 1;
+		/* bup's `with` blocks close the writer and the client */
+		if (s.cw) {
+			client_writer_close(s.cw);
+			s.cw = NULL;
+		}
+		if (s.cli) {
+			client_close(s.cli);
+			s.cli = NULL;
+		}
 		goto out;
 	}
 	free(path);
@@ -1819,13 +1862,26 @@ int cmd_save(int argc, const char **argv)
 	}
 
 	/* The pack must be complete before the ref may point into it. */
-	ret = packwriter_close(s.pw);
-	s.pw = NULL;
+	if (s.pw) {
+		ret = packwriter_close(s.pw);
+		s.pw = NULL;
+	} else {
+		ret = client_writer_close(s.cw);
+		s.cw = NULL;
+	}
 	if (ret)
 		goto fail;
 	if (refname) {
-		ret = refs_update(repo, refname, &commit,
-				  have_old ? &oldref : NULL, 0, NULL);
+		ret = s.cli ? client_update_ref(s.cli, refname, &commit,
+						have_old ? &oldref : NULL)
+			    : refs_update(repo, refname, &commit,
+					  have_old ? &oldref : NULL, 0, NULL);
+		if (ret)
+			goto fail;
+	}
+	if (s.cli) {
+		ret = client_close(s.cli);
+		s.cli = NULL;
 		if (ret)
 			goto fail;
 	}
@@ -1844,6 +1900,9 @@ fail:
 out:
 	if (s.pw)
 		packwriter_abort(s.pw);
+	/* hanging up mid-transfer: the server keeps nothing of it */
+	client_writer_abort(s.cw);
+	client_abort(s.cli);
 	save_release(&s);
 	free(refname);
 	free(indexfile);

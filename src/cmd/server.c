@@ -719,8 +719,14 @@ static int do_resolve(struct server *s, unsigned flags)
 			  !!(flags & PROTO_RESOLVE_WANT_META),
 			  !!(flags & PROTO_RESOLVE_FOLLOW), &res, &err_no);
 	if (ret < 0 && err_no) {
-		/* a VFS IOError travels to the client (vfs.write_ioerror) */
-		char *msg = xstrdup(err_last());
+		/*
+		 * A VFS IOError travels to the client (vfs.write_ioerror):
+		 * its strerror, whole, without the "[Errno N] " of str().
+		 */
+		const char *full = vfs_resolve_error(s->vfs);
+		const char *p = !strncmp(full, "[Errno ", 7) ?
+				strstr(full, "] ") : NULL;
+		char *msg = xstrdup(p ? p + 2 : full);
 		if ((ret = proto_write(&s->conn, "\0", 1)) >= 0)
 			ret = proto_write_ioerror(&s->conn, err_no, msg, &res);
 		free(msg);

@@ -378,6 +378,8 @@ int cmd_split(int argc, const char **argv)
 	/* bup: fanbits = int(log2(fanout or 128)); -b forces fanout 0 */
 	hsplit_init(&h, hsplit_fanbits(blobs ? 0 : fanout ? (unsigned long
 			long)fanout : 16), emit_chunk, &ctx);
+	/* Large reads are scanned on two threads; same chunks (hashsplit.c). */
+	hsplit_set_threads(&h, cli_threads());
 
 	if (git_ids) {
 		while (!ret && read_line(stdin, &line)) {

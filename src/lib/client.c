@@ -475,6 +475,7 @@ static void client_free(struct client *c)
 	free(c->port);
 	free(c->dir);
 	free(c->cachedir);
+	buf_release(&c->resolve_err);
 	free(c);
 }
 
@@ -511,6 +512,7 @@ int client_open(struct client **out, const char *remote, const char *bupdir,
 	*out = NULL;
 	c->pid = -1;
 	c->in_fd = c->out_fd = -1;
+	buf_init(&c->resolve_err, 0);
 	if (!remote) {
 		if (!reverse)
 			BUG("client_open without a remote outside reverse mode");
@@ -863,6 +865,7 @@ int client_resolve(struct client *c, const char *path,
 	int ret;
 
 	*err_no = 0;
+	buf_reset(&c->resolve_err);
 	if ((ret = require(c, "resolve")) < 0)
 		return ret;
 	if (!*path)
@@ -881,7 +884,8 @@ int client_resolve(struct client *c, const char *path,
 		if (ret >= 0 && (ret = proto_check_ok(&c->conn)) >= 0) {
 			*err_no = no;
 			ret = err_set(ERR_GENERIC, "%s", msg.data);
-			buf_release(&msg);
+			buf_release(&c->resolve_err);
+			c->resolve_err = msg;
 			/* a VFS error leaves the connection in sync */
 			return ret;
 		}
@@ -894,6 +898,11 @@ int client_resolve(struct client *c, const char *path,
 		ret = proto_check_ok(&c->conn);
 out:
 	return broke(c, ret);
+}
+
+const char *client_resolve_error(const struct client *c)
+{
+	return c->resolve_err.data;
 }
 
 /* ---- the remote pack writer ------------------------------------------ */
@@ -1171,4 +1180,60 @@ void client_writer_get_stats(const struct client_writer *w,
 			     struct client_writer_stats *st)
 {
 	*st = w->st;
+}
+
+/*
+ * An object already in pack form (bup get copying packed bytes): the
+ * same receive-objects-v2 frame cw_write() sends after compressing.
+ */
+int client_writer_write_raw(struct client_writer *w, const struct oid *oid,
+			    const void *packed, size_t len, uint32_t crc)
+{
+	struct proto_conn *conn = &w->c->conn;
+	unsigned char hdr[4 + OID_RAWSZ + 4];
+	enum obj_type type;
+	uint64_t size;
+	int ret;
+
+	if (w->err)
+		return w->err;
+	if (!pack_decode_header(packed, len, &type, &size) ||
+	    type < OBJ_COMMIT || type > OBJ_BLOB)
+		return err_set(ERR_CORRUPT, "object %s: bad pack header",
+			       oid_hex(oid));
+	if (zlib_crc32(0, packed, len) != crc)
+		return err_set(ERR_CORRUPT, "object %s: CRC mismatch",
+			       oid_hex(oid));
+	if (cw_exists(&w->sink, oid))
+		return 0;
+	if (len + 24 > PROTO_MAX_FRAME)
+		return w->err = err_set(ERR_USAGE, "object %s too large to "
+					"send", oid_hex(oid));
+	oidset_add(&w->set, oid);
+	if (!w->open) {
+		if ((ret = require(w->c, "receive-objects-v2")) < 0)
+			return w->err = ret;
+		w->c->busy = "receive-objects-v2";
+		w->open = 1;
+		if ((ret = proto_write(conn, "receive-objects-v2\n", 19)) < 0)
+			return w->err = broke(w->c, ret);
+	}
+	put_be32(hdr, (uint32_t)(len + 24));
+	memcpy(hdr + 4, oid->hash, OID_RAWSZ);
+	put_be32(hdr + 4 + OID_RAWSZ, crc);
+	if ((ret = proto_write(conn, hdr, sizeof(hdr))) < 0 ||
+	    (ret = proto_write(conn, packed, len)) < 0)
+		return w->err = broke(w->c, ret);
+	w->count++;
+	w->bytes += len;
+	w->st.objects++;
+	w->st.bytes_out += len;
+	if ((ret = proto_has_input(conn)) < 0)
+		return w->err = broke(w->c, ret);
+	if (ret && (ret = suggest_packs(w, 1)) < 0)
+		return w->err = ret;
+	/* FORMAT.md 2.3: limits checked after the object, as bup */
+	if (w->bytes >= w->o.max_size || w->count >= w->o.max_objects)
+		return client_writer_flush(w);
+	return 0;
 }

@@ -49,6 +49,7 @@ struct client {
 	struct odb *cache;      /* existence over cachedir (NULL: empty) */
 	const char *busy;       /* command in progress, bup's _busy */
 	int broken;             /* the connection is out of sync */
+	struct buf resolve_err; /* client_resolve_error() */
 };
 
 /*
@@ -111,6 +112,12 @@ int client_rev_list(struct client *c, const char *const *refs, size_t nr,
 int client_resolve(struct client *c, const char *path,
 		   const struct vfs_list *parent, int want_meta, int follow,
 		   struct vfs_list *out, int *err_no);
+/*
+ * The whole message of the last client_resolve() VFS error as the server
+ * sent it (bup's IOError.strerror, without "[Errno N] "; err_last() may
+ * be truncated); "" if the last call had none.
+ */
+const char *client_resolve_error(const struct client *c);
 
 /* Fetch one idx from the server into the cache (send-index). */
 int client_sync_index(struct client *c, const char *name);
@@ -131,6 +138,13 @@ struct client_writer_opts {
 int client_writer_new(struct client_writer **out, struct client *c,
 		      const struct client_writer_opts *opts);
 struct objsink *client_writer_sink(struct client_writer *w);
+/*
+ * Send an object already in pack form (header + zlib stream, as
+ * odb_read_raw gives it) without compressing it again; skipped like
+ * the sink's writes when the server has it.  The CRC is checked.
+ */
+int client_writer_write_raw(struct client_writer *w, const struct oid *oid,
+			    const void *packed, size_t len, uint32_t crc);
 /* End the current pack (if any) on the server and fetch its idx. */
 int client_writer_flush(struct client_writer *w);
 /* Flush and free.  Returns 0 or the first error. */

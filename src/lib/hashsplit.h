@@ -42,12 +42,38 @@ struct hsplit {
 	size_t clean_end, next;
 	int next_bits;
 	uint64_t total;       /* bytes emitted so far */
+	/*
+	 * Parallel mode (hsplit_set_threads): each large read is scanned by
+	 * two threads for every position whose full 64-byte window meets
+	 * the split condition ("candidates", in stream offsets: buf[start]
+	 * is stream offset `total`).  All candidates in (cov_lo, cov_hi]
+	 * are listed, sorted.  The cut points stay bup's sequential ones:
+	 * see first_split() in hashsplit.c.
+	 */
+	struct hsplit_cand *cand;
+	size_t cand_nr, cand_alloc;
+	uint64_t cov_lo, cov_hi;
+	struct hsplit_helper *helper;
+	int threads;
+	size_t par_min;       /* smallest read scanned in parallel */
+};
+
+struct hsplit_cand {
+	uint64_t pos;         /* 1-based end of the window */
+	int bits;
 };
 
 /* fanbits = log2(fanout), 4 for bup's default fanout 16; 0 = no levels. */
 void hsplit_init(struct hsplit *h, int fanbits, hsplit_emit_fn emit,
 		 void *ctx);
 void hsplit_release(struct hsplit *h);
+/*
+ * Scan reads of HSPLIT_PAR_MIN bytes or more on `threads` (1 or 2)
+ * threads; the chunks are identical to the sequential ones.  Kept by
+ * hsplit_reset(), freed by hsplit_release().
+ */
+#define HSPLIT_PAR_MIN ((size_t)1 << 20)
+void hsplit_set_threads(struct hsplit *h, int threads);
 /*
  * Start a new input with the same buffer (no 8 MiB allocation per file):
  * like hsplit_init() on a chunker whose buffer is kept.

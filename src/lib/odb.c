@@ -45,6 +45,7 @@ struct odb_pack {
 	uint64_t last_use;
 	unsigned busy;           /* pinned while a read is using it */
 	int covered;             /* by an accepted midx */
+	uint64_t *revidx;        /* sorted offsets, built by odb_read_raw */
 };
 
 struct odb {
@@ -105,6 +106,7 @@ static void odb_clear(struct odb *odb)
 		idx_close(odb->packs[i].idx);
 		pack_close(odb->packs[i].pack);
 		free(odb->packs[i].name);
+		free(odb->packs[i].revidx);
 	}
 	free(odb->packs);
 	odb->packs = NULL;
@@ -587,6 +589,99 @@ int odb_read(struct odb *odb, const struct oid *oid, enum obj_type *type,
 		return err_set(ERR_CORRUPT,
 			       "object %s is corrupt: its content hashes to %s",
 			       oid_hex(oid), oid_hex(&got));
+	}
+	return 0;
+}
+
+/* ---- raw copies ----------------------------------------------------- */
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * git's "reverse index": the idx's offsets sorted, so that an object's
+ * packed bytes end where the next object (or the trailing checksum)
+ * begins.  Built once per pack, on the first raw read from it.
+ */
+static int build_revidx(struct odb_pack *p)
+{
+	uint32_t nr = p->idx->nr;
+
+	p->revidx = xmalloc(st_mult((size_t)nr + 1, sizeof(uint64_t)));
+	for (uint32_t i = 0; i < nr; i++) {
+		uint64_t off = idx_nth_offset(p->idx, i);
+		if (off == IDX_BAD_OFFSET) {
+			free(p->revidx);
+			p->revidx = NULL;
+			return ERR_CORRUPT;
+		}
+		p->revidx[i] = off;
+	}
+	QSORT(p->revidx, nr, cmp_u64);
+	return 0;
+}
+
+int odb_read_raw(struct odb *odb, const struct oid *oid, enum obj_type *type,
+		 struct buf *out, uint32_t *crc)
+{
+	struct odb_pack *p;
+	uint32_t pos = 0, lo, hi;
+	uint64_t off, end, limit, size;
+	size_t start = out->len, hl;
+	int err, ret;
+
+	p = locate(odb, oid, &pos, &err);
+	if (err < 0)
+		return err;
+	/* loose, or an idx v1 without CRCs to check the bytes against */
+	if (!p || p->idx->version < 2)
+		return 1;
+	off = idx_nth_offset(p->idx, pos);
+	if (off == IDX_BAD_OFFSET)
+		return ERR_CORRUPT;
+	if (!p->revidx && (ret = build_revidx(p)) < 0)
+		return ret;
+	if ((ret = use_pack(odb, p)) < 0)
+		return ret;
+	limit = p->pack->size - OID_RAWSZ;
+	/* the first sorted offset greater than off */
+	lo = 0;
+	hi = p->idx->nr;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (p->revidx[mid] <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	end = lo < p->idx->nr ? p->revidx[lo] : limit;
+	/* an offset past the pack's end would make us read garbage */
+	if (off < 12 || end <= off || end > limit || end - off > SIZE_MAX / 2)
+		return err_set(ERR_CORRUPT, "%s: bad offset %llu for object "
+			       "%s", p->pack->path, (unsigned long long)off,
+			       oid_hex(oid));
+	buf_grow(out, (size_t)(end - off));
+	if (pread_full(p->pack->fd, out->data + start, (size_t)(end - off),
+		       off) < 0)
+		return err_errno("cannot read '%s'", p->pack->path);
+	buf_setlen(out, start + (size_t)(end - off));
+	hl = pack_decode_header((unsigned char *)out->data + start,
+				out->len - start, type, &size);
+	if (!hl || *type == OBJ_OFS_DELTA || *type == OBJ_REF_DELTA) {
+		buf_setlen(out, start);
+		/* a delta has no standalone form; let odb_read explain junk */
+		return 1;
+	}
+	*crc = zlib_crc32(0, out->data + start, out->len - start);
+	if (*crc != idx_nth_crc(p->idx, pos)) {
+		buf_setlen(out, start);
+		return err_set(ERR_CORRUPT, "%s: CRC mismatch for object %s "
+			       "at offset %llu", p->pack->path, oid_hex(oid),
+			       (unsigned long long)off);
 	}
 	return 0;
 }

@@ -46,6 +46,17 @@ int odb_exists_where(struct odb *odb, const struct oid *oid,
  */
 int odb_read(struct odb *odb, const struct oid *oid, enum obj_type *type,
 	     struct buf *out);
+/*
+ * The packed form of an object (pack header + zlib stream, FORMAT.md
+ * 2.2) as stored, for copying into another pack without inflating and
+ * deflating it again (bup get).  Appends the bytes to `out` and gives
+ * their CRC-32, checked against the idx.  Returns 0; 1 when the object
+ * has no standalone packed form here (loose, a delta, an idx v1 without
+ * CRCs: use odb_read); ERR_CORRUPT or ERR_IO.  The content's id is not
+ * verified (the CRC is, as git does when it reuses pack data).
+ */
+int odb_read_raw(struct odb *odb, const struct oid *oid, enum obj_type *type,
+		 struct buf *out, uint32_t *crc);
 /* Number of objects in all packs (for bloom sizing, statistics). */
 uint64_t odb_count(struct odb *odb);
 

@@ -347,6 +347,12 @@ static void tw_wrap(struct buf *out, const char *text, long width,
 	free(t.c);
 }
 
+void opt_textwrap(struct buf *out, const char *text, long width,
+		  const char *indent1, const char *indent2)
+{
+	tw_wrap(out, text, width, indent1, indent2);
+}
+
 /* ---- tty width --------------------------------------------------- */
 
 int opt_tty_width(void)

@@ -88,6 +88,14 @@ int opt_int(const struct opts *o, const char *flag, long long *out,
  */
 int opt_tty_width(void);
 
+/*
+ * Python's textwrap.fill(text, width, initial_indent=indent1,
+ * subsequent_indent=indent2), appended to out (for commands such as
+ * get whose usage text is not an optspec).
+ */
+void opt_textwrap(struct buf *out, const char *text, long width,
+		  const char *indent1, const char *indent2);
+
 /* Parse "123", "4k", "1M"... (powers of 1024, as bup's parse_num). */
 int opt_parse_num(const char *s, long long *out);
 

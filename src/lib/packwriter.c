@@ -44,7 +44,7 @@
 #include "util.h"
 
 /* Pack bytes buffered before the first write to disk. */
-#define PW_BUF_SIZE ((size_t)8 << 20)
+#define PW_BUF_SIZE ((size_t)4 << 20)
 /* Pack bytes buffered between writes once a pack has spilled. */
 #define PW_SPILL_CHUNK ((size_t)1 << 20)
 
@@ -56,13 +56,13 @@ struct pw_job {
 
 /*
  * Worker mode: objects travel in batches, so that a worker wake-up, a
- * lock round trip and an allocation are paid per ~1 MiB of input, not
+ * lock round trip and an allocation are paid per 256 KiB of input, not
  * per 8 KiB chunk.  The producer copies each object into the batch's
  * arena (its only copy: the caller's buffer is reused at once); the
  * worker appends each packed object to `out`.
  */
-#define PW_BATCH_BYTES ((size_t)1 << 20)
-#define PW_BATCH_OBJS 1024
+#define PW_BATCH_BYTES ((size_t)256 << 10)
+#define PW_BATCH_OBJS 256
 
 struct pw_obj {
 	struct oid oid;

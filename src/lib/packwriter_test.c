@@ -259,7 +259,7 @@ UNIT_TEST(packwriter, threads_identical_and_spill)
 	struct oid *ids;
 
 	/*
-	 * 600 blobs, ~12 MB: more than the 8 MiB write buffer in total,
+	 * 600 blobs, ~12 MB: more than the 4 MiB write buffer in total,
 	 * and in several 3 MB packs (the buffered single-pass path).
 	 */
 	for (int threads = 0; threads <= 3; threads += 3) {

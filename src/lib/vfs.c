@@ -9,6 +9,13 @@
  * - one .bupm record is consumed per chunked file or non-tree entry;
  * - a branch lists its commits by author date, duplicates numbered so
  *   the oldest gets -0, plus "latest" (FORMAT.md 6.2).
+ *
+ * A vfs over a remote repository (vfs_new_remote) runs the same code
+ * with bup's RemoteRepo underneath (FORMAT.md 7.3): objects come from
+ * cat-batch, refs from `refs`, a branch's commits from one `rev-list`,
+ * whole files and .bupm from `join` (one streamed request instead of a
+ * round trip per chunk), and resolve() is the server's `resolve`, as
+ * bup's vfs.resolve redirects for a remote repository.
  */
 #include "vfs.h"
 
@@ -19,6 +26,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "client.h"
 #include "commit.h"
 #include "err.h"
 #include "metafmt.h"
@@ -36,6 +44,7 @@ struct vfs_revlist {
 struct vfs {
 	struct repo *repo;
 	struct odb *odb;
+	struct client *client;     /* remote: set instead of repo and odb */
 	struct vfs_revlist *revlists;
 	size_t nr_revlists, alloc_revlists;
 	struct buf resolve_err;    /* vfs_resolve_error() */
@@ -120,6 +129,16 @@ int vfs_new(struct vfs **out, struct repo *repo)
 	return 0;
 }
 
+int vfs_new_remote(struct vfs **out, struct client *c)
+{
+	struct vfs *v = xcalloc(1, sizeof(*v));
+
+	v->client = c;
+	buf_init(&v->resolve_err, 0);
+	*out = v;
+	return 0;
+}
+
 void vfs_free(struct vfs *v)
 {
 	if (!v)
@@ -138,6 +157,86 @@ void vfs_root(struct vfs_item *out)
 	out->mode = VFS_DEFAULT_DIR_MODE;
 }
 
+/* ---- the object source: the local odb, or the server ---------------- */
+
+/*
+ * Append an object to out.  From a server the id is checked as odb_read
+ * checks a pack's: a server cannot pass off other bytes as an object.
+ */
+static int obj_read(struct vfs *v, const struct oid *oid, enum obj_type *type,
+		    struct buf *out)
+{
+	struct buf tmp = BUF_INIT;
+	struct buf *dst = out->len ? &tmp : out;
+	char hex[OID_HEXSZ + 1];
+	struct oid got;
+	int ret;
+
+	if (!v->client)
+		return odb_read(v->odb, oid, type, out);
+	ret = client_cat(v->client, oid_to_hex(oid, hex), &got, type, dst);
+	if (ret >= 0) {
+		oid_hash_object(&got, *type, dst->data, dst->len);
+		if (!oid_eq(&got, oid))
+			ret = err_set(ERR_CORRUPT, "server sent object %s with "
+				      "content hashing to %s", oid_hex(oid),
+				      oid_hex(&got));
+	}
+	if (ret < 0)
+		buf_reset(dst);
+	else if (dst == &tmp)
+		buf_add(out, tmp.data, tmp.len);
+	buf_release(&tmp);
+	return ret;
+}
+
+struct ref_list {
+	char **names;
+	struct oid *oids;
+	size_t nr, alloc, oalloc;
+};
+
+static int ref_list_add(void *ctx, const char *refname, const struct oid *oid)
+{
+	struct ref_list *l = ctx;
+
+	ALLOC_GROW(l->names, l->nr + 1, l->alloc);
+	ALLOC_GROW(l->oids, l->nr + 1, l->oalloc);
+	l->names[l->nr] = xstrdup(refname);
+	l->oids[l->nr++] = *oid;
+	return 0;
+}
+
+/*
+ * refs_for_each over heads or tags.  From a server the list is read
+ * whole first (bup's tuple(repo.refs(...))), since fn asks the server
+ * for objects and the reply must not be interleaved with that.
+ */
+static int for_each_ref(struct vfs *v, const char *prefix, refs_each_fn fn,
+			void *ctx)
+{
+	struct ref_list l = { 0 };
+	int tags = !strcmp(prefix, "refs/tags/"), ret;
+
+	if (!v->client)
+		return refs_for_each(v->repo, prefix, fn, ctx);
+	ret = client_refs(v->client, NULL, 0, !tags, tags, ref_list_add, &l);
+	for (size_t i = 0; ret >= 0 && i < l.nr; i++)
+		if (!strncmp(l.names[i], prefix, strlen(prefix)))
+			ret = fn(ctx, l.names[i], &l.oids[i]);
+	for (size_t i = 0; i < l.nr; i++)
+		free(l.names[i]);
+	free(l.names);
+	free(l.oids);
+	return ret < 0 ? ret : 0;
+}
+
+static int join_add(void *ctx, const void *data, size_t len)
+{
+	buf_add(ctx, data, len);
+	return 0;
+}
+
 static unsigned default_mode_for_gitmode(unsigned gitmode)
 {
 	if (S_ISDIR(gitmode))
@@ -152,7 +251,7 @@ static int read_typed(struct vfs *v, const struct oid *oid,
 		      enum obj_type want, struct buf *out)
 {
 	enum obj_type type;
-	int ret = odb_read(v->odb, oid, &type, out);
+	int ret = obj_read(v, oid, &type, out);
 
 	if (ret < 0)
 		return ret;
@@ -171,7 +270,7 @@ static int treeish_to_tree(struct vfs *v, const struct oid *oid,
 	int ret;
 
 	buf_reset(tree);
-	ret = odb_read(v->odb, oid, &type, tree);
+	ret = obj_read(v, oid, &type, tree);
 	if (ret < 0)
 		return ret;
 	if (type == OBJ_COMMIT) {
@@ -197,8 +296,14 @@ static int read_whole(struct vfs *v, const struct oid *oid, struct buf *out)
 	struct vfs_file *f;
 	const unsigned char *p;
 	long long n;
-	int ret = vfs_file_open(v, oid, &f);
+	int ret;
 
+	if (v->client) {
+		char hex[OID_HEXSZ + 1];
+		return client_join(v->client, oid_to_hex(oid, hex), join_add,
+				   out);
+	}
+	ret = vfs_file_open(v, oid, &f);
 	if (ret < 0)
 		return ret;
 	while ((n = vfs_file_next(f, &p)) > 0)
@@ -458,6 +563,65 @@ out:
 }
 
 /*
+ * From a server: one `rev-list` with bup's format "%T %at", answered by
+ * git as "commit <id>" and "<tree> <author time>" lines per commit.
+ */
+static int rev_list_remote(struct vfs *v, const struct oid *head,
+			   struct rev **out, size_t *nr_out)
+{
+	char hex[OID_HEXSZ + 1];
+	const char *refs[1] = { oid_to_hex(head, hex) };
+	struct buf text = BUF_INIT;
+	struct rev *revs = NULL;
+	size_t nr = 0, alloc = 0;
+	char *p, *end;
+	int ret;
+
+	ret = client_rev_list(v->client, refs, 1, "%T %at", &text);
+	if (ret < 0)
+		goto out;
+	p = text.data;
+	end = text.data + text.len;
+	while (p < end) {
+		char *nl = memchr(p, '\n', (size_t)(end - p)), *nl2, *e;
+		struct rev *r;
+		long long t;
+
+		if (!nl || nl - p != 7 + OID_HEXSZ || memcmp(p, "commit ", 7))
+			goto bad;
+		*nl = '\0';
+		ALLOC_GROW(revs, nr + 1, alloc);
+		r = &revs[nr++];
+		memset(r, 0, sizeof(*r));
+		if (oid_from_hex(&r->coid, p + 7) < 0)
+			goto bad;
+		p = nl + 1;
+		nl2 = memchr(p, '\n', (size_t)(end - p));
+		if (!nl2 || nl2 - p < OID_HEXSZ + 2 || p[OID_HEXSZ] != ' ')
+			goto bad;
+		*nl2 = '\0';
+		p[OID_HEXSZ] = '\0';
+		errno = 0;
+		t = strtoll(p + OID_HEXSZ + 1, &e, 10);
+		if (oid_from_hex(&r->tree, p) < 0 || *e || errno)
+			goto bad;
+		r->author_time = t;
+		p = nl2 + 1;
+	}
+	*out = revs;
+	*nr_out = nr;
+	revs = NULL;
+	goto out;
+bad:
+	ret = err_set(ERR_CORRUPT, "unexpected rev-list output from the "
+		      "server for %s", hex);
+out:
+	free(revs);
+	buf_release(&text);
+	return ret < 0 ? ret : 0;
+}
+
+/*
  * git rev-list HEAD order: repeatedly take the newest (committer date)
  * commit not yet shown.  Linear bup branches are simply the parent chain.
  */
@@ -470,6 +634,8 @@ static int rev_list(struct vfs *v, const struct oid *head, struct rev **out,
 	size_t nseen = 0, aseen = 0;
 	int ret = 0;
 
+	if (v->client)
+		return rev_list_remote(v, head, out, nr_out);
 	ALLOC_GROW(queue, 1, qalloc);
 	queue[qnr].coid = *head;
 	queue[qnr].commit_time = 0;
@@ -637,7 +803,7 @@ static int tag_item(struct vfs *v, const struct oid *oid,
 {
 	struct buf b = BUF_INIT;
 	enum obj_type type;
-	int ret = odb_read(v->odb, oid, &type, &b);
+	int ret = obj_read(v, oid, &type, &b);
 
 	if (ret < 0)
 		goto out;
@@ -692,12 +858,12 @@ int vfs_contents(struct vfs *v, const struct vfs_item *dir, int want_meta,
 		it = list_add(out, ".tag", 4);
 		it->kind = VFS_TAGS;
 		it->mode = VFS_DEFAULT_DIR_MODE;
-		return refs_for_each(v->repo, "refs/heads/", root_each, &ctx);
+		return for_each_ref(v, "refs/heads/", root_each, &ctx);
 	case VFS_TAGS:
 		it = list_add(out, ".", 1);
 		it->kind = VFS_TAGS;
 		it->mode = VFS_DEFAULT_DIR_MODE;
-		return refs_for_each(v->repo, "refs/tags/", tags_each, &ctx);
+		return for_each_ref(v, "refs/tags/", tags_each, &ctx);
 	case VFS_REVLIST:
 		it = list_add(out, ".", 1);
 		ret = revlist_item(v, &dir->oid, want_meta, it);
@@ -797,6 +963,31 @@ static int lookup(struct vfs *v, const struct vfs_item *dir, const char *name,
 				*exists = 1;
 				break;
 			}
+		return 0;
+	}
+	if (dir->kind == VFS_ROOT && strcmp(name, ".tag")) {
+		/*
+		 * One branch by name (bup's root_items with names): listing
+		 * the root would read every branch's root metadata, so one
+		 * damaged branch would break paths into all the others.
+		 */
+		struct oid head;
+		char *refname;
+
+		if (!*name || strchr(name, '/') || !strcmp(name, ".") ||
+		    !strcmp(name, ".."))
+			return 0;
+		refname = xstrfmt("refs/heads/%s", name);
+		ret = refs_read(v->repo, refname, &head);
+		free(refname);
+		if (ret == ERR_NOTFOUND)
+			return 0;
+		if (ret < 0)
+			return ret;
+		ret = revlist_item(v, &head, want_meta, found);
+		if (ret < 0)
+			return ret;
+		*exists = 1;
 		return 0;
 	}
 	ret = vfs_contents(v, dir, want_meta, &l);
@@ -916,6 +1107,25 @@ static int resolve_error(struct vfs *v, int *err_no, int eno, const char *what,
 	return ret;
 }
 
+/*
+ * bup's RemoteRepo.resolve: the server resolves; its IOError arrives as
+ * errno and message and reads "[Errno N] message" like a local one.
+ */
+static int resolve_remote(struct vfs *v, const char *path,
+			  const struct vfs_list *parent, int want_meta,
+			  int follow, struct vfs_list *out, int *err_no)
+{
+	int ret = client_resolve(v->client, path, parent, want_meta, follow,
+				 out, err_no);
+
+	if (ret < 0 && *err_no) {
+		buf_addf(&v->resolve_err, "[Errno %d] %s", *err_no,
+			 client_resolve_error(v->client));
+		ret = err_set(ERR_GENERIC, "%s", v->resolve_err.data);
+	}
+	return ret;
+}
+
 int vfs_resolve(struct vfs *v, const char *path,
 		const struct vfs_list *parent, int want_meta, int follow,
 		struct vfs_list *out, int *err_no)
@@ -928,6 +1138,9 @@ int vfs_resolve(struct vfs *v, const char *path,
 
 	*err_no = 0;
 	buf_reset(&v->resolve_err);
+	if (v->client)
+		return resolve_remote(v, path, parent, want_meta, follow, out,
+				      err_no);
 	decompose(path, &p);
 	if (p.must_be_dir)
 		follow = 1;
@@ -1082,7 +1295,7 @@ static int chunked_size(struct vfs *v, const struct oid *oid, uint64_t *size)
 		int have = 0;
 
 		buf_reset(&b);
-		ret = odb_read(v->odb, &cur, &type, &b);
+		ret = obj_read(v, &cur, &type, &b);
 		if (ret < 0)
 			break;
 		if (type != OBJ_TREE) {
@@ -1175,7 +1388,7 @@ int vfs_file_open(struct vfs *v, const struct oid *oid, struct vfs_file **out)
 
 	f->v = v;
 	buf_init(&f->blob, 0);
-	ret = odb_read(v->odb, oid, &type, &b);
+	ret = obj_read(v, oid, &type, &b);
 	if (ret < 0)
 		goto fail;
 	if (type == OBJ_BLOB) {
@@ -1231,7 +1444,7 @@ long long vfs_file_next(struct vfs_file *f, const unsigned char **data)
 				return err_set(ERR_CORRUPT,
 					       "chunked file tree too deep at %s",
 					       oid_hex(&e.oid));
-			ret = odb_read(f->v->odb, &e.oid, &type, &n->tree);
+			ret = obj_read(f->v, &e.oid, &type, &n->tree);
 			if (ret < 0)
 				return ret;
 			if (type != OBJ_TREE)
@@ -1241,7 +1454,7 @@ long long vfs_file_next(struct vfs_file *f, const unsigned char **data)
 			tree_iter_init(&n->it, n->tree.data, n->tree.len);
 			continue;
 		}
-		ret = odb_read(f->v->odb, &e.oid, &type, &f->blob);
+		ret = obj_read(f->v, &e.oid, &type, &f->blob);
 		if (ret < 0)
 			return ret;
 		if (type != OBJ_BLOB)
@@ -1272,6 +1485,29 @@ long long vfs_file_read(struct vfs_file *f, void *buf, size_t len)
 		got += n;
 	}
 	return (long long)got;
+}
+
+int vfs_file_stream(struct vfs *v, const struct oid *oid, vfs_data_fn fn,
+		    void *ctx)
+{
+	struct vfs_file *f;
+	const unsigned char *p;
+	long long n;
+	int ret;
+
+	if (v->client) {
+		char hex[OID_HEXSZ + 1];
+		return client_join(v->client, oid_to_hex(oid, hex), fn, ctx);
+	}
+	if ((ret = vfs_file_open(v, oid, &f)) < 0)
+		return ret;
+	while ((n = vfs_file_next(f, &p)) > 0)
+		if ((ret = fn(ctx, p, (size_t)n)) < 0)
+			break;
+	vfs_file_close(f);
+	if (ret < 0)
+		return ret;
+	return n < 0 ? (int)n : 0;
 }
 
 void vfs_file_close(struct vfs_file *f)

@@ -70,6 +70,14 @@ void vfs_item_release(struct vfs_item *it);
 void vfs_item_copy(struct vfs_item *dst, const struct vfs_item *src);
 
 int vfs_new(struct vfs **out, struct repo *repo);
+/*
+ * A vfs over a remote repository (bup's RemoteRepo): every read goes to
+ * the server through c (cat-batch, refs, rev-list, join, resolve), so c
+ * must stay open, and idle between calls, until vfs_free().  The same
+ * calls, items and errors as a local vfs.
+ */
+struct client;
+int vfs_new_remote(struct vfs **out, struct client *c);
 void vfs_free(struct vfs *v);
 
 /* The root item ("/"). */
@@ -129,6 +137,17 @@ long long vfs_file_read(struct vfs_file *f, void *buf, size_t len);
  */
 long long vfs_file_next(struct vfs_file *f, const unsigned char **data);
 void vfs_file_close(struct vfs_file *f);
+
+/*
+ * The whole contents of a file (blob or chunked fanout tree), passed to
+ * fn piece by piece: the vfs_file_next() loop locally, one streamed
+ * `join` request from a server (no round trip per chunk).  An error
+ * returned by fn stops the stream and is returned; on a remote vfs the
+ * connection is then unusable.
+ */
+typedef int (*vfs_data_fn)(void *ctx, const void *data, size_t len);
+int vfs_file_stream(struct vfs *v, const struct oid *oid, vfs_data_fn fn,
+		    void *ctx);
 
 /* Default modes for items without metadata (bup's vfs.py). */
 #define VFS_DEFAULT_FILE_MODE 0100644

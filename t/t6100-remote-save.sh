@@ -1,0 +1,297 @@
+#!/bin/sh
+# save, restore and ls against remote repositories (FORMAT.md 7):
+#   - cbup save -r :PATH and through a fake ssh (CBUP_SSH drops the host
+#     and runs the command here, cbup standing in for the remote "bup"):
+#     the trees equal a local save of the same index, a second save sends
+#     nothing the server has, the ref moves with a parent;
+#   - restore -r and ls -r print and extract exactly what the local
+#     commands do on the server's repository;
+#   - `cbup on - save` (reverse mode over fds 3/4);
+#   - cbup save -r to real `bup server` and `bup save -r` to `cbup
+#     server`, identical trees (BUP prerequisite);
+#   - a save killed mid-transfer leaves the server fsck-clean, with no
+#     ref to a missing object, and the next save -r completes.
+. "$(dirname "$0")/test-lib.sh"
+
+D="$TRASH/d"            # the saved tree lives in $D/src; $D never changes
+S="$TRASH/srv"          # served by cbup
+BS="$TRASH/bupsrv"      # served by real bup
+MANIFEST="$TOP/t/helper/manifest"
+
+packs() { ls "$1/objects/pack" | grep -c '\.pack$' || true; }
+
+# every ref of repo $1 names an object git can read
+refs_ok() {
+	git --git-dir="$1" for-each-ref --format="%(objectname)" |
+	while read -r o; do
+		git --git-dir="$1" cat-file -e "$o" || return 1
+	done
+}
+
+# Metadata reprs in vfs error messages name Python object addresses.
+noaddr() { sed 's/instance at 0x[0-9a-f]*/instance at X/g'; }
+
+# --strip-path keeps /tmp and $TRASH (which other tests and this one
+# change) out of the tree: the root gets $D's metadata.
+save() { cbup save --strip-path "$D" "$@" "$D/src"; }
+
+test_expect_success 'setup' '
+	mkdir -p "$D/src/sub/deeper" "$D/src/empty" fakessh fakebin &&
+	lcg 1 3000000 >"$D/src/big" &&
+	head -c 700000 /dev/urandom >"$D/src/sub/rand" &&
+	echo hello >"$D/src/x" && ln -s x "$D/src/link" &&
+	ln "$D/src/x" "$D/src/sub/hardx" &&
+	mkfifo "$D/src/fifo" && printf "" >"$D/src/sub/deeper/zero" &&
+	head -c 2000 /dev/zero >"$D/src/sub/zeros" &&
+	chmod 750 "$D/src/sub" && touch -d @1600000000 "$D/src/x" &&
+	ln -s "$CBUP" fakebin/bup &&
+	cat >fakessh/ssh <<-EOF &&
+	#!/bin/sh
+	# ssh [-p PORT] HOST -- CMD: run CMD here, cbup standing in for bup
+	while [ \$# -gt 0 ]; do
+		case "\$1" in
+		-p) shift 2 ;;
+		--) shift; break ;;
+		*) shift ;;
+		esac
+	done
+	PATH="$TRASH/fakebin:\$PATH" exec sh -c "\$*"
+	EOF
+	chmod +x fakessh/ssh &&
+	cbup init >/dev/null 2>&1 &&
+	cbup index "$D/src" >/dev/null &&
+	cbup init -r ":$S" >/dev/null 2>&1
+'
+
+test_expect_success 'save -r :PATH: the tree of a local save, fsck-clean' '
+	save -t >expect &&
+	save -r ":$S" -t -n rs -d 1700000000 >actual &&
+	test_cmp expect actual &&
+	test "$(git --git-dir="$S" rev-parse rs^{tree})" = "$(cat expect)" &&
+	git --git-dir="$S" fsck --strict 2>&1 | grep -v "^notice" >fsck;
+	test_must_fail test -s fsck &&
+	refs_ok "$S" &&
+	test -n "$(ls "$BUP_DIR"/index-cache/None__*srv/*.idx)"
+'
+
+test_expect_success 'save -r again: nothing the server has is sent' '
+	n=$(packs "$S") &&
+	save -r ":$S" -t >actual &&
+	test_cmp expect actual &&
+	test "$(packs "$S")" = "$n"
+'
+
+test_expect_success 'save -r -n: the commit has the old head as parent' '
+	old=$(git --git-dir="$S" rev-parse rs) &&
+	save -r ":$S" -c -n rs -d 1700000100 >commit &&
+	test "$(git --git-dir="$S" rev-parse rs)" = "$(cat commit)" &&
+	test "$(git --git-dir="$S" rev-parse rs^)" = "$old" &&
+	git --git-dir="$S" cat-file commit rs | grep -q "^bup save$" &&
+	refs_ok "$S"
+'
+
+test_expect_success 'save -r through ssh (CBUP_SSH): same tree' '
+	CBUP_SSH="$TRASH/fakessh/ssh" save -r "somehost:$S" -n viassh \
+		-d 1700000200 &&
+	test "$(git --git-dir="$S" rev-parse viassh^{tree})" = \
+		"$(cat expect)" &&
+	ls "$BUP_DIR"/index-cache/somehost_*srv/*.idx >/dev/null &&
+	git --git-dir="$S" fsck --strict
+'
+
+test_expect_success 'save -r after the index cache is lost' '
+	rm -rf "$BUP_DIR/index-cache" &&
+	n=$(packs "$S") &&
+	save -r ":$S" -t >actual &&
+	test_cmp expect actual &&
+	test "$(packs "$S")" = "$n"
+'
+
+test_expect_success 'save -r to a missing repository fails cleanly' '
+	test_expect_code 1 save -r ":$TRASH/none" -n x 2>err &&
+	grep -q "^error: .*does not exist" err &&
+	test_must_fail test -e "$TRASH/none"
+'
+
+test_expect_success 'save: -r in reverse mode is refused' '
+	BUP_SERVER_REVERSE=h test_expect_code 97 save -r ":$S" -t \
+		2>err 3</dev/null 4>/dev/null &&
+	grep -q "^error: don.t use -r in reverse mode" err
+'
+
+test_expect_success 'bup on - save: reverse mode into the local repo' '
+	cbup on - save --strip-path "$D" -n onsave -d 1700000000 "$D/src" \
+		2>err &&
+	test "$(git --git-dir="$BUP_DIR" rev-parse onsave^{tree})" = \
+		"$(cat expect)" &&
+	cbup on - save --strip-path "$D" -t "$D/src" >actual &&
+	test_cmp expect actual &&
+	git --git-dir="$BUP_DIR" fsck --strict 2>&1 | grep -v "^notice" >fsck;
+	test_must_fail test -s fsck
+'
+
+# ls -r and restore -r against `cbup -d SRV ls/restore` on the same repo.
+P=rs/latest/src
+
+test_expect_success 'ls -r prints what a local ls prints' '
+	git --git-dir="$S" tag t1 rs &&
+	for opts in "" -l -s -la -A -F --file-type "--commit-hash -l" -d \
+		"-ls --numeric-ids" "--human-readable -l" -sd; do
+		for p in / rs rs/latest $P $P/ $P/. $P/link $P/sub \
+			$P/sub/rand $P/x/nope $P/nosuch nosuch .tag .tag/t1 \
+			rs/latest/src/sub/deeper/../hardx; do
+			BUP_DIR="$S" cbup ls $opts "$p" >expect 2>&1
+			echo "exit $?" >>expect
+			cbup ls -r ":$S" $opts "$p" >actual 2>&1
+			echo "exit $?" >>actual
+			noaddr <expect >e && noaddr <actual >a &&
+			test_cmp e a || { echo "ls $opts $p"; return 1; }
+		done
+	done &&
+	cbup ls -r ":$S" / rs .tag >actual 2>&1 &&
+	BUP_DIR="$S" cbup ls / rs .tag >expect 2>&1 &&
+	test_cmp expect actual
+'
+
+test_expect_success 'ls -r names a vfs error as a local ls does' '
+	test_expect_code 1 cbup ls -r ":$S" -l $P/x/nope >out 2>err &&
+	grep -q "^bup: \[Errno 20\] path b.$P/x/nope. ends internally" err &&
+	grep -q "Item(meta=<<class .bup.metadata.Metadata.> instance" err
+'
+
+test_expect_success 'restore -r extracts what a local restore does' '
+	BUP_DIR="$S" cbup restore -C l1 $P >/dev/null 2>&1 &&
+	cbup restore -r ":$S" -C r1 $P >/dev/null 2>&1 &&
+	"$MANIFEST" --no-root l1 >expect &&
+	"$MANIFEST" --no-root r1 >actual &&
+	test_cmp expect actual &&
+	cmp "$D/src/big" r1/src/big &&
+	cmp "$D/src/sub/rand" r1/src/sub/rand &&
+	BUP_DIR="$S" cbup restore -C l2 --sparse $P/. >/dev/null 2>&1 &&
+	cbup restore -r ":$S" -C r2 --sparse $P/. >/dev/null 2>&1 &&
+	"$MANIFEST" --no-root l2 >expect &&
+	"$MANIFEST" --no-root r2 >actual &&
+	test_cmp expect actual &&
+	BUP_DIR="$S" cbup restore -C l3 rs/latest/src/sub/ $P/big \
+		>/dev/null 2>&1 &&
+	cbup restore -r ":$S" -C r3 rs/latest/src/sub/ $P/big \
+		>/dev/null 2>&1 &&
+	"$MANIFEST" --no-root l3 >expect &&
+	"$MANIFEST" --no-root r3 >actual &&
+	test_cmp expect actual
+'
+
+test_expect_success 'restore -r reports errors as a local restore does' '
+	BUP_DIR="$S" test_expect_code 1 cbup restore -C l4 $P/x/nope \
+		$P/nosuch nobranch >/dev/null 2>expect &&
+	test_expect_code 1 cbup restore -r ":$S" -C r4 $P/x/nope $P/nosuch \
+		nobranch >/dev/null 2>actual &&
+	noaddr <expect >e && noaddr <actual >a &&
+	test_cmp e a && grep -q "cannot access" a
+'
+
+test_expect_success 'restore -r and ls -r through ssh (CBUP_SSH)' '
+	CBUP_SSH="$TRASH/fakessh/ssh" cbup restore -r "h:$S" -C r5 $P \
+		>/dev/null 2>&1 &&
+	"$MANIFEST" --no-root r5 >actual &&
+	"$MANIFEST" --no-root r1 >expect &&
+	test_cmp expect actual &&
+	CBUP_SSH="$TRASH/fakessh/ssh" cbup ls -r "h:$S" -l $P >actual &&
+	BUP_DIR="$S" cbup ls -l $P >expect &&
+	test_cmp expect actual
+'
+
+test_expect_success 'ls -r / restore -r of a missing repository' '
+	test_expect_code 1 cbup ls -r ":$TRASH/none" / 2>err &&
+	grep -q "^error: .*does not exist" err &&
+	test_expect_code 1 cbup restore -r ":$TRASH/none" -C r6 $P 2>err &&
+	grep -q "^error: .*does not exist" err
+'
+
+# ---- a client killed mid-save ----
+
+test_expect_success 'save -r killed mid-transfer: server clean, next save ok' '
+	mkdir -p "$D/src/more" &&
+	head -c 6000000 /dev/urandom >"$D/src/more/r1" &&
+	head -c 6000000 /dev/urandom >"$D/src/more/r2" &&
+	cbup index "$D/src" >/dev/null &&
+	n=$(packs "$S") && old=$(git --git-dir="$S" rev-parse rs) &&
+	# the server gets the first MB at once, then waits: the client is
+	# surely blocked in receive-objects-v2 when it is killed
+	cat >stall <<-EOF &&
+	#!/bin/sh
+	{ head -c 1000000; sleep 3; cat; } | "$CBUP" server
+	EOF
+	chmod +x stall &&
+	{ CBUP_REMOTE_BUP="$TRASH/stall" cbup save --strip-path "$D" \
+		-r ":$S" -n rs "$D/src" 2>/dev/null & pid=$!; } &&
+	i=0 && while ! ls -d "$S"/objects/pack-tmp-* >/dev/null 2>&1 &&
+		test $i -lt 50; do sleep 0.1; i=$((i + 1)); done &&
+	sleep 0.5 && ls -d "$S"/objects/pack-tmp-* >/dev/null &&
+	kill -9 $pid; wait $pid;
+	i=0 && while ls -d "$S"/objects/pack-tmp-* >/dev/null 2>&1 &&
+		test $i -lt 100; do sleep 0.1; i=$((i + 1)); done &&
+	test_must_fail ls -d "$S"/objects/pack-tmp-* 2>/dev/null &&
+	test "$(packs "$S")" = "$n" &&
+	test "$(git --git-dir="$S" rev-parse rs)" = "$old" &&
+	git --git-dir="$S" fsck --strict && refs_ok "$S" &&
+	save -t >expect &&
+	save -r ":$S" -n rs >/dev/null &&
+	test "$(git --git-dir="$S" rev-parse rs^{tree})" = "$(cat expect)" &&
+	git --git-dir="$S" fsck --strict && refs_ok "$S" &&
+	cbup restore -r ":$S" -C r7 $P/more >/dev/null 2>&1 &&
+	cmp "$D/src/more/r1" r7/more/r1 && cmp "$D/src/more/r2" r7/more/r2
+'
+
+# ---- against real bup ----
+
+test_expect_success BUP 'cbup save -r -> bup server: the local tree' '
+	CBUP_REMOTE_BUP=bup cbup init -r ":$BS" >/dev/null 2>&1 &&
+	save -t >expect &&
+	CBUP_REMOTE_BUP=bup save -r ":$BS" -n cs -d 1700000000 &&
+	test "$(git --git-dir="$BS" rev-parse cs^{tree})" = "$(cat expect)" &&
+	git --git-dir="$BS" fsck --strict &&
+	n=$(packs "$BS") &&
+	CBUP_REMOTE_BUP=bup save -r ":$BS" -t >actual &&
+	test_cmp expect actual && test "$(packs "$BS")" = "$n" &&
+	bup -d "$BS" restore -C b1 cs/latest/src >/dev/null 2>&1 &&
+	cmp "$D/src/big" b1/src/big &&
+	CBUP_REMOTE_BUP=bup cbup restore -r ":$BS" -C c1 cs/latest/src \
+		>/dev/null 2>&1 &&
+	"$MANIFEST" --no-root b1 >expect.man &&
+	"$MANIFEST" --no-root c1 >actual.man &&
+	test_cmp expect.man actual.man &&
+	CBUP_REMOTE_BUP=bup cbup ls -r ":$BS" -l cs/latest/src/sub >actual &&
+	bup -d "$BS" ls -l cs/latest/src/sub >expect &&
+	test_cmp expect actual
+'
+
+test_expect_success BUP 'bup save -r -> cbup server: the local tree' '
+	cbup init -r ":$TRASH/csrv" >/dev/null 2>&1 &&
+	save -t >expect &&
+	PATH="$TRASH/fakessh:$PATH" bup save --strip-path "$D" \
+		-r "localhost:$TRASH/csrv" -n bs -d 1700000000 "$D/src" &&
+	test "$(git --git-dir="$TRASH/csrv" rev-parse bs^{tree})" = \
+		"$(cat expect)" &&
+	git --git-dir="$TRASH/csrv" fsck --strict &&
+	PATH="$TRASH/fakessh:$PATH" bup ls -r "localhost:$TRASH/csrv" -l \
+		bs/latest/src >actual &&
+	cbup -d "$TRASH/csrv" ls -l bs/latest/src >expect &&
+	test_cmp expect actual &&
+	PATH="$TRASH/fakessh:$PATH" bup restore -r "localhost:$TRASH/csrv" \
+		-C b2 bs/latest/src >/dev/null 2>&1 &&
+	cbup -d "$TRASH/csrv" restore -C c2 bs/latest/src >/dev/null 2>&1 &&
+	"$MANIFEST" --no-root b2 >expect.man &&
+	"$MANIFEST" --no-root c2 >actual.man &&
+	test_cmp expect.man actual.man
+'
+
+test_expect_success BUP 'bup and cbup ls -r agree on vfs errors' '
+	PATH="$TRASH/fakessh:$PATH" test_expect_code 1 bup ls \
+		-r "localhost:$S" -l $P/x/nope >/dev/null 2>expect &&
+	test_expect_code 1 cbup ls -r ":$S" -l $P/x/nope >/dev/null 2>actual &&
+	noaddr <expect >e && noaddr <actual >a &&
+	test_cmp e a
+'
+
+test_done
