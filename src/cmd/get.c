@@ -1391,8 +1391,10 @@ static void parse_args(struct get_ctx *g, int argc, const char **argv)
 			       need == 1 ? "" : "s");
 
 		if (m < ARRAY_SIZE(one)) {
+			/* bup tests the destination's truth: "" is none */
 			struct spec s = { (enum method)m, vals[0],
-					  need == 2 ? vals[1] : NULL };
+					  need == 2 && *vals[1] ? vals[1]
+								: NULL };
 			ALLOC_GROW(g->specs, g->nr_specs + 1, g->alloc_specs);
 			g->specs[g->nr_specs++] = s;
 		} else if (!strcmp(arg, "-v") || !strcmp(arg, "--verbose")) {

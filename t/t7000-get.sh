@@ -1,0 +1,374 @@
+#!/bin/sh
+# cbup get: every transfer method between local repositories and into a
+# remote one (-r :PATH), against real bup get run on a parallel
+# destination: the same refs and ids where bup's are deterministic (the
+# same objects, too), the same commits but for the committer time where
+# bup makes new ones (--append, --pick), the same join output; bup's
+# usage errors with their texts and exit codes; git fsck --strict clean
+# on every destination.
+. "$(dirname "$0")/test-lib.sh"
+
+SRC="$TRASH/src"
+
+mkrepo() { BUP_DIR="$1" cbup init >/dev/null 2>&1; }
+
+# the destination pair of a scenario: $TRASH/c-NAME (cbup), b-NAME (bup)
+fresh() {
+	rm -rf "$TRASH/c-$1" "$TRASH/b-$1" &&
+	mkrepo "$TRASH/c-$1" &&
+	mkrepo "$TRASH/b-$1"
+}
+
+# run the same get with cbup into c-NAME and with bup into b-NAME
+both() {
+	n=$1; shift
+	BUP_DIR="$TRASH/c-$n" cbup get -s "$SRC" "$@" >"c-$n.out" 2>"c-$n.err"
+	echo $? >"c-$n.rc"
+	BUP_DIR="$TRASH/b-$n" bup get -s "$SRC" "$@" >"b-$n.out" 2>"b-$n.err"
+	echo $? >"b-$n.rc"
+	test_cmp "b-$n.rc" "c-$n.rc" &&
+	test_cmp "b-$n.err" "c-$n.err"
+}
+
+refs() { git --git-dir="$1" show-ref | sort; }
+objects() {
+	git --git-dir="$1" cat-file --batch-all-objects --batch-check | sort
+}
+fsck_clean() {
+	git --git-dir="$1" fsck --strict >fsck.out 2>&1 ||
+	{ cat fsck.out; return 1; }
+	! grep -v -e "^notice: HEAD points to an unborn" -e "^dangling " fsck.out
+}
+# a history without committer times: tree, author, committer, message
+history() {
+	d=$1; shift
+	git --git-dir="$d" log --format='%T %an <%ae> %ad%n%cn <%ce>%n%B' \
+		--date=raw "$@"
+}
+# a history must have the same objects
+same_dest() {
+	test_cmp "b-$1.out" "c-$1.out" &&
+	refs "$TRASH/b-$1" >b.refs && refs "$TRASH/c-$1" >c.refs &&
+	test_cmp b.refs c.refs &&
+	objects "$TRASH/b-$1" >b.objs && objects "$TRASH/c-$1" >c.objs &&
+	test_cmp b.objs c.objs &&
+	fsck_clean "$TRASH/c-$1"
+}
+joins_same() {
+	for r in "$@"; do
+		BUP_DIR="$TRASH/b-$n" bup join "$r" >b.join &&
+		BUP_DIR="$TRASH/c-$n" cbup join "$r" >c.join &&
+		cmp b.join c.join || return 1
+	done
+}
+
+test_expect_success 'setup: a source with branches, saves and tags' '
+	mkrepo "$SRC" && mkrepo "$BUP_DIR" &&
+	export BUP_DIR="$SRC" &&
+	lcg 1 1500000 >big && lcg 2 3000 >small && lcg 3 700000 >other &&
+	cbup split -n a big && cbup split -n a small &&
+	cbup split -n b other &&
+	mkdir -p tree/sub && cp big tree/ && cp small tree/sub/ &&
+	ln -s sub tree/link &&
+	cbup index tree >/dev/null && cbup save --strip -n s tree >/dev/null &&
+	cp other tree/sub/ && cbup index tree >/dev/null &&
+	cbup save --strip -n s tree >/dev/null &&
+	cbup tag tg a &&
+	cbup tag ttree "$(git --git-dir="$SRC" rev-parse "b^{tree}")" &&
+	fsck_clean "$SRC" &&
+	unset BUP_DIR
+'
+
+test_expect_success 'usage text and exit codes as bup' '
+	cbup get -h >out 2>err && test ! -s err &&
+	head -n 1 out | grep -q "^usage: bup get \[-s source\]" &&
+	test_expect_code 1 cbup get --bogus 2>err &&
+	tail -n 1 err | grep -q "fetch REF anonymously" &&
+	test_expect_code 1 cbup get -q --ff a 2>err &&
+	test_expect_code 1 cbup get --ff 2>err &&
+	tail -n 1 err >actual &&
+	echo "error: --ff argument requires 1 value" >expect &&
+	test_cmp expect actual
+'
+
+test_expect_success BUP 'help text identical at several widths' '
+	for w in 70 40 100; do
+		BUP_TTY_WIDTH=$w bup get -h >expect &&
+		BUP_TTY_WIDTH=$w cbup get -h >actual &&
+		test_cmp expect actual || return 1
+	done
+'
+
+test_expect_success BUP '--ff: refs, objects and joins as bup' '
+	fresh ff &&
+	both ff -v --ff a --ff: s /s2 -c -t &&
+	same_dest ff && joins_same a &&
+	test "$(git --git-dir="$TRASH/c-ff" rev-parse a)" = \
+		"$(git --git-dir="$SRC" rev-parse a)"
+'
+
+test_expect_success BUP '--ff of a later save fast-forwards; nothing resent' '
+	both ff -v --ff s/latest &&
+	same_dest ff &&
+	ls "$TRASH/c-ff/objects/pack/"*.pack >before &&
+	both ff --ff a &&
+	ls "$TRASH/c-ff/objects/pack/"*.pack >after &&
+	test_cmp before after &&
+	same_dest ff
+'
+
+test_expect_success BUP '--ff to a branch that is not an ancestor fails' '
+	both ff --ff: b a &&
+	test "$(cat c-ff.rc)" = 1 &&
+	tail -n 1 c-ff.err | grep -q "not an ancestor" &&
+	same_dest ff
+'
+
+test_expect_success BUP '--new-tag, --replace and --unnamed as bup' '
+	fresh tags &&
+	both tags -v --print-tags --new-tag /.tag/tg --new-tag: b /.tag/bb \
+		--new-tag /.tag/ttree --unnamed git:a~1 --unnamed /b/latest &&
+	same_dest tags &&
+	both tags -v --replace: a /.tag/bb --replace: s/latest x \
+		--replace: /.tag/tg a2 --print-tags -c &&
+	same_dest tags && joins_same x a2 bb &&
+	both tags --new-tag: a /.tag/tg &&
+	test "$(cat c-tags.rc)" = 1 && same_dest tags
+'
+
+test_expect_success BUP '--append: the same commits but for the committer time' '
+	fresh app &&
+	both app --ff b &&
+	both app -c --append: a b --append: /.tag/ttree t --append: s/latest/ s &&
+	test_cmp b-app.rc c-app.rc &&
+	for d in b c; do
+		git --git-dir="$TRASH/$d-app" log \
+			--format="%T %P %an <%ae>%n%cn <%ce>%n%B" t >$d.hist
+	done &&
+	test_cmp b.hist c.hist &&
+	grep -q "^Generated by command:" c.hist &&
+	for r in b s; do
+		history "$TRASH/b-app" $r >b.hist &&
+		history "$TRASH/c-app" $r >c.hist &&
+		test_cmp b.hist c.hist || return 1
+	done &&
+	test "$(git --git-dir="$TRASH/c-app" rev-list --count b)" = 3 &&
+	git --git-dir="$TRASH/c-app" rev-parse b~2 >actual &&
+	git --git-dir="$SRC" rev-parse b >expect && test_cmp expect actual &&
+	test "$(git --git-dir="$TRASH/c-app" rev-parse b)" = \
+		"$(sed -n 1p c-app.out)" &&
+	objects "$TRASH/b-app" | grep -v " commit " >b.objs &&
+	objects "$TRASH/c-app" | grep -v " commit " >c.objs &&
+	test_cmp b.objs c.objs &&
+	fsck_clean "$TRASH/c-app" && joins_same b
+'
+
+test_expect_success BUP '--pick and --force-pick as bup' '
+	fresh pick &&
+	both pick --pick: /s/latest z --pick /.tag/tg --pick: a/latest /.tag/tg2 &&
+	for r in z tg tg2; do
+		history "$TRASH/b-pick" $r >b.hist &&
+		history "$TRASH/c-pick" $r >c.hist &&
+		test_cmp b.hist c.hist || return 1
+	done &&
+	both pick --pick: a/latest /.tag/tg2 &&
+	test "$(cat c-pick.rc)" = 1 &&
+	old=$(git --git-dir="$TRASH/c-pick" rev-parse tg2) &&
+	both pick --force-pick: a/latest /.tag/tg2 &&
+	test "$(git --git-dir="$TRASH/c-pick" rev-parse tg2^)" = "$old" &&
+	fsck_clean "$TRASH/c-pick" && joins_same tg2
+'
+
+test_expect_success BUP 'bad sources and destinations: bup messages and codes' '
+	fresh err &&
+	both err --ff a &&
+	while read -r args; do
+		# shellcheck disable=SC2086
+		both err $args || { echo "differs: $args"; return 1; }
+	done <<-\EOF
+	--ff nosuch
+	--ff /
+	--ff /.tag
+	--ff /.tag/ttree
+	--ff s/latest/sub
+	--ff s/latest/nosuch/x
+	--ff: a
+	--ignore-missing --ff a
+	--unnamed git:nosuch
+	--ff git:a
+	--ignore-missing --unnamed nosuch
+	--ff: a /.tag/x
+	--ff: a /a/latest
+	--ff: a .tag
+	--ff: b a
+	--new-tag a
+	--new-tag: a foo
+	--append /.tag/ttree
+	--append: s/latest/sub/small x
+	--append: s/latest/link x
+	--pick a
+	--pick /.tag/ttree
+	--pick: a/latest /.foo
+	--pick: a/latest /
+	--replace /s/latest
+	--replace: /.tag/ttree y
+	--replace: a /.x
+	--replace: a a/latest
+	--new-tag: a /.tag/n --new-tag: b /.tag/n
+	-s
+	EOF
+	same_dest err
+'
+
+test_expect_success 'a missing source repository' '
+	test_expect_code 1 cbup get -s "$TRASH/nope" --ff a 2>err &&
+	grep -q "not a git repository" err &&
+	cbup get -s "$TRASH/nope"
+'
+
+test_expect_success 'a missing object is an error; --ignore-missing skips it' '
+	rm -rf m && cp -R "$SRC" m &&
+	blob=$(git --git-dir=m rev-parse "s:tree/sub.bup" 2>/dev/null ||
+	       git --git-dir=m ls-tree -r b | awk "NR==1{print \$3}") &&
+	mkrepo "$TRASH/mdst" &&
+	# rewrite m without one blob of b
+	git --git-dir=m ls-tree -r b | awk "{print \$3}" | head -n 1 >gone &&
+	git --git-dir=m cat-file --batch-all-objects --batch-check="%(objectname)" |
+		grep -v -f gone | git --git-dir=m pack-objects -q m/objects/pack/new >/dev/null &&
+	rm -f m/objects/pack/pack-* m/objects/pack/*.midx m/objects/pack/bup.bloom &&
+	for f in m/objects/pack/new-*; do mv "$f" "m/objects/pack/pack-${f#m/objects/pack/new-}"; done &&
+	test_expect_code 1 env BUP_DIR="$TRASH/mdst" cbup get -s m --ff b 2>err &&
+	grep -q "$(cat gone)" err &&
+	test_must_fail git --git-dir="$TRASH/mdst" rev-parse -q --verify b &&
+	test_expect_code 1 env BUP_DIR="$TRASH/mdst" cbup get -s m \
+		--ignore-missing --unnamed b 2>err &&
+	grep -q "^skipping missing source object $(cat gone)" err &&
+	grep -q "^WARNING: 1 errors encountered while saving." err
+'
+
+test_expect_success 'a ref changed under us is not overwritten (CAS)' '
+	rm -rf cas && mkrepo "$TRASH/cas" &&
+	BUP_DIR="$TRASH/cas" cbup get -s "$SRC" --ff b &&
+	old=$(git --git-dir=cas rev-parse b) &&
+	echo "$old" >cas/refs/heads/b.lock &&
+	test_expect_code 1 env BUP_DIR="$TRASH/cas" cbup get -s "$SRC" \
+		--append: a b 2>err &&
+	grep -q "^unable to update ref b.refs/heads/b.: " err &&
+	grep -q "^WARNING: 1 errors encountered while saving." err &&
+	rm cas/refs/heads/b.lock &&
+	test "$(git --git-dir=cas rev-parse b)" = "$old"
+'
+
+# -r :PATH: the same operations through a local server
+test_expect_success BUP 'remote destination: --ff, --new-tag, --replace' '
+	fresh rem && rm -rf "$TRASH/r-rem" &&
+	mkrepo "$TRASH/local" &&
+	cbup init -r ":$TRASH/r-rem" >/dev/null 2>&1 &&
+	args="--ff a --ff: s /s2 --new-tag /.tag/tg --replace: b /.tag/bb --unnamed /.tag/ttree -c -t --print-tags" &&
+	# shellcheck disable=SC2086
+	both rem $args &&
+	# shellcheck disable=SC2086
+	BUP_DIR="$TRASH/local" cbup get -s "$SRC" -r ":$TRASH/r-rem" $args \
+		>r.out 2>r.err &&
+	test_cmp b-rem.out r.out &&
+	refs "$TRASH/b-rem" >b.refs && refs "$TRASH/r-rem" >r.refs &&
+	test_cmp b.refs r.refs &&
+	objects "$TRASH/b-rem" >b.objs && objects "$TRASH/r-rem" >r.objs &&
+	test_cmp b.objs r.objs &&
+	fsck_clean "$TRASH/r-rem" &&
+	BUP_DIR="$TRASH/local" cbup join -r ":$TRASH/r-rem" a >r.join &&
+	cmp small r.join &&
+	BUP_DIR="$TRASH/r-rem" cbup join a | cmp - r.join
+'
+
+test_expect_success BUP 'remote destination: --append, --pick and errors' '
+	BUP_DIR="$TRASH/local" cbup get -s "$SRC" -r ":$TRASH/r-rem" \
+		--append: s/latest s2 --pick: b /.tag/nope 2>err;
+	test $? = 1 && tail -n 1 err >actual &&
+	echo "error: --pick: b /.tag/nope impossible; can only pick a commit or save, not branch" >expect &&
+	test_cmp expect actual &&
+	BUP_DIR="$TRASH/local" cbup get -s "$SRC" -r ":$TRASH/r-rem" \
+		--append: s/latest s2 --pick: b/latest /.tag/p &&
+	# the save and its parent, appended on top of the old s2 (= s)
+	test "$(git --git-dir="$TRASH/r-rem" rev-parse s2~2)" = \
+		"$(git --git-dir="$SRC" rev-parse s)" &&
+	history "$TRASH/r-rem" s2 -2 >r.hist &&
+	history "$SRC" s >s.hist &&
+	test_cmp s.hist r.hist &&
+	fsck_clean "$TRASH/r-rem" &&
+	BUP_DIR="$TRASH/r-rem" cbup join p >p.join && cmp other p.join &&
+	BUP_DIR="$TRASH/local" test_expect_code 1 cbup get -s "$SRC" \
+		-r ":$TRASH/r-rem" --ff: b s2 2>err &&
+	tail -n 1 err | grep -q "destination is not an ancestor"
+'
+
+test_expect_success 'remote: objects already on the server are not sent' '
+	BUP_DIR="$TRASH/local" cbup get -s "$SRC" -r ":$TRASH/r-rem" \
+		--unnamed a &&
+	ls "$TRASH/r-rem/objects/pack/" >before &&
+	rm -rf "$TRASH/local/index-cache" &&
+	BUP_DIR="$TRASH/local" cbup get -s "$SRC" -r ":$TRASH/r-rem" \
+		--unnamed a --unnamed s &&
+	ls "$TRASH/r-rem/objects/pack/" >after &&
+	test_cmp before after
+'
+
+test_expect_success 'bup on - get: the destination through reverse mode' '
+	rm -rf on && mkrepo "$TRASH/on" &&
+	BUP_DIR="$TRASH/on" cbup on - get -s "$SRC" -v -c --ff a \
+		--new-tag /.tag/tg --append: s/latest z >out 2>err &&
+	git --git-dir=on rev-parse a >expect &&
+	git --git-dir=on rev-parse z >>expect &&
+	test_cmp expect out &&
+	test "$(git --git-dir=on rev-parse a)" = \
+		"$(git --git-dir="$SRC" rev-parse a)" &&
+	grep -q "^updated b.refs/heads/z. (b.$(git --git-dir=on rev-parse z).)" err &&
+	fsck_clean "$TRASH/on" &&
+	BUP_DIR="$TRASH/on" cbup restore -C ron /z/latest/ &&
+	cmp ron/big big && cmp ron/sub/other other &&
+	test_expect_code 1 env BUP_DIR="$TRASH/on" cbup on - get -s "$SRC" \
+		-r ":$TRASH/x" --ff a 2>err &&
+	tail -n 1 err | grep -q "^error: don.t use -r in reverse mode"
+'
+
+test_expect_success 'source and destination default to the same repository' '
+	rm -rf same && cp -R "$SRC" same &&
+	BUP_DIR="$TRASH/same" cbup get --ff: a a2 --append: b b2 &&
+	test "$(git --git-dir=same rev-parse a2)" = \
+		"$(git --git-dir=same rev-parse a)" &&
+	test "$(git --git-dir=same rev-parse b2^{tree})" = \
+		"$(git --git-dir=same rev-parse b^{tree})" &&
+	fsck_clean "$TRASH/same"
+'
+
+# object id and size in pack of every blob
+blob_sizes() {
+	for i in "$1"/objects/pack/*.idx; do
+		git verify-pack -v "$i"
+	done | awk '$2 == "blob" { print $1, $4 }' | sort
+}
+
+test_expect_success 'blobs are copied as packed, not compressed again' '
+	rm -rf raw && mkrepo "$TRASH/raw" &&
+	BUP_DIR="$TRASH/raw" cbup get -9 -s "$SRC" --ff a --ff s &&
+	blob_sizes "$SRC" >src.sizes && blob_sizes "$TRASH/raw" >raw.sizes &&
+	test "$(wc -l <raw.sizes)" -gt 20 &&
+	comm -13 src.sizes raw.sizes >changed &&
+	test_must_fail test -s changed &&
+	fsck_clean "$TRASH/raw"
+'
+
+test_expect_success 'packed bytes are copied, deltas and loose objects re-encoded' '
+	rm -rf g gdst && cp -R "$SRC" g &&
+	GIT_DIR=g git repack -adq -f --window=50 &&
+	echo loose | GIT_DIR=g git hash-object -w --stdin >loose &&
+	GIT_DIR=g git update-ref refs/tags/lo "$(cat loose)" &&
+	mkrepo "$TRASH/gdst" &&
+	BUP_DIR="$TRASH/gdst" cbup get -s g --ff a --ff s --new-tag /.tag/lo &&
+	fsck_clean "$TRASH/gdst" &&
+	BUP_DIR="$TRASH/gdst" cbup join a >j && cmp small j &&
+	BUP_DIR="$TRASH/gdst" cbup join lo >j && echo loose | cmp - j &&
+	objects "$TRASH/gdst" >g.objs && test -s g.objs
+'
+
+test_done
