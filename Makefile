@@ -36,6 +36,9 @@ CMD_OBJ := $(CMD_SRC:%.c=$(O)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(O)/%.o)
 MAIN_OBJ := $(O)/src/main.o $(O)/src/cli.o
 
+# Which test scripts `make check` runs (all of them unless told otherwise).
+TESTS ?= t/unit.t t/fuzz.t $(wildcard t/t[0-9]*.sh) $(wildcard t/interop/*.sh)
+
 .PHONY: all check unit-test shell-test fuzz-replay demo bench bench-full fuzz \
 	clean deps check-symbols
 
@@ -89,7 +92,7 @@ fuzz-replay: $(FUZZ_BINS)
 		$$f t/fuzz/corpus/$$n; done
 
 check: deps $(O)/cbup $(O)/unit-tests $(O)/test-tool $(FUZZ_BINS)
-	CBUP_BUILD=$(CURDIR)/$(O) prove -j2 --timer t/unit.t t/fuzz.t t/t[0-9]*.sh t/interop/*.sh
+	CBUP_BUILD=$(CURDIR)/$(O) prove -j2 --timer $(TESTS)
 
 demo: deps cbup
 	CBUP=$(CURDIR)/$(O)/cbup scripts/demo $(DIR)

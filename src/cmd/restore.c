@@ -246,8 +246,12 @@ static int write_content(struct restore_ctx *c, const struct vfs_item *it,
 	struct content_out o = { -1, c->sparse, 0, name };
 	int ret;
 
-	o.fd = open(name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-		    O_CLOEXEC, 0600);
+	/*
+	 * meta_create() has just made the file, empty (O_EXCL).  No
+	 * O_TRUNC: ext4 flushes a truncated-then-written file at close
+	 * (auto_da_alloc), a synchronous writeback start per restored file.
+	 */
+	o.fd = open(name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (o.fd < 0)
 		return err_errno("cannot open '%s/%s'", c->top, name);
 	/* one streamed join from a server, blob by blob locally */

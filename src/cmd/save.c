@@ -924,7 +924,6 @@ static int split_file(struct save *s, const char *path, struct oid *oid,
 		e = errno;
 		goto report_named;
 	}
-	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	fantree_init(&fs.tree, s->sink);
 	if (s->h_ready)
 		hsplit_reset(&s->h, emit_file_chunk, &fs);
@@ -949,6 +948,13 @@ static int split_file(struct save *s, const char *path, struct oid *oid,
 		/* read_full is short only at EOF */
 		if ((size_t)n < HSPLIT_READ_SIZE)
 			break;
+		/*
+		 * A file of more than one read: ask for more readahead.  Not
+		 * before the first read, where it costs most files (small
+		 * ones) a system call for nothing.
+		 */
+		if (*size == HSPLIT_READ_SIZE)
+			posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	}
 	if (!ret && !e)
 		ret = hsplit_finish(&s->h);

@@ -67,31 +67,70 @@ struct hsplit_helper {
 	const unsigned char *buf;
 	size_t from, to;
 	uint64_t base;
-	struct hsplit_cand *out;
-	size_t nr, alloc;
+	struct hsplit_cand *out, *tmp;
+	size_t nr, alloc, tmp_nr, tmp_alloc;
 	int state;            /* 0 idle, 1 job posted, 2 job done */
 	int stop;
 };
 
+static void push(struct hsplit_cand **v, size_t *nr, size_t *alloc,
+		 uint64_t pos, int bits)
+{
+	ALLOC_GROW(*v, *nr + 1, *alloc);
+	(*v)[*nr].pos = pos;
+	(*v)[*nr].bits = bits;
+	(*nr)++;
+}
+
 /*
  * Every split position n in (from, to] of a scan fresh at buf[0], as
- * stream offsets base + n.  For n >= 64 that is "the full window ending
- * at n meets the condition", whatever the scan origin.
+ * stream offsets base + n, appended to v.  For n >= 64 that is "the full
+ * window ending at n meets the condition", whatever the scan origin.
+ * Long ranges are scanned as two interleaved halves (rollsum_scan2); the
+ * second half's list waits in tmp.
  */
 static void collect(const unsigned char *buf, size_t from, size_t to,
 		    uint64_t base, struct hsplit_cand **v, size_t *nr,
-		    size_t *alloc)
+		    size_t *alloc, struct hsplit_cand **tmp, size_t *tmp_nr,
+		    size_t *tmp_alloc)
 {
-	int bits;
-	size_t r;
+	size_t head = MIN(to, (size_t)ROLLSUM_WINDOW), mid, a, b, r;
+	int bits, w;
 
-	while ((r = rollsum_scan(buf, from, to, &bits))) {
-		ALLOC_GROW(*v, *nr + 1, *alloc);
-		(*v)[*nr].pos = base + r;
-		(*v)[*nr].bits = bits;
-		(*nr)++;
+	/* Positions whose window starts before buf[0]: one at a time. */
+	while (from < head && (r = rollsum_scan(buf, from, head, &bits))) {
+		push(v, nr, alloc, base + r, bits);
 		from = r;
 	}
+	from = MAX(from, head);
+	if (to - from < 2 * 4096) {
+		while ((r = rollsum_scan(buf, from, to, &bits))) {
+			push(v, nr, alloc, base + r, bits);
+			from = r;
+		}
+		return;
+	}
+	mid = from + (to - from) / 2;
+	a = from;
+	b = mid;
+	*tmp_nr = 0;
+	while ((w = rollsum_scan2(buf, &a, mid, &b, to, &bits)))
+		if (w == 1)
+			push(v, nr, alloc, base + a, bits);
+		else
+			push(tmp, tmp_nr, tmp_alloc, base + b, bits);
+	while ((r = rollsum_scan(buf, a, mid, &bits))) {
+		push(v, nr, alloc, base + r, bits);
+		a = r;
+	}
+	while ((r = rollsum_scan(buf, b, to, &bits))) {
+		push(tmp, tmp_nr, tmp_alloc, base + r, bits);
+		b = r;
+	}
+	ALLOC_GROW(*v, *nr + *tmp_nr, *alloc);
+	if (*tmp_nr)
+		memcpy(*v + *nr, *tmp, *tmp_nr * sizeof(**tmp));
+	*nr += *tmp_nr;
 }
 
 static void *helper_main(void *arg)
@@ -107,7 +146,8 @@ static void *helper_main(void *arg)
 		pthread_mutex_unlock(&hp->lock);
 		hp->nr = 0;
 		collect(hp->buf, hp->from, hp->to, hp->base, &hp->out,
-			&hp->nr, &hp->alloc);
+			&hp->nr, &hp->alloc, &hp->tmp, &hp->tmp_nr,
+			&hp->tmp_alloc);
 		pthread_mutex_lock(&hp->lock);
 		hp->state = 2;
 		pthread_cond_broadcast(&hp->cond);
@@ -143,13 +183,18 @@ static void helper_free(struct hsplit_helper *hp)
 	pthread_mutex_destroy(&hp->lock);
 	pthread_cond_destroy(&hp->cond);
 	free(hp->out);
+	free(hp->tmp);
 	free(hp);
 }
 
-/* List the candidates of the newly read buf[from..to) on two threads. */
-static void scan_parallel(struct hsplit *h, size_t from, size_t to)
+/*
+ * List the candidates of the newly read buf[from..to): on this thread,
+ * or split with the helper thread when there is one.
+ */
+static void scan_candidates(struct hsplit *h, size_t from, size_t to,
+			    int use_helper)
 {
-	struct hsplit_helper *hp = h->helper;
+	struct hsplit_helper *hp = use_helper ? h->helper : NULL;
 	uint64_t base0 = h->total - h->start;   /* stream offset of buf[0] */
 	size_t mid = from + (to - from) / 2;
 
@@ -167,6 +212,12 @@ static void scan_parallel(struct hsplit *h, size_t from, size_t to)
 		if (h->cov_lo < h->total)
 			h->cov_lo = h->total;
 	}
+	if (!hp) {
+		collect(h->buf, from, to, base0, &h->cand, &h->cand_nr,
+			&h->cand_alloc, &h->tmp, &h->tmp_nr, &h->tmp_alloc);
+		h->cov_hi = base0 + to;
+		return;
+	}
 	pthread_mutex_lock(&hp->lock);
 	hp->buf = h->buf;
 	hp->from = mid;
@@ -177,7 +228,7 @@ static void scan_parallel(struct hsplit *h, size_t from, size_t to)
 	pthread_mutex_unlock(&hp->lock);
 
 	collect(h->buf, from, mid, base0, &h->cand, &h->cand_nr,
-		&h->cand_alloc);
+		&h->cand_alloc, &h->tmp, &h->tmp_nr, &h->tmp_alloc);
 
 	pthread_mutex_lock(&hp->lock);
 	while (hp->state != 2)
@@ -200,6 +251,7 @@ void hsplit_init(struct hsplit *h, int fanbits, hsplit_emit_fn emit,
 	h->emit = emit;
 	h->emit_ctx = ctx;
 	h->threads = 1;
+	h->cand_min = HSPLIT_CAND_MIN;
 	h->par_min = HSPLIT_PAR_MIN;
 }
 
@@ -217,6 +269,9 @@ void hsplit_reset(struct hsplit *h, hsplit_emit_fn emit, void *ctx)
 	h->alloc = keep.alloc;
 	h->cand = keep.cand;
 	h->cand_alloc = keep.cand_alloc;
+	h->tmp = keep.tmp;
+	h->tmp_alloc = keep.tmp_alloc;
+	h->cand_min = keep.cand_min;
 	h->helper = keep.helper;
 	h->threads = keep.threads;
 	h->par_min = keep.par_min;
@@ -233,6 +288,9 @@ void hsplit_release(struct hsplit *h)
 	free(h->cand);
 	h->cand = NULL;
 	h->cand_nr = h->cand_alloc = 0;
+	free(h->tmp);
+	h->tmp = NULL;
+	h->tmp_nr = h->tmp_alloc = 0;
 	h->cov_lo = h->cov_hi = 0;
 }
 
@@ -354,9 +412,10 @@ int hsplit_feed_buffer(struct hsplit *h, size_t n)
 	h->end += n;
 	if (h->threads > 1 && n >= h->par_min) {
 		if (!h->helper && !(h->helper = helper_new()))
-			h->threads = 1;   /* no thread: scan sequentially */
-		if (h->helper)
-			scan_parallel(h, h->end - n, h->end);
+			h->threads = 1;   /* no thread: scan on this one */
+		scan_candidates(h, h->end - n, h->end, h->helper != NULL);
+	} else if (n >= h->cand_min) {
+		scan_candidates(h, h->end - n, h->end, 0);
 	}
 	while ((r = first_split(h, &bits))) {
 		int level = 0;

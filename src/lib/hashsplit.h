@@ -43,19 +43,23 @@ struct hsplit {
 	int next_bits;
 	uint64_t total;       /* bytes emitted so far */
 	/*
-	 * Parallel mode (hsplit_set_threads): each large read is scanned by
-	 * two threads for every position whose full 64-byte window meets
-	 * the split condition ("candidates", in stream offsets: buf[start]
-	 * is stream offset `total`).  All candidates in (cov_lo, cov_hi]
-	 * are listed, sorted.  The cut points stay bup's sequential ones:
-	 * see first_split() in hashsplit.c.
+	 * Each read of cand_min bytes or more is scanned up front for every
+	 * position whose full 64-byte window meets the split condition
+	 * ("candidates", in stream offsets: buf[start] is stream offset
+	 * `total`), in two interleaved halves, and on two threads in
+	 * parallel mode (hsplit_set_threads).  All candidates in
+	 * (cov_lo, cov_hi] are listed, sorted.  The cut points stay bup's
+	 * sequential ones: see first_split() in hashsplit.c.
 	 */
 	struct hsplit_cand *cand;
 	size_t cand_nr, cand_alloc;
 	uint64_t cov_lo, cov_hi;
+	struct hsplit_cand *tmp;   /* second half's list while scanning */
+	size_t tmp_nr, tmp_alloc;
 	struct hsplit_helper *helper;
 	int threads;
-	size_t par_min;       /* smallest read scanned in parallel */
+	size_t cand_min;      /* smallest read listed up front */
+	size_t par_min;       /* smallest read listed on two threads */
 };
 
 struct hsplit_cand {
@@ -73,6 +77,7 @@ void hsplit_release(struct hsplit *h);
  * hsplit_reset(), freed by hsplit_release().
  */
 #define HSPLIT_PAR_MIN ((size_t)1 << 20)
+#define HSPLIT_CAND_MIN ((size_t)16 << 10)
 void hsplit_set_threads(struct hsplit *h, int threads);
 /*
  * Start a new input with the same buffer (no 8 MiB allocation per file):

@@ -179,6 +179,8 @@ static void run_release(struct run *r)
  * at least this many bytes on two threads (parallel candidate scan).
  */
 static size_t par_min;
+/* 0: default; else the chunker's cand_min (SIZE_MAX: never list). */
+static size_t cand_min;
 
 /* Feed in `block`-byte reads through the zero-copy path. */
 static void run_split(struct run *r, const unsigned char *d, size_t len,
@@ -191,6 +193,8 @@ static void run_split(struct run *r, const unsigned char *d, size_t len,
 		hsplit_set_threads(&h, 2);
 		h.par_min = par_min;
 	}
+	if (cand_min)
+		h.cand_min = cand_min;
 	for (size_t o = 0; o < len; o += block) {
 		size_t n = MIN(block, len - o);
 		memcpy(hsplit_buffer(&h, n), d + o, n);
@@ -538,6 +542,16 @@ static void check_vector_par(const char *name)
 	par_min = 0;
 }
 
+static void check_vector_listed(const char *name)
+{
+	cand_min = 1;
+	check_vector(name);
+	cand_min = 0;
+}
+
+UNIT_TEST(hashsplit, listed_vector_corner_0337) { check_vector_listed("corner-0.33.7"); }
+UNIT_TEST(hashsplit, listed_vector_block_8MiB) { check_vector_listed("block-8MiB-boundary"); }
+UNIT_TEST(hashsplit, listed_vector_lcg1_1MiB) { check_vector_listed("lcg-seed1-1MiB"); }
 UNIT_TEST(hashsplit, par_vector_abc) { check_vector_par("abc"); }
 UNIT_TEST(hashsplit, par_vector_zeros) { check_vector_par("zeros-100000"); }
 UNIT_TEST(hashsplit, par_vector_lcg2) { check_vector_par("lcg-seed2-100000"); }
@@ -568,6 +582,8 @@ static void run_split_var(struct run *r, const unsigned char *d, size_t len,
 	if (pmin) {
 		hsplit_set_threads(&h, 2);
 		h.par_min = pmin;
+	} else {
+		h.cand_min = SIZE_MAX;   /* the plain lazy scan */
 	}
 	for (size_t o = 0; o < len;) {
 		size_t n;
@@ -609,12 +625,21 @@ static unsigned char *quirky_input(size_t n, uint32_t seed)
 	return d;
 }
 
+/*
+ * Every way of scanning against the literal model: the lazy scan alone
+ * (cand_min SIZE_MAX), every read listed up front on one thread
+ * (cand_min 1), the default, and the helper thread from several read
+ * sizes on.
+ */
 UNIT_TEST(hashsplit, par_matches_literal_model)
 {
 	enum { N = 3000000 };
 	size_t blocks[] = { 1000, 4096, 32767, 32768, 32769, 100000,
 			    1048576, N };
-	size_t pmins[] = { 1, 4096, 100000 };
+	struct { size_t pmin, cmin; } modes[] = {
+		{ 0, SIZE_MAX }, { 0, 1 }, { 0, 0 }, { 1, 0 }, { 4096, 0 },
+		{ 100000, SIZE_MAX },
+	};
 	int bad = 0;
 
 	for (uint32_t seed = 1; seed <= 3; seed++) {
@@ -624,18 +649,19 @@ UNIT_TEST(hashsplit, par_matches_literal_model)
 			size_t nwant;
 
 			model_split(d, N, blocks[b], &want, &nwant);
-			for (size_t p = 0; p < ARRAY_SIZE(pmins); p++) {
+			for (size_t p = 0; p < ARRAY_SIZE(modes); p++) {
 				struct run r;
 				run_init(&r);
-				par_min = pmins[p];
+				par_min = modes[p].pmin;
+				cand_min = modes[p].cmin;
 				run_split(&r, d, N, blocks[b], 4);
-				par_min = 0;
+				par_min = cand_min = 0;
 				if (!same_chunks(r.chunks, r.nr, want, nwant)) {
 					bad++;
 					unit_fail(__FILE__, __LINE__,
-						  "seed %u block %zu pmin %zu "
+						  "seed %u block %zu mode %zu "
 						  "differs", seed, blocks[b],
-						  pmins[p]);
+						  p);
 				}
 				run_release(&r);
 			}
@@ -750,12 +776,13 @@ UNIT_TEST(hashsplit, par_candidate_at_fresh_border)
 	CHECK(found);
 	model_split(d, N, N, &want, &nwant);
 	CHECK(nwant >= 2 && want[0].len == 32768);
-	for (size_t pm = 1; pm <= 2; pm++) {
+	for (size_t pm = 0; pm <= 2; pm++) {
 		struct run r;
 		run_init(&r);
 		par_min = pm;
+		cand_min = pm ? 0 : 1;
 		run_split(&r, d, N, N, 4);
-		par_min = 0;
+		par_min = cand_min = 0;
 		CHECK(same_chunks(r.chunks, r.nr, want, nwant));
 		run_release(&r);
 	}

@@ -131,6 +131,60 @@ size_t rollsum_scan(const void *data, size_t from, size_t len, int *bits)
 	return 0;
 }
 
+/* The state for position `at` (>= W): the window data[at-W .. at). */
+static inline void prime(const uint8_t *p, size_t at, uint32_t *s1,
+			 uint32_t *s2)
+{
+	uint32_t a = W * C, b = W * (W - 1) * C;
+
+	for (size_t i = at - W; i < at; i++) {
+		a += p[i];
+		b += a - (uint32_t)W * C;
+	}
+	*s1 = a;
+	*s2 = b;
+}
+
+int rollsum_scan2(const void *data, size_t *a, size_t alen, size_t *b,
+		  size_t blen, int *bits)
+{
+	const uint8_t *p = data;
+	size_t i = *a, j = *b;
+	uint32_t s1a, s2a, s1b, s2b;
+
+	if (i < W || j < W)
+		BUG("rollsum_scan2: range starts inside the first window");
+	prime(p, i, &s1a, &s2a);
+	prime(p, j, &s1b, &s2b);
+	while (i < alen && j < blen) {
+		uint32_t da = p[i - W], db = p[j - W];
+
+		s1a += (uint32_t)p[i] - da;
+		s1b += (uint32_t)p[j] - db;
+		s2a += s1a - (uint32_t)W * (da + C);
+		s2b += s1b - (uint32_t)W * (db + C);
+		i++;
+		j++;
+		if (UNLIKELY((((s2a + 1) & SPLIT_MASK) == 0) |
+			     (((s2b + 1) & SPLIT_MASK) == 0))) {
+			if (((s2a + 1) & SPLIT_MASK) == 0) {
+				/* b's byte of this step is redone next time */
+				*a = i;
+				*b = j - 1;
+				found(s1a, s2a, i, bits);
+				return 1;
+			}
+			*a = i;
+			*b = j;
+			found(s1b, s2b, j, bits);
+			return 2;
+		}
+	}
+	*a = i;
+	*b = j;
+	return 0;
+}
+
 size_t rollsum_find_split(const void *data, size_t len, int *bits)
 {
 	return rollsum_scan(data, 0, len, bits);

@@ -13,6 +13,13 @@
  *                         (bup's average chunk size; FORMAT.md 2.2)
  *   run-stats OUT CMD...  run CMD, then append "wall_s maxrss_kib user_s
  *                         sys_s" to OUT; exits with CMD's status
+ *   rollsum-speed [SECS]  MB/s of the chunker's rollsum scan (one core, one
+ *                         stream, and two interleaved halves as hashsplit.c
+ *                         scans) on incompressible bytes
+ *   gen-packs OBJDIR N PER-PACK SEED
+ *                         write N distinct small blobs into packs of at most
+ *                         PER-PACK objects under OBJDIR (no midx/bloom: run
+ *                         cbup midx/bloom after); the bench's big repository
  *
  * Everything here is test scaffolding: it prints and exits freely.
  */
@@ -30,6 +37,9 @@
 #include <unistd.h>
 
 #include <libdeflate.h>
+#include "oid.h"
+#include "packwriter.h"
+#include "rollsum.h"
 #include <zlib_sys.h>  /* the system <zlib.h>; see there */
 
 static const char usage_str[] =
@@ -38,7 +48,9 @@ static const char usage_str[] =
 	"   or: test-tool poke FILE OFFSET HEXBYTES\n"
 	"   or: test-tool peek FILE OFFSET N\n"
 	"   or: test-tool deflate-speed [SECONDS]\n"
-	"   or: test-tool run-stats OUTFILE CMD [ARGS...]\n";
+	"   or: test-tool run-stats OUTFILE CMD [ARGS...]\n"
+	"   or: test-tool rollsum-speed [SECONDS]\n"
+	"   or: test-tool gen-packs OBJDIR N PER-PACK SEED\n";
 
 static int usage(void)
 {
@@ -375,6 +387,115 @@ static int cmd_run_stats(int argc, char **argv)
 	return WEXITSTATUS(status);
 }
 
+/*
+ * The chunker's per-core ceiling: rollsum_scan() over a 4 MiB buffer of
+ * LCG bytes, restarting after each split as hashsplit.c does, and the
+ * same with rollsum_scan2() over two halves (what hashsplit.c uses on
+ * long ranges).
+ */
+static int cmd_rollsum_speed(int argc, char **argv)
+{
+	double secs = argc > 1 ? strtod(argv[1], NULL) : 1.0;
+	size_t len = (size_t)4 << 20, mid = len / 2;
+	unsigned char *buf = malloc(len);
+	uint32_t seed = 42;
+	unsigned long long done, splits;
+	double t0, t;
+	int bits;
+
+	if (!buf)
+		return 1;
+	if (secs <= 0)
+		secs = 1.0;
+	lcg_fill(&seed, buf, len);
+
+	done = splits = 0;
+	t0 = now();
+	do {
+		size_t from = 64, r;
+
+		while ((r = rollsum_scan(buf, from, len, &bits))) {
+			splits++;
+			from = r < 64 ? 64 : r;
+		}
+		done += len;
+		t = now() - t0;
+	} while (t < secs);
+	printf("rollsum-1 %.0f MB/s splits %llu\n", (double)done / 1e6 / t,
+	       splits);
+
+	done = splits = 0;
+	t0 = now();
+	do {
+		size_t a = 64, b = mid + 64, r;
+
+		while (rollsum_scan2(buf, &a, mid, &b, len, &bits))
+			splits++;
+		while (a < mid && (r = rollsum_scan(buf, a, mid, &bits))) {
+			splits++;
+			a = r;
+		}
+		while (b < len && (r = rollsum_scan(buf, b, len, &bits))) {
+			splits++;
+			b = r;
+		}
+		done += len;
+		t = now() - t0;
+	} while (t < secs);
+	printf("rollsum-2 %.0f MB/s splits %llu\n", (double)done / 1e6 / t,
+	       splits);
+	free(buf);
+	return 0;
+}
+
+/*
+ * Many small distinct blobs, fast: a repository that already holds
+ * millions of objects in thousands of packs (the bench's "big repo").
+ * Each blob is "cbup bench object SEED I" plus 24 LCG bytes, so two
+ * seeds never collide and the zlib stream stays tiny.
+ */
+static int cmd_gen_packs(int argc, char **argv)
+{
+	struct packwriter_opts po = { 0 };
+	struct packwriter *w;
+	unsigned long long n, per, seed;
+	uint32_t x;
+	char blob[96];
+	struct oid oid;
+
+	if (argc != 5)
+		return usage();
+	n = strtoull(argv[2], NULL, 10);
+	per = strtoull(argv[3], NULL, 10);
+	seed = strtoull(argv[4], NULL, 10);
+	if (!per)
+		return usage();
+	x = (uint32_t)seed;
+	po.level = 1;
+	po.max_objects = per;
+	po.no_upkeep = 1;
+	if (packwriter_new(&w, argv[1], NULL, &po)) {
+		fprintf(stderr, "test-tool: cannot write packs in %s\n", argv[1]);
+		return 1;
+	}
+	for (unsigned long long i = 0; i < n; i++) {
+		int l = snprintf(blob, sizeof(blob), "cbup bench object %llu %llu\n",
+				 seed, i);
+
+		lcg_fill(&x, (unsigned char *)blob + l, 24);
+		if (packwriter_write(w, OBJ_BLOB, blob, (size_t)l + 24, &oid)) {
+			fprintf(stderr, "test-tool: pack write failed\n");
+			packwriter_abort(w);
+			return 1;
+		}
+	}
+	if (packwriter_close(w)) {
+		fprintf(stderr, "test-tool: closing the pack failed\n");
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -387,6 +508,8 @@ int main(int argc, char **argv)
 		{ "peek", cmd_peek },
 		{ "deflate-speed", cmd_deflate_speed },
 		{ "run-stats", cmd_run_stats },
+		{ "rollsum-speed", cmd_rollsum_speed },
+		{ "gen-packs", cmd_gen_packs },
 	};
 
 	if (argc >= 2)
