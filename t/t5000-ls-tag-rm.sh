@@ -160,9 +160,9 @@ test_expect_success BUP 'ls: other time zones' '
 	TZ=Asia/Kolkata bup_cmp ls -la $S
 '
 
-test_expect_success 'ls: -r is refused for now' '
-	test_must_fail cbup ls -r host:path / 2>err &&
-	grep "remote repositories are not supported yet" err
+test_expect_success 'ls -r: a server that cannot start is a clean error' '
+	CBUP_SSH=false test_expect_code 1 cbup ls -r host:path / 2>err &&
+	grep "^error: server exited unexpectedly with code 1" err
 '
 
 test_expect_success 'ls: a symlink loop is an error, not a crash' '

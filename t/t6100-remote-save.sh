@@ -41,7 +41,9 @@ save() { cbup save --strip-path "$D" "$@" "$D/src"; }
 # comparison runs from its own copy of one index: ixcopy NAME.
 ixcopy() {
 	for e in "" .meta .hlink; do
-		cp "$TRASH/ix0$e" "$TRASH/$1$e" || return 1
+		if test -e "$TRASH/ix0$e"; then
+			cp "$TRASH/ix0$e" "$TRASH/$1$e" || return 1
+		fi
 	done
 }
 
@@ -95,6 +97,29 @@ test_expect_success 'save -r again: the local tree, nothing sent' '
 	save -f ixR -r ":$S" -t >actual &&
 	test_cmp expect2 actual &&
 	test "$(packs "$S")" = "$n"
+'
+
+test_expect_success 'save -r asks the index cache whether a file is saved' '
+	# already_saved(): hash-valid in the index and in the destination;
+	# then the file is not read again, even if it changed unindexed
+	E="$TRASH/esrc" && mkdir -p "$E/src" && echo one >"$E/src/f" &&
+	cbup index -f ixE "$E/src" >/dev/null &&
+	cp ixE ixEL && cp ixE.meta ixEL.meta &&
+	cbup init -r ":$TRASH/ref2" >/dev/null 2>&1 &&
+	cbup init -r ":$TRASH/srv2" >/dev/null 2>&1 &&
+	BUP_DIR="$TRASH/ref2" cbup save -f ixEL --strip-path "$E" -t \
+		"$E/src" >expect &&
+	cbup save -f ixE -r ":$TRASH/srv2" --strip-path "$E" -t "$E/src" \
+		>actual &&
+	test_cmp expect actual &&
+	echo two >"$E/src/f" &&
+	BUP_DIR="$TRASH/ref2" cbup save -f ixEL --strip-path "$E" -t \
+		"$E/src" >expect &&
+	cbup save -f ixE -r ":$TRASH/srv2" --strip-path "$E" -t "$E/src" \
+		>actual &&
+	test_cmp expect actual &&
+	git --git-dir="$TRASH/ref2" cat-file blob "$(cat expect):src/f" >f &&
+	echo one >one && test_cmp one f
 '
 
 test_expect_success 'save -r -n: the commit has the old head as parent' '
@@ -225,40 +250,6 @@ test_expect_success 'ls -r / restore -r of a missing repository' '
 	grep -q "^error: .*does not exist" err
 '
 
-# ---- a client killed mid-save ----
-
-test_expect_success 'save -r killed mid-transfer: server clean, next save ok' '
-	mkdir -p "$D/src/more" &&
-	head -c 6000000 /dev/urandom >"$D/src/more/r1" &&
-	head -c 6000000 /dev/urandom >"$D/src/more/r2" &&
-	cbup index -f ixR "$D/src" >/dev/null &&
-	n=$(packs "$S") && old=$(git --git-dir="$S" rev-parse rs) &&
-	# the server gets the first MB at once, then waits: the client is
-	# surely blocked in receive-objects-v2 when it is killed
-	cat >stall <<-EOF &&
-	#!/bin/sh
-	{ head -c 1000000; sleep 3; cat; } | "$CBUP" server
-	EOF
-	chmod +x stall &&
-	{ CBUP_REMOTE_BUP="$TRASH/stall" cbup save -f ixR --strip-path "$D" \
-		-r ":$S" -n rs "$D/src" 2>/dev/null & pid=$!; } &&
-	i=0 && while ! ls -d "$S"/objects/pack-tmp-* >/dev/null 2>&1 &&
-		test $i -lt 50; do sleep 0.1; i=$((i + 1)); done &&
-	sleep 0.5 && ls -d "$S"/objects/pack-tmp-* >/dev/null &&
-	kill -9 $pid; wait $pid;
-	i=0 && while ls -d "$S"/objects/pack-tmp-* >/dev/null 2>&1 &&
-		test $i -lt 100; do sleep 0.1; i=$((i + 1)); done &&
-	test_must_fail ls -d "$S"/objects/pack-tmp-* 2>/dev/null &&
-	test "$(packs "$S")" = "$n" &&
-	test "$(git --git-dir="$S" rev-parse rs)" = "$old" &&
-	git --git-dir="$S" fsck --strict && refs_ok "$S" &&
-	save -f ixR -r ":$S" -n rs >/dev/null &&
-	test "$(git --git-dir="$S" rev-parse rs^)" = "$old" &&
-	git --git-dir="$S" fsck --strict && refs_ok "$S" &&
-	cbup restore -r ":$S" -C r7 $P/more >/dev/null 2>&1 &&
-	cmp "$D/src/more/r1" r7/more/r1 && cmp "$D/src/more/r2" r7/more/r2
-'
-
 # ---- against real bup ----
 
 test_expect_success BUP 'cbup save -r -> bup server: the local tree' '
@@ -305,12 +296,71 @@ test_expect_success BUP 'bup save -r -> cbup server: the local tree' '
 	test_cmp expect.man actual.man
 '
 
+test_expect_success BUP 'bup on (real bup server here): cbup save reversed' '
+	bup -d "$TRASH/onrepo" init >/dev/null 2>&1 &&
+	ixcopy ixON &&
+	BUP_DIR="$TRASH/onrepo" PATH="$TRASH/fakessh:$PATH" bup on localhost \
+		save -f "$TRASH/ixON" --strip-path "$D" -n onb "$D/src" &&
+	test "$(git --git-dir="$TRASH/onrepo" rev-parse onb^{tree})" = \
+		"$(cat expect1)" &&
+	git --git-dir="$TRASH/onrepo" fsck --strict &&
+	ls "$TRASH"/onrepo/index-cache/*_/*.idx >/dev/null
+'
+
 test_expect_success BUP 'bup and cbup ls -r agree on vfs errors' '
 	PATH="$TRASH/fakessh:$PATH" test_expect_code 1 bup ls \
 		-r "localhost:$S" -l $P/x/nope >/dev/null 2>expect &&
 	test_expect_code 1 cbup ls -r ":$S" -l $P/x/nope >/dev/null 2>actual &&
 	noaddr <expect >e && noaddr <actual >a &&
 	test_cmp e a
+'
+
+# ---- a client killed mid-save (last: it adds to $D/src) ----
+
+# A server whose input gets the first MB as it comes, then nothing for
+# 3 s: the client is surely blocked in receive-objects-v2 when it is
+# killed (perl forwards at once, where head -c would hold bytes back).
+cat >"$TRASH/stall" <<'EOF'
+#!/bin/sh
+perl -e '
+	$n = 1000000;
+	while ($n > 0) {
+		$r = sysread(STDIN, $b, $n < 65536 ? $n : 65536);
+		last unless $r;
+		syswrite(STDOUT, $b);
+		$n -= $r;
+	}
+	sleep 3;
+	syswrite(STDOUT, $b) while sysread(STDIN, $b, 65536);
+' | "$CBUP" server
+EOF
+chmod +x "$TRASH/stall"
+
+test_expect_success 'save -r killed mid-transfer: server clean, next save ok' '
+	mkdir -p "$D/src/more" &&
+	head -c 6000000 /dev/urandom >"$D/src/more/r1" &&
+	head -c 6000000 /dev/urandom >"$D/src/more/r2" &&
+	cbup index -f ixR "$D/src" >/dev/null &&
+	n=$(packs "$S") && old=$(git --git-dir="$S" rev-parse rs) &&
+	{ CBUP_REMOTE_BUP="$TRASH/stall" cbup save -f ixR --strip-path "$D" \
+		-r ":$S" -n rs "$D/src" 2>/dev/null & pid=$!; } &&
+	i=0 && while ! ls -d "$S"/objects/pack-tmp-* >/dev/null 2>&1 &&
+		test $i -lt 50; do sleep 0.1; i=$((i + 1)); done;
+	sleep 0.5; ls -d "$S"/objects/pack-tmp-* >/dev/null; mid=$?;
+	# killed whatever happened above, so that nothing waits for it
+	kill -9 $pid; wait $pid;
+	test $mid = 0 &&
+	i=0 && while ls -d "$S"/objects/pack-tmp-* >/dev/null 2>&1 &&
+		test $i -lt 100; do sleep 0.1; i=$((i + 1)); done &&
+	test_must_fail ls -d "$S"/objects/pack-tmp-* 2>/dev/null &&
+	test "$(packs "$S")" = "$n" &&
+	test "$(git --git-dir="$S" rev-parse rs)" = "$old" &&
+	git --git-dir="$S" fsck --strict && refs_ok "$S" &&
+	save -f ixR -r ":$S" -n rs >/dev/null &&
+	test "$(git --git-dir="$S" rev-parse rs^)" = "$old" &&
+	git --git-dir="$S" fsck --strict && refs_ok "$S" &&
+	cbup restore -r ":$S" -C r7 $P/more >/dev/null 2>&1 &&
+	cmp "$D/src/more/r1" r7/more/r1 && cmp "$D/src/more/r2" r7/more/r2
 '
 
 test_done

@@ -206,9 +206,11 @@ static void scan_candidates(struct hsplit *h, size_t from, size_t to,
 		size_t i = 0;
 		while (i < h->cand_nr && h->cand[i].pos <= h->total)
 			i++;
-		memmove(h->cand, h->cand + i,
-			(h->cand_nr - i) * sizeof(*h->cand));
-		h->cand_nr -= i;
+		if (i) {
+			memmove(h->cand, h->cand + i,
+				(h->cand_nr - i) * sizeof(*h->cand));
+			h->cand_nr -= i;
+		}
 		if (h->cov_lo < h->total)
 			h->cov_lo = h->total;
 	}

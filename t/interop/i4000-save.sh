@@ -254,9 +254,10 @@ test_expect_success BUP 'no index: bup'"'"'s message, exit 1' '
 	grep "have you run bup index?" "$W/c.err"
 '
 
-test_expect_success '-r is refused clearly' '
-	test_expect_code 1 "$CBUP" save -r host:/x -t "$D" 2>"$W/r.err" &&
-	grep "remote repositories" "$W/r.err"
+test_expect_success 'save -r: a server that cannot start is a clean error' '
+	BUP_DIR=$A CBUP_SSH=false test_expect_code 1 "$CBUP" save \
+		-r host:/x -t "$D" 2>"$W/r.err" &&
+	grep "^error: server exited unexpectedly with code 1" "$W/r.err"
 '
 
 test_expect_success GIT 'git fsck --strict is clean on what cbup saved' '
