@@ -1479,6 +1479,7 @@ static int open_writer(struct get_ctx *g)
 	if (g->cli) {
 		struct client_writer_opts co = { 0 };
 		co.level = po.level;
+		co.impl = po.impl;
 		co.max_size = po.max_size;
 		co.max_objects = po.max_objects;
 		if ((ret = client_writer_new(&g->cw, g->cli, &co)) < 0)

@@ -64,7 +64,7 @@ static int join_oid(struct odb *odb, int fd, const struct oid *oid,
 	struct buf b = BUF_INIT, item = BUF_INIT, t = BUF_INIT;
 	enum obj_type type;
 	size_t saved = path->len;
-	int ret = odb_read(odb, oid, &type, &b);
+	int ret = odb_read_flags(odb, oid, &type, &b, ODB_READ_CRC_BLOBS);
 
 	if (ret == ERR_NOTFOUND) {
 		cli_bytes_repr(&t, shown);

@@ -107,7 +107,7 @@ static const char *map_lookup(const struct owner_map *m, const char *v)
 
 /* The owner mappings of --map-*, then meta_apply (bup's apply_metadata). */
 static void apply_meta(struct restore_ctx *c, const struct meta *src,
-		       const char *name)
+		       const char *name, int fd)
 {
 	struct meta m;
 	const char *v;
@@ -129,8 +129,8 @@ static void apply_meta(struct restore_ctx *c, const struct meta *src,
 	snprintf(num, sizeof(num), "%lld", (long long)m.gid);
 	if ((v = map_lookup(&c->maps[MAP_GID], num)))
 		m.gid = strtoll(v, NULL, 10);
-	if (meta_apply(&m, name, c->numeric_ids ? META_NUMERIC_IDS : 0,
-		       warn_cb, NULL) < 0)
+	if (meta_apply_fd(&m, name, fd, c->numeric_ids ? META_NUMERIC_IDS : 0,
+			  warn_cb, NULL) < 0)
 		cli_add_error("%s", err_last());
 	meta_release(&m);
 }
@@ -241,35 +241,26 @@ werr:
 }
 
 static int write_content(struct restore_ctx *c, const struct vfs_item *it,
-			 const char *name)
+			 const char *name, int fd)
 {
-	struct content_out o = { -1, c->sparse, 0, name };
+	struct content_out o = { fd, c->sparse, 0, name };
 	int ret;
 
 	/*
-	 * meta_create() has just made the file, empty (O_EXCL).  No
-	 * O_TRUNC: ext4 flushes a truncated-then-written file at close
-	 * (auto_da_alloc), a synchronous writeback start per restored file.
+	 * meta_create_fd() has just made the file, empty (O_EXCL), and
+	 * left it open: no second open, and no O_TRUNC (ext4 flushes a
+	 * truncated-then-written file at close: auto_da_alloc).
 	 */
-	o.fd = open(name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (o.fd < 0)
-		return err_errno("cannot open '%s/%s'", c->top, name);
 	/* one streamed join from a server, blob by blob locally */
 	ret = vfs_file_stream(c->vfs, &it->oid, put_piece, &o);
 	if (ret < 0)
-		goto out;
+		return ret;
 	if (o.pending) {
 		off_t end = lseek(o.fd, (off_t)o.pending, SEEK_CUR);
-		if (end < 0 || ftruncate(o.fd, end) < 0) {
-			ret = err_errno("write error on '%s'", name);
-			goto out;
-		}
+		if (end < 0 || ftruncate(o.fd, end) < 0)
+			return err_errno("write error on '%s'", name);
 	}
-	ret = 0;
-out:
-	if (close(o.fd) < 0 && !ret)
-		ret = err_errno("write error on '%s'", name);
-	return ret;
+	return 0;
 }
 
 /* bup's hardlink_if_possible; returns 1 if a link was made. */
@@ -376,7 +367,7 @@ static int restore_item(struct restore_ctx *c, const char *parent,
 {
 	struct buf full = BUF_INIT, rxpath = BUF_INIT;
 	struct meta m;
-	int dir = S_ISDIR(it->mode);
+	int dir = S_ISDIR(it->mode), fd = -1;
 	int ret = 0;
 
 	meta_init(&m);
@@ -427,7 +418,7 @@ static int restore_item(struct restore_ctx *c, const char *parent,
 			    full.data, strerror(errno));
 		if (ret < 0)
 			goto out;
-		apply_meta(c, &m, name);
+		apply_meta(c, &m, name, -1);
 		goto out;
 	}
 
@@ -451,19 +442,28 @@ static int restore_item(struct restore_ctx *c, const char *parent,
 			goto out;
 		}
 	}
-	if (meta_create(&m, name, 0, warn_cb, NULL) < 0) {
+	if (meta_create_fd(&m, name, 0, warn_cb, NULL, &fd) < 0) {
 		cli_add_error("%s", err_last());
 		goto out;
 	}
-	if (S_ISREG(m.mode)) {
-		ret = write_content(c, it, name);
+	if (fd >= 0) {
+		ret = write_content(c, it, name, fd);
 		if (ret < 0)
 			goto out;
 	}
 	c->total++;
 	progress(c);
-	apply_meta(c, &m, name);
+	/* through the still open fd: futimens/fchown/fchmod */
+	apply_meta(c, &m, name, fd);
+	if (fd >= 0) {
+		int e = close(fd);
+		fd = -1;
+		if (e < 0)
+			ret = err_errno("write error on '%s'", name);
+	}
 out:
+	if (fd >= 0)
+		close(fd);
 	meta_release(&m);
 	buf_release(&full);
 	buf_release(&rxpath);
@@ -616,7 +616,7 @@ static void restore_path(struct restore_ctx *c, const char *path)
 		if (!strcmp(path_name, ".")) {
 			meta_init(&m);
 			if (item_meta(c, &l.e[0].item, &m) == 0)
-				apply_meta(c, &m, ".");
+				apply_meta(c, &m, ".", -1);
 			meta_release(&m);
 		}
 	} else if (restore_item(c, "", leaf->name, &leaf->item) < 0) {

@@ -910,14 +910,15 @@ static int split_mem(struct save *s, const void *data, size_t len,
  * Hashsplit one regular file (split_to_blob_or_tree).  Returns 0, 1 for
  * an error already reported (the entry is skipped), <0 for a fatal one.
  */
-static int split_file(struct save *s, const char *path, struct oid *oid,
-		      unsigned *mode, uint64_t *size)
+static int split_file(struct save *s, const char *path, int fd,
+		      struct oid *oid, unsigned *mode, uint64_t *size)
 {
 	struct file_split fs = { s, { 0 } };
-	int fd, ret = 0, e = 0;
+	int ret = 0, e = 0;
 
 	/* bup's open_noatime(): O_NOATIME unless we may not (EPERM). */
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC);
+	if (fd < 0)
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC);
 	if (fd < 0 && errno == EPERM)
 		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
@@ -1222,10 +1223,27 @@ static int save_entry(struct save *s, struct bindex_iter *it)
 		struct meta *m = &s->fmeta;
 		const char *hl = hardlink_target(s, e);
 		unsigned gitmode;
+		int fd = -1;
 
-		if (meta_from_path(m, name, NULL, META_NORMALIZE, meta_warn,
-				   NULL)) {
+		/*
+		 * A file's one open, for its attr flags and its content.
+		 * O_NONBLOCK: what is there now may be a fifo (the type is
+		 * checked below); read() of a regular file ignores it.  On
+		 * failure meta_from_path and split_file open and report as
+		 * bup does.
+		 */
+		if (S_ISREG(e->mode)) {
+			fd = open(name, O_RDONLY | O_NOFOLLOW | O_NOATIME |
+				  O_NONBLOCK | O_CLOEXEC);
+			if (fd < 0 && errno == EPERM)
+				fd = open(name, O_RDONLY | O_NOFOLLOW |
+					  O_NONBLOCK | O_CLOEXEC);
+		}
+		if (meta_from_path_fd(m, name, fd, NULL, META_NORMALIZE,
+				      meta_warn, NULL)) {
 			add_oserror(errno, NULL, name, 0);
+			if (fd >= 0)
+				close(fd);
 			set_lastskip(s, name, namelen);
 			return 0;
 		}
@@ -1241,13 +1259,16 @@ static int save_entry(struct save *s, struct bindex_iter *it)
 			cli_add_error("%s: mode changed since indexing, "
 				      "skipping.", p.data);
 			buf_release(&p);
+			if (fd >= 0)
+				close(fd);
 			set_lastskip(s, name, namelen);
 			return 0;
 		}
 		if (S_ISREG(e->mode)) {
 			uint64_t size;
 
-			ret = split_file(s, name, &oid, &gitmode, &size);
+			/* split_file closes fd */
+			ret = split_file(s, name, fd, &oid, &gitmode, &size);
 			if (ret < 0)
 				return ret;
 			if (ret > 0) {
@@ -1779,6 +1800,7 @@ int cmd_save(int argc, const char **argv)
 		if (s.cli) {
 			struct client_writer_opts co = { 0 };
 			co.level = po.level;
+			co.impl = po.impl;
 			co.max_size = po.max_size;
 			co.max_objects = po.max_objects;
 			if ((ret = client_writer_new(&s.cw, s.cli, &co)))

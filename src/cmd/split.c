@@ -352,6 +352,7 @@ int cmd_split(int argc, const char **argv)
 		if (cli) {
 			struct client_writer_opts co = { 0 };
 			co.level = po.level;
+			co.impl = po.impl;
 			co.max_size = po.max_size;
 			co.max_objects = po.max_objects;
 			if ((ret = client_writer_new(&cw, cli, &co)))

@@ -1133,8 +1133,12 @@ int client_writer_new(struct client_writer **out, struct client *c,
 	if (!w->o.max_objects)
 		w->o.max_objects = MAX(1, w->o.max_size / 5000);
 	w->c = c;
-	/* zlib itself: the bytes bup's client would send */
-	w->z = zlib_deflater_new(ZLIB_IMPL_ZLIB, w->o.level);
+	/*
+	 * The local repository's choice: libdeflate by default (any valid
+	 * zlib stream is accepted by bup's and our server), zlib itself
+	 * for the bytes bup's client would send (cbup.compressor = zlib).
+	 */
+	w->z = zlib_deflater_new(w->o.impl, w->o.level);
 	sha1_init(&w->sha);
 	w->sink.write = cw_write;
 	w->sink.exists = cw_exists;

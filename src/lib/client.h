@@ -31,6 +31,7 @@
 
 #include "buf.h"
 #include "objsink.h"
+#include "zlib.h"
 #include "oid.h"
 #include "proto.h"
 #include "refs.h"
@@ -132,6 +133,7 @@ int client_sync_index(struct client *c, const char *name);
 struct client_writer;
 struct client_writer_opts {
 	int level;              /* zlib level; bup's default 1 */
+	enum zlib_impl impl;    /* as the repository's cbup.compressor */
 	uint64_t max_size;      /* 0: pack.packSizeLimit default 1e9 */
 	uint64_t max_objects;   /* 0: max(1, max_size / 5000) */
 };

@@ -133,6 +133,14 @@ enum meta_from_flags {
  */
 int meta_from_path(struct meta *m, const char *path, const struct stat *st,
 		   unsigned flags, meta_warn_fn warn, void *warn_ctx);
+/*
+ * meta_from_path(), with fd (>= 0) open for reading on the file at path
+ * (bup save opens it anyway for its content): the Linux attr flags of a
+ * regular file are then read through it.  The caller closes fd.
+ */
+int meta_from_path_fd(struct meta *m, const char *path, int fd,
+		      const struct stat *st, unsigned flags,
+		      meta_warn_fn warn, void *warn_ctx);
 
 enum meta_apply_flags {
 	/* --numeric-ids: ignore the recorded user and group names */
@@ -151,6 +159,14 @@ enum meta_apply_flags {
  */
 int meta_create(const struct meta *m, const char *path, unsigned flags,
 		meta_warn_fn warn, void *warn_ctx);
+/*
+ * meta_create(), but a regular file is created O_WRONLY|O_NOFOLLOW and
+ * its descriptor left open in *fdp for the caller to write and close
+ * (one open per restored file); *fdp is -1 for every other type and on
+ * failure.
+ */
+int meta_create_fd(const struct meta *m, const char *path, unsigned flags,
+		   meta_warn_fn warn, void *warn_ctx, int *fdp);
 
 /*
  * bup's apply_to_path(): times (utimensat, nanoseconds, never following
@@ -163,6 +179,14 @@ int meta_create(const struct meta *m, const char *path, unsigned flags,
  */
 int meta_apply(const struct meta *m, const char *path, unsigned flags,
 	       meta_warn_fn warn, void *warn_ctx);
+/*
+ * meta_apply(), with fd (>= 0) open on the regular file at path (as
+ * meta_create_fd() gives it): times, owner and mode are then set with
+ * futimens/fchown/fchmod; same order, errors and messages.  fd is
+ * ignored unless m is a regular file's; the caller closes it.
+ */
+int meta_apply_fd(const struct meta *m, const char *path, int fd,
+		  unsigned flags, meta_warn_fn warn, void *warn_ctx);
 
 /*
  * bup's Metadata.same_file(): could the two describe one inode (the

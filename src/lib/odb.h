@@ -46,6 +46,20 @@ int odb_exists_where(struct odb *odb, const struct oid *oid,
  */
 int odb_read(struct odb *odb, const struct oid *oid, enum obj_type *type,
 	     struct buf *out);
+
+enum odb_read_flags {
+	/*
+	 * A blob stored whole in a pack with an idx v2 is checked by the
+	 * CRC-32 of its packed bytes (and zlib's adler32 and its size)
+	 * instead of its id, as git trusts reused pack data: for readers
+	 * of file contents (restore, join).  Trees, commits, tags,
+	 * deltas and loose objects are still checked by id.
+	 */
+	ODB_READ_CRC_BLOBS = 1 << 0,
+};
+/* odb_read() with enum odb_read_flags. */
+int odb_read_flags(struct odb *odb, const struct oid *oid,
+		   enum obj_type *type, struct buf *out, unsigned flags);
 /*
  * The packed form of an object (pack header + zlib stream, FORMAT.md
  * 2.2) as stored, for copying into another pack without inflating and

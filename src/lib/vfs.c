@@ -173,7 +173,8 @@ static int obj_read(struct vfs *v, const struct oid *oid, enum obj_type *type,
 	int ret;
 
 	if (!v->client)
-		return odb_read(v->odb, oid, type, out);
+		return odb_read_flags(v->odb, oid, type, out,
+				      ODB_READ_CRC_BLOBS);
 	ret = client_cat(v->client, oid_to_hex(oid, hex), &got, type, dst);
 	if (ret >= 0) {
 		oid_hash_object(&got, *type, dst->data, dst->len);

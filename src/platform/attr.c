@@ -39,30 +39,44 @@ int plat_attr_get(const char *path, unsigned int *flags)
 	return 0;
 }
 
+int plat_attr_get_fd(int fd, unsigned int *flags)
+{
+	unsigned long v = 0;
+
+	if (ioctl(fd, FS_IOC_GETFLAGS, &v) < 0)
+		return -1;
+	*flags = (unsigned int)v;
+	return 0;
+}
+
 int plat_attr_set(const char *path, unsigned int flags)
 {
-	unsigned long orig = 0;
-	unsigned int v;
-	int fd, e;
+	int fd, e, ret;
 
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_LARGEFILE | O_NOFOLLOW);
 	if (fd < 0)
 		return -1;
+	ret = plat_attr_set_fd(fd, flags);
+	e = errno;
+	close(fd);
+	errno = e;
+	return ret;
+}
+
+int plat_attr_set_fd(int fd, unsigned int flags)
+{
+	unsigned long orig = 0;
+	unsigned int v;
+
 	/* chattr's modifiable set: see chattr(1) and e2fsprogs' pf.c. */
 	v = flags & (FS_APPEND_FL | FS_COMPR_FL | FS_NODUMP_FL |
 		     FS_EXTENT_FL | FS_IMMUTABLE_FL | FS_JOURNAL_DATA_FL |
 		     FS_SECRM_FL | FS_NOTAIL_FL | FS_UNRM_FL | FS_NOATIME_FL |
 		     FS_DIRSYNC_FL | FS_SYNC_FL | FS_TOPDIR_FL | FS_NOCOW_FL);
 	if (ioctl(fd, FS_IOC_GETFLAGS, &orig) < 0)
-		goto fail;
+		return -1;
 	v |= (unsigned int)orig & FS_EXTENT_FL;
 	if (ioctl(fd, FS_IOC_SETFLAGS, &v) < 0)
-		goto fail;
-	close(fd);
+		return -1;
 	return 0;
-fail:
-	e = errno;
-	close(fd);
-	errno = e;
-	return -1;
 }

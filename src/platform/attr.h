@@ -11,6 +11,8 @@
  * without O_NOATIME on EPERM) and read the flags into *flags.
  */
 int plat_attr_get(const char *path, unsigned int *flags);
+/* plat_attr_get() through a descriptor already open on the file. */
+int plat_attr_get_fd(int fd, unsigned int *flags);
 
 /*
  * bup's set_linux_file_attr: keep only the flags chattr can change
@@ -18,5 +20,7 @@ int plat_attr_get(const char *path, unsigned int *flags);
  * removed), and FS_IOC_SETFLAGS.
  */
 int plat_attr_set(const char *path, unsigned int flags);
+/* plat_attr_set() through a descriptor already open on the file. */
+int plat_attr_set_fd(int fd, unsigned int flags);
 
 #endif
