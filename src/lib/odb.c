@@ -748,8 +748,9 @@ static int read_crc_checked(struct odb *odb, const struct oid *oid,
 		return err;
 	if (!p || p->idx->version < 2)
 		return 1;
-	if ((ret = packed_span(odb, p, pos, oid, &off, &end)) < 0)
-		return ret;
+	/* a damaged idx or pack: the usual path reads and reports */
+	if (packed_span(odb, p, pos, oid, &off, &end) < 0)
+		return 1;
 	buf_reset(raw);
 	buf_grow(raw, (size_t)(end - off));
 	if (pread_full(p->pack->fd, raw->data, (size_t)(end - off), off) < 0)
