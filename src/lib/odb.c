@@ -357,6 +357,28 @@ static struct odb_pack *locate(struct odb *odb, const struct oid *oid,
 			return p;
 		}
 	}
+	/*
+	 * Not found through the midx files.  A reader asks for objects it
+	 * expects to exist, so before calling one missing, ask the idx
+	 * files the midx files stand for: a damaged or stale midx must not
+	 * hide an object that its pack still has.  Only reads of absent
+	 * objects pay for this; existence checks (odb_exists) do not.
+	 */
+	for (size_t i = 0; i < odb->nr_packs; i++) {
+		struct odb_pack *p = &odb->packs[i];
+		int64_t n;
+
+		if (!p->covered)
+			continue;
+		if (open_pack_idx(odb, p) < 0)
+			continue;
+		n = idx_find(p->idx, oid);
+		if (n >= 0) {
+			odb->last_hit = i;
+			*pos = (uint32_t)n;
+			return p;
+		}
+	}
 	return NULL;
 }
 
