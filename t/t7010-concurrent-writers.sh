@@ -94,7 +94,9 @@ test_expect_success 'two saves at once through two servers' '
 '
 
 test_expect_success 'two splits to the same branch: never a lost commit' '
-	lcg 17 500000 >dc &&
+	# (not "lcg ... >dc && cbup split ... &": that would put the
+	# generator itself in the background, racing the second split)
+	lcg 17 500000 >dc || return 1
 	cbup split -n same da 2>e1 &
 	p1=$!
 	cbup split -n same dc 2>e2 &
