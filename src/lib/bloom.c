@@ -29,6 +29,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "file.h"
 #include "idx.h"
 #include "util.h"
 
@@ -319,21 +320,6 @@ int bloom_has_idxname(const struct bloom_file *b, const char *name)
 	return 0;
 }
 
-static int bloom_fsync_dir(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir = slash ? xstrndup(path, (size_t)(slash - path) +
-				     (slash == path)) : xstrdup(".");
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
-
-	if (fd < 0 || fsync(fd) < 0)
-		ret = err_errno("cannot sync directory '%s'", dir);
-	if (fd >= 0)
-		close(fd);
-	free(dir);
-	return ret;
-}
-
 struct bloom_idx {
 	char *path;
 	uint32_t nr;
@@ -516,23 +502,12 @@ static int bloom_create(const char *path, const struct bloom_idx *list,
 	map = MAP_FAILED;
 	if ((ret = bloom_pwrite(fd, names.data, names.len, size, tmp)) < 0)
 		goto out;
-	if (fsync(fd) < 0) {
-		ret = err_errno("cannot sync '%s'", tmp);
-		goto out;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		ret = err_errno("cannot close '%s'", tmp);
-		goto out;
-	}
+	ret = file_commit(fd, tmp, path);
 	fd = -1;
-	if (rename(tmp, path) < 0) {
-		ret = err_errno("cannot rename '%s' to '%s'", tmp, path);
+	if (ret < 0)
 		goto out;
-	}
 	free(tmp);
 	tmp = NULL;
-	ret = bloom_fsync_dir(path);
 out:
 	if (map != MAP_FAILED)
 		munmap(map, (size_t)size);

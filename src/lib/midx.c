@@ -35,6 +35,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "file.h"
 #include "idx.h"
 #include "util.h"
 
@@ -428,21 +429,6 @@ static int midx_tmpfile(const char *final, char **tmp_out)
 }
 
 /* fsync the directory holding path, so a rename survives a crash. */
-static int midx_fsync_dir(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir = slash ? xstrndup(path, (size_t)(slash - path + (slash ==
-						    path))) : xstrdup(".");
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
-
-	if (fd < 0 || fsync(fd) < 0)
-		ret = err_errno("cannot sync directory '%s'", dir);
-	if (fd >= 0)
-		close(fd);
-	free(dir);
-	return ret;
-}
-
 static const char *midx_basename(const char *p)
 {
 	const char *s = strrchr(p, '/');
@@ -674,25 +660,12 @@ int midx_write_opts(const char *dir, const char *const *paths, size_t nr,
 			goto out;
 		}
 	}
-	if (fsync(fd) < 0) {
-		ret = err_errno("cannot sync '%s'", tmp);
-		goto out;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		ret = err_errno("cannot close '%s'", tmp);
-		goto out;
-	}
+	ret = file_commit(fd, tmp, outfile);
 	fd = -1;
-	if (rename(tmp, outfile) < 0) {
-		ret = err_errno("cannot rename '%s' to '%s'", tmp, outfile);
-		goto out;
-	}
-	free(tmp);
-	tmp = NULL;
-	ret = midx_fsync_dir(outfile);
 	if (ret < 0)
 		goto out;
+	free(tmp);
+	tmp = NULL;
 	if (out_path) {
 		*out_path = outfile;
 		outfile = NULL;

@@ -1,0 +1,39 @@
+/* Crash-safe file replacement (file.h). */
+#include "file.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "util.h"
+
+int file_fsync_parent(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? xstrndup(path, (size_t)(slash - path) +
+				     (slash == path)) : xstrdup(".");
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0 || fsync(fd) < 0)
+		ret = err_errno("cannot sync directory '%s'", dir);
+	if (fd >= 0)
+		close(fd);
+	free(dir);
+	return ret;
+}
+
+int file_commit(int fd, const char *tmp, const char *path)
+{
+	if (fsync(fd) < 0) {
+		int ret = err_errno("cannot sync '%s'", tmp);
+		close(fd);
+		return ret;
+	}
+	if (close(fd) < 0)
+		return err_errno("cannot close '%s'", tmp);
+	if (rename(tmp, path) < 0)
+		return err_errno("cannot rename '%s' to '%s'", tmp, path);
+	return file_fsync_parent(path);
+}

@@ -1,0 +1,21 @@
+/*
+ * Crash-safe replacement of a file (redis's rdbSave, git's lockfile
+ * commit): the new contents are written to a temporary file in the same
+ * directory, then file_commit() makes them durable and visible at once:
+ * fsync the data, close, rename over the target, fsync the directory so
+ * the rename itself survives a crash.  Readers see the old file or the
+ * new one, never a mix.
+ */
+#ifndef CBUP_FILE_H
+#define CBUP_FILE_H
+
+/*
+ * fsync + close fd (always closed), rename tmp to path, fsync path's
+ * directory.  Returns 0, or ERR_IO naming the file; on failure tmp is
+ * left for the caller to remove.
+ */
+int file_commit(int fd, const char *tmp, const char *path);
+/* fsync the directory holding path.  0 or ERR_IO. */
+int file_fsync_parent(const char *path);
+
+#endif
