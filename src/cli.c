@@ -375,6 +375,47 @@ void cli_path_msg(struct buf *out, const char *s)
 	}
 }
 
+void cli_shorten_hash(struct buf *out, const char *s)
+{
+	const char *p = s;
+
+	while (*p) {
+		size_t n = 0;
+		while ((p[n] >= '0' && p[n] <= '9') || (p[n] >= 'a' &&
+							p[n] <= 'z'))
+			n++;
+		if (n == 40) {
+			buf_add(out, p, 7);
+			buf_addch(out, '*');
+			p += n;
+		} else if (n) {
+			buf_add(out, p, n);
+			p += n;
+		} else {
+			buf_addch(out, *p++);
+		}
+	}
+}
+
+char *cli_repo_rel(const struct repo *r, const char *path)
+{
+	struct buf out = BUF_INIT, pm = BUF_INIT;
+	char *full = realpath(path, NULL), *top = realpath(r->path, NULL);
+	const char *rel = path;
+	size_t n = top ? strlen(top) : 0;
+
+	if (full && top && !strncmp(full, top, n) && full[n] == '/')
+		rel = full + n + 1;
+	if (!strncmp(rel, "index-cache/", 12))
+		rel += 12;
+	cli_shorten_hash(&out, rel);
+	cli_path_msg(&pm, out.data);
+	free(full);
+	free(top);
+	buf_release(&out);
+	return buf_detach(&pm, NULL);
+}
+
 int cli_threads(void)
 {
 	const char *env = getenv("CBUP_THREADS");

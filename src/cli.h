@@ -101,6 +101,14 @@ void cli_check_parent(struct repo *r, const char *refname,
  */
 int cli_threads(void);
 
+/* bup's shorten_hash: each 40-character [0-9a-z] run becomes 7 + "*". */
+void cli_shorten_hash(struct buf *out, const char *s);
+/*
+ * bup's path_msg(repo_rel(path)) for midx/bloom messages: relative to
+ * the repository (and its index-cache/), hashes shortened (caller frees).
+ */
+char *cli_repo_rel(const struct repo *r, const char *path);
+
 /* 1 if progress output should go to stderr (tty or BUP_FORCE_TTY & 2). */
 int cli_stderr_is_tty(void);
 int cli_stdout_is_tty(void);

@@ -43,53 +43,10 @@ static void bloom_error_cb(const char *msg)
 	cli_add_error("%s", msg);
 }
 
-/* bup's shorten_hash: a 40-character [0-9a-z] run becomes 7 + "*". */
-static void bloom_shorten(struct buf *out, const char *s)
-{
-	const char *p = s;
-
-	while (*p) {
-		size_t n = 0;
-		while ((p[n] >= '0' && p[n] <= '9') || (p[n] >= 'a' &&
-							p[n] <= 'z'))
-			n++;
-		if (n == 40) {
-			buf_add(out, p, 7);
-			buf_addch(out, '*');
-			p += n;
-		} else if (n) {
-			buf_add(out, p, n);
-			p += n;
-		} else {
-			buf_addch(out, *p++);
-		}
-	}
-}
-
-/* bup's path_msg(repo_rel(path)). */
-static char *bloom_repo_rel(const struct repo *r, const char *path)
-{
-	struct buf out = BUF_INIT, pm = BUF_INIT;
-	char *full = realpath(path, NULL), *top = realpath(r->path, NULL);
-	const char *rel = path;
-	size_t n = top ? strlen(top) : 0;
-
-	if (full && top && !strncmp(full, top, n) && full[n] == '/')
-		rel = full + n + 1;
-	if (!strncmp(rel, "index-cache/", 12))
-		rel += 12;
-	bloom_shorten(&out, rel);
-	cli_path_msg(&pm, out.data);
-	free(full);
-	free(top);
-	buf_release(&out);
-	return buf_detach(&pm, NULL);
-}
-
 static void bloom_check_cmd(const struct repo *r, const char *dir,
 			    const char *bloomfile, const char *idx)
 {
-	char *rb = bloom_repo_rel(r, bloomfile), *ri = bloom_repo_rel(r, idx);
+	char *rb = cli_repo_rel(r, bloomfile), *ri = cli_repo_rel(r, idx);
 	struct bloom_file *b = NULL;
 	const char *base = strrchr(idx, '/');
 	char *idxpath = NULL;
@@ -158,7 +115,7 @@ int cmd_bloom(int argc, const char **argv)
 		bloom_check_cmd(r, path, outfile, check);
 	} else if (opt_count(&o, "ruin")) {
 		if (access(outfile, F_OK) < 0) {
-			char *rb = bloom_repo_rel(r, outfile);
+			char *rb = cli_repo_rel(r, outfile);
 			struct buf pm = BUF_INIT;
 			cli_path_msg(&pm, outfile);
 			cli_log("%s\n", pm.data);

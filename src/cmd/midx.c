@@ -44,51 +44,10 @@ static void midx_debug_cb(const char *msg)
 		cli_log("%s", msg);
 }
 
-/* bup's shorten_hash: a 40-character [0-9a-z] run becomes 7 + "*". */
-static void midx_shorten(struct buf *out, const char *s)
-{
-	const char *p = s;
-
-	while (*p) {
-		size_t n = 0;
-		while ((p[n] >= '0' && p[n] <= '9') || (p[n] >= 'a' &&
-							p[n] <= 'z'))
-			n++;
-		if (n == 40) {
-			buf_add(out, p, 7);
-			buf_addch(out, '*');
-			p += n;
-		} else if (n) {
-			buf_add(out, p, n);
-			p += n;
-		} else {
-			buf_addch(out, *p++);
-		}
-	}
-}
-
-/* bup's repo_rel(): relative to the repository, hashes shortened. */
-static char *midx_repo_rel(const struct repo *r, const char *path)
-{
-	struct buf out = BUF_INIT;
-	char *full = realpath(path, NULL), *top = realpath(r->path, NULL);
-	const char *rel = path;
-	size_t n = top ? strlen(top) : 0;
-
-	if (full && top && !strncmp(full, top, n) && full[n] == '/')
-		rel = full + n + 1;
-	if (!strncmp(rel, "index-cache/", 12))
-		rel += 12;
-	midx_shorten(&out, rel);
-	free(full);
-	free(top);
-	return buf_detach(&out, NULL);
-}
-
 static void midx_check_one(const struct repo *r, const char *name)
 {
 	struct midx_file *m = NULL;
-	char *nice = midx_repo_rel(r, name);
+	char *nice = cli_repo_rel(r, name);
 	const char *slash = strrchr(name, '/');
 	int before = cli_errors();
 	struct buf msg = BUF_INIT;
@@ -107,7 +66,7 @@ static void midx_check_one(const struct repo *r, const char *name)
 		struct idx_file *ix;
 		struct buf sn = BUF_INIT;
 
-		midx_shorten(&sn, m->idxnames[i]);
+		cli_shorten_hash(&sn, m->idxnames[i]);
 		if (idx_open(&ix, sub) < 0) {
 			cli_add_error("%s: %s", nice, err_last());
 			free(sub);
