@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "lib/drecurse.h"
 #include "lib/err.h"
 #include "lib/odb.h"
 #include "lib/repo.h"
@@ -414,6 +415,32 @@ char *cli_repo_rel(const struct repo *r, const char *path)
 	free(top);
 	buf_release(&out);
 	return buf_detach(&pm, NULL);
+}
+
+void cli_parse_excludes(struct opts *o, struct drecurse_opts *d)
+{
+	const struct opt_value *v;
+
+	v = opt_get(o, "exclude");
+	for (size_t i = 0; v && i < v->nr_values; i++)
+		drecurse_add_exclude(d, v->values[i]);
+	v = opt_get(o, "exclude-from");
+	for (size_t i = 0; v && i < v->nr_values; i++)
+		if (drecurse_add_exclude_from(d, v->values[i]))
+			cli_usage_fatal(o, "couldn't read '%s'", v->values[i]);
+	v = opt_get(o, "exclude-rx");
+	for (size_t i = 0; v && i < v->nr_values; i++)
+		if (drecurse_add_rx(d, v->values[i]))
+			cli_usage_fatal(o, "invalid --exclude-rx pattern ('%s'): %s",
+					v->values[i], err_last());
+	v = opt_get(o, "exclude-rx-from");
+	for (size_t i = 0; v && i < v->nr_values; i++) {
+		int r = drecurse_add_rx_from(d, v->values[i]);
+		if (r == ERR_IO)
+			cli_usage_fatal(o, "couldn't read '%s'", v->values[i]);
+		if (r)
+			cli_usage_fatal(o, "%s", err_last());
+	}
 }
 
 int cli_threads(void)

@@ -13,6 +13,7 @@
 
 struct repo;
 struct odb;
+struct drecurse_opts;
 struct oid;
 
 /* The command table (main.c).  Each cmd_X returns the exit code. */
@@ -100,6 +101,13 @@ void cli_check_parent(struct repo *r, const char *refname,
  * CPUs.  Output never depends on it (the pack writer appends in order).
  */
 int cli_threads(void);
+
+/*
+ * bup's parse_excludes() and parse_rx_excludes() for index and drecurse:
+ * --exclude, --exclude-from, --exclude-rx, --exclude-rx-from into d;
+ * bad input is a usage error (exit 97).
+ */
+void cli_parse_excludes(struct opts *o, struct drecurse_opts *d);
 
 /* bup's shorten_hash: each 40-character [0-9a-z] run becomes 7 + "*". */
 void cli_shorten_hash(struct buf *out, const char *s);

@@ -41,33 +41,6 @@ static int drecurse_print(void *data, const char *path, size_t len,
 	return 0;
 }
 
-/* bup's parse_excludes / parse_rx_excludes, fatal on a bad option. */
-static void drecurse_parse_excludes(struct opts *o, struct drecurse_opts *d)
-{
-	const struct opt_value *v;
-
-	v = opt_get(o, "exclude");
-	for (size_t i = 0; v && i < v->nr_values; i++)
-		drecurse_add_exclude(d, v->values[i]);
-	v = opt_get(o, "exclude-from");
-	for (size_t i = 0; v && i < v->nr_values; i++)
-		if (drecurse_add_exclude_from(d, v->values[i]))
-			cli_usage_fatal(o, "couldn't read '%s'", v->values[i]);
-	v = opt_get(o, "exclude-rx");
-	for (size_t i = 0; v && i < v->nr_values; i++)
-		if (drecurse_add_rx(d, v->values[i]))
-			cli_usage_fatal(o, "invalid --exclude-rx pattern ('%s'): %s",
-					v->values[i], err_last());
-	v = opt_get(o, "exclude-rx-from");
-	for (size_t i = 0; v && i < v->nr_values; i++) {
-		int r = drecurse_add_rx_from(d, v->values[i]);
-		if (r == ERR_IO)
-			cli_usage_fatal(o, "couldn't read '%s'", v->values[i]);
-		if (r)
-			cli_usage_fatal(o, "%s", err_last());
-	}
-}
-
 int cmd_drecurse(int argc, const char **argv)
 {
 	struct opts o = { 0 };
@@ -79,7 +52,7 @@ int cmd_drecurse(int argc, const char **argv)
 	if (o.argc != 1)
 		cli_usage_fatal(&o, "exactly one filename expected");
 	top = o.argv[0];
-	drecurse_parse_excludes(&o, &d);
+	cli_parse_excludes(&o, &d);
 	if (top[0] != '/')
 		drecurse_relativize_excludes(&d);
 	d.xdev = opt_count(&o, "x") > 0;

@@ -904,33 +904,6 @@ static int print_index(const char *indexfile, const struct print_opts *po,
 
 /* ---- the command ------------------------------------------------------- */
 
-/* bup's parse_excludes() and parse_rx_excludes(), fatal on bad input. */
-static void parse_excludes(struct opts *o, struct drecurse_opts *d)
-{
-	const struct opt_value *v;
-
-	v = opt_get(o, "exclude");
-	for (size_t i = 0; v && i < v->nr_values; i++)
-		drecurse_add_exclude(d, v->values[i]);
-	v = opt_get(o, "exclude-from");
-	for (size_t i = 0; v && i < v->nr_values; i++)
-		if (drecurse_add_exclude_from(d, v->values[i]))
-			cli_usage_fatal(o, "couldn't read '%s'", v->values[i]);
-	v = opt_get(o, "exclude-rx");
-	for (size_t i = 0; v && i < v->nr_values; i++)
-		if (drecurse_add_rx(d, v->values[i]))
-			cli_usage_fatal(o, "invalid --exclude-rx pattern ('%s'): %s",
-					v->values[i], err_last());
-	v = opt_get(o, "exclude-rx-from");
-	for (size_t i = 0; v && i < v->nr_values; i++) {
-		int r = drecurse_add_rx_from(d, v->values[i]);
-		if (r == ERR_IO)
-			cli_usage_fatal(o, "couldn't read '%s'", v->values[i]);
-		if (r)
-			cli_usage_fatal(o, "%s", err_last());
-	}
-}
-
 /* bup: bup_dir = os.path.abspath(git.repo()). */
 static char *abs_repo_dir(const char *path)
 {
@@ -1022,7 +995,7 @@ int cmd_index(int argc, const char **argv)
 
 		if (!o.argc)
 			cli_usage_fatal(&o, "update mode (-u) requested but no paths given");
-		parse_excludes(&o, &io.walk);
+		cli_parse_excludes(&o, &io.walk);
 		io.walk.bup_dir = abs_repo_dir(repo->path);
 		io.walk.error = meta_warn;
 		/* bup: xdev_exceptions = unique_resolved_paths(extra) */

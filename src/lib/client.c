@@ -1195,19 +1195,12 @@ int client_writer_write_raw(struct client_writer *w, const struct oid *oid,
 {
 	struct proto_conn *conn = &w->c->conn;
 	unsigned char hdr[4 + OID_RAWSZ + 4];
-	enum obj_type type;
-	uint64_t size;
 	int ret;
 
 	if (w->err)
 		return w->err;
-	if (!pack_decode_header(packed, len, &type, &size) ||
-	    type < OBJ_COMMIT || type > OBJ_BLOB)
-		return err_set(ERR_CORRUPT, "object %s: bad pack header",
-			       oid_hex(oid));
-	if (zlib_crc32(0, packed, len) != crc)
-		return err_set(ERR_CORRUPT, "object %s: CRC mismatch",
-			       oid_hex(oid));
+	if ((ret = pack_check_raw(oid, packed, len, crc)) < 0)
+		return ret;
 	if (cw_exists(&w->sink, oid))
 		return 0;
 	if (len + 24 > PROTO_MAX_FRAME)

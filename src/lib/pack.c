@@ -558,3 +558,19 @@ out:
 	buf_release(&tmp);
 	return ret;
 }
+
+int pack_check_raw(const struct oid *oid, const void *packed, size_t len,
+		   uint32_t crc)
+{
+	enum obj_type type;
+	uint64_t size;
+
+	if (!pack_decode_header(packed, len, &type, &size) ||
+	    type < OBJ_COMMIT || type > OBJ_BLOB)
+		return err_set(ERR_CORRUPT, "object %s: bad pack header",
+			       oid_hex(oid));
+	if (zlib_crc32(0, packed, len) != crc)
+		return err_set(ERR_CORRUPT, "object %s: CRC mismatch",
+			       oid_hex(oid));
+	return 0;
+}

@@ -53,6 +53,14 @@ int pack_read_object(struct pack_file *p, uint64_t offset,
 		     enum obj_type *type, struct buf *out,
 		     pack_base_fn base, void *base_ctx);
 
+/*
+ * Check an object given in pack form (header + zlib stream) before it is
+ * copied verbatim into a pack: a whole (non-delta) commit, tree or blob
+ * header, and the CRC-32 the idx records.  0 or ERR_CORRUPT naming oid.
+ */
+int pack_check_raw(const struct oid *oid, const void *packed, size_t len,
+		   uint32_t crc);
+
 /* Apply a git delta to base; ERR_CORRUPT on malformed delta. */
 int pack_apply_delta(struct buf *out, const unsigned char *base,
 		     size_t base_len, const unsigned char *delta,

@@ -810,13 +810,9 @@ int packwriter_write_raw(struct packwriter *w, const struct oid *oid,
 
 	if (w->err)
 		return w->err;
-	if (!pack_decode_header(packed, len, &type, &size) ||
-	    type < OBJ_COMMIT || type > OBJ_BLOB)
-		return err_set(ERR_CORRUPT, "object %s: bad pack header",
-			       oid_hex(oid));
-	if (zlib_crc32(0, packed, len) != crc)
-		return err_set(ERR_CORRUPT, "object %s: CRC mismatch",
-			       oid_hex(oid));
+	if ((ret = pack_check_raw(oid, packed, len, crc)) < 0)
+		return ret;
+	pack_decode_header(packed, len, &type, &size);  /* checked above */
 	if (packwriter_exists(w, oid))
 		return 0;
 	if (w->pool) {
