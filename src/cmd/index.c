@@ -130,17 +130,6 @@ static void str_repr(struct buf *out, const char *s)
 	buf_release(&t);
 }
 
-static void wall_sleep_to_next_second(void)
-{
-	struct timespec now, left;
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	left.tv_sec = 0;
-	left.tv_nsec = 1000000000L - now.tv_nsec;
-	while (nanosleep(&left, &left) && errno == EINTR)
-		;
-}
-
 /* bup: tmax = (time.time() - 1) * 10**9, a float; int() when stored. */
 static int64_t index_tmax(void)
 {
@@ -581,10 +570,16 @@ static int update_existing(struct update *u, const char *path,
 		if (!S_ISDIR(st->st_mode) && st->st_nlink > 1)
 			hlink_add_path(u->hl, path, st->st_dev, st->st_ino);
 		/*
-		 * bup: ExistingEntry has tmax None, so update_from_stat()
-		 * does not clamp here; only new entries are clamped.
+		 * bup clamps only new entries (ExistingEntry has tmax None)
+		 * and relies on sleeping to the next whole second at start.
+		 * Clamping every refreshed entry instead closes the same
+		 * race without the wait: whatever changed within a second
+		 * of this run is recorded with an older time than it has,
+		 * so the next run finds it stale and save re-reads it.
+		 * Only times that are already suspect differ from bup's
+		 * index, and such entries are never trusted by save.
 		 */
-		bindex_ent_from_stat(e, st, ofs, INT64_MAX);
+		bindex_ent_from_stat(e, st, ofs, u->tmax);
 		e->flags &= ~BINDEX_HASHVALID;
 		need_repack = 1;
 	}
@@ -958,14 +953,11 @@ int cmd_index(int argc, const char **argv)
 		cli_usage_fatal(&o, "cannot clear an external index (via -f)");
 
 	/*
-	 * bup sleeps to the next whole second before anything else, so
-	 * that with tmax = now - 1 s a file changed in the same second as
-	 * this run is recorded with a clamped (older) mtime and found
-	 * stale next time.  Only an update needs it; bup sleeps in every
-	 * mode, which changes nothing but the wait.
+	 * No sleep to the next whole second as bup does before anything
+	 * else: every entry refreshed by this run has its times clamped to
+	 * tmax (update_existing, update_new), which is what the sleep was
+	 * protecting.
 	 */
-	if (update)
-		wall_sleep_to_next_second();
 
 	repo = cli_open_repo();
 	if (opt_str(&o, "f"))

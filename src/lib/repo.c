@@ -98,6 +98,20 @@ int repo_open(struct repo **out, const char *path)
 		free(top);
 		return ERR_CORRUPT;
 	}
+	/*
+	 * Anchored to the working directory now: restore -C and others
+	 * change directory before they read objects.
+	 */
+	if (top[0] != '/') {
+		char cwd[PATH_MAX];
+		if (getcwd(cwd, sizeof(cwd))) {
+			char *abs = join(cwd, top);
+			free(top);
+			free(pack);
+			top = abs;
+			pack = join(top, "objects/pack");
+		}
+	}
 	r = xcalloc(1, sizeof(*r));
 	r->path = top;
 	r->objdir = join(top, "objects");
