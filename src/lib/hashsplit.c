@@ -86,8 +86,8 @@ static void push(struct hsplit_cand **v, size_t *nr, size_t *alloc,
  * Every split position n in (from, to] of a scan fresh at buf[0], as
  * stream offsets base + n, appended to v.  For n >= 64 that is "the full
  * window ending at n meets the condition", whatever the scan origin.
- * Long ranges are scanned as two interleaved halves (rollsum_scan2); the
- * second half's list waits in tmp.
+ * Long ranges are scanned as two interleaved halves (rollsum_scan2) unless
+ * the SIMD scan is in use; the second half's list waits in tmp.
  */
 static void collect(const unsigned char *buf, size_t from, size_t to,
 		    uint64_t base, struct hsplit_cand **v, size_t *nr,
@@ -103,7 +103,8 @@ static void collect(const unsigned char *buf, size_t from, size_t to,
 		from = r;
 	}
 	from = MAX(from, head);
-	if (to - from < 2 * 4096) {
+	/* the AVX2 scan has no serial chain: interleaving gains nothing */
+	if (to - from < 2 * 4096 || rollsum_simd()) {
 		while ((r = rollsum_scan(buf, from, to, &bits))) {
 			push(v, nr, alloc, base + r, bits);
 			from = r;

@@ -16,6 +16,11 @@
  */
 #include <string.h>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define ROLLSUM_HAVE_AVX2 1
+#include <immintrin.h>
+#endif
+
 #include "rollsum.h"
 #include "util.h"
 
@@ -66,6 +71,142 @@ static inline size_t found(uint32_t s1, uint32_t s2, size_t n, int *bits)
 	return n;
 }
 
+#ifdef ROLLSUM_HAVE_AVX2
+/*
+ * Sixteen positions per step with AVX2.  The split test and the digest
+ * only ever look at the low 16 bits of s1 and s2 (3.2: s2 & 0x1fff, and
+ * digest = s1 << 16 | (s2 & 0xffff)), and the low 16 bits of a sum
+ * depend only on the low 16 bits of its terms, so 16-bit lanes are
+ * exact.  For bytes i..i+15 (drops d_k = data[i+k-64]):
+ *
+ *	S1_k = s1 + sum_{j<=k} (x_j - d_j)
+ *	S2_k = s2 + sum_{j<=k} (S1_j - 64 * (d_j + 31))
+ *
+ * two prefix sums over 16 lanes: no serial chain per byte, so the scan
+ * is bound by instruction throughput instead of add latency.
+ */
+__attribute__((target("avx2")))
+static inline __m256i prefix16(__m256i v)
+{
+	/* bytes 14-15 of each 128-bit half: its last lane */
+	const __m256i last = _mm256_set_epi8(
+		15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14,
+		15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14);
+	__m256i t;
+
+	v = _mm256_add_epi16(v, _mm256_slli_si256(v, 2));
+	v = _mm256_add_epi16(v, _mm256_slli_si256(v, 4));
+	v = _mm256_add_epi16(v, _mm256_slli_si256(v, 8));
+	/* carry the low half's total into every lane of the high half */
+	t = _mm256_shuffle_epi8(v, last);
+	t = _mm256_permute2x128_si256(t, t, 0x08);
+	return _mm256_add_epi16(v, t);
+}
+
+/* Every lane = lane 15 of v. */
+__attribute__((target("avx2")))
+static inline __m256i bcast15(__m256i v)
+{
+	const __m256i last = _mm256_set_epi8(
+		15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14,
+		15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14);
+
+	v = _mm256_permute2x128_si256(v, v, 0x11);
+	return _mm256_shuffle_epi8(v, last);
+}
+
+/*
+ * Scan from position i (>= W) while 16 bytes remain.  Returns the split
+ * count n (1-based, as rollsum_scan) or 0 with *pi, *ps1, *ps2 moved to
+ * where it stopped (low 16 bits of the state exact).
+ *
+ * With A = prefix(x - d) and Q = prefix(A - 64 * (d + 31)), both free of
+ * the running state, S1_k = s1 + A_k and S2_k = s2 + (k + 1) * s1 + Q_k:
+ * the only chain from step to step is two adds.
+ */
+__attribute__((target("avx2")))
+static size_t scan_avx2(const uint8_t *p, size_t *pi, size_t len,
+			uint32_t *ps1, uint32_t *ps2, int *bits)
+{
+	const __m256i one = _mm256_set1_epi16(1);
+	const __m256i mask = _mm256_set1_epi16(SPLIT_MASK);
+	const __m256i c64 = _mm256_set1_epi16((short)(W * C));
+	const __m256i k1 = _mm256_setr_epi16(1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+					     11, 12, 13, 14, 15, 16);
+	__m256i s1 = _mm256_set1_epi16((short)*ps1);
+	__m256i s2 = _mm256_set1_epi16((short)*ps2);
+	size_t i = *pi;
+
+	while (len - i >= 16) {
+		__m256i x = _mm256_cvtepu8_epi16(
+			_mm_loadu_si128((const __m128i *)(p + i)));
+		__m256i d = _mm256_cvtepu8_epi16(
+			_mm_loadu_si128((const __m128i *)(p + i - W)));
+		__m256i A, Q, S2, hit;
+		unsigned m;
+
+		A = prefix16(_mm256_sub_epi16(x, d));
+		Q = prefix16(_mm256_sub_epi16(A, _mm256_add_epi16(
+			_mm256_slli_epi16(d, 6), c64)));
+		S2 = _mm256_add_epi16(_mm256_add_epi16(s2, Q),
+				      _mm256_mullo_epi16(k1, s1));
+		hit = _mm256_cmpeq_epi16(_mm256_and_si256(
+			_mm256_add_epi16(S2, one), mask), _mm256_setzero_si256());
+		m = (unsigned)_mm256_movemask_epi8(hit);
+		if (UNLIKELY(m)) {
+			uint16_t a1[16], a2[16];
+			unsigned k = (unsigned)__builtin_ctz(m) / 2;
+
+			_mm256_storeu_si256((__m256i *)a1,
+					    _mm256_add_epi16(s1, A));
+			_mm256_storeu_si256((__m256i *)a2, S2);
+			return found(a1[k], a2[k], i + k + 1, bits);
+		}
+		s2 = _mm256_add_epi16(_mm256_add_epi16(s2, bcast15(Q)),
+				      _mm256_slli_epi16(s1, 4));
+		s1 = _mm256_add_epi16(s1, bcast15(A));
+		i += 16;
+	}
+	*pi = i;
+	*ps1 = (uint16_t)_mm256_extract_epi16(s1, 0);
+	*ps2 = (uint16_t)_mm256_extract_epi16(s2, 0);
+	return 0;
+}
+
+static int simd_state = -1;     /* -1 unknown, 0 off, 1 AVX2 */
+
+static int use_avx2(void)
+{
+	if (UNLIKELY(simd_state < 0))
+		simd_state = __builtin_cpu_supports("avx2") ? 1 : 0;
+	return simd_state;
+}
+
+int rollsum_set_simd(int on)
+{
+	int was = use_avx2();
+
+	simd_state = on && __builtin_cpu_supports("avx2");
+	return was;
+}
+#else
+static int use_avx2(void)
+{
+	return 0;
+}
+
+int rollsum_set_simd(int on)
+{
+	(void)on;
+	return 0;
+}
+#endif
+
+int rollsum_simd(void)
+{
+	return use_avx2();
+}
+
 size_t rollsum_scan(const void *data, size_t from, size_t len, int *bits)
 {
 	const uint8_t *p = data;
@@ -91,6 +232,13 @@ size_t rollsum_scan(const void *data, size_t from, size_t len, int *bits)
 		if (UNLIKELY_SPLIT(s2))
 			return found(s1, s2, i + 1, bits);
 	}
+#ifdef ROLLSUM_HAVE_AVX2
+	if (use_avx2() && i < len) {
+		size_t n = scan_avx2(p, &i, len, &s1, &s2, bits);
+		if (n)
+			return n;
+	}
+#endif
 	/*
 	 * Steady state, four bytes per round: the s1/s2 updates form one
 	 * dependency chain, but the split tests of the four positions are

@@ -62,4 +62,13 @@ size_t rollsum_scan(const void *data, size_t from, size_t len, int *bits);
 int rollsum_scan2(const void *data, size_t *a, size_t alen, size_t *b,
 		  size_t blen, int *bits);
 
+/*
+ * Whether the scanners use the AVX2 path (chosen at first use from the
+ * CPU); rollsum_set_simd(0) forces the portable one, for tests and
+ * measurements.  Returns the previous setting.  Not thread-safe: call
+ * before scanning starts.
+ */
+int rollsum_simd(void);
+int rollsum_set_simd(int on);
+
 #endif

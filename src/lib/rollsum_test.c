@@ -125,7 +125,7 @@ static size_t ref_scan(const unsigned char *d, size_t from, size_t len,
 	return 0;
 }
 
-UNIT_TEST(rollsum, scan_matches_reference)
+static void scan_vs_reference(void)
 {
 	enum { N = 300000 };
 	unsigned char *d = xmalloc(N);
@@ -168,5 +168,65 @@ UNIT_TEST(rollsum, scan_matches_reference)
 	/* zeros never split */
 	memset(d, 0, N);
 	CHECK(rollsum_find_split(d, N, NULL) == 0);
+	free(d);
+}
+
+UNIT_TEST(rollsum, scan_matches_reference)
+{
+	int was = rollsum_set_simd(0);
+
+	scan_vs_reference();            /* the portable scanner */
+	rollsum_set_simd(1);
+	scan_vs_reference();            /* AVX2 where the CPU has it */
+	rollsum_set_simd(was);
+}
+
+/*
+ * The SIMD scanner works 16 positions at a time: a split in each lane
+ * of a step, splits on consecutive bytes, runs that wrap the 16-bit
+ * lanes (0xff), and every length tail, all against the reference.
+ */
+UNIT_TEST(rollsum, simd_lanes_and_tails)
+{
+	enum { N = 1 << 16 };
+	unsigned char *d = xmalloc(N);
+	int was = rollsum_set_simd(1), bad = 0, lanes = 0;
+	unsigned seen = 0;
+
+	for (uint32_t seed = 1; seed <= 40; seed++) {
+		lcg_fill(d, N, seed);
+		if (seed % 4 == 0)
+			memset(d + 1000, 0xff, 5000);
+		if (seed % 4 == 1)      /* low-entropy: many near splits */
+			for (size_t i = 0; i < N; i++)
+				d[i] &= 3;
+		for (size_t from = 0; from < N;) {
+			int b1 = -1, b2 = -2;
+			size_t a = rollsum_scan(d, from, N, &b1);
+			size_t b = ref_scan(d, from, N, &b2);
+			if (a != b || (a && b1 != b2))
+				bad++;
+			if (!a)
+				break;
+			if (a > 64)
+				seen |= 1u << ((a - 65) % 16);
+			from = a;
+		}
+	}
+	for (unsigned k = 0; k < 16; k++)
+		lanes += (seen >> k) & 1;
+	CHECK(lanes == 16);
+	/* every tail length after the 16-byte steps */
+	lcg_fill(d, N, 99);
+	for (size_t len = 64; len < 64 + 40; len++)
+		for (size_t from = 0; from < 70; from += 7) {
+			int b1 = -1, b2 = -2;
+			size_t a = rollsum_scan(d + 5000, from, len, &b1);
+			size_t b = ref_scan(d + 5000, from, len, &b2);
+			if (a != b || (a && b1 != b2))
+				bad++;
+		}
+	CHECK(bad == 0);
+	rollsum_set_simd(was);
 	free(d);
 }
