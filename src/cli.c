@@ -5,6 +5,7 @@
  * and on signals, and rate-limited progress lines.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +23,11 @@
 /* ---- messages ---------------------------------------------------- */
 
 static double last_prog;  /* bup's helpers._last_prog */
+/*
+ * Messages may come from a command's worker threads too (restore's
+ * writer): one line at a time, and last_prog/nr_errors kept whole.
+ */
+static pthread_mutex_t msg_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void vlog_prefixed(const char *prefix, const char *fmt, va_list ap)
 {
@@ -106,16 +112,23 @@ void cli_add_error(const char *fmt, ...)
 	while (b.len < 70)
 		buf_addch(&b, ' ');
 	buf_addch(&b, '\n');
+	pthread_mutex_lock(&msg_lock);
 	fflush(stdout);
 	write_full(2, b.data, b.len);
-	buf_release(&b);
 	last_prog = 0;
 	nr_errors++;
+	pthread_mutex_unlock(&msg_lock);
+	buf_release(&b);
 }
 
 int cli_errors(void)
 {
-	return nr_errors;
+	int n;
+
+	pthread_mutex_lock(&msg_lock);
+	n = nr_errors;
+	pthread_mutex_unlock(&msg_lock);
+	return n;
 }
 
 /* ---- cleanups and signals ---------------------------------------- */
@@ -560,12 +573,14 @@ void cli_progress(const char *fmt, ...)
 		return;
 	/* bup's qprogress(): at most one line per 0.1 s. */
 	now = util_now();
-	if (now - last_prog <= 0.1)
-		return;
-	va_start(ap, fmt);
-	vprogress(fmt, ap);
-	va_end(ap);
-	last_prog = now;
+	pthread_mutex_lock(&msg_lock);
+	if (now - last_prog > 0.1) {
+		va_start(ap, fmt);
+		vprogress(fmt, ap);
+		va_end(ap);
+		last_prog = now;
+	}
+	pthread_mutex_unlock(&msg_lock);
 }
 
 void cli_progress_done(const char *fmt, ...)
@@ -574,10 +589,12 @@ void cli_progress_done(const char *fmt, ...)
 
 	if (!cli_stderr_is_tty())
 		return;
+	pthread_mutex_lock(&msg_lock);
 	va_start(ap, fmt);
 	vprogress(fmt, ap);
 	va_end(ap);
 	last_prog = 0;
+	pthread_mutex_unlock(&msg_lock);
 }
 
 int cli_finish_stdout(int code)

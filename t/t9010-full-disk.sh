@@ -130,4 +130,30 @@ test_expect_success BUP 'after ENOSPC, real bup reads the repository' '
 	bup join a >out && cmp out data1
 '
 
+# Restore's writer thread: a write that fails with ENOSPC stops the
+# restore as on one thread, with a message naming the file, exit 1.
+test_expect_success 'restore onto a full disk: clear error, no hang' '
+	rm -rf "$DISK"/* &&
+	cbup -d "$TRASH/rr" init &&
+	mkdir rt && lcg 5 300000 >rt/big1 && lcg 6 300000 >rt/big2 &&
+	lcg 7 300000 >rt/big3 && lcg 8 300000 >rt/big4 && echo s >rt/small &&
+	BUP_DIR="$TRASH/rr" cbup index rt &&
+	BUP_DIR="$TRASH/rr" cbup save -n r rt &&
+	fill_to 700000 &&
+	test_expect_code 1 timeout 60 env BUP_DIR="$TRASH/rr" \
+		cbup restore -C "$DISK/out" "/r/latest$TRASH/rt/" 2>err &&
+	grep "write error on .*big[0-9].*No space left on device" err &&
+	test_expect_code 1 timeout 60 env BUP_DIR="$TRASH/rr" CBUP_THREADS=0 \
+		cbup restore -C "$DISK/out2" "/r/latest$TRASH/rt/" 2>err0 &&
+	grep "No space left on device" err0 &&
+	rm -rf "$DISK"/* &&
+	: "tmpfs has no inode flags: bup and cbup warn (chattr), exit 1" &&
+	test_expect_code 1 env BUP_DIR="$TRASH/rr" \
+		cbup restore -C "$DISK/out" "/r/latest$TRASH/rt/" 2>err2 &&
+	! grep "write error" err2 &&
+	for f in big1 big2 big3 big4 small; do
+		cmp rt/$f "$DISK/out/$f" || return 1
+	done
+'
+
 test_done

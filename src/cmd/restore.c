@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,8 @@ struct restore_ctx {
 	size_t nr_links, alloc_links;
 	char *top;                  /* absolute restore directory */
 	unsigned long total;
+	struct buf wbuf;            /* small pieces gathered for one write */
+	struct writer *w;           /* NULL: everything on this thread */
 };
 
 enum { MAP_USER, MAP_GROUP, MAP_UID, MAP_GID };
@@ -167,13 +170,252 @@ static int item_meta(struct restore_ctx *c, const struct vfs_item *it,
 	return 0;
 }
 
+/*
+ * The writer thread.  Restoring is reading objects (inflate: user time)
+ * and making files (creat, write, close, times, owner: kernel time); on
+ * one thread the two add up.  The walk stays on the main thread: it
+ * makes every file and directory (so names, order and errors stay as
+ * bup's) and reads the content; the writer gets the open fd with
+ * gathered data, then a "finish" that sets the file's metadata through
+ * the fd and closes it.  Only fd-based calls run there (no paths: the
+ * main thread changes directory), so files with ACLs or xattrs, which
+ * are set by name, are finished on the main thread, and so is
+ * everything under --sparse.  Jobs of one file are contiguous and in
+ * order; the queue is bounded (WQ_SLOTS buffers of WRITE_GATHER bytes).
+ */
+#define WQ_SLOTS 16
+
+enum wjob_kind { WJOB_DATA, WJOB_FINISH };
+
+struct wjob {
+	enum wjob_kind kind;
+	int apply;                  /* WJOB_FINISH: set the metadata */
+	int fd;
+	struct buf data;
+	struct meta m;
+	char *name;
+};
+
+struct writer {
+	pthread_t tid;
+	pthread_mutex_t lock;
+	pthread_cond_t more, room;
+	struct wjob q[WQ_SLOTS];
+	size_t head, nr;
+	int stop;
+	int bad_fd;                 /* the file whose write failed */
+	char *failed;               /* its message, for the main thread */
+	struct restore_ctx *c;
+};
+
+static void apply_meta(struct restore_ctx *c, const struct meta *src,
+		       const char *name, int fd);
+
+/*
+ * A failed write stops the restore as it does on one thread: the
+ * message waits in w->failed for the main thread (writer_failed).
+ */
+static void writer_fail(struct writer *w, struct wjob *j)
+{
+	char *msg = xstrfmt("write error on '%s': %s", j->name,
+			    strerror(errno));
+
+	w->bad_fd = j->fd;
+	pthread_mutex_lock(&w->lock);
+	if (!w->failed)
+		w->failed = msg;
+	else
+		free(msg);
+	pthread_mutex_unlock(&w->lock);
+}
+
+static void writer_run(struct writer *w, struct wjob *j)
+{
+	if (j->kind == WJOB_DATA) {
+		if (j->fd != w->bad_fd &&
+		    write_full(j->fd, j->data.data, j->data.len) < 0)
+			writer_fail(w, j);
+		buf_reset(&j->data);
+	} else {
+		if (j->apply && j->fd != w->bad_fd)
+			apply_meta(w->c, &j->m, j->name, j->fd);
+		if (close(j->fd) < 0 && j->fd != w->bad_fd)
+			writer_fail(w, j);
+		w->bad_fd = -1;
+		meta_reset(&j->m);
+	}
+	free(j->name);
+	j->name = NULL;
+}
+
+/* The writer's first failure as this thread's error (once), or 0. */
+static int writer_failed(struct writer *w)
+{
+	char *msg;
+
+	pthread_mutex_lock(&w->lock);
+	msg = w->failed;
+	w->failed = NULL;
+	pthread_mutex_unlock(&w->lock);
+	if (!msg)
+		return 0;
+	err_set(ERR_IO, "%s", msg);
+	free(msg);
+	return -1;
+}
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		struct wjob *j;
+		while (!w->nr && !w->stop)
+			pthread_cond_wait(&w->more, &w->lock);
+		if (!w->nr)
+			break;
+		j = &w->q[w->head];
+		pthread_mutex_unlock(&w->lock);
+		writer_run(w, j);
+		pthread_mutex_lock(&w->lock);
+		w->head = (w->head + 1) % WQ_SLOTS;
+		w->nr--;
+		pthread_cond_signal(&w->room);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+static void writer_start(struct restore_ctx *c)
+{
+	struct writer *w = xcalloc(1, sizeof(*w));
+
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->more, NULL);
+	pthread_cond_init(&w->room, NULL);
+	for (size_t i = 0; i < WQ_SLOTS; i++) {
+		w->q[i].data = (struct buf)BUF_INIT;
+		meta_init(&w->q[i].m);
+	}
+	w->bad_fd = -1;
+	w->c = c;
+	if (pthread_create(&w->tid, NULL, writer_main, w)) {
+		for (size_t i = 0; i < WQ_SLOTS; i++)
+			meta_release(&w->q[i].m);
+		free(w);
+		return;     /* no thread: restore on this one */
+	}
+	c->w = w;
+}
+
+/* A free slot at the tail, waiting while the queue is full. */
+static struct wjob *writer_slot(struct writer *w)
+{
+	struct wjob *j;
+
+	pthread_mutex_lock(&w->lock);
+	while (w->nr == WQ_SLOTS)
+		pthread_cond_wait(&w->room, &w->lock);
+	j = &w->q[(w->head + w->nr) % WQ_SLOTS];
+	pthread_mutex_unlock(&w->lock);
+	return j;
+}
+
+static void writer_push(struct writer *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->nr++;
+	pthread_cond_signal(&w->more);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* Hand over the gathered bytes (a buffer swap, no copy). */
+static void writer_data(struct writer *w, int fd, struct buf *data,
+			const char *name)
+{
+	struct wjob *j = writer_slot(w);
+	struct buf t = j->data;
+
+	j->kind = WJOB_DATA;
+	j->fd = fd;
+	j->data = *data;
+	*data = t;
+	j->name = xstrdup(name);
+	writer_push(w);
+}
+
+static void writer_finish(struct writer *w, int fd, const struct meta *m,
+			  const char *name, int apply)
+{
+	struct wjob *j = writer_slot(w);
+
+	j->kind = WJOB_FINISH;
+	j->apply = apply;
+	j->fd = fd;
+	meta_copy(&j->m, m);
+	j->name = xstrdup(name);
+	writer_push(w);
+}
+
+/*
+ * Wait for every job, stop the thread and free the queue; a failure not
+ * yet taken by the main thread is reported here.
+ */
+static void writer_stop(struct restore_ctx *c)
+{
+	struct writer *w = c->w;
+
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stop = 1;
+	pthread_cond_signal(&w->more);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->tid, NULL);
+	if (writer_failed(w))
+		cli_add_error("%s", err_last());
+	for (size_t i = 0; i < WQ_SLOTS; i++) {
+		buf_release(&w->q[i].data);
+		meta_release(&w->q[i].m);
+	}
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->more);
+	pthread_cond_destroy(&w->room);
+	free(w);
+	c->w = NULL;
+}
+
 /* Where file contents go while they stream in (vfs_file_stream). */
 struct content_out {
 	int fd;
 	int sparse;
 	uint64_t pending;           /* zeros not yet written (--sparse) */
 	const char *name;
+	struct buf *wbuf;
+	struct writer *w;           /* the writer thread, or NULL */
 };
+
+/*
+ * Pieces arrive a chunk (about 8 KiB) at a time: gather them into
+ * writes of up to WRITE_GATHER bytes, which halves the write calls of a
+ * restore of ordinary files.
+ */
+#define WRITE_GATHER (256 * 1024)
+
+static int flush_gathered(struct content_out *o)
+{
+	if (!o->wbuf->len)
+		return 0;
+	if (o->w) {
+		writer_data(o->w, o->fd, o->wbuf, o->name);
+		return 0;
+	}
+	if (write_full(o->fd, o->wbuf->data, o->wbuf->len) < 0)
+		return err_errno("write error on '%s'", o->name);
+	buf_reset(o->wbuf);
+	return 0;
+}
 
 static int put_piece(void *ctx, const void *data, size_t len)
 {
@@ -182,8 +424,22 @@ static int put_piece(void *ctx, const void *data, size_t len)
 	size_t i = 0;
 
 	if (!o->sparse) {
-		if (write_full(o->fd, p, len) < 0)
-			goto werr;
+		if (len >= WRITE_GATHER / 2 && !o->w) {
+			if (flush_gathered(o) < 0 ||
+			    write_full(o->fd, p, len) < 0)
+				goto werr;
+			return 0;
+		}
+		/* whole buffers of WRITE_GATHER: the queue stays bounded */
+		while (len) {
+			size_t n = MIN(len, WRITE_GATHER - o->wbuf->len);
+			buf_add(o->wbuf, p, n);
+			p += n;
+			len -= n;
+			if (o->wbuf->len == WRITE_GATHER &&
+			    flush_gathered(o) < 0)
+				return -1;
+		}
 		return 0;
 	}
 	/*
@@ -241,9 +497,9 @@ werr:
 }
 
 static int write_content(struct restore_ctx *c, const struct vfs_item *it,
-			 const char *name, int fd)
+			 const char *name, int fd, struct writer *w)
 {
-	struct content_out o = { fd, c->sparse, 0, name };
+	struct content_out o = { fd, c->sparse, 0, name, &c->wbuf, w };
 	int ret;
 
 	/*
@@ -252,9 +508,12 @@ static int write_content(struct restore_ctx *c, const struct vfs_item *it,
 	 * truncated-then-written file at close: auto_da_alloc).
 	 */
 	/* one streamed join from a server, blob by blob locally */
+	buf_reset(&c->wbuf);
 	ret = vfs_file_stream(c->vfs, &it->oid, put_piece, &o);
 	if (ret < 0)
 		return ret;
+	if (flush_gathered(&o) < 0)
+		return -1;
 	if (o.pending) {
 		off_t end = lseek(o.fd, (off_t)o.pending, SEEK_CUR);
 		if (end < 0 || ftruncate(o.fd, end) < 0)
@@ -446,8 +705,21 @@ static int restore_item(struct restore_ctx *c, const char *parent,
 		cli_add_error("%s", err_last());
 		goto out;
 	}
+	/* by name only: see "The writer thread" */
+	if (fd >= 0 && c->w && !m.has_acl && !m.nr_xattrs) {
+		ret = write_content(c, it, name, fd, c->w);
+		/* what was queued gets written; the fd closes there */
+		writer_finish(c->w, fd, &m, name, ret >= 0);
+		fd = -1;
+		if (ret < 0)
+			goto out;
+		c->total++;
+		progress(c);
+		ret = writer_failed(c->w);
+		goto out;
+	}
 	if (fd >= 0) {
-		ret = write_content(c, it, name, fd);
+		ret = write_content(c, it, name, fd, NULL);
 		if (ret < 0)
 			goto out;
 	}
@@ -642,6 +914,7 @@ int cmd_restore(int argc, const char **argv)
 	int ret;
 
 	memset(&c, 0, sizeof(c));
+	buf_init(&c.wbuf, WRITE_GATHER + 1);
 	cli_parse_opts(&o, optspec, argc, argv);
 	c.verbosity = opt_count(&o, "quiet") ? -1 : opt_count(&o, "verbose");
 	c.sparse = opt_count(&o, "sparse") > 0;
@@ -689,13 +962,18 @@ int cmd_restore(int argc, const char **argv)
 	}
 	if (ret < 0)
 		die("%s", err_last());
+	/* --sparse seeks and truncates: kept on this thread */
+	if (!c.sparse && cli_threads() > 0)
+		writer_start(&c);
 	for (int i = 0; i < o.argc; i++)
 		restore_path(&c, o.argv[i]);
+	writer_stop(&c);
 	fflush(stdout);
 	if (c.verbosity >= 0)
 		cli_progress_done("Restoring: %lu, done.\n", c.total);
 
 	vfs_free(c.vfs);
+	buf_release(&c.wbuf);
 	if (cli && client_close(cli) < 0)
 		cli_add_error("%s", err_last());
 	for (size_t i = 0; i < c.nr_rx; i++)

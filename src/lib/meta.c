@@ -971,6 +971,23 @@ static int our_group_named(const char *name)
 }
 
 /* _apply_common_rec: times, then owner, then mode. */
+/*
+ * The effective uid does not change while a command runs: one geteuid()
+ * instead of one per restored file (relaxed atomics: threads may race
+ * to store the same value).
+ */
+static uid_t euid(void)
+{
+	static long id = -1;
+	long v = __atomic_load_n(&id, __ATOMIC_RELAXED);
+
+	if (v < 0) {
+		v = (long)geteuid();
+		__atomic_store_n(&id, v, __ATOMIC_RELAXED);
+	}
+	return (uid_t)v;
+}
+
 static int apply_common(const struct meta *m, const char *path, int fd,
 			unsigned flags, meta_warn_fn warn, void *ctx)
 {
@@ -994,7 +1011,7 @@ static int apply_common(const struct meta *m, const char *path, int fd,
 		return err_errno("cannot set times of '%s'", path);
 	}
 
-	if (geteuid() == 0) {
+	if (euid() == 0) {
 		uid = m->uid;
 		gid = m->gid;
 		if (!numeric) {

@@ -63,19 +63,27 @@ int plat_attr_set(const char *path, unsigned int flags)
 	return ret;
 }
 
+/* chattr's modifiable set: see chattr(1) and e2fsprogs' pf.c. */
+#define MODIFIABLE (FS_APPEND_FL | FS_COMPR_FL | FS_NODUMP_FL | \
+		    FS_EXTENT_FL | FS_IMMUTABLE_FL | FS_JOURNAL_DATA_FL | \
+		    FS_SECRM_FL | FS_NOTAIL_FL | FS_UNRM_FL | FS_NOATIME_FL | \
+		    FS_DIRSYNC_FL | FS_SYNC_FL | FS_TOPDIR_FL | FS_NOCOW_FL)
+
 int plat_attr_set_fd(int fd, unsigned int flags)
 {
 	unsigned long orig = 0;
 	unsigned int v;
 
-	/* chattr's modifiable set: see chattr(1) and e2fsprogs' pf.c. */
-	v = flags & (FS_APPEND_FL | FS_COMPR_FL | FS_NODUMP_FL |
-		     FS_EXTENT_FL | FS_IMMUTABLE_FL | FS_JOURNAL_DATA_FL |
-		     FS_SECRM_FL | FS_NOTAIL_FL | FS_UNRM_FL | FS_NOATIME_FL |
-		     FS_DIRSYNC_FL | FS_SYNC_FL | FS_TOPDIR_FL | FS_NOCOW_FL);
+	v = flags & MODIFIABLE;
 	if (ioctl(fd, FS_IOC_GETFLAGS, &orig) < 0)
 		return -1;
 	v |= (unsigned int)orig & FS_EXTENT_FL;
+	/*
+	 * Nothing to change (a restored file usually carries just the
+	 * extents flag its new inode already has): skip the SETFLAGS.
+	 */
+	if (((unsigned int)orig & (MODIFIABLE | FS_EXTENT_FL)) == v)
+		return 0;
 	if (ioctl(fd, FS_IOC_SETFLAGS, &v) < 0)
 		return -1;
 	return 0;
