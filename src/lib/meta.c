@@ -621,7 +621,58 @@ static void add_id_name(struct buf *out, int64_t id, int group)
 }
 
 /* Returns 0 and the id of a user or group name, -1 if there is none. */
+/*
+ * Names seen by this process, with their ids (or their absence): a
+ * restore asks for the same few owners once per file, and each NSS
+ * lookup reads /etc/passwd or asks a daemon.  bup caches these too
+ * (pwd_from_name).  Locked: restore's writer thread applies metadata.
+ */
+struct id_cache_ent {
+	char *name;
+	int group, found;
+	int64_t id;
+};
+static struct id_cache_ent *id_cache;
+static size_t id_cache_nr, id_cache_alloc;
+static pthread_mutex_t id_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int id_from_name_nss(const char *name, int group, int64_t *id);
+
 static int id_from_name(const char *name, int group, int64_t *id)
+{
+	int found;
+	int64_t v = -1;
+
+	pthread_mutex_lock(&id_cache_lock);
+	for (size_t i = 0; i < id_cache_nr; i++) {
+		struct id_cache_ent *e = &id_cache[i];
+		if (e->group == group && !strcmp(e->name, name)) {
+			found = e->found;
+			v = e->id;
+			pthread_mutex_unlock(&id_cache_lock);
+			if (found)
+				*id = v;
+			return found ? 0 : -1;
+		}
+	}
+	pthread_mutex_unlock(&id_cache_lock);
+	found = !id_from_name_nss(name, group, &v);
+	pthread_mutex_lock(&id_cache_lock);
+	if (id_cache_nr < 4096) {     /* bounded: beyond, ask every time */
+		ALLOC_GROW(id_cache, id_cache_nr + 1, id_cache_alloc);
+		id_cache[id_cache_nr].name = xstrdup(name);
+		id_cache[id_cache_nr].group = group;
+		id_cache[id_cache_nr].found = found;
+		id_cache[id_cache_nr].id = v;
+		id_cache_nr++;
+	}
+	pthread_mutex_unlock(&id_cache_lock);
+	if (found)
+		*id = v;
+	return found ? 0 : -1;
+}
+
+static int id_from_name_nss(const char *name, int group, int64_t *id)
 {
 	char stack[1024], *heap = NULL, *scratch = stack;
 	size_t sz = sizeof(stack);

@@ -125,6 +125,33 @@ static size_t ref_scan(const unsigned char *d, size_t from, size_t len,
 	return 0;
 }
 
+/*
+ * Every split of d[0..n) in turn, each scan resumed from the previous
+ * split, against the reference; counts mismatches in *bad, marks in
+ * *lanes the lane (position mod 16 past the first window) of each
+ * split.  Returns the number of splits.
+ */
+static int walk_splits(const unsigned char *d, size_t n, int *bad,
+		       unsigned *lanes)
+{
+	int nsplit = 0;
+
+	for (size_t from = 0; from < n;) {
+		int b1 = -1, b2 = -2;
+		size_t a = rollsum_scan(d, from, n, &b1);
+		size_t b = ref_scan(d, from, n, &b2);
+		if (a != b || (a && b1 != b2))
+			(*bad)++;
+		if (!a)
+			break;
+		if (lanes && a > 64)
+			*lanes |= 1u << ((a - 65) % 16);
+		nsplit++;
+		from = a;
+	}
+	return nsplit;
+}
+
 static void scan_vs_reference(void)
 {
 	enum { N = 300000 };
@@ -135,17 +162,7 @@ static void scan_vs_reference(void)
 
 	lcg_fill(d, N, 3);
 	/* every split position of the stream, resumed from each one */
-	for (size_t from = 0; from < N;) {
-		int b1 = -1, b2 = -2;
-		size_t a = rollsum_scan(d, from, N, &b1);
-		size_t b = ref_scan(d, from, N, &b2);
-		if (a != b || (a && b1 != b2))
-			bad++;
-		if (!a)
-			break;
-		nsplit++;
-		from = a;
-	}
+	nsplit = walk_splits(d, N, &bad, NULL);
 	CHECK(nsplit > 20);
 	for (size_t i = 0; i < ARRAY_SIZE(froms); i++) {
 		for (size_t len = froms[i]; len <= N; len += 77777) {
@@ -200,18 +217,7 @@ UNIT_TEST(rollsum, simd_lanes_and_tails)
 		if (seed % 4 == 1)      /* low-entropy: many near splits */
 			for (size_t i = 0; i < N; i++)
 				d[i] &= 3;
-		for (size_t from = 0; from < N;) {
-			int b1 = -1, b2 = -2;
-			size_t a = rollsum_scan(d, from, N, &b1);
-			size_t b = ref_scan(d, from, N, &b2);
-			if (a != b || (a && b1 != b2))
-				bad++;
-			if (!a)
-				break;
-			if (a > 64)
-				seen |= 1u << ((a - 65) % 16);
-			from = a;
-		}
+		walk_splits(d, N, &bad, &seen);
 	}
 	for (unsigned k = 0; k < 16; k++)
 		lanes += (seen >> k) & 1;
