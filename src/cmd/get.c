@@ -1482,6 +1482,7 @@ static int open_writer(struct get_ctx *g)
 		co.impl = po.impl;
 		co.max_size = po.max_size;
 		co.max_objects = po.max_objects;
+		co.threads = po.threads;
 		if ((ret = client_writer_new(&g->cw, g->cli, &co)) < 0)
 			return ret;
 		g->sink = client_writer_sink(g->cw);

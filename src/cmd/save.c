@@ -1803,6 +1803,7 @@ int cmd_save(int argc, const char **argv)
 			co.impl = po.impl;
 			co.max_size = po.max_size;
 			co.max_objects = po.max_objects;
+			co.threads = po.threads;
 			if ((ret = client_writer_new(&s.cw, s.cli, &co)))
 				goto fail;
 			s.sink = client_writer_sink(s.cw);

@@ -858,6 +858,13 @@ static int do_receive_objects(struct server *s)
 			break;
 		}
 		if (!n) {
+			/*
+			 * bup prints its writer's count, which runs on over
+			 * suspend/resume (the writer is kept): ours too.
+			 */
+			struct packwriter_stats st;
+			packwriter_get_stats(w, &st);
+			count = st.objects;
 			debug1("bup server: received %llu object%s.\n",
 			       (unsigned long long)count,
 			       count != 1 ? "s" : "");
@@ -905,7 +912,6 @@ static int do_receive_objects(struct server *s)
 					   get_be32(p + 20));
 		if (ret < 0)
 			break;
-		count++;
 	}
 	if (w) {
 		/* error or EOF: nothing of this transfer becomes visible */

@@ -99,6 +99,43 @@ static int emit_chunk(void *vctx, const unsigned char *data, size_t len,
 	return 0;
 }
 
+/*
+ * -vv: bup sets git.verbose, and its PackWriter._write() logs ">" on
+ * stderr for each object it writes (not for those the repository or the
+ * pack already has), local or remote alike.  This sink in front of the
+ * writer asks the same question the writer asks before writing.
+ */
+struct verbose_sink {
+	struct objsink sink;
+	struct objsink *inner;
+};
+
+static int verbose_write(struct objsink *s, enum obj_type type,
+			 const void *data, size_t len, struct oid *out)
+{
+	struct verbose_sink *v = (struct verbose_sink *)s;
+	struct oid oid;
+
+	oid_hash_object(&oid, type, data, len);
+	if (!v->inner->exists || !v->inner->exists(v->inner, &oid))
+		cli_log(">");
+	return objsink_write(v->inner, type, data, len, out);
+}
+
+static int verbose_exists(struct objsink *s, const struct oid *oid)
+{
+	struct verbose_sink *v = (struct verbose_sink *)s;
+
+	return v->inner->exists && v->inner->exists(v->inner, oid);
+}
+
+static void verbose_sink_init(struct verbose_sink *v, struct objsink *inner)
+{
+	v->sink.write = verbose_write;
+	v->sink.exists = verbose_exists;
+	v->inner = inner;
+}
+
 static void progress(struct split_ctx *c)
 {
 	if (c->nfile > 0)
@@ -238,6 +275,8 @@ int cmd_split(int argc, const char **argv)
 	const char *remote = NULL;
 	int reverse = getenv("BUP_SERVER_REVERSE") != NULL;
 	struct objsink hash_sink, *sink = NULL;
+	struct verbose_sink vsink;
+	long long bwlimit;
 	struct fantree tree;
 	struct hsplit h;
 	struct split_ctx ctx = { 0 };
@@ -278,7 +317,8 @@ int cmd_split(int argc, const char **argv)
 	max_pack_size = num_opt(&o, "max-pack-size");
 	max_pack_objects = num_opt(&o, "max-pack-objects");
 	fanout = num_opt(&o, "fanout");
-	(void)num_opt(&o, "bwlimit");   /* only matters for -r */
+	/* bup: client.bwlimit, which only its remote pack writer obeys */
+	bwlimit = num_opt(&o, "bwlimit");
 	if (opt_count(&o, "d") && opt_str(&o, "d") && *opt_str(&o, "d")) {
 		if (parse_float(opt_str(&o, "d"), &date) < 0) {
 			struct buf m = BUF_INIT;
@@ -355,6 +395,8 @@ int cmd_split(int argc, const char **argv)
 			co.impl = po.impl;
 			co.max_size = po.max_size;
 			co.max_objects = po.max_objects;
+			co.threads = po.threads;
+			co.bwlimit = bwlimit > 0 ? (uint64_t)bwlimit : 0;
 			if ((ret = client_writer_new(&cw, cli, &co)))
 				goto fail;
 			sink = client_writer_sink(cw);
@@ -363,6 +405,10 @@ int cmd_split(int argc, const char **argv)
 						  cli_odb(repo), &po)))
 				goto fail;
 			sink = packwriter_sink(pw);
+		}
+		if (verbose >= 2) {
+			verbose_sink_init(&vsink, sink);
+			sink = &vsink.sink;
 		}
 	} else if (blobs || tree_mode) {
 		objsink_hash_only_init(&hash_sink);

@@ -243,6 +243,22 @@ int bloom_may_contain(const struct bloom_file *b, const struct oid *oid)
 	return 1;
 }
 
+int bloom_may_contain_steps(const struct bloom_file *b,
+			    const struct oid *oid, unsigned *steps)
+{
+	for (uint32_t i = 0; i < b->k; i++) {
+		uint64_t byte;
+		unsigned bit;
+		bloom_addr(oid->hash, b->bits, b->k, i, &byte, &bit);
+		if (!(b->table[byte] & (1u << bit))) {
+			*steps = i + 1;
+			return 0;
+		}
+	}
+	*steps = b->k;
+	return 1;
+}
+
 static void bloom_add_shas(unsigned char *table, uint32_t bits, uint32_t k,
 			   const unsigned char *sha, uint32_t n,
 			   size_t stride)

@@ -31,6 +31,13 @@ void bloom_close(struct bloom_file *b);
 void bloom_release(struct bloom_file *b);
 /* 1 if the id may be present, 0 if it is definitely absent. */
 int bloom_may_contain(const struct bloom_file *b, const struct oid *oid);
+/*
+ * bloom_may_contain(), also giving the probes it took in *steps: the
+ * first one that found its bit clear, or k (bup's bloom_contains()
+ * steps, which bup memtest reports).
+ */
+int bloom_may_contain_steps(const struct bloom_file *b,
+			    const struct oid *oid, unsigned *steps);
 
 /*
  * bup bloom: bring packdir/bup.bloom up to date with the idx files in

@@ -9,11 +9,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bloom.h"
@@ -25,6 +27,7 @@
 #include "util.h"
 #include "vfs.h"
 #include "zlib.h"
+#include "zpool.h"
 
 /* cat-batch objects and join pieces: what one reply may allocate. */
 #define MAX_OBJECT (1U << 30)
@@ -323,6 +326,31 @@ static int has_idx_suffix(const char *s)
 	return n > 4 && !strcmp(s + n - 4, ".idx");
 }
 
+static client_progress_fn progress_fn;
+
+void client_set_progress(client_progress_fn fn)
+{
+	progress_fn = fn;
+}
+
+static void progressf(int rate_limited, const char *fmt, ...) PRINTF(2, 3);
+static void progressf(int rate_limited, const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+
+	if (!progress_fn)
+		return;
+	va_start(ap, fmt);
+	buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	progress_fn(rate_limited, b.data);
+	buf_release(&b);
+}
+
+/* bup's chunkyreader() pieces: one progress line each, at most */
+#define IDX_PIECE 65536U
+
 int client_sync_index(struct client *c, const char *name)
 {
 	char *path = NULL, *tmp = NULL;
@@ -348,9 +376,17 @@ int client_sync_index(struct client *c, const char *name)
 	}
 	/* one idx in memory: bounded by u32, and parsed before use */
 	buf_grow(&b, n);
-	if ((ret = proto_read(&c->conn, b.data, n)) < 0)
-		goto out;
+	progressf(0, "Receiving index from server: %d/%u\r", 0, n);
+	for (uint32_t got = 0; got < n; ) {
+		uint32_t k = MIN(n - got, IDX_PIECE);
+
+		if ((ret = proto_read(&c->conn, b.data + got, k)) < 0)
+			goto out;
+		got += k;
+		progressf(1, "Receiving index from server: %u/%u\r", got, n);
+	}
 	buf_setlen(&b, n);
+	progressf(0, "Receiving index from server: %u/%u, done.\n", n, n);
 	if ((ret = proto_check_ok(&c->conn)) < 0)
 		goto out;
 	if ((ret = idx_parse(&idx, name, b.data, b.len)) < 0)
@@ -972,15 +1008,83 @@ struct client_writer {
 	struct objsink sink;
 	struct client *c;
 	struct client_writer_opts o;
-	struct zlib_deflater *z;
+	struct zlib_deflater *z;        /* inline (o.threads == 0) */
 	struct buf packed;
+	struct zpool *pool;             /* o.threads > 0 */
 	struct sha1_ctx sha;
 	struct oidset set;
 	int open;
 	uint64_t count, bytes;
 	struct client_writer_stats st;
+	/* --bwlimit: the last piece's size and the time it went out */
+	size_t bwcount;
+	double bwtime;
 	int err;
 };
+
+/* bup's --bwlimit pieces: small enough not to flood a router's queue */
+#define BWLIMIT_PIECE 4096
+
+static void sleep_until(double when)
+{
+	double d = when - util_now();
+	struct timespec ts;
+
+	if (d <= 0)
+		return;
+	ts.tv_sec = (time_t)d;
+	ts.tv_nsec = (long)((d - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/*
+ * Send one receive-objects-v2 frame: its header, then its data.  With a
+ * bandwidth limit the frame goes out in 4 KiB pieces (counted across
+ * header and data, as bup slices the joined buffer), each written and
+ * flushed no sooner than the previous piece's time plus its size at the
+ * limit.  Falling behind is not made up for later (bup's
+ * _raw_write_bwlimit: catching up would flood the queue it protects).
+ */
+static int cw_send(struct client_writer *w, const void *hdr, size_t hl,
+		   const void *data, size_t len)
+{
+	struct proto_conn *conn = &w->c->conn;
+	const unsigned char *seg[2] = { hdr, data };
+	size_t seglen[2] = { hl, len };
+	int ret;
+
+	if (!w->o.bwlimit) {
+		if ((ret = proto_write(conn, hdr, hl)) < 0 ||
+		    (ret = proto_write(conn, data, len)) < 0)
+			return ret;
+		return 0;
+	}
+	for (size_t i = 0, off = 0; i < 2; ) {
+		size_t piece = 0;
+		double next = MAX(util_now(), w->bwtime +
+				  (double)w->bwcount / (double)w->o.bwlimit);
+
+		sleep_until(next);
+		while (i < 2 && piece < BWLIMIT_PIECE) {
+			size_t n = MIN(seglen[i] - off, BWLIMIT_PIECE - piece);
+
+			if (n && (ret = proto_write(conn, seg[i] + off, n)) < 0)
+				return ret;
+			piece += n;
+			off += n;
+			if (off == seglen[i]) {
+				i++;
+				off = 0;
+			}
+		}
+		if ((ret = proto_flush(conn)) < 0)
+			return ret;
+		w->bwcount = piece;
+		w->bwtime = next;
+	}
+	return 0;
+}
 
 /*
  * Read the server's suggestions ("index NAME" lines, and the finished
@@ -1038,12 +1142,30 @@ out:
 	return broke(c, ret);
 }
 
-int client_writer_flush(struct client_writer *w)
+/*
+ * Start receive-objects-v2 unless it is running (bup's onopen): from
+ * then on the client is busy with it.
+ */
+static int cw_open(struct client_writer *w)
 {
 	int ret;
 
-	if (w->err)
-		return w->err;
+	if (w->open)
+		return 0;
+	if ((ret = require(w->c, "receive-objects-v2")) < 0)
+		return w->err = ret;
+	w->c->busy = "receive-objects-v2";
+	w->open = 1;
+	if ((ret = proto_write(&w->c->conn, "receive-objects-v2\n", 19)) < 0)
+		return w->err = broke(w->c, ret);
+	return 0;
+}
+
+/* End the running receive-objects-v2: the server finishes its pack. */
+static int cw_end_pack(struct client_writer *w)
+{
+	int ret;
+
 	if (!w->open)
 		return 0;
 	w->open = 0;
@@ -1054,6 +1176,63 @@ int client_writer_flush(struct client_writer *w)
 	if (ret < 0)
 		w->err = ret;
 	return ret;
+}
+
+/*
+ * Send one object in pack form as a receive-objects-v2 frame, take the
+ * server's suggestions if it has sent any, and end the pack at the
+ * limits.  Always on the writer's thread (inline, or the pool's emit
+ * callback in ZPOOL_EMIT_CALLER mode), in the order objects were
+ * written: the connection and w->c->cache need no lock, and the bytes
+ * on the wire do not depend on the thread count.
+ */
+static int cw_frame(struct client_writer *w, const struct oid *oid,
+		    const void *packed, size_t len, uint32_t crc)
+{
+	struct proto_conn *conn = &w->c->conn;
+	unsigned char hdr[4 + OID_RAWSZ + 4];
+	int ret;
+
+	if (len + 24 > PROTO_MAX_FRAME)
+		return w->err = err_set(ERR_USAGE, "object %s too large to "
+					"send", oid_hex(oid));
+	if ((ret = cw_open(w)) < 0)
+		return ret;
+	put_be32(hdr, (uint32_t)(len + 24));
+	memcpy(hdr + 4, oid->hash, OID_RAWSZ);
+	put_be32(hdr + 4 + OID_RAWSZ, crc);
+	if ((ret = cw_send(w, hdr, sizeof(hdr), packed, len)) < 0)
+		return w->err = broke(w->c, ret);
+	w->count++;
+	w->bytes += len;
+	w->st.objects++;
+	w->st.bytes_out += len;
+	if ((ret = proto_has_input(conn)) < 0)
+		return w->err = broke(w->c, ret);
+	if (ret && (ret = suggest_packs(w, 1)) < 0)
+		return w->err = ret;
+	/* FORMAT.md 2.3: limits checked after the object, as bup */
+	if (w->bytes >= w->o.max_size || w->count >= w->o.max_objects)
+		return cw_end_pack(w);
+	return 0;
+}
+
+static int cw_emit(void *ctx, const struct oid *oid, const void *packed,
+		   size_t len, uint32_t crc)
+{
+	return cw_frame(ctx, oid, packed, len, crc);
+}
+
+int client_writer_flush(struct client_writer *w)
+{
+	int ret;
+
+	if (w->err)
+		return w->err;
+	/* every object written so far goes out before the pack ends */
+	if (w->pool && (ret = zpool_drain(w->pool)) < 0)
+		return w->err = ret;
+	return cw_end_pack(w);
 }
 
 static int cw_exists(struct objsink *s, const struct oid *oid)
@@ -1068,52 +1247,35 @@ static int cw_write(struct objsink *s, enum obj_type type, const void *data,
 		    size_t len, struct oid *out)
 {
 	struct client_writer *w = (struct client_writer *)s;
-	struct proto_conn *conn = &w->c->conn;
-	unsigned char hdr[16 + OID_RAWSZ + 8];
-	size_t hl;
 	uint32_t crc;
 	int ret;
 
 	oid_hash_object_ctx(&w->sha, out, type, data, len);
 	if (w->err)
 		return w->err;
+	/*
+	 * With the pool, objects already queued were checked against the
+	 * cache as it was then; an index the server suggests meanwhile
+	 * only spares later objects (the server skips what it has).
+	 */
 	if (cw_exists(s, out))
 		return 0;
 	oidset_add(&w->set, out);
-
-	buf_reset(&w->packed);
-	hl = pack_encode_header(hdr, type, len);
-	buf_add(&w->packed, hdr, hl);
-	zlib_deflate(w->z, &w->packed, data, len);
-	crc = zlib_crc32(0, w->packed.data, w->packed.len);
-	if (w->packed.len + 24 > PROTO_MAX_FRAME)
-		return w->err = err_set(ERR_USAGE, "object %s too large to "
-					"send", oid_hex(out));
-	if (!w->open) {
-		if ((ret = require(w->c, "receive-objects-v2")) < 0)
-			return w->err = ret;
-		w->c->busy = "receive-objects-v2";
-		w->open = 1;
-		if ((ret = proto_write(conn, "receive-objects-v2\n", 19)) < 0)
-			return w->err = broke(w->c, ret);
+	if (!w->pool) {
+		buf_reset(&w->packed);
+		crc = zpool_compress(w->z, &w->packed, type, data, len);
+		return cw_frame(w, out, w->packed.data, w->packed.len, crc);
 	}
-	put_be32(hdr, (uint32_t)(w->packed.len + 24));
-	memcpy(hdr + 4, out->hash, OID_RAWSZ);
-	put_be32(hdr + 4 + OID_RAWSZ, crc);
-	if ((ret = proto_write(conn, hdr, 28)) < 0 ||
-	    (ret = proto_write(conn, w->packed.data, w->packed.len)) < 0)
-		return w->err = broke(w->c, ret);
-	w->count++;
-	w->bytes += w->packed.len;
-	w->st.objects++;
-	w->st.bytes_out += w->packed.len;
-	if ((ret = proto_has_input(conn)) < 0)
-		return w->err = broke(w->c, ret);
-	if (ret && (ret = suggest_packs(w, 1)) < 0)
+	/*
+	 * Busy from the first object on, as inline, even though its frame
+	 * goes out later: no other request may come in between.  Then
+	 * send what the workers have finished, without waiting for them.
+	 */
+	if ((ret = cw_open(w)) < 0)
+		return ret;
+	if ((ret = zpool_add(w->pool, out, type, data, len)) < 0 ||
+	    (ret = zpool_poll(w->pool)) < 0)
 		return w->err = ret;
-	/* FORMAT.md 2.3: limits checked after the object, as bup */
-	if (w->bytes >= w->o.max_size || w->count >= w->o.max_objects)
-		return client_writer_flush(w);
 	return 0;
 }
 
@@ -1138,7 +1300,12 @@ int client_writer_new(struct client_writer **out, struct client *c,
 	 * zlib stream is accepted by bup's and our server), zlib itself
 	 * for the bytes bup's client would send (cbup.compressor = zlib).
 	 */
-	w->z = zlib_deflater_new(w->o.impl, w->o.level);
+	if (w->o.threads > 0)
+		w->pool = zpool_new(w->o.threads, w->o.impl, w->o.level,
+				    ZPOOL_EMIT_CALLER, cw_emit, w);
+	else
+		w->z = zlib_deflater_new(w->o.impl, w->o.level);
+	w->bwtime = util_now();   /* bup: the writer's creation */
 	sha1_init(&w->sha);
 	w->sink.write = cw_write;
 	w->sink.exists = cw_exists;
@@ -1153,6 +1320,7 @@ struct objsink *client_writer_sink(struct client_writer *w)
 
 static void cw_free(struct client_writer *w)
 {
+	zpool_free(w->pool);   /* joins the workers; drops unsent objects */
 	zlib_deflater_free(w->z);
 	sha1_release(&w->sha);
 	buf_release(&w->packed);
@@ -1193,8 +1361,6 @@ void client_writer_get_stats(const struct client_writer *w,
 int client_writer_write_raw(struct client_writer *w, const struct oid *oid,
 			    const void *packed, size_t len, uint32_t crc)
 {
-	struct proto_conn *conn = &w->c->conn;
-	unsigned char hdr[4 + OID_RAWSZ + 4];
 	int ret;
 
 	if (w->err)
@@ -1203,34 +1369,14 @@ int client_writer_write_raw(struct client_writer *w, const struct oid *oid,
 		return ret;
 	if (cw_exists(&w->sink, oid))
 		return 0;
-	if (len + 24 > PROTO_MAX_FRAME)
-		return w->err = err_set(ERR_USAGE, "object %s too large to "
-					"send", oid_hex(oid));
 	oidset_add(&w->set, oid);
-	if (!w->open) {
-		if ((ret = require(w->c, "receive-objects-v2")) < 0)
-			return w->err = ret;
-		w->c->busy = "receive-objects-v2";
-		w->open = 1;
-		if ((ret = proto_write(conn, "receive-objects-v2\n", 19)) < 0)
-			return w->err = broke(w->c, ret);
-	}
-	put_be32(hdr, (uint32_t)(len + 24));
-	memcpy(hdr + 4, oid->hash, OID_RAWSZ);
-	put_be32(hdr + 4 + OID_RAWSZ, crc);
-	if ((ret = proto_write(conn, hdr, sizeof(hdr))) < 0 ||
-	    (ret = proto_write(conn, packed, len)) < 0)
-		return w->err = broke(w->c, ret);
-	w->count++;
-	w->bytes += len;
-	w->st.objects++;
-	w->st.bytes_out += len;
-	if ((ret = proto_has_input(conn)) < 0)
-		return w->err = broke(w->c, ret);
-	if (ret && (ret = suggest_packs(w, 1)) < 0)
+	if (!w->pool)
+		return cw_frame(w, oid, packed, len, crc);
+	/* in its turn after the objects queued before it, as cw_write() */
+	if ((ret = cw_open(w)) < 0)
+		return ret;
+	if ((ret = zpool_add_packed(w->pool, oid, packed, len, crc)) < 0 ||
+	    (ret = zpool_poll(w->pool)) < 0)
 		return w->err = ret;
-	/* FORMAT.md 2.3: limits checked after the object, as bup */
-	if (w->bytes >= w->o.max_size || w->count >= w->o.max_objects)
-		return client_writer_flush(w);
 	return 0;
 }

@@ -124,6 +124,17 @@ const char *client_resolve_error(const struct client *c);
 int client_sync_index(struct client *c, const char *name);
 
 /*
+ * Where bup's client prints "Receiving index from server: %d/%d\r"
+ * while it fetches an idx (sync_index): the hook gets each line, with
+ * rate_limited 1 where bup calls qprogress() (at most one line per
+ * 0.1 s) and 0 where it calls progress(); printing, and only when
+ * stderr is a terminal, is the caller's business.  NULL (the default):
+ * no lines.  Process-wide; set it once before client_open().
+ */
+typedef void (*client_progress_fn)(int rate_limited, const char *line);
+void client_set_progress(client_progress_fn fn);
+
+/*
  * The remote pack writer: an objsink that compresses each new object
  * (zlib level as packwriter) and sends it in receive-objects-v2,
  * skipping objects the cache or this session already has, following
@@ -136,6 +147,18 @@ struct client_writer_opts {
 	enum zlib_impl impl;    /* as the repository's cbup.compressor */
 	uint64_t max_size;      /* 0: pack.packSizeLimit default 1e9 */
 	uint64_t max_objects;   /* 0: max(1, max_size / 5000) */
+	/*
+	 * Bytes per second on the wire, 0 for no limit (bup's --bwlimit):
+	 * object frames go out in 4 KiB pieces, each after the time the
+	 * previous piece is worth at this rate (bup's _raw_write_bwlimit).
+	 */
+	uint64_t bwlimit;
+	/*
+	 * Compression workers (zpool.h), 0 for none: objects are then
+	 * compressed and sent on the calling thread.  Either way frames go
+	 * out in write order, from the calling thread only.
+	 */
+	int threads;
 };
 int client_writer_new(struct client_writer **out, struct client *c,
 		      const struct client_writer_opts *opts);

@@ -3,10 +3,17 @@
  *
  * Pipeline per object: hash (always inline, so the id is known when
  * packwriter_write() returns) -> dedup against this session's set and
- * the odb -> compress (pw_compress(): inline, or on a worker thread
- * when opts->threads > 0) -> append in call order (pw_append()).  The
+ * the odb -> compress (zpool_compress() inline, or a zpool of
+ * opts->threads workers) -> append in call order (pw_append()).  The
  * append step alone decides offsets and pack boundaries, so the output
  * is byte-identical whatever the thread count.
+ *
+ * With workers, appending runs on them too (ZPOOL_EMIT_WORKER): the
+ * worker that finishes the oldest batch appends every finished batch in
+ * order, so the caller (which reads, chunks and hashes) never copies
+ * pack bytes or writes the pack.  Only that worker touches the pack
+ * state; the caller touches it only after zpool_drain() (flush,
+ * close).
  *
  * Appends go into a large in-memory buffer.  The pack header carries the
  * object count, which is only known when the pack ends, and the trailer
@@ -42,85 +49,18 @@
 #include "odb.h"
 #include "pack.h"
 #include "util.h"
+#include "zpool.h"
 
 /* Pack bytes buffered before the first write to disk. */
 #define PW_BUF_SIZE ((size_t)4 << 20)
 /* Pack bytes buffered between writes once a pack has spilled. */
 #define PW_SPILL_CHUNK ((size_t)1 << 20)
 
-/* One object on its way into the pack (inline mode). */
-struct pw_job {
-	struct buf packed;       /* header + zlib stream */
-	uint32_t crc;
-};
-
-/*
- * Worker mode: objects travel in batches, so that a worker wake-up, a
- * lock round trip and an allocation are paid per 256 KiB of input, not
- * per 8 KiB chunk.  The producer copies each object into the batch's
- * arena (its only copy: the caller's buffer is reused at once); the
- * worker appends each packed object to `out`.
- */
-#define PW_BATCH_BYTES ((size_t)256 << 10)
-#define PW_BATCH_OBJS 256
-
-struct pw_obj {
-	struct oid oid;
-	enum obj_type type;
-	size_t in_off, len;      /* raw bytes: batch->in[in_off..+len) */
-	size_t out_off, out_len; /* packed bytes in batch->out */
-	uint32_t crc;
-};
-
-struct pw_batch {
-	unsigned char *in;
-	size_t in_len, in_alloc;
-	struct pw_obj *objs;
-	size_t nr, alloc;
-	struct buf out;
-	int done;
-};
-
 /* Open-addressing set of the ids written in this session. */
 struct pw_set {
 	struct oid *slots;
 	unsigned char *used;
 	size_t size, nr;         /* size is a power of two */
-};
-
-/*
- * A ring of `cap` batches: [head, next_work) are being compressed or
- * are done and wait to be appended in order, [next_work, tail) wait for
- * a worker, and ring[tail % cap] is being filled when `filling` is set
- * (only the producer touches it until tail moves past it).
- *
- * Appending runs on the workers too: the worker that finds the batch at
- * `head` done takes the `appending` token and appends every finished
- * batch in order, so the producer (which reads, chunks and hashes) never
- * copies pack bytes or writes the pack.  Only the token holder touches
- * the pack state; the producer touches it only when the ring is empty
- * and no one holds the token (flush, write_raw, close).
- */
-struct pw_pool {
-	struct packwriter *w;
-	pthread_t *tids;
-	int nr_threads;
-	pthread_mutex_t lock;
-	pthread_cond_t work, done;
-	struct pw_batch *ring;
-	size_t cap;
-	uint64_t head;           /* next batch to append */
-	uint64_t next_work;      /* next batch a worker takes */
-	uint64_t tail;           /* the batch being filled / next free */
-	int filling;
-	int appending;
-	int stop;
-	int err;                 /* first append error, with its message */
-	char *errmsg;
-	char **on_pack;          /* finished idx paths to report */
-	size_t on_pack_nr, on_pack_alloc;
-	enum zlib_impl impl;
-	int level;
 };
 
 struct packwriter {
@@ -130,10 +70,19 @@ struct packwriter {
 	struct objsink sink;
 	struct sha1_ctx oid_ctx;      /* object ids */
 	struct zlib_deflater *z;      /* inline compression */
-	struct pw_job inline_job;
+	struct buf packed;            /* inline: the object in pack form */
 	struct pw_set set;
-	struct pw_pool *pool;
+	struct zpool *pool;           /* opts.threads > 0 */
 	int err;                      /* sticky first error */
+	/*
+	 * Set while a pool worker appends: finished packs are then queued
+	 * (under report_lock) and reported to opts.on_pack by the caller,
+	 * which alone may call it.
+	 */
+	int on_worker;
+	pthread_mutex_t report_lock;
+	char **on_pack;
+	size_t on_pack_nr, on_pack_alloc;
 
 	/* The pack being written (tmpdir == NULL: none). */
 	char *tmpdir;
@@ -208,25 +157,6 @@ static void set_release(struct pw_set *s)
 	free(s->slots);
 	free(s->used);
 	memset(s, 0, sizeof(*s));
-}
-
-/* ---- compression: may run on any thread ------------------------------ */
-
-/*
- * Produce the object as it appears in the pack (FORMAT.md 2.2: type/size
- * header, then one zlib stream) and its CRC-32 for the idx.  Touches
- * only the job and the caller's deflater.
- */
-static uint32_t pw_compress(struct zlib_deflater *z, struct buf *out,
-			    enum obj_type type, const void *data, size_t len)
-{
-	unsigned char hdr[16];
-	size_t start = out->len;
-	size_t n = pack_encode_header(hdr, type, len);
-
-	buf_add(out, hdr, n);
-	zlib_deflate(z, out, data, len);
-	return zlib_crc32(0, out->data + start, out->len - start);
 }
 
 /* ---- the pack file ---------------------------------------------------- */
@@ -435,17 +365,11 @@ static int pw_finish_pack(struct packwriter *w)
 		goto out;
 	}
 	w->wrote_any = 1;
-	if (w->opts.on_pack && w->pool && w->pool->appending) {
-		/*
-		 * On a worker (only the token holder gets here with the
-		 * token taken): reported on the producer by pw_pool_sync().
-		 */
-		struct pw_pool *pool = w->pool;
-		pthread_mutex_lock(&pool->lock);
-		ALLOC_GROW(pool->on_pack, pool->on_pack_nr + 1,
-			   pool->on_pack_alloc);
-		pool->on_pack[pool->on_pack_nr++] = xstrdup(dst_idx);
-		pthread_mutex_unlock(&pool->lock);
+	if (w->opts.on_pack && w->on_worker) {
+		pthread_mutex_lock(&w->report_lock);
+		ALLOC_GROW(w->on_pack, w->on_pack_nr + 1, w->on_pack_alloc);
+		w->on_pack[w->on_pack_nr++] = xstrdup(dst_idx);
+		pthread_mutex_unlock(&w->report_lock);
 	} else if (w->opts.on_pack) {
 		w->opts.on_pack(w->opts.on_pack_ctx, dst_idx);
 	}
@@ -495,222 +419,44 @@ static int pw_append(struct packwriter *w, const struct oid *oid,
 
 /* ---- worker pool -------------------------------------------------------- */
 
-static void pw_compress_batch(struct zlib_deflater *z, struct pw_batch *b)
+/* The pool's emit callback: on a worker, one object at a time, in order. */
+static int pw_emit(void *ctx, const struct oid *oid, const void *packed,
+		   size_t len, uint32_t crc)
 {
-	buf_reset(&b->out);
-	for (size_t i = 0; i < b->nr; i++) {
-		struct pw_obj *o = &b->objs[i];
-
-		o->out_off = b->out.len;
-		o->crc = pw_compress(z, &b->out, o->type, b->in + o->in_off,
-				     o->len);
-		o->out_len = b->out.len - o->out_off;
-	}
-}
-
-/* Append the finished batches at head, in order; called with the lock. */
-static void pw_pool_append_ready(struct pw_pool *pool)
-{
-	struct packwriter *w = pool->w;
-
-	pool->appending = 1;
-	while (pool->head < pool->tail && pool->ring[pool->head %
-						     pool->cap].done) {
-		struct pw_batch *b = &pool->ring[pool->head % pool->cap];
-		int ret = 0;
-
-		pthread_mutex_unlock(&pool->lock);
-		for (size_t i = 0; i < b->nr && !pool->err && !ret; i++) {
-			struct pw_obj *o = &b->objs[i];
-			ret = pw_append(w, &o->oid, b->out.data + o->out_off,
-					o->out_len, o->crc);
-		}
-		b->done = 0;
-		b->nr = 0;
-		b->in_len = 0;
-		pthread_mutex_lock(&pool->lock);
-		if (ret < 0 && !pool->err) {
-			pool->err = ret;
-			pool->errmsg = xstrdup(err_last());
-		}
-		pool->head++;
-		pthread_cond_broadcast(&pool->done);
-	}
-	pool->appending = 0;
-}
-
-static void *pw_worker(void *arg)
-{
-	struct pw_pool *pool = arg;
-	struct zlib_deflater *z = zlib_deflater_new(pool->impl, pool->level);
-
-	pthread_mutex_lock(&pool->lock);
-	for (;;) {
-		struct pw_batch *b;
-
-		while (!pool->stop && pool->next_work == pool->tail)
-			pthread_cond_wait(&pool->work, &pool->lock);
-		if (pool->next_work == pool->tail)
-			break;  /* stopping and nothing left */
-		b = &pool->ring[pool->next_work++ % pool->cap];
-		pthread_mutex_unlock(&pool->lock);
-		pw_compress_batch(z, b);
-		pthread_mutex_lock(&pool->lock);
-		b->done = 1;
-		if (!pool->appending)
-			pw_pool_append_ready(pool);
-	}
-	pthread_mutex_unlock(&pool->lock);
-	zlib_deflater_free(z);
-	return NULL;
-}
-
-static struct pw_pool *pw_pool_new(struct packwriter *w, int threads,
-				   enum zlib_impl impl, int level)
-{
-	struct pw_pool *pool = xcalloc(1, sizeof(*pool));
-
-	pool->w = w;
-	pool->nr_threads = threads;
-	/*
-	 * Bounded: one batch per worker in progress, one finished or
-	 * queued, and the one being filled; memory stays flat whatever
-	 * the producer does.
-	 */
-	pool->cap = (size_t)threads + 2;
-	pool->ring = xcalloc(pool->cap, sizeof(*pool->ring));
-	for (size_t i = 0; i < pool->cap; i++)
-		buf_init(&pool->ring[i].out, 0);
-	pool->impl = impl;
-	pool->level = level;
-	pthread_mutex_init(&pool->lock, NULL);
-	pthread_cond_init(&pool->work, NULL);
-	pthread_cond_init(&pool->done, NULL);
-	pool->tids = xcalloc((size_t)threads, sizeof(*pool->tids));
-	for (int i = 0; i < threads; i++)
-		if (pthread_create(&pool->tids[i], NULL, pw_worker, pool))
-			BUG("pthread_create failed");
-	return pool;
-}
-
-/* Hand the batch being filled to the workers. */
-static void pw_pool_submit(struct pw_pool *pool)
-{
-	if (!pool->filling)
-		return;
-	pthread_mutex_lock(&pool->lock);
-	pool->tail++;
-	pool->filling = 0;
-	pthread_cond_signal(&pool->work);
-	pthread_mutex_unlock(&pool->lock);
-}
-
-/*
- * On the producer: report finished packs (on_pack runs on the caller's
- * thread, never a worker's) and take over a worker's error, message
- * included (messages are thread-local).  Called with the lock held.
- */
-static int pw_pool_sync(struct packwriter *w)
-{
-	struct pw_pool *pool = w->pool;
-
-	for (size_t i = 0; i < pool->on_pack_nr; i++) {
-		if (w->opts.on_pack)
-			w->opts.on_pack(w->opts.on_pack_ctx,
-					pool->on_pack[i]);
-		free(pool->on_pack[i]);
-	}
-	pool->on_pack_nr = 0;
-	if (pool->err && !w->err)
-		w->err = err_set(pool->err, "%s", pool->errmsg);
-	return w->err;
-}
-
-/*
- * all: submit the batch being filled and wait until every batch is
- * appended (the pack state is then the caller's); otherwise wait only
- * until the ring has room for a new batch.
- */
-static int pw_pool_drain(struct packwriter *w, int all)
-{
-	struct pw_pool *pool = w->pool;
+	struct packwriter *w = ctx;
 	int ret;
 
-	if (all)
-		pw_pool_submit(pool);
-	pthread_mutex_lock(&pool->lock);
-	for (;;) {
-		if (all ? pool->head == pool->tail && !pool->appending
-			: pool->tail - pool->head < pool->cap)
-			break;
-		pthread_cond_wait(&pool->done, &pool->lock);
-	}
-	ret = pw_pool_sync(w);
-	pthread_mutex_unlock(&pool->lock);
+	w->on_worker = 1;
+	ret = pw_append(w, oid, packed, len, crc);
+	w->on_worker = 0;
 	return ret;
 }
 
-/* Queue one object (already hashed and known to be new). */
-static int pw_pool_add(struct packwriter *w, const struct oid *oid,
-		       enum obj_type type, const void *data, size_t len)
+/*
+ * On the caller: report the packs workers finished (on_pack runs on the
+ * caller's thread, never a worker's), and keep the pool's error.
+ */
+static int pw_pool_sync(struct packwriter *w, int ret)
 {
-	struct pw_pool *pool = w->pool;
-	struct pw_batch *b;
-	struct pw_obj *o;
+	char **names;
+	size_t nr;
 
-	if (!pool->filling) {
-		int ret = pw_pool_drain(w, 0);
-		if (ret < 0)
-			return ret;
-		pool->filling = 1;
+	if (w->opts.on_pack) {
+		pthread_mutex_lock(&w->report_lock);
+		names = w->on_pack;
+		nr = w->on_pack_nr;
+		w->on_pack = NULL;
+		w->on_pack_nr = w->on_pack_alloc = 0;
+		pthread_mutex_unlock(&w->report_lock);
+		for (size_t i = 0; i < nr; i++) {
+			w->opts.on_pack(w->opts.on_pack_ctx, names[i]);
+			free(names[i]);
+		}
+		free(names);
 	}
-	b = &pool->ring[pool->tail % pool->cap];
-	if (b->in_alloc - b->in_len < len) {
-		size_t n = MAX(st_add(b->in_len, len), PW_BATCH_BYTES);
-		if (n < b->in_alloc * 2)
-			n = b->in_alloc * 2;
-		b->in = xrealloc(b->in, n);
-		b->in_alloc = n;
-	}
-	ALLOC_GROW(b->objs, b->nr + 1, b->alloc);
-	o = &b->objs[b->nr++];
-	o->oid = *oid;
-	o->type = type;
-	o->in_off = b->in_len;
-	o->len = len;
-	if (len)
-		memcpy(b->in + b->in_len, data, len);
-	b->in_len += len;
-	if (b->in_len >= PW_BATCH_BYTES || b->nr >= PW_BATCH_OBJS)
-		pw_pool_submit(pool);
-	return 0;
-}
-
-static void pw_pool_free(struct pw_pool *pool)
-{
-	if (!pool)
-		return;
-	pthread_mutex_lock(&pool->lock);
-	pool->stop = 1;
-	pthread_cond_broadcast(&pool->work);
-	pthread_mutex_unlock(&pool->lock);
-	for (int i = 0; i < pool->nr_threads; i++)
-		pthread_join(pool->tids[i], NULL);
-	for (size_t i = 0; i < pool->on_pack_nr; i++)
-		free(pool->on_pack[i]);
-	free(pool->on_pack);
-	free(pool->errmsg);
-	for (size_t i = 0; i < pool->cap; i++) {
-		free(pool->ring[i].in);
-		free(pool->ring[i].objs);
-		buf_release(&pool->ring[i].out);
-	}
-	pthread_mutex_destroy(&pool->lock);
-	pthread_cond_destroy(&pool->work);
-	pthread_cond_destroy(&pool->done);
-	free(pool->ring);
-	free(pool->tids);
-	free(pool);
+	if (ret < 0 && !w->err)
+		w->err = ret;
+	return ret;
 }
 
 /* ---- public interface --------------------------------------------------- */
@@ -752,9 +498,11 @@ int packwriter_new(struct packwriter **out, const char *objdir,
 	w->objdir_fd = -1;
 	w->sink.write = sink_write;
 	w->sink.exists = sink_exists;
+	pthread_mutex_init(&w->report_lock, NULL);
 	if (w->opts.threads > 0)
-		w->pool = pw_pool_new(w, w->opts.threads, w->opts.impl,
-				      w->opts.level);
+		w->pool = zpool_new(w->opts.threads, w->opts.impl,
+				    w->opts.level, ZPOOL_EMIT_WORKER, pw_emit,
+				    w);
 	else
 		w->z = zlib_deflater_new(w->opts.impl, w->opts.level);
 	*out = w;
@@ -776,7 +524,6 @@ int packwriter_exists(struct packwriter *w, const struct oid *oid)
 int packwriter_write(struct packwriter *w, enum obj_type type,
 		     const void *data, size_t len, struct oid *out)
 {
-	struct pw_job *job;
 	int ret;
 
 	oid_hash_object_ctx(&w->oid_ctx, out, type, data, len);
@@ -788,17 +535,16 @@ int packwriter_write(struct packwriter *w, enum obj_type type,
 	w->stats.bytes_in += len;
 
 	if (!w->pool) {
-		job = &w->inline_job;
-		buf_reset(&job->packed);
-		job->crc = pw_compress(w->z, &job->packed, type, data, len);
-		ret = pw_append(w, out, job->packed.data, job->packed.len,
-				job->crc);
-	} else {
-		ret = pw_pool_add(w, out, type, data, len);
+		uint32_t crc;
+
+		buf_reset(&w->packed);
+		crc = zpool_compress(w->z, &w->packed, type, data, len);
+		ret = pw_append(w, out, w->packed.data, w->packed.len, crc);
+		if (ret < 0)
+			w->err = ret;
+		return ret;
 	}
-	if (ret < 0)
-		w->err = ret;
-	return ret;
+	return pw_pool_sync(w, zpool_add(w->pool, out, type, data, len));
 }
 
 int packwriter_write_raw(struct packwriter *w, const struct oid *oid,
@@ -815,13 +561,11 @@ int packwriter_write_raw(struct packwriter *w, const struct oid *oid,
 	pack_decode_header(packed, len, &type, &size);  /* checked above */
 	if (packwriter_exists(w, oid))
 		return 0;
-	if (w->pool) {
-		ret = pw_pool_drain(w, 1);
-		if (ret < 0)
-			return w->err = ret;
-	}
 	set_add(&w->set, oid);
 	w->stats.bytes_in += size;
+	if (w->pool)   /* appended in its turn, after what is queued */
+		return pw_pool_sync(w, zpool_add_packed(w->pool, oid, packed,
+							len, crc));
 	ret = pw_append(w, oid, packed, len, crc);
 	if (ret < 0)
 		w->err = ret;
@@ -832,11 +576,8 @@ int packwriter_flush(struct packwriter *w)
 {
 	int ret;
 
-	if (w->pool) {
-		ret = pw_pool_drain(w, 1);
-		if (ret < 0 && !w->err)
-			w->err = ret;
-	}
+	if (w->pool)
+		pw_pool_sync(w, zpool_drain(w->pool));
 	if (w->err)
 		return w->err;
 	ret = pw_finish_pack(w);
@@ -847,12 +588,16 @@ int packwriter_flush(struct packwriter *w)
 
 static void pw_free(struct packwriter *w)
 {
-	pw_pool_free(w->pool);
+	zpool_free(w->pool);   /* joins the workers: no append runs now */
+	for (size_t i = 0; i < w->on_pack_nr; i++)
+		free(w->on_pack[i]);
+	free(w->on_pack);
+	pthread_mutex_destroy(&w->report_lock);
 	pw_remove_tmp(w);
 	if (w->objdir_fd >= 0)
 		close(w->objdir_fd);
 	zlib_deflater_free(w->z);
-	buf_release(&w->inline_job.packed);
+	buf_release(&w->packed);
 	sha1_release(&w->oid_ctx);
 	sha1_release(&w->pack_ctx);
 	set_release(&w->set);

@@ -173,20 +173,29 @@ static size_t scan_avx2(const uint8_t *p, size_t *pi, size_t len,
 	return 0;
 }
 
-static int simd_state = -1;     /* -1 unknown, 0 off, 1 AVX2 */
+/*
+ * -1 unknown, 0 off, 1 AVX2.  Scanner threads may race to store the same
+ * answer: relaxed atomics keep that defined.
+ */
+static int simd_state = -1;
 
 static int use_avx2(void)
 {
-	if (UNLIKELY(simd_state < 0))
-		simd_state = __builtin_cpu_supports("avx2") ? 1 : 0;
-	return simd_state;
+	int v = __atomic_load_n(&simd_state, __ATOMIC_RELAXED);
+
+	if (UNLIKELY(v < 0)) {
+		v = __builtin_cpu_supports("avx2") ? 1 : 0;
+		__atomic_store_n(&simd_state, v, __ATOMIC_RELAXED);
+	}
+	return v;
 }
 
 int rollsum_set_simd(int on)
 {
 	int was = use_avx2();
 
-	simd_state = on && __builtin_cpu_supports("avx2");
+	__atomic_store_n(&simd_state, on && __builtin_cpu_supports("avx2"),
+			 __ATOMIC_RELAXED);
 	return was;
 }
 #else
