@@ -183,7 +183,7 @@ static int item_meta(struct restore_ctx *c, const struct vfs_item *it,
  * everything under --sparse.  Jobs of one file are contiguous and in
  * order; the queue is bounded (WQ_SLOTS buffers of WRITE_GATHER bytes).
  */
-#define WQ_SLOTS 16
+#define WQ_SLOTS 4
 
 enum wjob_kind { WJOB_DATA, WJOB_FINISH };
 
@@ -401,7 +401,7 @@ struct content_out {
  * writes of up to WRITE_GATHER bytes, which halves the write calls of a
  * restore of ordinary files.
  */
-#define WRITE_GATHER (256 * 1024)
+#define WRITE_GATHER (128 * 1024)
 
 static int flush_gathered(struct content_out *o)
 {
