@@ -320,19 +320,9 @@ test_expect_success BUP 'bup and cbup ls -r agree on vfs errors' '
 # A server whose input gets the first MB as it comes, then nothing for
 # 3 s: the client is surely blocked in receive-objects-v2 when it is
 # killed (perl forwards at once, where head -c would hold bytes back).
-cat >"$TRASH/stall" <<'EOF'
+cat >"$TRASH/stall" <<EOF
 #!/bin/sh
-perl -e '
-	$n = 1000000;
-	while ($n > 0) {
-		$r = sysread(STDIN, $b, $n < 65536 ? $n : 65536);
-		last unless $r;
-		syswrite(STDOUT, $b);
-		$n -= $r;
-	}
-	sleep 3;
-	syswrite(STDOUT, $b) while sysread(STDIN, $b, 65536);
-' | "$CBUP" server
+"$TEST_SRCDIR/helper/pass-bytes" 1000000 3 | "\$CBUP" server
 EOF
 chmod +x "$TRASH/stall"
 

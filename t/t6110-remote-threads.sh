@@ -151,17 +151,9 @@ test_expect_success BUP 'the index transfer lines are bup'"'"'s' '
 
 # A server whose input ends after the first 400 kB: the client's writes
 # then fail (EPIPE) or its reads see the server gone.
-cat >"$TRASH/cut" <<'EOF'
+cat >"$TRASH/cut" <<EOF
 #!/bin/sh
-perl -e '
-	$n = 400000;
-	while ($n > 0) {
-		$r = sysread(STDIN, $b, $n < 65536 ? $n : 65536);
-		last unless $r;
-		syswrite(STDOUT, $b);
-		$n -= $r;
-	}
-' | "$CBUP" server
+"$TEST_SRCDIR/helper/pass-bytes" 400000 | "\$CBUP" server
 EOF
 chmod +x "$TRASH/cut"
 
