@@ -6,6 +6,7 @@
  */
 CMD("bloom", bloom, NULL)
 CMD("cat-file", cat_file, NULL)
+CMD("daemon", daemon, NULL)
 CMD("drecurse", drecurse, NULL)
 CMD("features", features, NULL)
 CMD("get", get, NULL)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "lib/err.h"
 #include "lib/proto.h"
 
 int cmd_on(int argc, const char **argv);
@@ -63,47 +64,6 @@ static int wait_status(pid_t pid)
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
 	return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-}
-
-/* Copy "BUPMUX" frames from fd to stdout/stderr (DemuxConn). */
-static int demux(int fd)
-{
-	unsigned char tail[6], h[5];
-	size_t have = 0;
-	static unsigned char buf[PROTO_MUX_MAX_PACKET];
-
-	/* anything before the sync string is log output: to stderr */
-	for (;;) {
-		if (read_full(fd, tail + have, 1) != 1)
-			return error("demux: unexpected EOF during "
-				     "initialization");
-		have++;
-		if (have == 6) {
-			if (!memcmp(tail, "BUPMUX", 6))
-				break;
-			fputc(tail[0], stderr);
-			memmove(tail, tail + 1, 5);
-			have = 5;
-		}
-	}
-	fflush(stderr);
-	for (;;) {
-		uint32_t n;
-
-		if (read_full(fd, h, 5) != 5)
-			return 0;   /* the remote side went away */
-		n = get_be32(h);
-		if (n > PROTO_MUX_MAX_PACKET)
-			return error("Connection broken");
-		if (h[4] == 3)
-			return 0;
-		if (read_full(fd, buf, n) != (long long)n)
-			return error("demux: unexpected EOF");
-		if (h[4] == 1)
-			fwrite(buf, 1, n, stdout), fflush(stdout);
-		else if (h[4] == 2)
-			fwrite(buf, 1, n, stderr);
-	}
 }
 
 int cmd_on(int argc, const char **argv)
@@ -188,7 +148,9 @@ int cmd_on(int argc, const char **argv)
 	close(to[1]);
 	close(from[0]);
 
-	demux(errp[0]);
+	/* the "BUPMUX" frames on ssh's stderr: to our stdout and stderr */
+	if (proto_demux(errp[0], 1, 2) < 0)
+		error("%s", err_last());
 	close(errp[0]);
 	ret = wait_status(p);
 	wait_status(sp);

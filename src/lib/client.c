@@ -9,10 +9,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -24,6 +27,7 @@
 #include "midx.h"
 #include "odb.h"
 #include "pack.h"
+#include "proto.h"
 #include "util.h"
 #include "vfs.h"
 #include "zlib.h"
@@ -199,6 +203,71 @@ static int connect_ssh_or_file(struct client *c)
 	ret = spawn(c, argv);
 	free(cmd);
 	return ret;
+}
+
+/*
+ * bup://host[:port]/path: a TCP connection to `bup daemon`, which runs
+ * `bup mux -- bup server` on it, so what comes back is a mux stream
+ * (bup's DemuxConn).  A thread demultiplexes it: the server's output
+ * into a pipe that is this connection's in_fd, its stderr to ours.
+ */
+static void *demux_main(void *arg)
+{
+	struct client *c = arg;
+
+	/* errors show as the protocol's EOF on the pipe */
+	proto_demux(c->out_fd, c->demux_w, 2);
+	close(c->demux_w);
+	c->demux_w = -1;
+	return NULL;
+}
+
+static int connect_bup(struct client *c)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	const char *port = c->port ? c->port : "1982";
+	int fd = -1, p[2], rc, e = 0;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	rc = getaddrinfo(c->host, port, &hints, &res);
+	if (rc)
+		return err_set(ERR_IO, "cannot resolve %s: %s", c->host,
+			       gai_strerror(rc));
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+			    ai->ai_protocol);
+		if (fd < 0) {
+			e = errno;
+			continue;
+		}
+		if (!connect(fd, ai->ai_addr, ai->ai_addrlen))
+			break;
+		e = errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		errno = e;
+		return err_errno("cannot connect to bup://%s:%s", c->host,
+				 port);
+	}
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		close(fd);
+		return err_errno("connect: pipe");
+	}
+	c->out_fd = fd;
+	c->in_fd = p[0];
+	c->demux_w = p[1];
+	if (pthread_create(&c->demux, NULL, demux_main, c)) {
+		close(p[1]);
+		c->demux_w = -1;
+		return err_set(ERR_IO, "connect: cannot start a thread");
+	}
+	c->has_demux = 1;
+	return 0;
 }
 
 static void cache_name(struct buf *out, const char *host, const char *dir)
@@ -520,6 +589,12 @@ static int hang_up(struct client *c)
 {
 	int status = 0;
 
+	if (c->has_demux) {
+		/* ends the demux thread's read of the socket */
+		shutdown(c->out_fd, SHUT_RDWR);
+		pthread_join(c->demux, NULL);
+		c->has_demux = 0;
+	}
 	if (c->out_fd >= 0)
 		close(c->out_fd);
 	if (c->in_fd >= 0 && c->in_fd != c->out_fd)
@@ -547,7 +622,7 @@ int client_open(struct client **out, const char *remote, const char *bupdir,
 
 	*out = NULL;
 	c->pid = -1;
-	c->in_fd = c->out_fd = -1;
+	c->in_fd = c->out_fd = c->demux_w = -1;
 	buf_init(&c->resolve_err, 0);
 	if (!remote) {
 		if (!reverse)
@@ -560,11 +635,6 @@ int client_open(struct client **out, const char *remote, const char *bupdir,
 	free(rev_remote);
 	if (ret < 0)
 		goto fail;
-	if (!strcmp(c->protocol, "bup")) {
-		ret = err_set(ERR_USAGE, "bup:// (bup daemon) connections are "
-			      "not supported");
-		goto fail;
-	}
 	cache_name(&name, c->host, c->dir);
 	c->cachedir = xstrfmt("%s/index-cache/%s", bupdir, name.data);
 	buf_release(&name);
@@ -572,6 +642,9 @@ int client_open(struct client **out, const char *remote, const char *bupdir,
 	if (reverse) {
 		c->in_fd = 3;
 		c->out_fd = 4;
+	} else if (!strcmp(c->protocol, "bup")) {
+		if ((ret = connect_bup(c)) < 0)
+			goto fail;
 	} else if ((ret = connect_ssh_or_file(c)) < 0) {
 		goto fail;
 	}

@@ -27,6 +27,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <sys/types.h>
 
 #include "buf.h"
@@ -43,6 +44,9 @@ struct client {
 	struct proto_conn conn;
 	pid_t pid;              /* the ssh or server process, or -1 */
 	int in_fd, out_fd;
+	/* bup://: the socket is out_fd; in_fd a pipe fed by this thread */
+	pthread_t demux;
+	int has_demux, demux_w;
 	char *protocol, *host, *port, *dir;
 	char *cachedir;
 	char **commands;        /* from `help` */

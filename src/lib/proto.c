@@ -547,3 +547,55 @@ void proto_request_release(struct proto_request *req)
 	req->arg = NULL;
 	req->arg_len = 0;
 }
+
+int proto_demux(int in, int out_fd, int err_fd)
+{
+	unsigned char tail[6], h[5], *buf;
+	size_t have = 0;
+	int ret = 0;
+
+	/* anything before the sync string is log output */
+	for (;;) {
+		if (read_full(in, tail + have, 1) != 1)
+			return err_set(ERR_IO, "demux: unexpected EOF during "
+				       "initialization");
+		have++;
+		if (have == 6) {
+			if (!memcmp(tail, "BUPMUX", 6))
+				break;
+			if (write_full(err_fd, tail, 1) < 0)
+				return err_errno("demux: write error");
+			memmove(tail, tail + 1, 5);
+			have = 5;
+		}
+	}
+	buf = xmalloc(PROTO_MUX_MAX_PACKET);
+	for (;;) {
+		uint32_t n;
+		long long got = read_full(in, h, 5);
+
+		if (got != 5) {
+			if (got > 0)
+				ret = err_set(ERR_IO, "demux: unexpected EOF");
+			break;      /* EOF between frames: the peer went away */
+		}
+		n = get_be32(h);
+		if (n > PROTO_MUX_MAX_PACKET) {
+			ret = err_set(ERR_CORRUPT, "Connection broken");
+			break;
+		}
+		if (h[4] == 3)
+			break;
+		if (read_full(in, buf, n) != (long long)n) {
+			ret = err_set(ERR_IO, "demux: unexpected EOF");
+			break;
+		}
+		if ((h[4] == 1 && write_full(out_fd, buf, n) < 0) ||
+		    (h[4] == 2 && write_full(err_fd, buf, n) < 0)) {
+			ret = err_errno("demux: write error");
+			break;
+		}
+	}
+	free(buf);
+	return ret;
+}

@@ -45,6 +45,15 @@
 /* bup mux frames carry at most 128 KiB (helpers.py MAX_PACKET). */
 #define PROTO_MUX_MAX_PACKET (128U * 1024)
 
+/*
+ * Read a "bup mux" stream from fd `in` (FORMAT.md 7.4; bup's DemuxConn):
+ * bytes before the "BUPMUX" sync string go to `err_fd`, then channel 1
+ * frames to `out_fd`, channel 2 to `err_fd`, until the end frame
+ * (channel 3) or EOF.  0 at the end, or an error (err.h) for a truncated
+ * or oversized frame or a failed write.
+ */
+int proto_demux(int in, int out_fd, int err_fd);
+
 struct proto_conn {
 	int in_fd, out_fd;
 	unsigned char *rbuf;

@@ -1,8 +1,10 @@
 /*
  * Fuzz the server protocol parsers (proto.h): command lines, and the
- * bounded stream readers (resolutions, VFS errors, replies, frames)
- * over a memfd holding the input.  The first byte picks the target.
+ * bounded stream readers (resolutions, VFS errors, replies, frames, the
+ * mux stream of a bup:// connection) over a memfd holding the input.
+ * The first byte picks the target.
  */
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/mman.h>
@@ -40,6 +42,14 @@ static void streams(int mode, const uint8_t *data, size_t size)
 		while (proto_check_ok(&c) == 0)
 			;
 		break;
+	case 4: {
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (null >= 0) {
+			proto_demux(fd, null, null);
+			close(null);
+		}
+		break;
+	}
 	default:
 		/* receive-objects-v2 framing as the server reads it */
 		while (!proto_read_u32(&c, &n) && n && n <= 4096) {
@@ -75,6 +85,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		return 0;
 	}
-	streams(data[0] & 3, data + 1, size - 1);
+	streams(data[0] % 5, data + 1, size - 1);
 	return 0;
 }
