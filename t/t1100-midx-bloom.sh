@@ -53,6 +53,23 @@ test_expect_success BUP 'bloom update in place matches bup' '
 	cmp "$BUP_DIR/$P/bup.bloom" "$TRASH/bup-copy/$P/bup.bloom"
 '
 
+# A table of several MiB: the in-place update walks it in order and
+# releases what it has passed (bloom.c, bloom_add_shas_sorted); the bits
+# must still be bup's.
+test_expect_success BUP 'bloom update in place of a large table matches bup' '
+	cbup -d big1 init >/dev/null 2>&1 &&
+	"$CBUP_BUILD/test-tool" gen-packs big1/objects 1300000 200000 7 &&
+	cbup -d big1 bloom &&
+	test $(wc -c <big1/objects/pack/bup.bloom) -gt 4000000 &&
+	cp -a big1 big2 &&
+	lcg 4 200000 >f4 &&
+	cbup -d big1 split -n d f4 >/dev/null &&
+	cp big1/objects/pack/bup.bloom cbup.bloom &&
+	cp -a big1/objects/pack/pack-* big2/objects/pack/ &&
+	bup -d big2 bloom &&
+	cmp cbup.bloom big2/objects/pack/bup.bloom
+'
+
 test_expect_success BUP 'bup split dedups through cbup midx and bloom' '
 	cbup midx -f && cbup bloom &&
 	n=$(ls "$BUP_DIR/$P"/*.pack | wc -l) &&
