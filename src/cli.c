@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "lib/commit.h"
 #include "lib/drecurse.h"
 #include "lib/err.h"
 #include "lib/odb.h"
@@ -606,4 +607,26 @@ int cli_finish_stdout(int code)
 		return code ? code : 1;
 	}
 	return code;
+}
+
+void cli_full_argv_repr(struct buf *out)
+{
+	int argc = cli_full_argc;
+	const char **v = xcalloc((size_t)argc + 1, sizeof(*v));
+	char *a0 = NULL;
+
+	for (int i = 0; i < argc; i++)
+		v[i] = cli_full_argv[i];
+	if (argc) {
+		const char *base = strrchr(v[0], '/');
+		base = base ? base + 1 : v[0];
+		if (!strncmp(base, "cbup", 4)) {
+			a0 = xstrfmt("%.*s%s", (int)(base - v[0]), v[0],
+				     base + 1);
+			v[0] = a0;
+		}
+	}
+	commit_argv_repr(out, argc, v, 1);
+	free(a0);
+	free(v);
 }

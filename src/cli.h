@@ -31,6 +31,12 @@ extern int cli_debug;
 /* Full process argv as bup would see it, for split's commit message. */
 extern int cli_full_argc;
 extern const char **cli_full_argv;
+/*
+ * The whole command line as bup's commit messages quote it
+ * (bup_main.argv(), commit_argv_repr): a program named "cbup..." shows
+ * as "bup...", so messages match bup's.
+ */
+void cli_full_argv_repr(struct buf *out);
 
 /* "fatal: " + msg to stderr, run cleanups, exit 1 (or code). */
 NORETURN void die(const char *fmt, ...) PRINTF(1, 2);

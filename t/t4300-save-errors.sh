@@ -10,6 +10,7 @@
 # (as in t/interop/i4000-save.sh), so that atimes read by one indexer
 # cannot make the trees differ.
 . "$(dirname "$0")/test-lib.sh"
+. "$TEST_SRCDIR/lib-save-both.sh"
 
 A="$TRASH/cbup-repo"
 B="$TRASH/bup-repo"
@@ -19,26 +20,12 @@ TT="$CBUP_BUILD/test-tool"
 export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com \
 	GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.com
 
-# index_copies SRC: bup index SRC into $W/ix, copied to $W/b/ix, $W/c/ix.
+# index_copies SRC: bup index SRC into $W/ix (its errors are the
+# cases' business), copied to $W/b/ix, $W/c/ix.
 index_copies() {
 	rm -f "$W/ix" "$W/ix.meta" "$W/ix.hlink" &&
 	BUP_DIR=$B bup index -f "$W/ix" "$@" >/dev/null 2>&1
-	mkdir -p "$W/b" "$W/c" &&
-	for s in "" .meta .hlink; do
-		rm -f "$W/b/ix$s" "$W/c/ix$s" &&
-		if [ -e "$W/ix$s" ]; then
-			cp "$W/ix$s" "$W/b/ix$s" && cp "$W/ix$s" "$W/c/ix$s"
-		fi || return 1
-	done
-}
-
-# save_both ARGS: bup save and cbup save, each with its index copy and
-# repository; $W/{b,c}.{out,err,rc}.
-save_both() {
-	(cd "$W/b" && BUP_DIR=$B bup save -f ix "$@") >"$W/b.out" 2>"$W/b.err"
-	echo $? >"$W/b.rc"
-	(cd "$W/c" && BUP_DIR=$A "$CBUP" save -f ix "$@") >"$W/c.out" 2>"$W/c.err"
-	echo $? >"$W/c.rc"
+	share_index
 }
 
 same_save() {

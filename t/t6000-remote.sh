@@ -6,18 +6,10 @@
 # killed mid-transfer: the server repository stays fsck-clean, no ref
 # points at a missing object, no partial pack is left behind.
 . "$(dirname "$0")/test-lib.sh"
+. "$TEST_SRCDIR/lib-remote.sh"
 
 S="$TRASH/srv"
 
-packs() { ls "$1/objects/pack" | grep -c '\.pack$' || true; }
-
-# every ref of repo $1 names an object git can read
-refs_ok() {
-	git --git-dir="$1" for-each-ref --format="%(objectname)" |
-	while read -r o; do
-		git --git-dir="$1" cat-file -e "$o" || return 1
-	done
-}
 
 test_expect_success 'setup' '
 	cbup init >/dev/null 2>&1 &&

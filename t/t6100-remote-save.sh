@@ -12,21 +12,13 @@
 #   - a save killed mid-transfer leaves the server fsck-clean, with no
 #     ref to a missing object, and the next save -r completes.
 . "$(dirname "$0")/test-lib.sh"
+. "$TEST_SRCDIR/lib-remote.sh"
 
 D="$TRASH/d"            # the saved tree lives in $D/src; $D never changes
 S="$TRASH/srv"          # served by cbup
 BS="$TRASH/bupsrv"      # served by real bup
 MANIFEST="$TOP/t/helper/manifest"
 
-packs() { ls "$1/objects/pack" | grep -c '\.pack$' || true; }
-
-# every ref of repo $1 names an object git can read
-refs_ok() {
-	git --git-dir="$1" for-each-ref --format="%(objectname)" |
-	while read -r o; do
-		git --git-dir="$1" cat-file -e "$o" || return 1
-	done
-}
 
 # Metadata reprs in vfs error messages name Python object addresses.
 noaddr() { sed 's/instance at 0x[0-9a-f]*/instance at X/g'; }
@@ -48,7 +40,7 @@ ixcopy() {
 }
 
 test_expect_success 'setup' '
-	mkdir -p "$D/src/sub/deeper" "$D/src/empty" fakessh fakebin &&
+	mkdir -p "$D/src/sub/deeper" "$D/src/empty" &&
 	lcg 1 3000000 >"$D/src/big" &&
 	head -c 700000 /dev/urandom >"$D/src/sub/rand" &&
 	echo hello >"$D/src/x" && ln -s x "$D/src/link" &&
@@ -58,20 +50,7 @@ test_expect_success 'setup' '
 	chmod 750 "$D/src/sub" && touch -d @1600000000 "$D/src/x" &&
 	# atimes ahead of the clock: reading never changes them (relatime)
 	find "$D" -exec touch -a -h -d @$(($(date +%s) + 86400)) {} + &&
-	ln -s "$CBUP" fakebin/bup &&
-	cat >fakessh/ssh <<-EOF &&
-	#!/bin/sh
-	# ssh [-p PORT] HOST -- CMD: run CMD here, cbup standing in for bup
-	while [ \$# -gt 0 ]; do
-		case "\$1" in
-		-p) shift 2 ;;
-		--) shift; break ;;
-		*) shift ;;
-		esac
-	done
-	PATH="$TRASH/fakebin:\$PATH" exec sh -c "\$*"
-	EOF
-	chmod +x fakessh/ssh &&
+	make_fakessh &&
 	cbup init >/dev/null 2>&1 &&
 	cbup index -f ix0 "$D/src" >/dev/null &&
 	for i in L R S O B C; do ixcopy ix$i || return 1; done &&

@@ -1798,12 +1798,8 @@ int cmd_save(int argc, const char **argv)
 		po.max_objects = MAX(1, po.max_size / 5000);
 		po.threads = cli_threads();
 		if (s.cli) {
-			struct client_writer_opts co = { 0 };
-			co.level = po.level;
-			co.impl = po.impl;
-			co.max_size = po.max_size;
-			co.max_objects = po.max_objects;
-			co.threads = po.threads;
+			struct client_writer_opts co;
+			client_writer_opts_from(&co, &po);
 			if ((ret = client_writer_new(&s.cw, s.cli, &co)))
 				goto fail;
 			s.sink = client_writer_sink(s.cw);

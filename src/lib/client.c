@@ -1352,6 +1352,17 @@ static int cw_write(struct objsink *s, enum obj_type type, const void *data,
 	return 0;
 }
 
+void client_writer_opts_from(struct client_writer_opts *co,
+			     const struct packwriter_opts *po)
+{
+	memset(co, 0, sizeof(*co));
+	co->level = po->level;
+	co->impl = po->impl;
+	co->max_size = po->max_size;
+	co->max_objects = po->max_objects;
+	co->threads = po->threads;
+}
+
 int client_writer_new(struct client_writer **out, struct client *c,
 		      const struct client_writer_opts *opts)
 {

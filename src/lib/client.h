@@ -34,6 +34,7 @@
 #include "objsink.h"
 #include "zlib.h"
 #include "oid.h"
+#include "packwriter.h"
 #include "proto.h"
 #include "refs.h"
 
@@ -164,6 +165,13 @@ struct client_writer_opts {
 	 */
 	int threads;
 };
+/*
+ * The remote writer with the local one's choices (level, compressor,
+ * pack limits, workers): what save, split and get send is what they
+ * would have written locally.  No bandwidth limit.
+ */
+void client_writer_opts_from(struct client_writer_opts *co,
+			     const struct packwriter_opts *po);
 int client_writer_new(struct client_writer **out, struct client *c,
 		      const struct client_writer_opts *opts);
 struct objsink *client_writer_sink(struct client_writer *w);

@@ -294,23 +294,7 @@ static int treeish_to_tree(struct vfs *v, const struct oid *oid,
 /* Reads a whole (possibly chunked) file into out. */
 static int read_whole(struct vfs *v, const struct oid *oid, struct buf *out)
 {
-	struct vfs_file *f;
-	const unsigned char *p;
-	long long n;
-	int ret;
-
-	if (v->client) {
-		char hex[OID_HEXSZ + 1];
-		return client_join(v->client, oid_to_hex(oid, hex), join_add,
-				   out);
-	}
-	ret = vfs_file_open(v, oid, &f);
-	if (ret < 0)
-		return ret;
-	while ((n = vfs_file_next(f, &p)) > 0)
-		buf_add(out, p, (size_t)n);
-	vfs_file_close(f);
-	return n < 0 ? (int)n : 0;
+	return vfs_file_stream(v, oid, join_add, out);
 }
 
 /* The .bupm id of a tree, if it has one (it sorts near the front). */

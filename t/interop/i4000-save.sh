@@ -5,6 +5,7 @@
 # bupindex files afterwards; an unchanged second save must read no file
 # data; cbup's repository passes git fsck --strict and restores with bup.
 . "$(dirname "$0")/../test-lib.sh"
+. "$TOP/t/lib-save-both.sh"
 
 A="$TRASH/cbup-repo"    # written by cbup save
 B="$TRASH/bup-repo"     # written by bup save
@@ -15,28 +16,10 @@ D="$S/data"
 have_strace() { command -v strace >/dev/null 2>&1; }
 have_xattr() { command -v setfattr >/dev/null 2>&1; }
 
-# Index PATHS... into $W/ix (with bup), then give each tool its own copy
-# under the same relative name ($W/b/ix, $W/c/ix), so that both commit
-# messages (which quote the command line) are the same.
+# Index PATHS... into $W/ix (with bup), then give each tool its own copy.
 index_with_bup() {
 	BUP_DIR=$B bup index -f "$W/ix" "$@" >/dev/null &&
-	mkdir -p "$W/b" "$W/c" &&
-	for s in "" .meta .hlink; do
-		rm -f "$W/b/ix$s" "$W/c/ix$s" &&
-		if [ -e "$W/ix$s" ]; then
-			cp "$W/ix$s" "$W/b/ix$s" && cp "$W/ix$s" "$W/c/ix$s"
-		fi || return 1
-	done
-}
-
-# Run bup and cbup save with the same arguments, each on its own index
-# copy and repository: stdout, stderr and exit codes are kept in
-# $W/{b,c}.{out,err,rc}.
-save_both() {
-	(cd "$W/b" && BUP_DIR=$B bup save -f ix "$@") >"$W/b.out" 2>"$W/b.err"
-	echo $? >"$W/b.rc"
-	(cd "$W/c" && BUP_DIR=$A "$CBUP" save -f ix "$@") >"$W/c.out" 2>"$W/c.err"
-	echo $? >"$W/c.rc"
+	share_index
 }
 
 # On a mismatch, show where the two trees differ.

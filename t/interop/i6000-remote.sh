@@ -6,26 +6,13 @@
 #   bup on / cbup on across the two (reverse mode, mux/demux).
 # Ids must equal local saves/splits; every repository passes fsck.
 . "$(dirname "$0")/../test-lib.sh"
+. "$TOP/t/lib-remote.sh"
 
 BS="$TRASH/bupsrv"     # served by real bup
 CS="$TRASH/cbupsrv"    # served by cbup
 
 test_expect_success BUP 'setup: fake ssh serving cbup as bup' '
-	mkdir fakessh fakebin &&
-	ln -s "$CBUP" fakebin/bup &&
-	cat >fakessh/ssh <<-EOF &&
-	#!/bin/sh
-	# ssh [-p PORT] HOST -- CMD: run CMD here, cbup standing in for bup
-	while [ \$# -gt 0 ]; do
-		case "\$1" in
-		-p) shift 2 ;;
-		--) shift; break ;;
-		*) shift ;;
-		esac
-	done
-	PATH="$TRASH/fakebin:\$PATH" exec sh -c "\$*"
-	EOF
-	chmod +x fakessh/ssh &&
+	make_fakessh &&
 	bup init >/dev/null 2>&1 &&
 	lcg 3 2500000 >data &&
 	mkdir -p src/sub && lcg 4 300000 >src/sub/f && echo hi >src/x &&
