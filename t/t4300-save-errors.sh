@@ -94,8 +94,10 @@ test_expect_success 'a file growing during the save: a consistent prefix' '
 
 # as_nobody CMD...: run CMD as nobody (CI runs as root; the kernel then
 # really denies reads, unlike for root), with HOME in a directory nobody
-# owns.
+# owns.  nobody runs a copy of cbup in $TRASH: the build directory may
+# sit in a directory only root may enter (a clone in mktemp -d).
 NB="$TRASH/nb"
+NB_CBUP="$TRASH/nbin/cbup"
 as_nobody() {
 	setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
 		env HOME="$NB" "$@"
@@ -106,11 +108,12 @@ test_expect_success ROOT,BUP 'setup: a tree with unreadable parts, repos nobody 
 	chmod 755 "$TRASH" &&
 	mkdir -p "$NB" "$TRASH/u/closed" "$TRASH/u/open" &&
 	chown nobody "$NB" &&
+	mkdir -p "$TRASH/nbin" && cp "$CBUP" "$NB_CBUP" &&
 	echo secret >"$TRASH/u/secret" && chmod 000 "$TRASH/u/secret" &&
 	echo in >"$TRASH/u/closed/f" && chmod 000 "$TRASH/u/closed" &&
 	echo ok >"$TRASH/u/open/f" && echo ok2 >"$TRASH/u/z" &&
 	"$TOP/t/helper/manifest" --future-atimes "$TRASH/u" &&
-	as_nobody env BUP_DIR="$NB/A" "$CBUP" init >/dev/null 2>&1 &&
+	as_nobody env BUP_DIR="$NB/A" "$NB_CBUP" init >/dev/null 2>&1 &&
 	as_nobody env BUP_DIR="$NB/B" bup init >/dev/null 2>&1 &&
 	as_nobody env BUP_DIR="$NB/B" bup index -f "$NB/ix" "$TRASH/u" \
 		>/dev/null 2>"$NB/bi.err"
@@ -123,7 +126,7 @@ test_expect_success ROOT,BUP 'unreadable file and directory: bup'"'"'s errors an
 	(cd "$NB" && as_nobody env BUP_DIR="$NB/B" bup save -f ix -t -c -n u \
 		--strip "$TRASH/u") >"$W/b.out" 2>"$W/b.err"
 	echo $? >"$W/b.rc"
-	(cd "$NB" && as_nobody env BUP_DIR="$NB/A" "$CBUP" save -f ix.c -t -c \
+	(cd "$NB" && as_nobody env BUP_DIR="$NB/A" "$NB_CBUP" save -f ix.c -t -c \
 		-n u --strip "$TRASH/u") >"$W/c.out" 2>"$W/c.err"
 	echo $? >"$W/c.rc"
 	test_cmp "$W/b.rc" "$W/c.rc" && test "$(cat "$W/c.rc")" = 1 &&
@@ -146,7 +149,7 @@ test_expect_success ROOT,BUP 'unreadable file and directory: bup'"'"'s errors an
 #   bup:  b'/x/u/': [Errno 13] Permission denied: b'closed/'
 #   cbup: /x/u/: [Errno 13] Permission denied: b'closed/'
 test_expect_failure ROOT,BUP 'unreadable directory: cbup index prints bup'"'"'s message' '
-	as_nobody env BUP_DIR="$NB/A" "$CBUP" index -f "$NB/ix2" "$TRASH/u" \
+	as_nobody env BUP_DIR="$NB/A" "$NB_CBUP" index -f "$NB/ix2" "$TRASH/u" \
 		>/dev/null 2>"$NB/ci.err"
 	test_cmp "$NB/bi.err" "$NB/ci.err"
 '
@@ -156,7 +159,7 @@ test_expect_success ROOT,BUP 'a target nobody may write: bup'"'"'s exit code, no
 	(cd "$NB" && as_nobody env BUP_DIR="$NB/B" bup restore -q \
 		-C "$TRASH/ro/out" u/latest/.) >/dev/null 2>"$W/b.err"
 	echo $? >"$W/b.rc"
-	(cd "$NB" && as_nobody env BUP_DIR="$NB/A" "$CBUP" restore -q \
+	(cd "$NB" && as_nobody env BUP_DIR="$NB/A" "$NB_CBUP" restore -q \
 		-C "$TRASH/ro/out" u/latest/.) >/dev/null 2>"$W/c.err"
 	echo $? >"$W/c.rc"
 	test_cmp "$W/b.rc" "$W/c.rc" && no_crash "$(cat "$W/c.rc")" &&
