@@ -219,17 +219,18 @@ test_expect_success 'a corrupt index: an error, no crash; a new index works' '
 '
 
 # graft_bupm REPO COMMIT-ISH PATH FILE: a new commit whose tree is that of
-# COMMIT-ISH with PATH/.bupm (PATH "" for the root) replaced by FILE.
+# COMMIT-ISH with PATH/.bupm (PATH "" for the root) replaced by FILE, as
+# one blob (the original may be a chunk tree: .bupm is hashsplit too).
 graft_bupm() {
 	g_blob=$(git --git-dir="$1" hash-object -w "$4") &&
 	g_root=$(git --git-dir="$1" rev-parse "$2^{tree}") &&
 	if [ -z "$3" ]; then
 		g_new=$(git --git-dir="$1" ls-tree "$g_root" |
-			sed "s/ [0-9a-f]*	\\.bupm\$/ $g_blob	.bupm/" |
+			sed "s/^[0-7]* [a-z]* [0-9a-f]*	\\.bupm\$/100644 blob $g_blob	.bupm/" |
 			git --git-dir="$1" mktree)
 	else
 		g_sub=$(git --git-dir="$1" ls-tree "$g_root:$3" |
-			sed "s/ [0-9a-f]*	\\.bupm\$/ $g_blob	.bupm/" |
+			sed "s/^[0-7]* [a-z]* [0-9a-f]*	\\.bupm\$/100644 blob $g_blob	.bupm/" |
 			git --git-dir="$1" mktree) &&
 		g_new=$(git --git-dir="$1" ls-tree "$g_root" |
 			sed "s/ [0-9a-f]*	$3\$/ $g_sub	$3/" |
@@ -241,7 +242,8 @@ graft_bupm() {
 test_expect_success 'a corrupt .bupm: ls and restore report it, no crash' '
 	BUP_DIR=$A "$CBUP" index -f "$W/cz" "$S" >/dev/null &&
 	BUP_DIR=$A "$CBUP" save -f "$W/cz" -n good --strip "$S" &&
-	git --git-dir="$A" cat-file blob good:.bupm >"$W/good.bupm" &&
+	BUP_DIR=$A "$CBUP" join "$(git --git-dir="$A" rev-parse good:.bupm)" \
+		>"$W/good.bupm" &&
 	head -c 30 "$W/good.bupm" >"$W/trunc.bupm" &&
 	lcg 9 64 >"$W/garbage.bupm" &&
 	i=0 &&

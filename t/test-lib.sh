@@ -33,6 +33,9 @@ export HOME="$TRASH/home"
 export BUP_DIR="$TRASH/repo"
 export GIT_CONFIG_NOSYSTEM=1
 export TZ=UTC LC_ALL=C
+# (modes of what the tests make must not depend on the caller's umask:
+# some cases run as nobody and compare modes with bup's)
+umask 022
 unset BUP_FORCE_TTY BUP_TTY_WIDTH BUP_DEBUG
 PATH="$TRASH/bin:$PATH"
 BUP=$(command -v bup || true)
