@@ -286,6 +286,8 @@ int bindex_open(struct bindex *ix, const char *path, int flags)
 		goto fail;
 	}
 	r = parse_common(ix, m, (size_t)st.st_size);
+	/* (set before validate: its walk drops the pages as it goes) */
+	ix->mapped = !r && ix->map;
 	if (!r)
 		r = validate(ix);
 	if (r) {
@@ -295,8 +297,6 @@ int bindex_open(struct bindex *ix, const char *path, int flags)
 	}
 	if (!ix->map)
 		munmap(m, (size_t)st.st_size);
-	else
-		ix->mapped = 1;
 	ix->writable = rw;
 	ix->fd = fd;
 	return 0;
@@ -404,11 +404,32 @@ static int check_basename(const unsigned char *b, size_t n, int isdir)
 	return 0;
 }
 
+/*
+ * A walk touches every page of the mapping once, and a save keeps the
+ * index open while it reads every file: without this, the whole index
+ * (about 150 bytes a path) would stay in the resident set.  The mapping
+ * is MAP_SHARED, so dropping its pages loses nothing (entries written
+ * back stay in the page cache); a page used again faults back in.
+ */
+#define BINDEX_DROP_EVERY 8192
+
+static void maybe_drop_pages(struct bindex_iter *it)
+{
+	struct bindex *ix = it->ix;
+
+	if (!ix->mapped || ++it->since_drop < BINDEX_DROP_EVERY)
+		return;
+	it->since_drop = 0;
+	madvise(ix->map, ix->len, MADV_DONTNEED);
+}
+
 int bindex_iter_next(struct bindex_iter *it)
 {
 	struct bindex *ix = it->ix;
 	const unsigned char *m = ix->map;
 	int r;
+
+	maybe_drop_pages(it);
 
 	if (it->state == 0) {
 		it->state = 1;

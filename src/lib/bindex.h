@@ -154,6 +154,7 @@ struct bindex_iter {
 	int strict;
 	size_t expect_block;
 	uint64_t seen;
+	unsigned since_drop;      /* entries since the pages were dropped */
 };
 
 void bindex_iter_init(struct bindex_iter *it, struct bindex *ix,
