@@ -598,6 +598,32 @@ void cli_progress_done(const char *fmt, ...)
 	pthread_mutex_unlock(&msg_lock);
 }
 
+void cli_upkeep_progress(int rate_limited, const char *line)
+{
+	/* the child's helpers._last_prog: 0 at its start, as here */
+	static double last;
+	double now;
+
+	if (!cli_stderr_is_tty())
+		return;
+	pthread_mutex_lock(&msg_lock);
+	now = util_now();
+	if (!rate_limited || now - last > 0.1) {
+		/*
+		 * No fflush(stdout): a child cannot flush its parent's
+		 * buffer, and bup midx/bloom write nothing to stdout.
+		 */
+		write_full(2, line, strlen(line));
+		/*
+		 * Every child run begins with plain lines ("counting"),
+		 * and each child's clock starts at 0: the next limited
+		 * line of a run always shows, as its first does in bup.
+		 */
+		last = rate_limited ? now : 0;
+	}
+	pthread_mutex_unlock(&msg_lock);
+}
+
 int cli_finish_stdout(int code)
 {
 	if (fflush(stdout) || ferror(stdout)) {

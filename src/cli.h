@@ -130,6 +130,15 @@ int cli_stdout_is_tty(void);
 void cli_progress(const char *fmt, ...) PRINTF(1, 2);
 /* Final progress line, ends in "\n". */
 void cli_progress_done(const char *fmt, ...) PRINTF(1, 2);
+/*
+ * The progress callback of the midx and bloom upkeep (midx_opts.progress,
+ * bloom_update_ex): `line` as is, only if cli_stderr_is_tty; with
+ * rate_limited at most one line per 0.1 s.  bup runs that upkeep as
+ * `bup midx` / `bup bloom` child processes, each with its own qprogress()
+ * clock, so this one keeps its own too: the command's progress lines
+ * and the upkeep's do not hold each other back.
+ */
+void cli_upkeep_progress(int rate_limited, const char *line);
 
 /* Flush stdout; a write error (EPIPE, ENOSPC) becomes exit 1. */
 int cli_finish_stdout(int code);

@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "client.h"
+#include "packwriter.h"
 
 #define CMD(name, ident, summary) int cmd_##ident(int argc, const char **argv);
 #include "cmd/cmds.h"
@@ -162,6 +163,9 @@ static int run(const struct cli_cmd *cmd, int argc, const char **argv)
 {
 	set_tty_env(cmd->name);
 	client_set_progress(client_progress);
+	/* bup's midx/bloom children print straight to our stderr */
+	client_set_upkeep_progress(cli_upkeep_progress);
+	packwriter_set_progress(cli_upkeep_progress);
 	return cli_finish_stdout(cmd->fn(argc, argv));
 }
 

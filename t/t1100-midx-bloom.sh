@@ -94,6 +94,73 @@ test_expect_success BUP 'usage errors as bup: exit 97 and message' '
 	test_expect_code 97 cbup bloom -k 3 2>e2 && test_cmp e1 e2
 '
 
+# Progress on a terminal (BUP_FORCE_TTY=3; stderr is a file here): the
+# lines bup bloom (do_bloom's progress/qprogress) and bup midx (the C
+# merge_into, one per 102424 ids) print while they write, byte for byte.
+# tty_both ARGS: bup on tb, cbup on tc (copies of one repository); their
+# stderr in tb.err and tc.err must be the same bytes.
+tty_both() {
+	BUP_DIR="$TRASH/tb" BUP_FORCE_TTY=3 bup "$@" >/dev/null 2>tb.err &&
+	BUP_DIR="$TRASH/tc" BUP_FORCE_TTY=3 cbup "$@" >/dev/null 2>tc.err &&
+	test_cmp tb.err tc.err
+}
+# nobjs REPO: how many ids REPO's idx files hold
+nobjs() {
+	for i in "$1/$P"/*.idx; do git show-index <"$i" || return 1; done |
+	wc -l
+}
+
+# Only the first "writing" line: the next idx comes within bup's 0.1 s.
+test_expect_success BUP 'tty: bloom creating a filter prints bup'"'"'s lines' '
+	bup -d tb init >/dev/null 2>&1 &&
+	bup -d tb split -n a f1 >/dev/null 2>&1 &&
+	bup -d tb split -n b f2 >/dev/null 2>&1 &&
+	rm -f tb/$P/bup.bloom tb/$P/*.midx && cp -a tb tc &&
+	n=$(nobjs tb) && test "$n" -gt 0 &&
+	tty_both bloom &&
+	printf "bloom: counting: %s\r" 0 1 >expect &&
+	printf "bloom: creating from 2 files (%s objects).\r" $n >>expect &&
+	printf "bloom: writing 0.00%% (0/%s objects)\r" $n >>expect &&
+	test_cmp expect tc.err &&
+	BUP_DIR=tc cbup bloom -f 2>err && test_cmp /dev/null err
+'
+
+test_expect_success BUP 'tty: bloom with nothing to do counts as bup' '
+	tty_both bloom &&
+	printf "bloom: counting: %s\r" 0 1 >expect &&
+	test_cmp expect tc.err
+'
+
+test_expect_success BUP 'tty: bloom adding to a filter prints bup'"'"'s lines' '
+	bup -d tx init >/dev/null 2>&1 && lcg 5 100000 >f5 &&
+	bup -d tx split -n e f5 >/dev/null 2>&1 &&
+	cp tx/$P/pack-* tb/$P/ && cp tx/$P/pack-* tc/$P/ &&
+	k=$(nobjs tx) && test "$k" -gt 0 &&
+	tty_both bloom &&
+	printf "bloom: counting: %s\r" 0 1 2 >expect &&
+	printf "bloom: adding 1 file (%s objects).\r" $k >>expect &&
+	printf "bloom: writing 0.00%% (0/%s objects)\r" $k >>expect &&
+	test_cmp expect tc.err
+'
+
+# 7 packs of 30000 ids: -a merges the 6 smallest (180000 ids, lines at 0
+# and 102424), -f all 7 (210000 ids, three lines); then nothing to do.
+test_expect_success BUP 'tty: midx -a and -f print bup'"'"'s lines' '
+	rm -rf tb tc && cbup -d tb init >/dev/null 2>&1 &&
+	"$CBUP_BUILD/test-tool" gen-packs tb/objects 210000 30000 9 &&
+	cp -a tb tc &&
+	tty_both midx -a &&
+	printf "midx: writing %s\r" "0.00% (0/180000)" \
+		"56.90% (102424/180000)" >expect &&
+	test_cmp expect tc.err &&
+	tty_both midx -f &&
+	printf "midx: writing %s\r" "0.00% (0/210000)" \
+		"48.77% (102424/210000)" "97.55% (204848/210000)" >expect &&
+	test_cmp expect tc.err &&
+	tty_both midx -a && test_cmp /dev/null tc.err &&
+	BUP_DIR=tc cbup midx -f 2>err && test_cmp /dev/null err
+'
+
 # Corruption: copies of the midx with bytes changed at computed offsets.
 corrupt_midx() {
 	m=$(ls "$BUP_DIR/$P"/*.midx | head -1) &&

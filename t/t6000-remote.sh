@@ -145,16 +145,35 @@ test_expect_success 'update-ref compares the old value' '
 
 test_expect_success 'a frame whose content does not match its id is refused' '
 	n=$(packs "$S") &&
-	# blob "x": header 0x31, zlib of "x"; id of a different blob
+	# a whole frame: the id of a different object, the right CRC-32 of
+	# the pack form (header 0x31, zlib of "x": blob c1b0730e...)
 	printf "set-dir %s\nreceive-objects-v2\n" "$S" >in &&
-	printf "\000\000\000\043" >>in &&
+	printf "\000\000\000\042" >>in &&
 	printf "1111111111111111111\001" >>in &&
-	printf "\000\000\000\000\061\170\001\253\000\000\000\171\000\171" >>in &&
+	printf "\324\077\375\360\061\170\001\253\000\000\000\171\000\171" >>in &&
 	printf "\000\000\000\000" >>in &&
-	test_must_fail cbup server <in >out 2>err &&
-	grep -q "^error " out &&
-	test "$(packs "$S")" = "$n" &&
-	test_must_fail ls -d "$S"/objects/pack-tmp-* 2>/dev/null
+	# checked inline, and on the pack writer'"'"'s workers
+	for t in 0 2; do
+		CBUP_THREADS=$t test_must_fail cbup server <in >out 2>err &&
+		grep "^error object 3131313131313131313131313131313131313101: content hashes to c1b0730e0133447badcfd47fd144e254807b06e1" out &&
+		test "$(packs "$S")" = "$n" &&
+		test_must_fail ls -d "$S"/objects/pack-tmp-* 2>/dev/null ||
+		return 1
+	done
+'
+
+test_expect_success 'a frame with a wrong CRC-32 is refused' '
+	n=$(packs "$S") &&
+	printf "set-dir %s\nreceive-objects-v2\n" "$S" >in &&
+	printf "\000\000\000\042" >>in &&
+	printf "\301\260\163\016\001\063\104\173\255\317\324\177\321\104\342\124\200\173\006\341" >>in &&
+	printf "\324\077\375\361\061\170\001\253\000\000\000\171\000\171" >>in &&
+	printf "\000\000\000\000" >>in &&
+	for t in 0 2; do
+		CBUP_THREADS=$t test_must_fail cbup server <in >out 2>err &&
+		grep "^error object c1b0730e0133447badcfd47fd144e254807b06e1: CRC mismatch" out &&
+		test "$(packs "$S")" = "$n" || return 1
+	done
 '
 
 test_expect_success 'EOF inside receive-objects-v2 leaves no pack' '

@@ -294,6 +294,87 @@ test_expect_success BUP 'bup and cbup ls -r agree on vfs errors' '
 	test_cmp e a
 '
 
+# On a terminal, bup's server prints the lines of the midx/bloom upkeep
+# it runs after finishing a pack (git.auto_midx on the repository), and
+# the client those of the index transfer and of the same upkeep on its
+# index cache (at connect and after each idx it receives).  split's data
+# gives the same objects whatever the clock: the same bytes, but for the
+# "Splitting:" lines (qprogress, by the clock).  The second split starts
+# with a cached idx ("counting" at connect); each filter is then too
+# small for both idx files and made anew.
+cr_lines() { sed "s/\r/<CR>\n/g" "$1" | grep -v "^Splitting: "; }
+test_expect_success BUP 'split -r on a tty: the upkeep and index lines of bup' '
+	mkdir tty && lcg 9 200000 >tty/s1 && lcg 10 100000 >tty/s2 &&
+	for t in bup cbup; do
+		(cd tty && BUP_DIR="$PWD/$t-sl" $t init >/dev/null 2>&1 &&
+		 $t init -r ":$PWD/$t-sr" >/dev/null 2>&1 &&
+		 for f in s1 s2; do
+			BUP_DIR="$PWD/$t-sl" BUP_FORCE_TTY=3 $t split -n $f \
+				-r ":$PWD/$t-sr" $f >/dev/null 2>$t.$f.err &&
+			cr_lines $t.$f.err >$t.$f || exit 1
+		 done) || return 1
+	done &&
+	test_cmp tty/bup.s1 tty/cbup.s1 && test_cmp tty/bup.s2 tty/cbup.s2 &&
+	test "$(grep -cx "bloom: creating from 1 file ([0-9]* objects).<CR>" \
+		tty/cbup.s1)" = 2 &&
+	grep -x "Receiving index from server: [0-9]*/[0-9]*, done." \
+		tty/cbup.s1 &&
+	test "$(sed -n 1p tty/cbup.s2)" = "bloom: counting: 0<CR>" &&
+	test "$(grep -c "^bloom: creating from 2 files " tty/cbup.s2)" = 2 &&
+	(cd tty && lcg 11 1000 >s3 && BUP_DIR="$PWD/cbup-sl" cbup split \
+		-r ":$PWD/cbup-sr" -n s3 s3 >/dev/null 2>err) &&
+	test_cmp /dev/null tty/err
+'
+
+# The same for save, whose .bupm files hold ctimes: how many objects a
+# save makes can differ by a chunk boundary from one run to the next, so
+# each tool is held to the lines bup prints for its own idx files.
+# bloom_new N, bloom_add N: bup bloom creating from / adding one idx of
+# N ids (counting one and two idx files); recv_idx SIZE: bup's
+# sync_index lines for an idx of SIZE bytes (one 64 KiB piece).
+bloom_new() {
+	printf "bloom: counting: 0\rbloom: creating from 1 file (%s objects).\r" $1
+	printf "bloom: writing 0.00%% (0/%s objects)\r" $1
+}
+bloom_add() {
+	printf "bloom: counting: 0\rbloom: counting: 1\r"
+	printf "bloom: adding 1 file (%s objects).\r" $1
+	printf "bloom: writing 0.00%% (0/%s objects)\r" $1
+}
+recv_idx() {
+	printf "Receiving index from server: %s\r" 0/$1 $1/$1 &&
+	printf "Receiving index from server: %s/%s, done.\n" $1 $1
+}
+nids() { git show-index <"$1" | wc -l; }
+test_expect_success BUP 'save -r on a tty: the upkeep and index lines of bup' '
+	mkdir -p tty/src && lcg 8 300000 >tty/src/a &&
+	for t in bup cbup; do
+		(cd tty && BUP_DIR="$PWD/$t-l" $t init >/dev/null 2>&1 &&
+		 $t init -r ":$PWD/$t-r" >/dev/null 2>&1 &&
+		 BUP_DIR="$PWD/$t-l" $t index "$PWD/src" >/dev/null 2>&1 &&
+		 BUP_DIR="$PWD/$t-l" BUP_FORCE_TTY=3 $t save -q \
+			-r ":$PWD/$t-r" -n t "$PWD/src" >/dev/null 2>$t.1 &&
+		 i1=$(ls $t-r/objects/pack/*.idx) &&
+		 cp src/a src/b && echo more >>src/b &&
+		 BUP_DIR="$PWD/$t-l" $t index "$PWD/src" >/dev/null 2>&1 &&
+		 BUP_DIR="$PWD/$t-l" BUP_FORCE_TTY=3 $t save -q \
+			-r ":$PWD/$t-r" -n t "$PWD/src" >/dev/null 2>$t.2 &&
+		 i2=$(ls $t-r/objects/pack/*.idx | grep -v "^$i1$") &&
+		 rm src/b &&
+		 { bloom_new $(nids $i1) && recv_idx $(wc -c <$i1) &&
+		   bloom_new $(nids $i1); } >$t.exp1 &&
+		 { printf "bloom: counting: 0\r" && bloom_add $(nids $i2) &&
+		   recv_idx $(wc -c <$i2) && bloom_add $(nids $i2); } >$t.exp2
+		) || return 1
+	done &&
+	test_cmp tty/bup.exp1 tty/bup.1 && test_cmp tty/bup.exp2 tty/bup.2 &&
+	test_cmp tty/cbup.exp1 tty/cbup.1 &&
+	test_cmp tty/cbup.exp2 tty/cbup.2 &&
+	(cd tty && BUP_DIR="$PWD/cbup-l" cbup save -q -r ":$PWD/cbup-r" \
+		-n t "$PWD/src" >/dev/null 2>err) &&
+	test_cmp /dev/null tty/err
+'
+
 # ---- a client killed mid-save (last: it adds to $D/src) ----
 
 # A server whose input gets the first MB as it comes, then nothing for

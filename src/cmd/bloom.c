@@ -57,7 +57,7 @@ static void bloom_check_cmd(const struct repo *r, const char *dir,
 		cli_log("bloom: %s: does not exist.\n", rb);
 		goto out;
 	}
-	if (bloom_open(&b, bloomfile) < 0) {
+	if (bloom_open_mapped(&b, bloomfile) < 0) {
 		/* bup: add_error('bloom: %r is invalid.\n' % path) */
 		cli_log("%s\n", err_last());
 		cli_add_error("bloom: '%s' is invalid.\n", rb);
@@ -127,7 +127,7 @@ int cmd_bloom(int argc, const char **argv)
 		}
 	} else if (bloom_update_ex(path, opt_str(&o, "output"), (int)k,
 				   opt_count(&o, "force") > 0, bloom_log_cb,
-				   bloom_debug_cb) < 0) {
+				   bloom_debug_cb, cli_upkeep_progress) < 0) {
 		ret = error("%s", err_last());
 	}
 	if (!ret && cli_errors()) {

@@ -156,6 +156,7 @@ int cmd_midx(int argc, const char **argv)
 	mo.max_files = (int)max_files;
 	mo.log = midx_log_cb;
 	mo.debug = midx_debug_cb;
+	mo.progress = cli_upkeep_progress;
 
 	if (opt_count(&o, "check")) {
 		if (o.argc) {

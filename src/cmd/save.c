@@ -1861,6 +1861,12 @@ int cmd_save(int argc, const char **argv)
 		ret = -1;
 	if (ret)
 		goto fail;
+	/* the read buffer (8 MiB) is not needed past the last file: give
+	 * it back before the pack's upkeep allocates its own */
+	if (s.h_ready) {
+		hsplit_release(&s.h);
+		s.h_ready = 0;
+	}
 
 	if (s.tree_out)
 		printf("%s\n", oid_hex(&tree));

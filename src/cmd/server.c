@@ -8,8 +8,9 @@
  * writes a path outside it.
  *
  * Differences from bup that only make the server stricter: received
- * objects are inflated and hashed against the id the client sent (a
- * bad object would otherwise poison dedup forever); update-ref refuses
+ * objects are inflated and hashed against the id the client sent, on
+ * the pack writer's workers (a bad object would otherwise poison dedup
+ * forever; pack_verify_raw); update-ref refuses
  * a new value that is not in the repository; a malformed or oversized
  * request gets "\nerror ...\n" and the connection is closed, where bup
  * raised an exception.  A connection that drops inside
@@ -38,7 +39,6 @@
 #include "lib/repo.h"
 #include "lib/tree.h"
 #include "lib/vfs.h"
-#include "lib/zlib.h"
 
 int cmd_server(int argc, const char **argv);
 
@@ -49,8 +49,6 @@ static const char optspec[] =
 #define MAX_BATCH_BYTES (64U << 20)
 /* rev-list and refs: at most this many ref/pattern lines. */
 #define MAX_REF_LINES 100000
-/* Declared size of a received object, inflated. */
-#define MAX_OBJECT_SIZE (1ULL << 30)
 
 struct server {
 	struct proto_conn conn;
@@ -61,8 +59,7 @@ struct server {
 	/* idx names finished during the current receive (on_pack) */
 	char **new_idx;
 	size_t nr_new_idx, alloc_new_idx;
-	struct buf frame, inflated;
-	struct sha1_ctx sha;
+	struct buf frame;
 	int wfail;      /* a reply could not be written: client gone */
 };
 
@@ -754,40 +751,6 @@ static void on_pack(void *ctx, const char *idx_path)
 	s->new_idx[s->nr_new_idx++] = xstrdup(base ? base + 1 : idx_path);
 }
 
-/*
- * The object in pack form must be what its id says: header of a
- * non-delta type, one zlib stream of exactly the declared size and
- * nothing after it, hashing to the id.
- */
-static int verify_object(struct server *s, const struct oid *oid,
-			 const unsigned char *p, size_t len)
-{
-	enum obj_type type;
-	uint64_t size;
-	size_t hl = pack_decode_header(p, len, &type, &size), used;
-	struct oid got;
-	int ret;
-
-	if (!hl || type < OBJ_COMMIT || type > OBJ_TAG)
-		return err_set(ERR_CORRUPT, "object %s: bad pack header",
-			       oid_hex(oid));
-	if (size > MAX_OBJECT_SIZE)
-		return err_set(ERR_CORRUPT, "object %s: too large (%llu)",
-			       oid_hex(oid), (unsigned long long)size);
-	buf_reset(&s->inflated);
-	ret = zlib_inflate_sized(&s->inflated, p + hl, len - hl,
-				 (size_t)size, &used);
-	if (ret < 0 || used != len - hl)
-		return err_set(ERR_CORRUPT, "object %s: bad zlib stream",
-			       oid_hex(oid));
-	oid_hash_object_ctx(&s->sha, &got, type, s->inflated.data,
-			    s->inflated.len);
-	if (!oid_eq(&got, oid))
-		return err_set(ERR_CORRUPT, "object %s: content hashes to %s",
-			       oid_hex(oid), oid_hex(&got));
-	return 0;
-}
-
 struct suggested {
 	char **names;
 	size_t nr, alloc;
@@ -835,6 +798,8 @@ static int do_receive_objects(struct server *s)
 					 &limit) && limit > 0)
 			po.max_size = (uint64_t)limit;
 		po.no_upkeep = s->dumb;   /* bup: run_midx=not dumb */
+		/* received objects are verified on these workers */
+		po.threads = cli_threads();
 		po.on_pack = on_pack;
 		po.on_pack_ctx = s;
 		if ((ret = packwriter_new(&w, s->repo->objdir,
@@ -863,6 +828,9 @@ static int do_receive_objects(struct server *s)
 			 * suspend/resume (the writer is kept): ours too.
 			 */
 			struct packwriter_stats st;
+
+			if ((ret = packwriter_drain(w)) < 0)
+				break;
 			packwriter_get_stats(w, &st);
 			count = st.objects;
 			debug1("bup server: received %llu object%s.\n",
@@ -906,10 +874,8 @@ static int do_receive_objects(struct server *s)
 		}
 		if (packwriter_exists(w, &oid))
 			continue;
-		if ((ret = verify_object(s, &oid, p + 24, n - 24)) < 0)
-			break;
-		ret = packwriter_write_raw(w, &oid, p + 24, n - 24,
-					   get_be32(p + 20));
+		ret = packwriter_write_received(w, &oid, p + 24, n - 24,
+						get_be32(p + 20));
 		if (ret < 0)
 			break;
 	}
@@ -955,8 +921,6 @@ int cmd_server(int argc, const char **argv)
 	memset(&s, 0, sizeof(s));
 	proto_conn_init(&s.conn, 0, 1);
 	buf_init(&s.frame, 0);
-	buf_init(&s.inflated, 0);
-	sha1_init(&s.sha);
 	if (cli_debug >= 2)
 		cli_log("bup server: reading from stdin.\n");
 
@@ -1059,8 +1023,6 @@ int cmd_server(int argc, const char **argv)
 		repo_free(s.repo);
 	buf_release(&line);
 	buf_release(&s.frame);
-	buf_release(&s.inflated);
-	sha1_release(&s.sha);
 	proto_conn_release(&s.conn);
 	opt_release(&o);
 	return code;

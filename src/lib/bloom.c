@@ -56,6 +56,8 @@ static int bloom_corrupt(const char *name, const char *fmt, ...)
 
 static void bloom_say(void (*fn)(const char *), const char *fmt, ...)
 	PRINTF(2, 3);
+static void bloom_progress(void (*fn)(int, const char *), int rate_limited,
+			   const char *fmt, ...) PRINTF(3, 4);
 static void bloom_say(void (*fn)(const char *), const char *fmt, ...)
 {
 	char msg[1024];
@@ -69,18 +71,29 @@ static void bloom_say(void (*fn)(const char *), const char *fmt, ...)
 	fn(msg);
 }
 
-int bloom_parse(struct bloom_file *b, const char *name, const void *buf,
-		size_t len)
+static void bloom_progress(void (*fn)(int, const char *), int rate_limited,
+			   const char *fmt, ...)
 {
-	const unsigned char *p = buf;
-	uint32_t version, bits, k;
-	uint64_t need;
-	size_t names_len, nr_names = 0, i;
-	char **list, *data;
+	char line[512];
+	va_list ap;
 
-	memset(b, 0, sizeof(*b));
+	if (!fn)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fn(rate_limited, line);
+}
+
+/* The 16-byte header, given the file's length. */
+static int bloom_parse_header(const char *name, const unsigned char *p,
+			      uint64_t len, uint32_t *bitsp, uint32_t *kp)
+{
+	uint32_t version, bits, k;
+
 	if (len < BLOOM_HDR)
-		return bloom_corrupt(name, "file too short (%zu bytes)", len);
+		return bloom_corrupt(name, "file too short (%llu bytes)",
+				     (unsigned long long)len);
 	if (memcmp(p, "BLOM", 4))
 		return bloom_corrupt(name, "bad magic");
 	version = get_be32(p + 4);
@@ -99,22 +112,33 @@ int bloom_parse(struct bloom_file *b, const char *name, const void *buf,
 	if (!bits || bits > bloom_max_bits(k))
 		return bloom_corrupt(name, "bits %u out of range for k=%u",
 				     bits, k);
-	need = BLOOM_HDR + ((uint64_t)1 << bits);
-	if (need > len)
+	if (BLOOM_HDR + ((uint64_t)1 << bits) > len)
 		return bloom_corrupt(name, "table of 2^%u bytes beyond end of "
-				     "file (%zu bytes)", bits, len);
-	names_len = len - (size_t)need;
+				     "file (%llu bytes)", bits,
+				     (unsigned long long)len);
+	*bitsp = bits;
+	*kp = k;
+	return 0;
+}
+
+/* The idx names after the table: b->idxnames, b->nr_idxnames. */
+static int bloom_parse_names(struct bloom_file *b, const char *name,
+			     const unsigned char *p, size_t names_len)
+{
+	size_t nr_names = 0, i;
+	char **list, *data;
+
 	if (names_len) {
 		nr_names = 1;
 		for (i = 0; i < names_len; i++)
-			if (!p[need + i])
+			if (!p[i])
 				nr_names++;
 	}
 	list = xmalloc(st_add(st_mult(nr_names, sizeof(char *)),
 			      st_add(names_len, 1)));
 	data = (char *)(list + nr_names);
 	if (names_len)
-		memcpy(data, p + need, names_len);
+		memcpy(data, p, names_len);
 	data[names_len] = '\0';
 	for (i = 0; i < nr_names; i++) {
 		size_t n = strlen(data);
@@ -125,6 +149,26 @@ int bloom_parse(struct bloom_file *b, const char *name, const void *buf,
 		list[i] = data;
 		data += n + 1;
 	}
+	b->idxnames = list;
+	b->nr_idxnames = nr_names;
+	return 0;
+}
+
+int bloom_parse(struct bloom_file *b, const char *name, const void *buf,
+		size_t len)
+{
+	const unsigned char *p = buf;
+	uint32_t bits, k;
+	size_t need;
+	int ret;
+
+	memset(b, 0, sizeof(*b));
+	b->fd = -1;
+	if ((ret = bloom_parse_header(name, p, len, &bits, &k)) < 0)
+		return ret;
+	need = BLOOM_HDR + ((size_t)1 << bits);
+	if ((ret = bloom_parse_names(b, name, p + need, len - need)) < 0)
+		return ret;
 	b->map = (unsigned char *)p;
 	b->map_len = len;
 	b->writable = 0;
@@ -132,8 +176,6 @@ int bloom_parse(struct bloom_file *b, const char *name, const void *buf,
 	b->k = k;
 	b->entries = get_be32(p + 12);
 	b->table = (unsigned char *)p + BLOOM_HDR;
-	b->idxnames = list;
-	b->nr_idxnames = nr_names;
 	b->path = xstrdup(name);
 	return 0;
 }
@@ -149,13 +191,94 @@ void bloom_release(struct bloom_file *b)
 	b->nr_idxnames = 0;
 }
 
-/* mmap `path` (read-only, or shared read-write) and parse it. */
-static int bloom_map(struct bloom_file **out, const char *path, int rw)
+/*
+ * A read-only bloom larger than this is not mapped: lookups pread the
+ * byte each probe needs.  Probes land at random, so a mapped table ends
+ * up wholly resident (33 MB for 10 M objects), against the bounded
+ * memory a save promises; a new id, the common case in a save, is
+ * usually settled by its first probe (one pread of about a microsecond).
+ * Smaller tables stay mapped, where a probe costs nothing.
+ */
+#define BLOOM_MAP_MAX ((uint64_t)8 << 20)
+
+/*
+ * Open for lookups, taking fd: mapped when the table is at most
+ * BLOOM_MAP_MAX, else the header and names read and fd kept for the
+ * probes.
+ */
+static int bloom_open_probed(struct bloom_file **out, const char *path,
+			     int fd, uint64_t size)
+{
+	unsigned char hdr[BLOOM_HDR];
+	struct bloom_file *b;
+	unsigned char *names = NULL;
+	uint32_t bits, k;
+	uint64_t need;
+	void *map;
+	int ret;
+
+	if (pread_full(fd, hdr, sizeof(hdr), 0) < 0) {
+		ret = err_errno("cannot read '%s'", path);
+		close(fd);
+		return ret;
+	}
+	if ((ret = bloom_parse_header(path, hdr, size, &bits, &k)) < 0) {
+		close(fd);
+		return ret;
+	}
+	if (((uint64_t)1 << bits) <= BLOOM_MAP_MAX) {
+		map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
+		close(fd);
+		if (map == MAP_FAILED)
+			return err_errno("cannot map '%s'", path);
+		b = xmalloc(sizeof(*b));
+		if ((ret = bloom_parse(b, path, map, (size_t)size)) < 0) {
+			munmap(map, (size_t)size);
+			free(b);
+			return ret;
+		}
+		*out = b;
+		return 0;
+	}
+	need = BLOOM_HDR + ((uint64_t)1 << bits);
+	b = xcalloc(1, sizeof(*b));
+	b->fd = fd;
+	if (size > need) {
+		names = xmalloc((size_t)(size - need));
+		if (pread_full(fd, names, (size_t)(size - need), need) < 0) {
+			ret = err_errno("cannot read '%s'", path);
+			goto fail;
+		}
+	}
+	if ((ret = bloom_parse_names(b, path, names,
+				     (size_t)(size - need))) < 0)
+		goto fail;
+	free(names);
+	b->bits = bits;
+	b->k = k;
+	b->entries = get_be32(hdr + 12);
+	b->path = xstrdup(path);
+	*out = b;
+	return 0;
+fail:
+	free(names);
+	close(fd);
+	free(b);
+	return ret;
+}
+
+/*
+ * mmap `path` (read-only, or shared read-write) and parse it; for
+ * BLOOM_LOOKUP, bloom_open_probed().
+ */
+enum { BLOOM_RO, BLOOM_RW, BLOOM_LOOKUP };
+
+static int bloom_map(struct bloom_file **out, const char *path, int mode)
 {
 	struct bloom_file *b;
 	struct stat st;
 	void *map;
-	int fd, ret;
+	int rw = mode == BLOOM_RW, fd, ret;
 
 	*out = NULL;
 	fd = open(path, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
@@ -175,6 +298,8 @@ static int bloom_map(struct bloom_file **out, const char *path, int rw)
 		return bloom_corrupt(path, "bad file size (%lld bytes)",
 				     (long long)st.st_size);
 	}
+	if (mode == BLOOM_LOOKUP)
+		return bloom_open_probed(out, path, fd, (uint64_t)st.st_size);
 	map = mmap(NULL, (size_t)st.st_size,
 		   rw ? PROT_READ | PROT_WRITE : PROT_READ,
 		   rw ? MAP_SHARED : MAP_PRIVATE, fd, 0);
@@ -195,7 +320,12 @@ static int bloom_map(struct bloom_file **out, const char *path, int rw)
 
 int bloom_open(struct bloom_file **out, const char *path)
 {
-	return bloom_map(out, path, 0);
+	return bloom_map(out, path, BLOOM_LOOKUP);
+}
+
+int bloom_open_mapped(struct bloom_file **out, const char *path)
+{
+	return bloom_map(out, path, BLOOM_RO);
 }
 
 void bloom_close(struct bloom_file *b)
@@ -204,6 +334,8 @@ void bloom_close(struct bloom_file *b)
 		return;
 	if (b->map)
 		munmap(b->map, b->map_len);
+	if (b->fd >= 0)
+		close(b->fd);
 	bloom_release(b);
 	free(b);
 }
@@ -231,13 +363,28 @@ static inline void bloom_addr(const unsigned char *sha, uint32_t bits,
 	}
 }
 
+/*
+ * The table byte at `byte`.  A probe that cannot be read counts as a
+ * set bit: "may contain" only sends the lookup on to the idx files.
+ */
+static inline unsigned bloom_byte(const struct bloom_file *b, uint64_t byte)
+{
+	unsigned char c;
+
+	if (b->table)
+		return b->table[byte];
+	if (pread(b->fd, &c, 1, (off_t)(BLOOM_HDR + byte)) != 1)
+		return 0xff;
+	return c;
+}
+
 int bloom_may_contain(const struct bloom_file *b, const struct oid *oid)
 {
 	for (uint32_t i = 0; i < b->k; i++) {
 		uint64_t byte;
 		unsigned bit;
 		bloom_addr(oid->hash, b->bits, b->k, i, &byte, &bit);
-		if (!(b->table[byte] & (1u << bit)))
+		if (!(bloom_byte(b, byte) & (1u << bit)))
 			return 0;
 	}
 	return 1;
@@ -250,7 +397,7 @@ int bloom_may_contain_steps(const struct bloom_file *b,
 		uint64_t byte;
 		unsigned bit;
 		bloom_addr(oid->hash, b->bits, b->k, i, &byte, &bit);
-		if (!(b->table[byte] & (1u << bit))) {
+		if (!(bloom_byte(b, byte) & (1u << bit))) {
 			*steps = i + 1;
 			return 0;
 		}
@@ -357,7 +504,7 @@ static int u64_cmp(const void *a, const void *b)
  * the same file.  Positions are taken POSITIONS_PER_PASS at a time, so
  * memory is bounded whatever the idx size.
  */
-#define POSITIONS_PER_PASS ((size_t)1 << 20)
+#define POSITIONS_PER_PASS ((size_t)1 << 18)
 #define RELEASE_WINDOW ((uint64_t)1 << 20)
 
 static void bloom_add_shas_sorted(unsigned char *map, size_t map_len,
@@ -414,18 +561,29 @@ static void bloom_add_shas_sorted(unsigned char *map, size_t map_len,
 
 /*
  * Add the ids of `list` to the table of the shared mapping `map` and
- * append their names to `names`.
+ * append their names to `names`; `progress` gets bup's line before each
+ * idx (`total`: the ids of the whole list).
  */
 static int bloom_add_idxs(unsigned char *table, uint32_t bits, uint32_t k,
 			  const struct bloom_idx *list, size_t n,
 			  struct buf *names, uint64_t *entries,
-			  unsigned char *shared_map, size_t map_len)
+			  unsigned char *shared_map, size_t map_len,
+			  void (*progress)(int, const char *), uint64_t total)
 {
+	uint64_t done = 0;
+
 	for (size_t i = 0; i < n; i++) {
 		struct idx_file *ix;
 		int ret = idx_open(&ix, list[i].path);
 		if (ret < 0)
 			return ret;
+		/* bup divides by zero here (and dies) if no idx has ids */
+		bloom_progress(progress, 1, "bloom: writing %.2f%% "
+			       "(%llu/%llu objects)\r",
+			       total ? done * 100.0 / total : 0.0,
+			       (unsigned long long)done,
+			       (unsigned long long)total);
+		done += ix->nr;
 		if (ix->nr && shared_map)
 			bloom_add_shas_sorted(shared_map, map_len, table, bits,
 					      k, idx_nth_sha(ix, 0), ix->nr,
@@ -467,7 +625,8 @@ static int bloom_pwrite(int fd, const void *p, size_t n, uint64_t off,
  * the filter is written last.
  */
 static int bloom_add_in_place(const char *path, const struct bloom_idx *add,
-			      size_t nadd)
+			      size_t nadd, uint64_t add_count,
+			      void (*progress)(int, const char *))
 {
 	struct bloom_file *b = NULL;
 	struct buf names = BUF_INIT;
@@ -475,7 +634,7 @@ static int bloom_add_in_place(const char *path, const struct bloom_idx *add,
 	unsigned char cnt[4];
 	int fd = -1, ret;
 
-	ret = bloom_map(&b, path, 1);
+	ret = bloom_map(&b, path, BLOOM_RW);
 	if (ret < 0)
 		return ret;
 	entries = b->entries;
@@ -485,7 +644,8 @@ static int bloom_add_in_place(const char *path, const struct bloom_idx *add,
 		buf_addstr(&names, b->idxnames[i]);
 	}
 	ret = bloom_add_idxs(b->table, b->bits, b->k, add, nadd, &names,
-			     &entries, b->map, b->map_len);
+			     &entries, b->map, b->map_len, progress,
+			     add_count);
 	if (ret < 0)
 		goto out;
 	if (msync(b->map, b->map_len, MS_SYNC) < 0) {
@@ -521,7 +681,8 @@ out:
 /* Build a new bloom for `list` into a temporary file, rename to path. */
 static int bloom_create(const char *path, const struct bloom_idx *list,
 			size_t n, uint64_t expected, int want_k,
-			void (*log)(const char *), void (*debug)(const char *))
+			void (*log)(const char *), void (*debug)(const char *),
+			void (*progress)(int, const char *))
 {
 	static unsigned counter;
 	struct buf names = BUF_INIT;
@@ -578,7 +739,7 @@ static int bloom_create(const char *path, const struct bloom_idx *list,
 	}
 	/* every idx at once: the table in memory, written whole */
 	ret = bloom_add_idxs(map + BLOOM_HDR, bits, k, list, n, &names,
-			     &entries, NULL, 0);
+			     &entries, NULL, 0, progress, expected);
 	if (ret < 0)
 		goto out;
 	memcpy(hdr, "BLOM", 4);
@@ -616,7 +777,8 @@ out:
 
 int bloom_update_ex(const char *packdir, const char *output, int k,
 		    int force, void (*log)(const char *msg),
-		    void (*debug)(const char *msg))
+		    void (*debug)(const char *msg),
+		    void (*progress)(int rate_limited, const char *line))
 {
 	char *outfile = output ? xstrdup(output) :
 				 xstrfmt("%s/bup.bloom", packdir);
@@ -627,6 +789,7 @@ int bloom_update_ex(const char *packdir, const char *output, int k,
 	int regen = 1, ret = 0;
 	DIR *d = NULL;
 	struct dirent *de;
+	unsigned long counted = 0;
 
 	if (k && k != 4 && k != 5) {
 		ret = err_set(ERR_USAGE, "only k values of 4 and 5 are "
@@ -652,6 +815,9 @@ int bloom_update_ex(const char *packdir, const char *output, int k,
 		struct bloom_idx e;
 		if (de->d_name[0] == '.' || !bloom_ends_with(de->d_name, ".idx"))
 			continue;
+		/* bup: one line per idx, before it is opened */
+		bloom_progress(progress, 0, "bloom: counting: %lu\r",
+			       counted++);
 		e.path = xstrfmt("%s/%s", packdir, de->d_name);
 		ret = idx_open(&ix, e.path);
 		if (ret < 0) {
@@ -708,11 +874,16 @@ int bloom_update_ex(const char *packdir, const char *output, int k,
 		ret = err_set(ERR_USAGE, "too many objects for bup.bloom");
 		goto out;
 	}
+	bloom_progress(progress, 0, "bloom: %s %zu file%s (%llu object%s).\r",
+		       regen ? "creating from" : "adding", nadd,
+		       nadd != 1 ? "s" : "", (unsigned long long)add_count,
+		       add_count != 1 ? "s" : "");
 	if (regen)
 		ret = bloom_create(outfile, add, nadd, add_count, k, log,
-				   debug);
+				   debug, progress);
 	else
-		ret = bloom_add_in_place(outfile, add, nadd);
+		ret = bloom_add_in_place(outfile, add, nadd, add_count,
+					 progress);
 out:
 	if (d)
 		closedir(d);
@@ -730,7 +901,7 @@ out:
 int bloom_update(const char *packdir, const char *output, int k, int force,
 		 void (*log)(const char *msg))
 {
-	return bloom_update_ex(packdir, output, k, force, log, NULL);
+	return bloom_update_ex(packdir, output, k, force, log, NULL, NULL);
 }
 
 int bloom_write(const char *path, const char *const *paths, size_t nr,
@@ -759,7 +930,7 @@ int bloom_write(const char *path, const char *const *paths, size_t nr,
 		ret = err_set(ERR_USAGE, "too many objects for a bloom");
 		goto out;
 	}
-	ret = bloom_create(path, list, nr, total, k, NULL, NULL);
+	ret = bloom_create(path, list, nr, total, k, NULL, NULL, NULL);
 out:
 	free(list);
 	return ret;
@@ -768,7 +939,7 @@ out:
 int bloom_ruin(const char *path)
 {
 	struct bloom_file *b;
-	int ret = bloom_map(&b, path, 1);
+	int ret = bloom_map(&b, path, BLOOM_RW);
 
 	if (ret < 0)
 		return ret;
@@ -807,7 +978,7 @@ int bloom_check(const char *path, void (*log)(const char *msg))
 	struct bloom_file *b;
 	const char *slash = strrchr(path, '/');
 	long long missing = 0;
-	int ret = bloom_open(&b, path);
+	int ret = bloom_open_mapped(&b, path);
 
 	if (ret < 0)
 		return ret;

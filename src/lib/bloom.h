@@ -18,14 +18,21 @@ struct bloom_file {
 	uint32_t bits;   /* log2 of the table size in bytes */
 	uint32_t k;      /* 4 or 5 */
 	uint32_t entries;
-	unsigned char *table;
+	unsigned char *table;    /* NULL: probed with pread on fd */
+	int fd;                  /* -1 unless probed */
 	char **idxnames;
 	size_t nr_idxnames;
 };
 
 int bloom_parse(struct bloom_file *b, const char *name, const void *buf,
 		size_t len);
+/*
+ * For lookups: a table larger than 8 MiB is not mapped but probed with
+ * pread, so that random probes do not make it all resident.
+ */
 int bloom_open(struct bloom_file **out, const char *path);
+/* The whole table mapped, for checking every id of an idx. */
+int bloom_open_mapped(struct bloom_file **out, const char *path);
 void bloom_close(struct bloom_file *b);
 /* Frees what bloom_parse allocated (path, idxnames); not the buffer. */
 void bloom_release(struct bloom_file *b);
@@ -69,9 +76,18 @@ int bloom_write(const char *path, const char *const *paths, size_t nr,
 int bloom_ruin(const char *path);
 /* bup's false-positive rule: 1 if adding `add` ids keeps it <= 1 %. */
 int bloom_fp_ok(uint32_t bits, uint32_t k, uint64_t entries, uint64_t add);
-/* Extended bloom_update: `debug` gets bup's debug1 lines (may be NULL). */
+/*
+ * Extended bloom_update: `debug` gets bup's debug1 lines, `progress` the
+ * lines bup's do_bloom prints on a terminal (either may be NULL):
+ * "bloom: counting: N\r" per idx, "bloom: creating from|adding ...\r",
+ * then "bloom: writing ...\r" before each idx is added.  rate_limited
+ * is 1 for the last kind, where bup calls qprogress() (at most one line
+ * per 0.1 s), 0 where it calls progress(); the terminal test and the
+ * clock are the caller's.
+ */
 int bloom_update_ex(const char *packdir, const char *output, int k,
 		    int force, void (*log)(const char *msg),
-		    void (*debug)(const char *msg));
+		    void (*debug)(const char *msg),
+		    void (*progress)(int rate_limited, const char *line));
 
 #endif

@@ -165,6 +165,62 @@ UNIT_TEST(bloom, update_policy)
 	free(i3);
 }
 
+/* What bloom_update_ex's progress callback got: "<rate_limited>:line". */
+static struct buf progress_got = BUF_INIT;
+
+static void progress_cb(int rate_limited, const char *line)
+{
+	buf_addf(&progress_got, "%d:%s", rate_limited, line);
+}
+
+/*
+ * bup do_bloom's terminal lines: a "counting" line per idx (progress()),
+ * what it does, then a "writing" line (qprogress()) before each idx.
+ */
+UNIT_TEST(bloom, progress_lines)
+{
+	const char *dir = unit_tmpdir();
+	char *i1 = xstrfmt("%s/pack-7e4a91524e0812dd797b74364b2bf316637f2801.idx", dir);
+	char *i2 = xstrfmt("%s/pack-2681b75172e4ffeb28ec6e8978f4e9bc5f345897.idx", dir);
+	char *i3 = xstrfmt("%s/pack-58bed316a1e0d94dd416b28fd6e5067923ec83a1.idx", dir);
+	static const char rebuild[] =
+		"0:bloom: counting: 0\r0:bloom: counting: 1\r"
+		"0:bloom: counting: 2\r"
+		"0:bloom: creating from 3 files (1179 objects).\r"
+		"1:bloom: writing 0.00% (0/1179 objects)\r1:";
+
+	CHECK(copy_file(unit_vector(V_IDX1), i1) == 0);
+	buf_reset(&progress_got);
+	CHECK(bloom_update_ex(dir, NULL, 0, 0, NULL, NULL, progress_cb) == 0);
+	CHECK(!strcmp(progress_got.data, "0:bloom: counting: 0\r"
+		      "0:bloom: creating from 1 file (5 objects).\r"
+		      "1:bloom: writing 0.00% (0/5 objects)\r"));
+	/* in place (see update_policy) */
+	CHECK(copy_file(unit_vector(V_IDX2), i2) == 0);
+	buf_reset(&progress_got);
+	CHECK(bloom_update_ex(dir, NULL, 0, 0, NULL, NULL, progress_cb) == 0);
+	CHECK(!strcmp(progress_got.data, "0:bloom: counting: 0\r"
+		      "0:bloom: counting: 1\r"
+		      "0:bloom: adding 1 file (7 objects).\r"
+		      "1:bloom: writing 0.00% (0/7 objects)\r"));
+	/* rebuilt: three "writing" lines, the later ones by directory order */
+	CHECK(copy_file(unit_vector(V_IDX3), i3) == 0);
+	buf_reset(&progress_got);
+	CHECK(bloom_update_ex(dir, NULL, 0, 0, NULL, NULL, progress_cb) == 0);
+	CHECK(!strncmp(progress_got.data, rebuild, sizeof(rebuild) - 1));
+	CHECK(strstr(progress_got.data, "1:bloom: writing 98.98% "
+		     "(1167/1179 objects)\r"));
+	/* nothing to do: only the counting */
+	buf_reset(&progress_got);
+	CHECK(bloom_update_ex(dir, NULL, 0, 0, NULL, NULL, progress_cb) == 0);
+	CHECK(!strcmp(progress_got.data, "0:bloom: counting: 0\r"
+		      "0:bloom: counting: 1\r0:bloom: counting: 2\r"));
+	buf_release(&progress_got);
+	free(i1);
+	free(i2);
+	free(i3);
+}
+
 UNIT_TEST(bloom, fp_rule)
 {
 	/* Boundaries from bup's pfalse_positive() evaluated in Python. */
@@ -225,4 +281,89 @@ UNIT_TEST(bloom, rejects_corrupt)
 	CHECK(parse_code(&c) == 0);
 	buf_release(&v);
 	buf_release(&c);
+}
+
+/*
+ * The k=5 address of probe i, written out independently of bloom.c as
+ * FORMAT.md 2.6 gives it: word i of the id, its top `bits` bits the
+ * byte, the next 3 the bit.
+ */
+static void ref_set(unsigned char *table, uint32_t bits, const struct oid *o)
+{
+	for (int i = 0; i < 5; i++) {
+		uint32_t w = get_be32(o->hash + 4 * i);
+		table[w >> (32 - bits)] |= (unsigned char)(1u << ((w >> (29 - bits)) & 7));
+	}
+}
+
+static void fill_oid(struct oid *o, uint64_t *state)
+{
+	for (int i = 0; i < OID_RAWSZ; i++) {
+		*state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
+		o->hash[i] = (unsigned char)(*state >> 56);
+	}
+}
+
+UNIT_TEST(bloom, large_table_probed_like_mapped)
+{
+	const uint32_t bits = 24;   /* 16 MiB: above the mapping limit */
+	const size_t tlen = (size_t)1 << bits;
+	const char *dir = unit_tmpdir();
+	char *path = xstrfmt("%s/big.bloom", dir);
+	unsigned char *file = xcalloc(1, 16 + tlen + 10);
+	struct bloom_file *probed, *mapped;
+	uint64_t st = 42;
+	struct oid o;
+	int fd, agree = 1, hits = 0, fp = 0;
+
+	memcpy(file, "BLOM", 4);
+	put_be32(file + 4, 2);
+	put_be16(file + 8, (uint16_t)bits);
+	put_be16(file + 10, 5);
+	put_be32(file + 12, 2000);
+	memcpy(file + 16 + tlen, "pack-a.idx", 10);
+	for (int i = 0; i < 2000; i++) {
+		fill_oid(&o, &st);
+		ref_set(file + 16, bits, &o);
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	CHECK(fd >= 0);
+	CHECK(write_full(fd, file, 16 + tlen + 10) == 0);
+	close(fd);
+
+	CHECK(bloom_open(&probed, path) == 0);
+	CHECK(bloom_open_mapped(&mapped, path) == 0);
+	CHECK(probed->table == NULL && probed->fd >= 0);
+	CHECK(mapped->table != NULL);
+	CHECK(probed->nr_idxnames == 1 &&
+	      !strcmp(probed->idxnames[0], "pack-a.idx"));
+	CHECK(probed->entries == 2000 && probed->bits == bits);
+	st = 42;
+	for (int i = 0; i < 2000; i++) {
+		fill_oid(&o, &st);
+		hits += bloom_may_contain(probed, &o);
+		agree &= bloom_may_contain(mapped, &o) == 1;
+	}
+	CHECK(hits == 2000);
+	for (int i = 0; i < 20000; i++) {
+		unsigned s1, s2;
+		int a, b2;
+
+		fill_oid(&o, &st);
+		a = bloom_may_contain_steps(probed, &o, &s1);
+		b2 = bloom_may_contain_steps(mapped, &o, &s2);
+		agree &= a == b2 && s1 == s2;
+		fp += a;
+	}
+	CHECK(agree);
+	CHECK(fp < 20);     /* 10,000 of 2^27 bits set: almost none */
+	bloom_close(probed);
+	bloom_close(mapped);
+
+	/* a table beyond the end of the file: refused in both modes */
+	CHECK(truncate(path, 16 + tlen / 2) == 0);
+	CHECK(bloom_open(&probed, path) == ERR_CORRUPT);
+	CHECK(bloom_open_mapped(&mapped, path) == ERR_CORRUPT);
+	free(file);
+	free(path);
 }

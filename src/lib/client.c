@@ -374,14 +374,22 @@ out:
 	return ret;
 }
 
+static client_progress_fn upkeep_progress_fn;
+
+void client_set_upkeep_progress(client_progress_fn fn)
+{
+	upkeep_progress_fn = fn;
+}
+
 static int refresh_cache(struct client *c)
 {
 	int ret;
 
 	/* bup: git.auto_midx(cachedir): midx --auto, then bloom */
-	ret = midx_auto(c->cachedir, 0, 0, NULL);
+	ret = midx_auto(c->cachedir, 0, 0, NULL, upkeep_progress_fn);
 	if (ret >= 0)
-		ret = bloom_update(c->cachedir, NULL, 0, 0, NULL);
+		ret = bloom_update_ex(c->cachedir, NULL, 0, 0, NULL, NULL,
+				      upkeep_progress_fn);
 	if (ret < 0)
 		return ret;
 	if (c->cache)
@@ -1201,7 +1209,8 @@ static int suggest_packs(struct client_writer *w, int suspend)
 	c->busy = NULL;
 	for (size_t i = 0; ret >= 0 && i < nr; i++)
 		ret = client_sync_index(c, names[i]);
-	if (ret >= 0 && nr)
+	/* bup runs its upkeep (and prints its lines) even for no names */
+	if (ret >= 0)
 		ret = refresh_cache(c);
 	if (ret >= 0 && suspend) {
 		c->busy = "receive-objects-v2";

@@ -138,6 +138,13 @@ int client_sync_index(struct client *c, const char *name);
  */
 typedef void (*client_progress_fn)(int rate_limited, const char *line);
 void client_set_progress(client_progress_fn fn);
+/*
+ * The same kind of hook for the lines of the midx and bloom upkeep on
+ * the index cache after idx files arrived (bup's git.auto_midx, which
+ * runs `bup midx --auto` and `bup bloom` as child processes): see
+ * midx_opts.progress and bloom_update_ex().  NULL (the default): none.
+ */
+void client_set_upkeep_progress(client_progress_fn fn);
 
 /*
  * The remote pack writer: an objsink that compresses each new object

@@ -456,6 +456,16 @@ static void midx_say(void (*fn)(const char *), const char *fmt, ...)
 	fn(msg);
 }
 
+static void midx_say_progress(void (*fn)(int, const char *),
+			      uint32_t count, uint32_t total)
+{
+	char line[128];
+
+	snprintf(line, sizeof(line), "midx: writing %.2f%% (%u/%u)\r",
+		 count * 100.0 / total, count, total);
+	fn(0, line);
+}
+
 /*
  * Open a midx input and make sure every idx it names exists beside it.
  * Returns 1 and *out, 0 if it was skipped (missing idx: warned and, if
@@ -622,6 +632,9 @@ int midx_write_opts(const char *dir, const char *const *paths, size_t nr,
 		uint32_t p = midx_prefix(s->cur, bits), w;
 		unsigned char wb[4];
 
+		/* bup's merge_into: a line every 102424 ids, the first at 0 */
+		if (o->progress && count % 102424 == 0)
+			midx_say_progress(o->progress, count, (uint32_t)total);
 		while (prefix < p)
 			put_be32(fanout + 4 * (size_t)prefix++, count);
 		w = s->name_base;
@@ -978,7 +991,8 @@ out:
 }
 
 int midx_auto(const char *packdir, int force, int max_files,
-	      void (*log)(const char *msg))
+	      void (*log)(const char *msg),
+	      void (*progress)(int rate_limited, const char *line))
 {
 	struct midx_opts o;
 
@@ -987,5 +1001,6 @@ int midx_auto(const char *packdir, int force, int max_files,
 	o.force = force;
 	o.max_files = max_files;
 	o.log = log;
+	o.progress = progress;
 	return midx_dir(packdir, &o);
 }

@@ -54,10 +54,12 @@ int midx_write(const char *dir, const char *const *paths, size_t nr,
 /*
  * bup midx --auto policy after packs were added (FORMAT.md 2.5); `force`
  * merges everything into one midx (bup midx -f).  Deletes redundant midx
- * files.  Messages for the user go to `log` if non-NULL.
+ * files.  Messages for the user go to `log` if non-NULL, progress lines
+ * to `progress` (as midx_opts.progress) if non-NULL.
  */
 int midx_auto(const char *packdir, int force, int max_files,
-	      void (*log)(const char *msg));
+	      void (*log)(const char *msg),
+	      void (*progress)(int rate_limited, const char *line));
 
 /* Everything bup midx's options can ask for (midx_write/midx_auto wrap it). */
 struct midx_opts {
@@ -67,6 +69,13 @@ struct midx_opts {
 	int max_files;          /* <= 0: from RLIMIT_NOFILE like bup */
 	void (*log)(const char *msg);    /* warnings bup prints, or NULL */
 	void (*debug)(const char *msg);  /* bup's debug1 lines, or NULL */
+	/*
+	 * bup's "midx: writing %.2f%% (%d/%d)\r" lines while a midx is
+	 * merged, or NULL.  rate_limited is always 0 here: bup prints one
+	 * every 102424 objects whatever the time.  Whether to show them
+	 * (bup: only if stderr is a terminal) is the caller's business.
+	 */
+	void (*progress)(int rate_limited, const char *line);
 };
 /*
  * bup midx FILES...: merge the given .idx/.midx files (in that order).

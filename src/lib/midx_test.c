@@ -29,6 +29,14 @@ static int read_all(struct buf *b, const char *path)
 	return buf_read_file(b, path);
 }
 
+/* What midx_opts.progress got: "<rate_limited>:line". */
+static struct buf progress_got = BUF_INIT;
+
+static void progress_cb(int rate_limited, const char *line)
+{
+	buf_addf(&progress_got, "%d:%s", rate_limited, line);
+}
+
 UNIT_TEST(midx, parse_vector)
 {
 	struct midx_file *m;
@@ -63,7 +71,12 @@ UNIT_TEST(midx, rebuild_vector_byte_identical)
 		cp[i] = paths[i];
 	memset(&o, 0, sizeof(o));
 	o.outfile = out;
+	o.progress = progress_cb;
+	buf_reset(&progress_got);
 	CHECK(midx_write_opts(dir, cp, 3, &o, &made) == 1);
+	/* bup's merge_into: one line per 102424 ids, not rate-limited */
+	CHECK(!strcmp(progress_got.data, "0:midx: writing 0.00% (0/1179)\r"));
+	buf_release(&progress_got);
 	CHECK(made && !strcmp(made, out));
 	CHECK(read_all(&want, unit_vector(V_MIDX)) == 0);
 	CHECK(read_all(&got, out) == 0);
@@ -389,7 +402,7 @@ UNIT_TEST(midx, auto_2000_packs)
 
 	for (uint32_t i = 0; i < NPACK; i++)
 		paths[i] = write_synth_idx(dir, 1000 + i, PER);
-	CHECK(midx_auto(dir, 0, 0, NULL) == 0);
+	CHECK(midx_auto(dir, 0, 0, NULL, NULL) == 0);
 	/* At most 5 indexes remain; the biggest midx covers the rest. */
 	cmd = xstrfmt("ls '%s' | grep '\\.midx$'", dir);
 	p = popen(cmd, "r");
@@ -441,7 +454,7 @@ UNIT_TEST(midx, auto_2000_packs)
 		midx_close(m);
 	}
 	/* Running it again finds nothing to do: still <= 5 indexes. */
-	CHECK(midx_auto(dir, 0, 0, NULL) == 0);
+	CHECK(midx_auto(dir, 0, 0, NULL, NULL) == 0);
 	/* -f merges everything into one midx covering all 6000 ids. */
 	{
 		struct midx_opts o;

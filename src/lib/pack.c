@@ -574,3 +574,31 @@ int pack_check_raw(const struct oid *oid, const void *packed, size_t len,
 			       oid_hex(oid));
 	return 0;
 }
+
+int pack_verify_raw(const struct oid *oid, const void *packed, size_t len,
+		    uint32_t crc, struct buf *scratch, struct sha1_ctx *sha)
+{
+	enum obj_type type;
+	uint64_t size;
+	size_t hl, used;
+	struct oid got;
+	int ret;
+
+	if ((ret = pack_check_raw(oid, packed, len, crc)) < 0)
+		return ret;
+	hl = pack_decode_header(packed, len, &type, &size);
+	if (size > PACK_MAX_VERIFY_SIZE)
+		return err_set(ERR_CORRUPT, "object %s: too large (%llu)",
+			       oid_hex(oid), (unsigned long long)size);
+	buf_reset(scratch);
+	ret = zlib_inflate_sized(scratch, (const unsigned char *)packed + hl,
+				 len - hl, (size_t)size, &used);
+	if (ret < 0 || used != len - hl)
+		return err_set(ERR_CORRUPT, "object %s: bad zlib stream",
+			       oid_hex(oid));
+	oid_hash_object_ctx(sha, &got, type, scratch->data, scratch->len);
+	if (!oid_eq(&got, oid))
+		return err_set(ERR_CORRUPT, "object %s: content hashes to %s",
+			       oid_hex(oid), oid_hex(&got));
+	return 0;
+}

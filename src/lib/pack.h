@@ -61,6 +61,21 @@ int pack_read_object(struct pack_file *p, uint64_t offset,
 int pack_check_raw(const struct oid *oid, const void *packed, size_t len,
 		   uint32_t crc);
 
+/* The largest object pack_verify_raw() inflates (1 GiB). */
+#define PACK_MAX_VERIFY_SIZE ((uint64_t)1 << 30)
+
+/*
+ * pack_check_raw(), and then that the object is what its id says: one
+ * zlib stream of exactly the declared size (at most
+ * PACK_MAX_VERIFY_SIZE) and nothing after it, whose content hashes to
+ * oid.  For objects from a sender that is not trusted (a client of the
+ * server): a wrong one would otherwise poison dedup for every later
+ * save.  scratch and sha are the caller's (reused across calls; one per
+ * thread).  0 or ERR_CORRUPT naming oid.
+ */
+int pack_verify_raw(const struct oid *oid, const void *packed, size_t len,
+		    uint32_t crc, struct buf *scratch, struct sha1_ctx *sha);
+
 /* Apply a git delta to base; ERR_CORRUPT on malformed delta. */
 int pack_apply_delta(struct buf *out, const unsigned char *base,
 		     size_t base_len, const unsigned char *delta,

@@ -572,6 +572,47 @@ int packwriter_write_raw(struct packwriter *w, const struct oid *oid,
 	return ret;
 }
 
+int packwriter_write_received(struct packwriter *w, const struct oid *oid,
+			      const void *packed, size_t len, uint32_t crc)
+{
+	enum obj_type type;
+	uint64_t size;
+	int ret;
+
+	if (w->err)
+		return w->err;
+	if (!w->pool) {
+		struct buf scratch = BUF_INIT;
+		struct sha1_ctx sha = { 0 };
+
+		sha1_init(&sha);
+		ret = pack_verify_raw(oid, packed, len, crc, &scratch, &sha);
+		sha1_release(&sha);
+		buf_release(&scratch);
+		if (ret < 0)
+			return ret;
+		return packwriter_write_raw(w, oid, packed, len, crc);
+	}
+	/* the header now (for the stats), the rest on a worker */
+	if (!pack_decode_header(packed, len, &type, &size) ||
+	    type < OBJ_COMMIT || type > OBJ_BLOB)
+		return err_set(ERR_CORRUPT, "object %s: bad pack header",
+			       oid_hex(oid));
+	if (packwriter_exists(w, oid))
+		return 0;
+	set_add(&w->set, oid);
+	w->stats.bytes_in += size;
+	return pw_pool_sync(w, zpool_add_verified(w->pool, oid, packed, len,
+						  crc));
+}
+
+int packwriter_drain(struct packwriter *w)
+{
+	if (w->pool)
+		pw_pool_sync(w, zpool_drain(w->pool));
+	return w->err;
+}
+
 int packwriter_flush(struct packwriter *w)
 {
 	int ret;
@@ -608,6 +649,13 @@ static void pw_free(struct packwriter *w)
 	free(w);
 }
 
+static packwriter_progress_fn upkeep_progress_fn;
+
+void packwriter_set_progress(packwriter_progress_fn fn)
+{
+	upkeep_progress_fn = fn;
+}
+
 int packwriter_close(struct packwriter *w)
 {
 	int ret;
@@ -616,10 +664,16 @@ int packwriter_close(struct packwriter *w)
 		return 0;
 	ret = packwriter_flush(w);
 	if (!ret && w->wrote_any && !w->opts.no_upkeep) {
-		/* bup: `bup midx --auto` then `bup bloom` (FORMAT.md 2.4). */
-		ret = midx_auto(w->packdir, 0, 0, NULL);
+		/*
+		 * bup: `bup midx --auto` then `bup bloom` (FORMAT.md 2.4).
+		 * NEEDSWORK: bup does this after every pack it finishes, so
+		 * a run that ends several packs prints its lines (and adds
+		 * to its bloom) once per pack, where we do it once.
+		 */
+		ret = midx_auto(w->packdir, 0, 0, NULL, upkeep_progress_fn);
 		if (ret >= 0)
-			ret = bloom_update(w->packdir, NULL, 0, 0, NULL);
+			ret = bloom_update_ex(w->packdir, NULL, 0, 0, NULL,
+					      NULL, upkeep_progress_fn);
 		if (ret > 0)
 			ret = 0;
 	}

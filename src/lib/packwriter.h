@@ -46,18 +46,43 @@ int packwriter_write(struct packwriter *w, enum obj_type type,
 /* Append an object already in pack form (header + zlib stream). */
 int packwriter_write_raw(struct packwriter *w, const struct oid *oid,
 			 const void *packed, size_t len, uint32_t crc);
+/*
+ * The same for an object from a sender that is not trusted (the
+ * server's receive-objects-v2): also inflated and hashed against oid
+ * (pack_verify_raw), on a worker when the writer has threads.  A bad
+ * object fails the writer: this or a later call, or the close, returns
+ * ERR_CORRUPT naming it, and nothing of this writer may be kept
+ * (packwriter_abort).
+ */
+int packwriter_write_received(struct packwriter *w, const struct oid *oid,
+			      const void *packed, size_t len, uint32_t crc);
 /* 1 if the object exists in the odb or was written by this writer. */
 int packwriter_exists(struct packwriter *w, const struct oid *oid);
+/*
+ * Wait until every object handed over so far is in the pack file (the
+ * workers are done with it).  0 or the writer's first error.
+ */
+int packwriter_drain(struct packwriter *w);
 /* Finish the current pack (if any) now; later writes start a new one. */
 int packwriter_flush(struct packwriter *w);
 /* Flush, update midx/bloom, free.  Returns 0 or the first error. */
 int packwriter_close(struct packwriter *w);
+/*
+ * Where the midx and bloom upkeep of packwriter_close() reports the
+ * lines bup's `bup midx --auto` and `bup bloom` children print on a
+ * terminal (midx_opts.progress, bloom_update_ex()); showing them is the
+ * caller's business.  NULL (the default): none.  Process-wide, as the
+ * client's hooks (client.h); set it once before any writer exists.
+ */
+typedef void (*packwriter_progress_fn)(int rate_limited, const char *line);
+void packwriter_set_progress(packwriter_progress_fn fn);
 /* Remove any temporary pack and free; nothing becomes visible. */
 void packwriter_abort(struct packwriter *w);
 
 struct packwriter_stats {
 	uint64_t objects, bytes_in, bytes_out, packs;
 };
+/* Objects appended so far: drain first for a count of all handed over. */
 void packwriter_get_stats(const struct packwriter *w,
 			  struct packwriter_stats *st);
 

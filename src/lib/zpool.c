@@ -30,7 +30,25 @@ struct zpool_obj {
 	size_t in_off, len;      /* raw bytes: batch->in[in_off..+len) */
 	size_t out_off, out_len; /* packed bytes in batch->out */
 	uint32_t crc;
-	int packed;              /* zpool_add_packed(): in is the pack form */
+	int packed;              /* in is the pack form (PACKED_*) */
+	char *bad;               /* PACKED_VERIFY that failed: why */
+};
+
+/* How an object added in pack form is treated by its worker. */
+enum {
+	PACKED_NO,               /* raw content: compress it */
+	PACKED_COPY,             /* zpool_add_packed(): copied as is */
+	PACKED_VERIFY,           /* zpool_add_verified(): pack_verify_raw */
+};
+
+/*
+ * A worker's tools: its deflater, and a scratch buffer and a SHA-1
+ * context for the objects it verifies.
+ */
+struct zpool_worker {
+	struct zlib_deflater *z;
+	struct buf scratch;
+	struct sha1_ctx sha;
 };
 
 struct zpool_batch {
@@ -77,19 +95,28 @@ uint32_t zpool_compress(struct zlib_deflater *z, struct buf *out,
 	return zlib_crc32(0, out->data + start, out->len - start);
 }
 
-static void compress_batch(struct zlib_deflater *z, struct zpool_batch *b)
+static void compress_batch(struct zpool_worker *wk, struct zpool_batch *b)
 {
 	buf_reset(&b->out);
 	for (size_t i = 0; i < b->nr; i++) {
 		struct zpool_obj *o = &b->objs[i];
 
+		if (o->packed == PACKED_VERIFY) {
+			if (pack_verify_raw(&o->oid, b->in + o->in_off, o->len,
+					    o->crc, &wk->scratch, &wk->sha) < 0)
+				o->bad = xstrdup(err_last());
+			continue;
+		}
 		if (o->packed)
 			continue;
 		o->out_off = b->out.len;
-		o->crc = zpool_compress(z, &b->out, o->type,
+		o->crc = zpool_compress(wk->z, &b->out, o->type,
 					b->in + o->in_off, o->len);
 		o->out_len = b->out.len - o->out_off;
 	}
+	/* the inflated copy of one large object is not kept */
+	if (wk->scratch.alloc > ZPOOL_BATCH_BYTES * 4)
+		buf_release(&wk->scratch);
 }
 
 /*
@@ -110,13 +137,19 @@ static void emit_ready(struct zpool *p)
 		for (size_t i = 0; i < b->nr && !failed && !ret; i++) {
 			struct zpool_obj *o = &b->objs[i];
 
-			if (o->packed)
+			if (o->bad)
+				ret = err_set(ERR_CORRUPT, "%s", o->bad);
+			else if (o->packed)
 				ret = p->emit(p->ctx, &o->oid, b->in + o->in_off,
 					      o->len, o->crc);
 			else
 				ret = p->emit(p->ctx, &o->oid,
 					      b->out.data + o->out_off,
 					      o->out_len, o->crc);
+		}
+		for (size_t i = 0; i < b->nr; i++) {
+			free(b->objs[i].bad);
+			b->objs[i].bad = NULL;
 		}
 		pthread_mutex_lock(&p->lock);
 		b->done = 0;
@@ -135,7 +168,11 @@ static void emit_ready(struct zpool *p)
 static void *worker(void *arg)
 {
 	struct zpool *p = arg;
-	struct zlib_deflater *z = zlib_deflater_new(p->impl, p->level);
+	struct zpool_worker wk = { 0 };
+
+	wk.z = zlib_deflater_new(p->impl, p->level);
+	buf_init(&wk.scratch, 0);
+	sha1_init(&wk.sha);
 
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
@@ -151,7 +188,7 @@ static void *worker(void *arg)
 		skip = p->err != 0;
 		pthread_mutex_unlock(&p->lock);
 		if (!skip)
-			compress_batch(z, b);
+			compress_batch(&wk, b);
 		pthread_mutex_lock(&p->lock);
 		b->done = 1;
 		if (p->mode == ZPOOL_EMIT_WORKER && !p->emitting)
@@ -160,7 +197,9 @@ static void *worker(void *arg)
 			pthread_cond_broadcast(&p->done);
 	}
 	pthread_mutex_unlock(&p->lock);
-	zlib_deflater_free(z);
+	zlib_deflater_free(wk.z);
+	buf_release(&wk.scratch);
+	sha1_release(&wk.sha);
 	return NULL;
 }
 
@@ -257,6 +296,7 @@ static int add_obj(struct zpool *p, const struct oid *oid,
 	o->in_off = b->in_len;
 	o->len = len;
 	o->packed = packed;
+	o->bad = NULL;
 	o->crc = crc;
 	if (len)
 		memcpy(b->in + b->in_len, data, len);
@@ -269,13 +309,19 @@ static int add_obj(struct zpool *p, const struct oid *oid,
 int zpool_add(struct zpool *p, const struct oid *oid, enum obj_type type,
 	      const void *data, size_t len)
 {
-	return add_obj(p, oid, type, data, len, 0, 0);
+	return add_obj(p, oid, type, data, len, PACKED_NO, 0);
 }
 
 int zpool_add_packed(struct zpool *p, const struct oid *oid,
 		     const void *packed, size_t len, uint32_t crc)
 {
-	return add_obj(p, oid, OBJ_NONE, packed, len, 1, crc);
+	return add_obj(p, oid, OBJ_NONE, packed, len, PACKED_COPY, crc);
+}
+
+int zpool_add_verified(struct zpool *p, const struct oid *oid,
+		       const void *packed, size_t len, uint32_t crc)
+{
+	return add_obj(p, oid, OBJ_NONE, packed, len, PACKED_VERIFY, crc);
 }
 
 int zpool_poll(struct zpool *p)
@@ -321,6 +367,8 @@ void zpool_free(struct zpool *p)
 		pthread_join(p->tids[i], NULL);
 	free(p->errmsg);
 	for (size_t i = 0; i < p->cap; i++) {
+		for (size_t j = 0; j < p->ring[i].nr; j++)
+			free(p->ring[i].objs[j].bad);
 		free(p->ring[i].in);
 		free(p->ring[i].objs);
 		buf_release(&p->ring[i].out);

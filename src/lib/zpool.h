@@ -81,6 +81,14 @@ int zpool_add(struct zpool *p, const struct oid *oid, enum obj_type type,
 int zpool_add_packed(struct zpool *p, const struct oid *oid,
 		     const void *packed, size_t len, uint32_t crc);
 /*
+ * The same for an object from a sender that is not trusted: a worker
+ * checks it with pack_verify_raw() (inflate and hash) before it is
+ * emitted in its turn.  One that fails stops emission there, as an
+ * emit error would, with pack_verify_raw()'s message.
+ */
+int zpool_add_verified(struct zpool *p, const struct oid *oid,
+		       const void *packed, size_t len, uint32_t crc);
+/*
  * ZPOOL_EMIT_CALLER: emit the batches already compressed, in order,
  * without waiting for a worker.  0, or the first emit error.
  */
