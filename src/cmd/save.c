@@ -856,11 +856,13 @@ struct file_split {
 };
 
 static int emit_file_chunk(void *ctx, const unsigned char *data, size_t len,
-			   int level)
+			   int level, const struct oid *id)
 {
 	struct file_split *fs = ctx;
 	struct oid oid;
-	int ret = objsink_write(fs->s->sink, OBJ_BLOB, data, len, &oid);
+	int ret = id ? objsink_write_known(fs->s->sink, OBJ_BLOB, data, len,
+					   id, &oid)
+		     : objsink_write(fs->s->sink, OBJ_BLOB, data, len, &oid);
 
 	if (ret)
 		return ret;

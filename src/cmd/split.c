@@ -66,11 +66,12 @@ struct split_ctx {
 	struct fantree *tree;   /* NULL for -b */
 	int blobs, copy;
 	int nfile;
-	uint64_t total;
+	uint64_t total;         /* bytes of the chunks emitted */
+	uint64_t nread;         /* bytes read, as bup's progress counts */
 };
 
 static int emit_chunk(void *vctx, const unsigned char *data, size_t len,
-		      int level)
+		      int level, const struct oid *id)
 {
 	struct split_ctx *c = vctx;
 	struct oid oid;
@@ -85,7 +86,9 @@ static int emit_chunk(void *vctx, const unsigned char *data, size_t len,
 		return err_errno("write error");
 	if (!c->sink)
 		return 0;
-	if ((ret = objsink_write(c->sink, OBJ_BLOB, data, len, &oid)))
+	ret = id ? objsink_write_known(c->sink, OBJ_BLOB, data, len, id, &oid)
+		 : objsink_write(c->sink, OBJ_BLOB, data, len, &oid);
+	if (ret)
 		return ret;
 	if (c->blobs) {
 		char hex[OID_HEXSZ + 1];
@@ -122,6 +125,18 @@ static int verbose_write(struct objsink *s, enum obj_type type,
 	return objsink_write(v->inner, type, data, len, out);
 }
 
+static int verbose_write_known(struct objsink *s, enum obj_type type,
+			       const void *data, size_t len,
+			       const struct oid *id)
+{
+	struct verbose_sink *v = (struct verbose_sink *)s;
+	struct oid out;
+
+	if (!v->inner->exists || !v->inner->exists(v->inner, id))
+		cli_log(">");
+	return objsink_write_known(v->inner, type, data, len, id, &out);
+}
+
 static int verbose_exists(struct objsink *s, const struct oid *oid)
 {
 	struct verbose_sink *v = (struct verbose_sink *)s;
@@ -133,18 +148,24 @@ static void verbose_sink_init(struct verbose_sink *v, struct objsink *inner)
 {
 	v->sink.write = verbose_write;
 	v->sink.exists = verbose_exists;
+	v->sink.write_known = verbose_write_known;
 	v->inner = inner;
 }
 
+/*
+ * bup's readfile_iter reports before every read (so "0 kbytes" first,
+ * and once more before the read that finds the end) the bytes read so
+ * far.
+ */
 static void progress(struct split_ctx *c)
 {
 	if (c->nfile > 0)
 		cli_progress("Splitting: file #%d, %llu kbytes\r",
 			     c->nfile + 1,
-			     (unsigned long long)(c->total / 1024));
+			     (unsigned long long)(c->nread / 1024));
 	else
 		cli_progress("Splitting: %llu kbytes\r",
-			     (unsigned long long)(c->total / 1024));
+			     (unsigned long long)(c->nread / 1024));
 }
 
 static int split_fd(struct hsplit *h, struct split_ctx *c, int fd)
@@ -152,16 +173,18 @@ static int split_fd(struct hsplit *h, struct split_ctx *c, int fd)
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	for (;;) {
 		unsigned char *p = hsplit_buffer(h, HSPLIT_READ_SIZE);
-		long long n = read_full(fd, p, HSPLIT_READ_SIZE);
+		long long n;
 		int ret;
 
+		progress(c);
+		n = read_full(fd, p, HSPLIT_READ_SIZE);
 		if (n < 0)
 			return err_errno("read error");
 		if (!n)
 			return 0;
+		c->nread += (uint64_t)n;
 		if ((ret = hsplit_feed_buffer(h, (size_t)n)))
 			return ret;
-		progress(c);
 	}
 }
 
@@ -178,6 +201,8 @@ static int split_object(struct hsplit *h, struct split_ctx *c,
 	if (refs_resolve(repo, name, &oid) ||
 	    odb_read(cli_odb(repo), &oid, &type, &b))
 		goto out;
+	progress(c);
+	c->nread += b.len;
 	for (size_t o = 0; o < b.len && !ret; o += CATFILE_PIECE)
 		ret = hsplit_feed(h, b.data + o, MIN(b.len - o,
 						     (size_t)CATFILE_PIECE));

@@ -1325,14 +1325,13 @@ static int cw_exists(struct objsink *s, const struct oid *oid)
 	       (w->c->cache && odb_exists(w->c->cache, oid));
 }
 
-static int cw_write(struct objsink *s, enum obj_type type, const void *data,
-		    size_t len, struct oid *out)
+static int cw_write_known(struct objsink *s, enum obj_type type,
+			  const void *data, size_t len, const struct oid *out)
 {
 	struct client_writer *w = (struct client_writer *)s;
 	uint32_t crc;
 	int ret;
 
-	oid_hash_object_ctx(&w->sha, out, type, data, len);
 	if (w->err)
 		return w->err;
 	/*
@@ -1359,6 +1358,15 @@ static int cw_write(struct objsink *s, enum obj_type type, const void *data,
 	    (ret = zpool_poll(w->pool)) < 0)
 		return w->err = ret;
 	return 0;
+}
+
+static int cw_write(struct objsink *s, enum obj_type type, const void *data,
+		    size_t len, struct oid *out)
+{
+	struct client_writer *w = (struct client_writer *)s;
+
+	oid_hash_object_ctx(&w->sha, out, type, data, len);
+	return cw_write_known(s, type, data, len, out);
 }
 
 void client_writer_opts_from(struct client_writer_opts *co,
@@ -1402,6 +1410,7 @@ int client_writer_new(struct client_writer **out, struct client *c,
 	sha1_init(&w->sha);
 	w->sink.write = cw_write;
 	w->sink.exists = cw_exists;
+	w->sink.write_known = cw_write_known;
 	*out = w;
 	return 0;
 }

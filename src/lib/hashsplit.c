@@ -69,9 +69,21 @@ struct hsplit_helper {
 	uint64_t base;
 	struct hsplit_cand *out, *tmp;
 	size_t nr, alloc, tmp_nr, tmp_alloc;
+	/* a hashing job instead (pieces != NULL): pieces[p0..p1) */
+	struct hsplit_piece *pieces;
+	size_t p0, p1;
+	struct sha1_ctx sha;
 	int state;            /* 0 idle, 1 job posted, 2 job done */
 	int stop;
 };
+
+static void hash_pieces(struct sha1_ctx *sha, const unsigned char *buf,
+			struct hsplit_piece *p, size_t from, size_t to)
+{
+	for (size_t i = from; i < to; i++)
+		oid_hash_object_ctx(sha, &p[i].oid, OBJ_BLOB, buf + p[i].off,
+				    p[i].len);
+}
 
 static void push(struct hsplit_cand **v, size_t *nr, size_t *alloc,
 		 uint64_t pos, int bits)
@@ -145,10 +157,15 @@ static void *helper_main(void *arg)
 		if (hp->state != 1)
 			break;
 		pthread_mutex_unlock(&hp->lock);
-		hp->nr = 0;
-		collect(hp->buf, hp->from, hp->to, hp->base, &hp->out,
-			&hp->nr, &hp->alloc, &hp->tmp, &hp->tmp_nr,
-			&hp->tmp_alloc);
+		if (hp->pieces) {
+			hash_pieces(&hp->sha, hp->buf, hp->pieces, hp->p0,
+				    hp->p1);
+		} else {
+			hp->nr = 0;
+			collect(hp->buf, hp->from, hp->to, hp->base, &hp->out,
+				&hp->nr, &hp->alloc, &hp->tmp, &hp->tmp_nr,
+				&hp->tmp_alloc);
+		}
 		pthread_mutex_lock(&hp->lock);
 		hp->state = 2;
 		pthread_cond_broadcast(&hp->cond);
@@ -185,6 +202,7 @@ static void helper_free(struct hsplit_helper *hp)
 	pthread_cond_destroy(&hp->cond);
 	free(hp->out);
 	free(hp->tmp);
+	sha1_release(&hp->sha);
 	free(hp);
 }
 
@@ -222,6 +240,7 @@ static void scan_candidates(struct hsplit *h, size_t from, size_t to,
 		return;
 	}
 	pthread_mutex_lock(&hp->lock);
+	hp->pieces = NULL;
 	hp->buf = h->buf;
 	hp->from = mid;
 	hp->to = to;
@@ -278,6 +297,9 @@ void hsplit_reset(struct hsplit *h, hsplit_emit_fn emit, void *ctx)
 	h->helper = keep.helper;
 	h->threads = keep.threads;
 	h->par_min = keep.par_min;
+	h->pieces = keep.pieces;
+	h->pieces_alloc = keep.pieces_alloc;
+	h->sha = keep.sha;
 }
 
 void hsplit_release(struct hsplit *h)
@@ -295,6 +317,10 @@ void hsplit_release(struct hsplit *h)
 	h->tmp = NULL;
 	h->tmp_nr = h->tmp_alloc = 0;
 	h->cov_lo = h->cov_hi = 0;
+	free(h->pieces);
+	h->pieces = NULL;
+	h->pieces_nr = h->pieces_alloc = 0;
+	sha1_release(&h->sha);
 }
 
 static void compact(struct hsplit *h)
@@ -399,7 +425,67 @@ static int emit(struct hsplit *h, size_t n, int level)
 
 	h->start += n;
 	h->total += n;
-	return h->emit(h->emit_ctx, d, n, level);
+	return h->emit(h->emit_ctx, d, n, level, NULL);
+}
+
+/* The chunk of n bytes at start, as emit() but only listed. */
+static void list_piece(struct hsplit *h, size_t n, int level)
+{
+	struct hsplit_piece *p;
+
+	ALLOC_GROW(h->pieces, h->pieces_nr + 1, h->pieces_alloc);
+	p = &h->pieces[h->pieces_nr++];
+	p->off = h->start;
+	p->len = n;
+	p->level = level;
+	h->start += n;
+	h->total += n;
+}
+
+/*
+ * Hash the listed chunks on two threads (the helper takes the second
+ * half of the bytes), then emit them in order with their ids.  SHA-1 of
+ * every chunk is otherwise the main thread's largest cost once the
+ * split points are found in parallel: an incremental save of a large
+ * file that barely changed is all chunking and hashing.  The bytes stay
+ * in buf until the next hsplit_buffer().
+ */
+static int emit_pieces(struct hsplit *h)
+{
+	struct hsplit_helper *hp = h->helper;
+	size_t nr = h->pieces_nr, half = 0, mid = 0, i;
+	int ret;
+
+	for (i = 0; i < nr; i++)
+		half += h->pieces[i].len;
+	half /= 2;
+	for (i = 0; i < nr && mid < half; i++)
+		mid += h->pieces[i].len;
+	mid = i;
+	pthread_mutex_lock(&hp->lock);
+	hp->buf = h->buf;
+	hp->pieces = h->pieces;
+	hp->p0 = mid;
+	hp->p1 = nr;
+	hp->state = 1;
+	pthread_cond_broadcast(&hp->cond);
+	pthread_mutex_unlock(&hp->lock);
+
+	hash_pieces(&h->sha, h->buf, h->pieces, 0, mid);
+
+	pthread_mutex_lock(&hp->lock);
+	while (hp->state != 2)
+		pthread_cond_wait(&hp->cond, &hp->lock);
+	hp->state = 0;
+	hp->pieces = NULL;
+	pthread_mutex_unlock(&hp->lock);
+	for (i = 0; i < nr; i++) {
+		struct hsplit_piece *p = &h->pieces[i];
+		if ((ret = h->emit(h->emit_ctx, h->buf + p->off, p->len,
+				   p->level, &p->oid)))
+			return ret;
+	}
+	return 0;
 }
 
 int hsplit_feed_buffer(struct hsplit *h, size_t n)
@@ -419,6 +505,22 @@ int hsplit_feed_buffer(struct hsplit *h, size_t n)
 		scan_candidates(h, h->end - n, h->end, h->helper != NULL);
 	} else if (n >= h->cand_min) {
 		scan_candidates(h, h->end - n, h->end, 0);
+	}
+	if (h->helper && n >= h->par_min) {
+		/* the same cuts as below, listed, then hashed in parallel */
+		h->pieces_nr = 0;
+		while ((r = first_split(h, &bits))) {
+			int level = 0;
+
+			if (r > HSPLIT_BLOB_MAX)
+				r = HSPLIT_BLOB_MAX;
+			else if (h->fanbits)
+				level = (bits - ROLLSUM_BLOBBITS) / h->fanbits;
+			list_piece(h, r, level);
+		}
+		while (h->end - h->start >= HSPLIT_BLOB_MAX)
+			list_piece(h, HSPLIT_BLOB_MAX, 0);
+		return emit_pieces(h);
 	}
 	while ((r = first_split(h, &bits))) {
 		int level = 0;
@@ -606,11 +708,13 @@ struct tree_emit {
 };
 
 static int emit_to_tree(void *ctx, const unsigned char *data, size_t len,
-			int level)
+			int level, const struct oid *id)
 {
 	struct tree_emit *te = ctx;
 	struct oid oid;
-	int ret = objsink_write(te->sink, OBJ_BLOB, data, len, &oid);
+	int ret = id ? objsink_write_known(te->sink, OBJ_BLOB, data, len, id,
+					   &oid)
+		     : objsink_write(te->sink, OBJ_BLOB, data, len, &oid);
 
 	if (ret)
 		return ret;

@@ -21,9 +21,20 @@
 #define HSPLIT_READ_SIZE (8u << 20)
 #define HSPLIT_MAX_PER_TREE 256
 
-/* Called per chunk in order; a non-zero return aborts and is passed up. */
+/*
+ * Called per chunk in order; a non-zero return aborts and is passed up.
+ * `id` is the chunk's blob id when the chunker computed it (it hashes
+ * the chunks of a large read on two threads: hsplit_set_threads), else
+ * NULL.
+ */
 typedef int (*hsplit_emit_fn)(void *ctx, const unsigned char *data,
-			      size_t len, int level);
+			      size_t len, int level, const struct oid *id);
+
+struct hsplit_piece {
+	size_t off, len;      /* in buf */
+	int level;
+	struct oid oid;
+};
 
 struct hsplit {
 	unsigned char *buf;   /* leftover bytes + room for one read */
@@ -60,6 +71,10 @@ struct hsplit {
 	int threads;
 	size_t cand_min;      /* smallest read listed up front */
 	size_t par_min;       /* smallest read listed on two threads */
+	/* the chunks of one parallel read, hashed before they are emitted */
+	struct hsplit_piece *pieces;
+	size_t pieces_nr, pieces_alloc;
+	struct sha1_ctx sha;
 };
 
 struct hsplit_cand {

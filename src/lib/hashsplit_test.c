@@ -142,8 +142,11 @@ struct run {
 	uint64_t ofs;
 };
 
+/* Chunks that came with an id hashed ahead, and those whose id was wrong. */
+static unsigned long ids_ahead, ids_bad;
+
 static int record(void *ctx, const unsigned char *data, size_t len,
-		  int level)
+		  int level, const struct oid *id)
 {
 	struct run *r = ctx;
 	struct chunk *c;
@@ -157,6 +160,11 @@ static int record(void *ctx, const unsigned char *data, size_t len,
 	r->ofs += len;
 	if ((ret = objsink_write(&r->ms.sink, OBJ_BLOB, data, len, &c->oid)))
 		return ret;
+	/* an id hashed ahead (two threads) must be the chunk's own */
+	if (id)
+		ids_ahead++;
+	if (id && !oid_eq(id, &c->oid))
+		ids_bad++;
 	return fantree_add(&r->tree, &c->oid, len, level);
 }
 
@@ -169,6 +177,7 @@ static void run_init(struct run *r)
 
 static void run_release(struct run *r)
 {
+	CHECK(ids_bad == 0);
 	fantree_release(&r->tree);
 	memsink_release(&r->ms);
 	free(r->chunks);
@@ -553,6 +562,24 @@ UNIT_TEST(hashsplit, listed_vector_corner_0337) { check_vector_listed("corner-0.
 UNIT_TEST(hashsplit, listed_vector_block_8MiB) { check_vector_listed("block-8MiB-boundary"); }
 UNIT_TEST(hashsplit, listed_vector_lcg1_1MiB) { check_vector_listed("lcg-seed1-1MiB"); }
 UNIT_TEST(hashsplit, par_vector_abc) { check_vector_par("abc"); }
+
+/*
+ * Reads split on two threads also have their chunks hashed there: the
+ * ids handed to the emit callback are the chunks' own (record() hashes
+ * every chunk again and counts a mismatch), and sequential reads get
+ * none.
+ */
+UNIT_TEST(hashsplit, par_reads_hash_ahead)
+{
+	unsigned long before = ids_ahead;
+
+	check_vector("lcg-seed1-1MiB");
+	CHECK(ids_ahead == before);
+	check_vector_par("lcg-seed1-1MiB");
+	check_vector_par("block-8MiB-boundary");
+	CHECK(ids_ahead > before + 100);
+	CHECK(ids_bad == 0);
+}
 UNIT_TEST(hashsplit, par_vector_zeros) { check_vector_par("zeros-100000"); }
 UNIT_TEST(hashsplit, par_vector_lcg2) { check_vector_par("lcg-seed2-100000"); }
 UNIT_TEST(hashsplit, par_vector_lcg1_1MiB) { check_vector_par("lcg-seed1-1MiB"); }

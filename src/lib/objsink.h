@@ -19,12 +19,31 @@ struct objsink {
 	 * NULL means "never", and every object is written.
 	 */
 	int (*exists)(struct objsink *s, const struct oid *oid);
+	/*
+	 * Optional: write() of an object whose id the caller has already
+	 * computed (the chunker hashes chunks on two threads), so that it
+	 * is not hashed twice.  NULL: write() hashes it again.
+	 */
+	int (*write_known)(struct objsink *s, enum obj_type type,
+			   const void *data, size_t len,
+			   const struct oid *id);
 };
 
 static inline int objsink_write(struct objsink *s, enum obj_type type,
 				const void *data, size_t len, struct oid *out)
 {
 	return s->write(s, type, data, len, out);
+}
+
+/* write() of an object whose id is `id` (which must be its id). */
+static inline int objsink_write_known(struct objsink *s, enum obj_type type,
+				      const void *data, size_t len,
+				      const struct oid *id, struct oid *out)
+{
+	if (!s->write_known)
+		return s->write(s, type, data, len, out);
+	*out = *id;
+	return s->write_known(s, type, data, len, id);
 }
 
 /* A sink that only hashes (bup split --noop). */

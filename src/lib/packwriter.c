@@ -469,6 +469,14 @@ static int sink_write(struct objsink *s, enum obj_type type,
 	return packwriter_write(w, type, data, len, out);
 }
 
+static int sink_write_known(struct objsink *s, enum obj_type type,
+			    const void *data, size_t len, const struct oid *id)
+{
+	struct packwriter *w = (struct packwriter *)((char *)s -
+		offsetof(struct packwriter, sink));
+	return packwriter_write_known(w, type, data, len, id);
+}
+
 static int sink_exists(struct objsink *s, const struct oid *oid)
 {
 	struct packwriter *w = (struct packwriter *)((char *)s -
@@ -498,6 +506,7 @@ int packwriter_new(struct packwriter **out, const char *objdir,
 	w->objdir_fd = -1;
 	w->sink.write = sink_write;
 	w->sink.exists = sink_exists;
+	w->sink.write_known = sink_write_known;
 	pthread_mutex_init(&w->report_lock, NULL);
 	if (w->opts.threads > 0)
 		w->pool = zpool_new(w->opts.threads, w->opts.impl,
@@ -524,9 +533,15 @@ int packwriter_exists(struct packwriter *w, const struct oid *oid)
 int packwriter_write(struct packwriter *w, enum obj_type type,
 		     const void *data, size_t len, struct oid *out)
 {
+	oid_hash_object_ctx(&w->oid_ctx, out, type, data, len);
+	return packwriter_write_known(w, type, data, len, out);
+}
+
+int packwriter_write_known(struct packwriter *w, enum obj_type type,
+			   const void *data, size_t len, const struct oid *out)
+{
 	int ret;
 
-	oid_hash_object_ctx(&w->oid_ctx, out, type, data, len);
 	if (w->err)
 		return w->err;
 	if (packwriter_exists(w, out))

@@ -43,6 +43,9 @@ int packwriter_new(struct packwriter **out, const char *objdir,
 struct objsink *packwriter_sink(struct packwriter *w);
 int packwriter_write(struct packwriter *w, enum obj_type type,
 		     const void *data, size_t len, struct oid *out);
+/* packwriter_write() of an object whose id `out` the caller computed. */
+int packwriter_write_known(struct packwriter *w, enum obj_type type,
+			   const void *data, size_t len, const struct oid *out);
 /* Append an object already in pack form (header + zlib stream). */
 int packwriter_write_raw(struct packwriter *w, const struct oid *oid,
 			 const void *packed, size_t len, uint32_t crc);

@@ -95,7 +95,8 @@ uint32_t zpool_compress(struct zlib_deflater *z, struct buf *out,
 	return zlib_crc32(0, out->data + start, out->len - start);
 }
 
-static void compress_batch(struct zpool_worker *wk, struct zpool_batch *b)
+static void compress_batch(struct zpool *p, struct zpool_worker *wk,
+			   struct zpool_batch *b)
 {
 	buf_reset(&b->out);
 	for (size_t i = 0; i < b->nr; i++) {
@@ -110,6 +111,9 @@ static void compress_batch(struct zpool_worker *wk, struct zpool_batch *b)
 		if (o->packed)
 			continue;
 		o->out_off = b->out.len;
+		/* made on first use: a server's workers only verify */
+		if (!wk->z)
+			wk->z = zlib_deflater_new(p->impl, p->level);
 		o->crc = zpool_compress(wk->z, &b->out, o->type,
 					b->in + o->in_off, o->len);
 		o->out_len = b->out.len - o->out_off;
@@ -170,7 +174,6 @@ static void *worker(void *arg)
 	struct zpool *p = arg;
 	struct zpool_worker wk = { 0 };
 
-	wk.z = zlib_deflater_new(p->impl, p->level);
 	buf_init(&wk.scratch, 0);
 	sha1_init(&wk.sha);
 
@@ -188,7 +191,7 @@ static void *worker(void *arg)
 		skip = p->err != 0;
 		pthread_mutex_unlock(&p->lock);
 		if (!skip)
-			compress_batch(&wk, b);
+			compress_batch(p, &wk, b);
 		pthread_mutex_lock(&p->lock);
 		b->done = 1;
 		if (p->mode == ZPOOL_EMIT_WORKER && !p->emitting)
@@ -197,7 +200,8 @@ static void *worker(void *arg)
 			pthread_cond_broadcast(&p->done);
 	}
 	pthread_mutex_unlock(&p->lock);
-	zlib_deflater_free(wk.z);
+	if (wk.z)
+		zlib_deflater_free(wk.z);
 	buf_release(&wk.scratch);
 	sha1_release(&wk.sha);
 	return NULL;
