@@ -9,6 +9,16 @@
 #include "err.h"
 #include "util.h"
 
+void file_start_writeback(int fd, uint64_t off, uint64_t len)
+{
+#ifdef SYNC_FILE_RANGE_WRITE
+	(void)sync_file_range(fd, (off_t)off, (off_t)len,
+			      SYNC_FILE_RANGE_WRITE);
+#else
+	(void)fd, (void)off, (void)len;
+#endif
+}
+
 int file_fsync_parent(const char *path)
 {
 	const char *slash = strrchr(path, '/');

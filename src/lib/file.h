@@ -9,6 +9,8 @@
 #ifndef CBUP_FILE_H
 #define CBUP_FILE_H
 
+#include <stdint.h>
+
 /*
  * fsync + close fd (always closed), rename tmp to path, fsync path's
  * directory.  Returns 0, or ERR_IO naming the file; on failure tmp is
@@ -17,5 +19,12 @@
 int file_commit(int fd, const char *tmp, const char *path);
 /* fsync the directory holding path.  0 or ERR_IO. */
 int file_fsync_parent(const char *path);
+/*
+ * Ask the kernel to start writing [off, off + len) of fd to disk now,
+ * without waiting (Linux sync_file_range; a no-op elsewhere), so that a
+ * later fsync of a large file finds little left to write.  Advisory:
+ * errors are ignored, the fsync reports them.
+ */
+void file_start_writeback(int fd, uint64_t off, uint64_t len);
 
 #endif

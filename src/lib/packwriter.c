@@ -44,6 +44,7 @@
 
 #include "bloom.h"
 #include "err.h"
+#include "file.h"
 #include "idx.h"
 #include "midx.h"
 #include "odb.h"
@@ -55,6 +56,13 @@
 #define PW_BUF_SIZE ((size_t)4 << 20)
 /* Pack bytes buffered between writes once a pack has spilled. */
 #define PW_SPILL_CHUNK ((size_t)1 << 20)
+/*
+ * Writeback of a spilled pack is started every this many bytes: the
+ * fdatasync that finishes a pack then waits for the last few MiB, not
+ * for up to 1 GB of dirty pages, while every other thread of the save
+ * waits for the pack to be finished.
+ */
+#define PW_WRITEBACK_STEP ((uint64_t)16 << 20)
 
 /* Open-addressing set of the ids written in this session. */
 struct pw_set {
@@ -91,6 +99,7 @@ struct packwriter {
 	unsigned char *wbuf;
 	size_t wlen;
 	uint64_t offset;              /* pack bytes so far, header included */
+	uint64_t written, wb_from;    /* bytes in the file; writeback asked to */
 	struct idx_entry *entries;
 	size_t nr, alloc;
 	struct sha1_ctx pack_ctx;
@@ -195,11 +204,23 @@ static int pw_start_pack(struct packwriter *w)
 	memcpy(w->wbuf, "PACK\0\0\0\2\0\0\0\0", 12);
 	w->wlen = 12;
 	w->offset = 12;
+	w->written = w->wb_from = 0;
 	w->spilled = 0;
 	w->nr = 0;
 	sha1_init(&w->pack_ctx);
 	w->stats.packs++;
 	return 0;
+}
+
+/* Count bytes written to the file, starting writeback every step. */
+static void pw_wrote(struct packwriter *w, size_t len)
+{
+	w->written += len;
+	if (w->written - w->wb_from >= PW_WRITEBACK_STEP) {
+		file_start_writeback(w->fd, w->wb_from,
+				     w->written - w->wb_from);
+		w->wb_from = w->written;
+	}
 }
 
 /* Write the buffered bytes; once spilled, hashing waits for the end. */
@@ -209,6 +230,7 @@ static int pw_spill(struct packwriter *w)
 		return 0;
 	if (write_full(w->fd, w->wbuf, w->wlen) < 0)
 		return err_errno("cannot write '%s/pack'", w->tmpdir);
+	pw_wrote(w, w->wlen);
 	w->spilled = 1;
 	w->wlen = 0;
 	return 0;
@@ -227,6 +249,7 @@ static int pw_add_bytes(struct packwriter *w, const void *data, size_t len)
 			if (write_full(w->fd, data, len) < 0)
 				return err_errno("cannot write '%s/pack'",
 						 w->tmpdir);
+			pw_wrote(w, len);
 			return 0;
 		}
 	}
