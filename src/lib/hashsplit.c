@@ -488,9 +488,18 @@ static int emit_pieces(struct hsplit *h)
 	return 0;
 }
 
+/* The next chunk, of n bytes: emitted now, or listed for emit_pieces(). */
+static int cut(struct hsplit *h, size_t n, int level, int listing)
+{
+	if (!listing)
+		return emit(h, n, level);
+	list_piece(h, n, level);
+	return 0;
+}
+
 int hsplit_feed_buffer(struct hsplit *h, size_t n)
 {
-	int bits, ret;
+	int bits, ret, listing;
 	size_t r;
 
 	if (!n)
@@ -506,22 +515,9 @@ int hsplit_feed_buffer(struct hsplit *h, size_t n)
 	} else if (n >= h->cand_min) {
 		scan_candidates(h, h->end - n, h->end, 0);
 	}
-	if (h->helper && n >= h->par_min) {
-		/* the same cuts as below, listed, then hashed in parallel */
-		h->pieces_nr = 0;
-		while ((r = first_split(h, &bits))) {
-			int level = 0;
-
-			if (r > HSPLIT_BLOB_MAX)
-				r = HSPLIT_BLOB_MAX;
-			else if (h->fanbits)
-				level = (bits - ROLLSUM_BLOBBITS) / h->fanbits;
-			list_piece(h, r, level);
-		}
-		while (h->end - h->start >= HSPLIT_BLOB_MAX)
-			list_piece(h, HSPLIT_BLOB_MAX, 0);
-		return emit_pieces(h);
-	}
+	/* a read split on two threads: its chunks listed, hashed there too */
+	listing = h->helper && n >= h->par_min;
+	h->pieces_nr = 0;
 	while ((r = first_split(h, &bits))) {
 		int level = 0;
 
@@ -529,14 +525,14 @@ int hsplit_feed_buffer(struct hsplit *h, size_t n)
 			r = HSPLIT_BLOB_MAX;
 		else if (h->fanbits)
 			level = (bits - ROLLSUM_BLOBBITS) / h->fanbits;
-		if ((ret = emit(h, r, level)))
+		if ((ret = cut(h, r, level, listing)))
 			return ret;
 	}
 	/* Quirk A: no split left; cut without restarting the rollsum. */
 	while (h->end - h->start >= HSPLIT_BLOB_MAX)
-		if ((ret = emit(h, HSPLIT_BLOB_MAX, 0)))
+		if ((ret = cut(h, HSPLIT_BLOB_MAX, 0, listing)))
 			return ret;
-	return 0;
+	return listing ? emit_pieces(h) : 0;
 }
 
 int hsplit_feed(struct hsplit *h, const void *block, size_t len)

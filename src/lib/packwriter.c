@@ -585,6 +585,31 @@ int packwriter_write_known(struct packwriter *w, enum obj_type type,
 	return pw_pool_sync(w, zpool_add(w->pool, out, type, data, len));
 }
 
+/*
+ * An object in pack form, checked by the caller: skipped if known,
+ * else appended in its turn (after what the pool holds); `verify` has a
+ * worker check it first (zpool_add_verified).
+ */
+static int pw_write_packed(struct packwriter *w, const struct oid *oid,
+			   const void *packed, size_t len, uint32_t crc,
+			   uint64_t size, int verify)
+{
+	int ret;
+
+	if (packwriter_exists(w, oid))
+		return 0;
+	set_add(&w->set, oid);
+	w->stats.bytes_in += size;
+	if (w->pool)
+		return pw_pool_sync(w, verify ?
+			zpool_add_verified(w->pool, oid, packed, len, crc) :
+			zpool_add_packed(w->pool, oid, packed, len, crc));
+	ret = pw_append(w, oid, packed, len, crc);
+	if (ret < 0)
+		w->err = ret;
+	return ret;
+}
+
 int packwriter_write_raw(struct packwriter *w, const struct oid *oid,
 			 const void *packed, size_t len, uint32_t crc)
 {
@@ -597,17 +622,7 @@ int packwriter_write_raw(struct packwriter *w, const struct oid *oid,
 	if ((ret = pack_check_raw(oid, packed, len, crc)) < 0)
 		return ret;
 	pack_decode_header(packed, len, &type, &size);  /* checked above */
-	if (packwriter_exists(w, oid))
-		return 0;
-	set_add(&w->set, oid);
-	w->stats.bytes_in += size;
-	if (w->pool)   /* appended in its turn, after what is queued */
-		return pw_pool_sync(w, zpool_add_packed(w->pool, oid, packed,
-							len, crc));
-	ret = pw_append(w, oid, packed, len, crc);
-	if (ret < 0)
-		w->err = ret;
-	return ret;
+	return pw_write_packed(w, oid, packed, len, crc, size, 0);
 }
 
 int packwriter_write_received(struct packwriter *w, const struct oid *oid,
@@ -623,25 +638,18 @@ int packwriter_write_received(struct packwriter *w, const struct oid *oid,
 		struct buf scratch = BUF_INIT;
 		struct sha1_ctx sha = { 0 };
 
-		sha1_init(&sha);
 		ret = pack_verify_raw(oid, packed, len, crc, &scratch, &sha);
 		sha1_release(&sha);
 		buf_release(&scratch);
 		if (ret < 0)
 			return ret;
-		return packwriter_write_raw(w, oid, packed, len, crc);
 	}
-	/* the header now (for the stats), the rest on a worker */
+	/* with a pool: the header now (for the stats), the rest on a worker */
 	if (!pack_decode_header(packed, len, &type, &size) ||
 	    type < OBJ_COMMIT || type > OBJ_BLOB)
 		return err_set(ERR_CORRUPT, "object %s: bad pack header",
 			       oid_hex(oid));
-	if (packwriter_exists(w, oid))
-		return 0;
-	set_add(&w->set, oid);
-	w->stats.bytes_in += size;
-	return pw_pool_sync(w, zpool_add_verified(w->pool, oid, packed, len,
-						  crc));
+	return pw_write_packed(w, oid, packed, len, crc, size, w->pool != NULL);
 }
 
 int packwriter_drain(struct packwriter *w)
