@@ -202,9 +202,10 @@ void bloom_release(struct bloom_file *b)
 #define BLOOM_MAP_MAX ((uint64_t)8 << 20)
 
 /*
- * Open for lookups, taking fd: mapped when the table is at most
- * BLOOM_MAP_MAX, else the header and names read and fd kept for the
- * probes.
+ * Open for lookups by probing: when the table is over BLOOM_MAP_MAX,
+ * read the header and names and keep fd for the probes (0).  A smaller
+ * table returns 1 and fd untouched, for the caller to map.  On error
+ * fd is closed.
  */
 static int bloom_open_probed(struct bloom_file **out, const char *path,
 			     int fd, uint64_t size)
@@ -214,7 +215,6 @@ static int bloom_open_probed(struct bloom_file **out, const char *path,
 	unsigned char *names = NULL;
 	uint32_t bits, k;
 	uint64_t need;
-	void *map;
 	int ret;
 
 	if (pread_full(fd, hdr, sizeof(hdr), 0) < 0) {
@@ -226,20 +226,8 @@ static int bloom_open_probed(struct bloom_file **out, const char *path,
 		close(fd);
 		return ret;
 	}
-	if (((uint64_t)1 << bits) <= BLOOM_MAP_MAX) {
-		map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
-		close(fd);
-		if (map == MAP_FAILED)
-			return err_errno("cannot map '%s'", path);
-		b = xmalloc(sizeof(*b));
-		if ((ret = bloom_parse(b, path, map, (size_t)size)) < 0) {
-			munmap(map, (size_t)size);
-			free(b);
-			return ret;
-		}
-		*out = b;
-		return 0;
-	}
+	if (((uint64_t)1 << bits) <= BLOOM_MAP_MAX)
+		return 1;
 	need = BLOOM_HDR + ((uint64_t)1 << bits);
 	b = xcalloc(1, sizeof(*b));
 	b->fd = fd;
@@ -269,7 +257,7 @@ fail:
 
 /*
  * mmap `path` (read-only, or shared read-write) and parse it; for
- * BLOOM_LOOKUP, bloom_open_probed().
+ * BLOOM_LOOKUP, bloom_open_probed() unless the table is small.
  */
 enum { BLOOM_RO, BLOOM_RW, BLOOM_LOOKUP };
 
@@ -298,8 +286,9 @@ static int bloom_map(struct bloom_file **out, const char *path, int mode)
 		return bloom_corrupt(path, "bad file size (%lld bytes)",
 				     (long long)st.st_size);
 	}
-	if (mode == BLOOM_LOOKUP)
-		return bloom_open_probed(out, path, fd, (uint64_t)st.st_size);
+	if (mode == BLOOM_LOOKUP &&
+	    (ret = bloom_open_probed(out, path, fd, (uint64_t)st.st_size)) <= 0)
+		return ret;
 	map = mmap(NULL, (size_t)st.st_size,
 		   rw ? PROT_READ | PROT_WRITE : PROT_READ,
 		   rw ? MAP_SHARED : MAP_PRIVATE, fd, 0);

@@ -634,16 +634,11 @@ int packwriter_write_received(struct packwriter *w, const struct oid *oid,
 
 	if (w->err)
 		return w->err;
-	if (!w->pool) {
-		struct buf scratch = BUF_INIT;
-		struct sha1_ctx sha = { 0 };
-
-		ret = pack_verify_raw(oid, packed, len, crc, &scratch, &sha);
-		sha1_release(&sha);
-		buf_release(&scratch);
-		if (ret < 0)
-			return ret;
-	}
+	/* inline, the caller's tools: its SHA-1 context, its pack buffer */
+	if (!w->pool &&
+	    (ret = pack_verify_raw(oid, packed, len, crc, &w->packed,
+				   &w->oid_ctx)) < 0)
+		return ret;
 	/* with a pool: the header now (for the stats), the rest on a worker */
 	if (!pack_decode_header(packed, len, &type, &size) ||
 	    type < OBJ_COMMIT || type > OBJ_BLOB)
