@@ -43,6 +43,7 @@
 #include "err.h"
 #include "hashsplit.h"
 #include "rollsum.h"
+#include "sha1batch.h"
 #include "tree.h"
 
 #define FRESH (ROLLSUM_WINDOW - 1)   /* positions a fresh scan re-decides */
@@ -72,17 +73,26 @@ struct hsplit_helper {
 	/* a hashing job instead (pieces != NULL): pieces[p0..p1) */
 	struct hsplit_piece *pieces;
 	size_t p0, p1;
-	struct sha1_ctx sha;
 	int state;            /* 0 idle, 1 job posted, 2 job done */
 	int stop;
 };
 
-static void hash_pieces(struct sha1_ctx *sha, const unsigned char *buf,
-			struct hsplit_piece *p, size_t from, size_t to)
+/* Ids of pieces [from, to), two messages at a time (sha1batch.h). */
+static void hash_pieces(const unsigned char *buf, struct hsplit_piece *p,
+			size_t from, size_t to)
 {
-	for (size_t i = from; i < to; i++)
-		oid_hash_object_ctx(sha, &p[i].oid, OBJ_BLOB, buf + p[i].off,
-				    p[i].len);
+	struct sha1batch_job jobs[64];
+
+	while (from < to) {
+		size_t n = MIN(to - from, ARRAY_SIZE(jobs));
+
+		for (size_t i = 0; i < n; i++)
+			jobs[i] = (struct sha1batch_job){
+				buf + p[from + i].off, p[from + i].len,
+				&p[from + i].oid };
+		sha1batch_hash(OBJ_BLOB, jobs, n);
+		from += n;
+	}
 }
 
 static void push(struct hsplit_cand **v, size_t *nr, size_t *alloc,
@@ -92,6 +102,19 @@ static void push(struct hsplit_cand **v, size_t *nr, size_t *alloc,
 	(*v)[*nr].pos = pos;
 	(*v)[*nr].bits = bits;
 	(*nr)++;
+}
+
+struct push_ctx {
+	struct hsplit_cand **v;
+	size_t *nr, *alloc;
+	uint64_t base;
+};
+
+static void push_hit(void *ctx, size_t n, int bits)
+{
+	struct push_ctx *pc = ctx;
+
+	push(pc->v, pc->nr, pc->alloc, pc->base + n, bits);
 }
 
 /*
@@ -115,8 +138,14 @@ static void collect(const unsigned char *buf, size_t from, size_t to,
 		from = r;
 	}
 	from = MAX(from, head);
-	/* the AVX2 scan has no serial chain: interleaving gains nothing */
-	if (to - from < 2 * 4096 || rollsum_simd()) {
+	/* the AVX2 scans have no serial chain: interleaving gains nothing */
+	if (rollsum_simd()) {
+		struct push_ctx pc = { v, nr, alloc, base };
+
+		rollsum_scan_all(buf, from, to, push_hit, &pc);
+		return;
+	}
+	if (to - from < 2 * 4096) {
 		while ((r = rollsum_scan(buf, from, to, &bits))) {
 			push(v, nr, alloc, base + r, bits);
 			from = r;
@@ -158,8 +187,7 @@ static void *helper_main(void *arg)
 			break;
 		pthread_mutex_unlock(&hp->lock);
 		if (hp->pieces) {
-			hash_pieces(&hp->sha, hp->buf, hp->pieces, hp->p0,
-				    hp->p1);
+			hash_pieces(hp->buf, hp->pieces, hp->p0, hp->p1);
 		} else {
 			hp->nr = 0;
 			collect(hp->buf, hp->from, hp->to, hp->base, &hp->out,
@@ -202,7 +230,6 @@ static void helper_free(struct hsplit_helper *hp)
 	pthread_cond_destroy(&hp->cond);
 	free(hp->out);
 	free(hp->tmp);
-	sha1_release(&hp->sha);
 	free(hp);
 }
 
@@ -299,7 +326,6 @@ void hsplit_reset(struct hsplit *h, hsplit_emit_fn emit, void *ctx)
 	h->par_min = keep.par_min;
 	h->pieces = keep.pieces;
 	h->pieces_alloc = keep.pieces_alloc;
-	h->sha = keep.sha;
 }
 
 void hsplit_release(struct hsplit *h)
@@ -320,7 +346,6 @@ void hsplit_release(struct hsplit *h)
 	free(h->pieces);
 	h->pieces = NULL;
 	h->pieces_nr = h->pieces_alloc = 0;
-	sha1_release(&h->sha);
 }
 
 static void compact(struct hsplit *h)
@@ -442,20 +467,36 @@ static void list_piece(struct hsplit *h, size_t n, int level)
 	h->total += n;
 }
 
-/*
- * Hash the listed chunks on two threads (the helper takes the second
- * half of the bytes), then emit them in order with their ids.  SHA-1 of
- * every chunk is otherwise the main thread's largest cost once the
- * split points are found in parallel: an incremental save of a large
- * file that barely changed is all chunking and hashing.  The bytes stay
- * in buf until the next hsplit_buffer().
- */
-static int emit_pieces(struct hsplit *h)
+static int emit_range(struct hsplit *h, size_t from, size_t to)
 {
-	struct hsplit_helper *hp = h->helper;
-	size_t nr = h->pieces_nr, half = 0, mid = 0, i;
-	int ret;
+	for (size_t i = from; i < to; i++) {
+		struct hsplit_piece *p = &h->pieces[i];
+		int ret = h->emit(h->emit_ctx, h->buf + p->off, p->len,
+				  p->level, &p->oid);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
 
+/*
+ * Hash the listed chunks, two at a time (sha1batch.h) and on two threads
+ * when there is a helper (it takes the second half of the bytes), then
+ * emit them in order with their ids.  SHA-1 of every chunk is otherwise
+ * the largest cost after deflate, and all of it once the split points
+ * are found in parallel: an incremental save of a large file that barely
+ * changed is all chunking and hashing.  The bytes stay in buf until the
+ * next hsplit_buffer().
+ */
+static int emit_pieces(struct hsplit *h, int use_helper)
+{
+	struct hsplit_helper *hp = use_helper ? h->helper : NULL;
+	size_t nr = h->pieces_nr, half = 0, mid = 0, i;
+
+	if (!hp) {
+		hash_pieces(h->buf, h->pieces, 0, nr);
+		return emit_range(h, 0, nr);
+	}
 	for (i = 0; i < nr; i++)
 		half += h->pieces[i].len;
 	half /= 2;
@@ -471,7 +512,7 @@ static int emit_pieces(struct hsplit *h)
 	pthread_cond_broadcast(&hp->cond);
 	pthread_mutex_unlock(&hp->lock);
 
-	hash_pieces(&h->sha, h->buf, h->pieces, 0, mid);
+	hash_pieces(h->buf, h->pieces, 0, mid);
 
 	pthread_mutex_lock(&hp->lock);
 	while (hp->state != 2)
@@ -479,13 +520,7 @@ static int emit_pieces(struct hsplit *h)
 	hp->state = 0;
 	hp->pieces = NULL;
 	pthread_mutex_unlock(&hp->lock);
-	for (i = 0; i < nr; i++) {
-		struct hsplit_piece *p = &h->pieces[i];
-		if ((ret = h->emit(h->emit_ctx, h->buf + p->off, p->len,
-				   p->level, &p->oid)))
-			return ret;
-	}
-	return 0;
+	return emit_range(h, 0, nr);
 }
 
 /* The next chunk, of n bytes: emitted now, or listed for emit_pieces(). */
@@ -499,7 +534,7 @@ static int cut(struct hsplit *h, size_t n, int level, int listing)
 
 int hsplit_feed_buffer(struct hsplit *h, size_t n)
 {
-	int bits, ret, listing;
+	int bits, ret, listing, two;
 	size_t r;
 
 	if (!n)
@@ -515,8 +550,13 @@ int hsplit_feed_buffer(struct hsplit *h, size_t n)
 	} else if (n >= h->cand_min) {
 		scan_candidates(h, h->end - n, h->end, 0);
 	}
-	/* a read split on two threads: its chunks listed, hashed there too */
-	listing = h->helper && n >= h->par_min;
+	/*
+	 * The chunks of a read with candidates listed up front are listed
+	 * too, then hashed together: on two threads if the read was
+	 * scanned on two.
+	 */
+	listing = n >= h->cand_min;
+	two = h->helper && n >= h->par_min;
 	h->pieces_nr = 0;
 	while ((r = first_split(h, &bits))) {
 		int level = 0;
@@ -532,7 +572,7 @@ int hsplit_feed_buffer(struct hsplit *h, size_t n)
 	while (h->end - h->start >= HSPLIT_BLOB_MAX)
 		if ((ret = cut(h, HSPLIT_BLOB_MAX, 0, listing)))
 			return ret;
-	return listing ? emit_pieces(h) : 0;
+	return listing ? emit_pieces(h, two) : 0;
 }
 
 int hsplit_feed(struct hsplit *h, const void *block, size_t len)

@@ -71,10 +71,9 @@ struct hsplit {
 	int threads;
 	size_t cand_min;      /* smallest read listed up front */
 	size_t par_min;       /* smallest read listed on two threads */
-	/* the chunks of one parallel read, hashed before they are emitted */
+	/* the chunks of one read, hashed before they are emitted */
 	struct hsplit_piece *pieces;
 	size_t pieces_nr, pieces_alloc;
-	struct sha1_ctx sha;
 };
 
 struct hsplit_cand {

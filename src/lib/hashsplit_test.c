@@ -564,17 +564,22 @@ UNIT_TEST(hashsplit, listed_vector_lcg1_1MiB) { check_vector_listed("lcg-seed1-1
 UNIT_TEST(hashsplit, par_vector_abc) { check_vector_par("abc"); }
 
 /*
- * Reads split on two threads also have their chunks hashed there: the
- * ids handed to the emit callback are the chunks' own (record() hashes
- * every chunk again and counts a mismatch), and sequential reads get
- * none.
+ * The chunks of listed reads are hashed ahead, in batches, and on two
+ * threads when the read was split on two: the ids handed to the emit
+ * callback are the chunks' own (record() hashes every chunk again and
+ * counts a mismatch).  Reads too small to be listed get none.
  */
-UNIT_TEST(hashsplit, par_reads_hash_ahead)
+UNIT_TEST(hashsplit, listed_reads_hash_ahead)
 {
 	unsigned long before = ids_ahead;
 
+	cand_min = SIZE_MAX;
 	check_vector("lcg-seed1-1MiB");
+	cand_min = 0;
 	CHECK(ids_ahead == before);
+	check_vector_listed("lcg-seed1-1MiB");
+	CHECK(ids_ahead > before + 100);
+	before = ids_ahead;
 	check_vector_par("lcg-seed1-1MiB");
 	check_vector_par("block-8MiB-boundary");
 	CHECK(ids_ahead > before + 100);

@@ -39,6 +39,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -63,6 +64,8 @@
  * waits for the pack to be finished.
  */
 #define PW_WRITEBACK_STEP ((uint64_t)16 << 20)
+/* Window of the read-back for the pack checksum (a multiple of pages). */
+#define PW_HASH_WINDOW ((size_t)4 << 20)
 
 /* Open-addressing set of the ids written in this session. */
 struct pw_set {
@@ -258,22 +261,39 @@ static int pw_add_bytes(struct packwriter *w, const void *data, size_t len)
 	return 0;
 }
 
-/* SHA-1 of the spilled pack file, read back in 1 MiB windows. */
+/*
+ * SHA-1 of the spilled pack file.  It is read back through 4 MiB
+ * mappings (the pages are still cached: no copy, and a bounded RSS), or
+ * with pread where a mapping fails.  The file is private to this writer
+ * until it is renamed, so nothing truncates it under the mapping.
+ */
 static int pw_hash_file(struct packwriter *w, unsigned char *out)
 {
-	size_t win = PW_SPILL_CHUNK;
-	unsigned char *b = xmalloc(win);
+	const size_t win = PW_HASH_WINDOW;
+	unsigned char *b = NULL;
 	uint64_t pos = 0;
 	int ret = 0;
 
 	sha1_init(&w->pack_ctx);
 	while (pos < w->offset) {
 		size_t n = (size_t)MIN((uint64_t)win, w->offset - pos);
-		if (pread_full(w->fd, b, n, pos) < 0) {
-			ret = err_errno("cannot read '%s/pack'", w->tmpdir);
-			break;
+		void *m = b ? MAP_FAILED
+			    : mmap(NULL, n, PROT_READ, MAP_SHARED | MAP_POPULATE,
+				   w->fd, (off_t)pos);
+
+		if (m != MAP_FAILED) {
+			sha1_update(&w->pack_ctx, m, n);
+			munmap(m, n);
+		} else {
+			if (!b)
+				b = xmalloc(win);
+			if (pread_full(w->fd, b, n, pos) < 0) {
+				ret = err_errno("cannot read '%s/pack'",
+						w->tmpdir);
+				break;
+			}
+			sha1_update(&w->pack_ctx, b, n);
 		}
-		sha1_update(&w->pack_ctx, b, n);
 		pos += n;
 	}
 	free(b);

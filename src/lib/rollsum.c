@@ -14,6 +14,7 @@
  * is contiguous, so the window is just the 64 bytes behind the cursor.
  * This is the program's only per-byte loop; nothing in it calls out.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -340,6 +341,219 @@ int rollsum_scan2(const void *data, size_t *a, size_t alen, size_t *b,
 	*a = i;
 	*b = j;
 	return 0;
+}
+
+#ifdef ROLLSUM_HAVE_AVX2
+struct hits {
+	struct rollsum_hit_rec {
+		size_t n;
+		int bits;
+	} *v;
+	size_t nr, alloc;
+};
+
+static void hits_add(struct hits *h, size_t n, uint32_t s1, uint32_t s2)
+{
+	ALLOC_GROW(h->v, h->nr + 1, h->alloc);
+	h->v[h->nr].n = n;
+	found(s1, s2, n, &h->v[h->nr].bits);
+	h->nr++;
+}
+
+#define LANES 16
+#define LSTEP 32    /* steps per block: one 32-byte load per lane */
+#define RING 128    /* transposed rows kept: the block and the 64 before */
+/* 16 streams are more than the hardware prefetchers follow */
+#define PREFETCH_AHEAD 512
+
+static const uint8_t bitrev4[16] = {
+	0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15,
+};
+
+/*
+ * Rows ring[slot + k] (k < 32) = byte k at `at` of every lane's stretch:
+ * a 16x16 byte transpose in each 128-bit half.  Four rounds of
+ * unpacking pairs, in place, leave column c in register bitrev4[c].
+ */
+__attribute__((target("avx2")))
+static void transpose_block(const uint8_t *const *lane, ptrdiff_t at,
+			    uint8_t (*ring)[LANES], size_t slot)
+{
+	__m256i x[LANES];
+
+#pragma GCC unroll 16
+	for (int j = 0; j < LANES; j++) {
+		x[j] = _mm256_loadu_si256((const __m256i *)(lane[j] + at));
+		_mm_prefetch((const char *)(lane[j] + at + PREFETCH_AHEAD),
+			     _MM_HINT_T0);
+	}
+	/* in place: round r pairs registers i and i + 2^r */
+#define ROUND(lo, hi, s) \
+	do { \
+		_Pragma("GCC unroll 16") \
+		for (int i = 0; i < LANES; i++) { \
+			if (i & (s)) \
+				continue; \
+			__m256i t = lo(x[i], x[i + (s)]); \
+			x[i + (s)] = hi(x[i], x[i + (s)]); \
+			x[i] = t; \
+		} \
+	} while (0)
+	ROUND(_mm256_unpacklo_epi8, _mm256_unpackhi_epi8, 1);
+	ROUND(_mm256_unpacklo_epi16, _mm256_unpackhi_epi16, 2);
+	ROUND(_mm256_unpacklo_epi32, _mm256_unpackhi_epi32, 4);
+	ROUND(_mm256_unpacklo_epi64, _mm256_unpackhi_epi64, 8);
+#undef ROUND
+#pragma GCC unroll 16
+	for (int c = 0; c < 16; c++) {
+		__m256i v = x[bitrev4[c]];
+
+		_mm_store_si128((__m128i *)ring[slot + c],
+				_mm256_castsi256_si128(v));
+		_mm_store_si128((__m128i *)ring[slot + 16 + c],
+				_mm256_extracti128_si256(v, 1));
+	}
+}
+
+/*
+ * Lane j scans positions [from + j*len, from + (j+1)*len) with the byte
+ * recurrence, in 16-bit lanes (exact: see scan_avx2).  The state is kept
+ * offset so that each step is five adds: s1' = s1 - 64*31 and
+ * s2' = s2 + 1, so that
+ *
+ *	s1' += x - d;  s2' += s1' - 64*d;  split <=> (s2' & 0x1fff) == 0.
+ *
+ * A block of 32 steps only folds min(s2' & mask) over its steps; a block
+ * whose minimum is 0 in some lane is run again step by step to list its
+ * hits (about 6% of blocks).
+ */
+__attribute__((target("avx2")))
+static void scan_lanes(const uint8_t *p, size_t from, size_t len,
+		       struct hits *out)
+{
+	_Alignas(32) uint8_t ring[RING][LANES];
+	_Alignas(32) uint16_t v1[LANES], v2[LANES];
+	const uint8_t *lane[LANES];
+	const __m256i mask = _mm256_set1_epi16(SPLIT_MASK);
+	const __m256i zero = _mm256_setzero_si256();
+	__m256i s1, s2;
+
+	for (int j = 0; j < LANES; j++) {
+		uint32_t a, b;
+
+		lane[j] = p + from + (size_t)j * len;
+		prime(p, from + (size_t)j * len, &a, &b);
+		v1[j] = (uint16_t)(a - W * C);
+		v2[j] = (uint16_t)(b + 1);
+	}
+	/* the dropped bytes of the first 64 steps: slots -64..-1 */
+	transpose_block(lane, -64, ring, RING - 64);
+	transpose_block(lane, -32, ring, RING - 32);
+	s1 = _mm256_load_si256((const __m256i *)v1);
+	s2 = _mm256_load_si256((const __m256i *)v2);
+	for (size_t t = 0; t < len; t += LSTEP) {
+		const uint8_t (*xr)[LANES] = ring + (t % RING);
+		const uint8_t (*dr)[LANES] = ring + ((t + RING - W) % RING);
+		__m256i s1_in = s1, s2_in = s2, lo = _mm256_set1_epi16(-1);
+
+		transpose_block(lane, (ptrdiff_t)t, ring, t % RING);
+#pragma GCC unroll 32
+		for (int k = 0; k < LSTEP; k++) {
+			__m256i x = _mm256_cvtepu8_epi16(
+				_mm_load_si128((const __m128i *)xr[k]));
+			__m256i d = _mm256_cvtepu8_epi16(
+				_mm_load_si128((const __m128i *)dr[k]));
+
+			s1 = _mm256_add_epi16(s1, _mm256_sub_epi16(x, d));
+			s2 = _mm256_add_epi16(s2, _mm256_sub_epi16(
+				s1, _mm256_slli_epi16(d, 6)));
+			lo = _mm256_min_epu16(lo, _mm256_and_si256(s2, mask));
+		}
+		if (LIKELY(!_mm256_movemask_epi8(_mm256_cmpeq_epi16(lo,
+								    zero))))
+			continue;
+		s1 = s1_in;
+		s2 = s2_in;
+		for (int k = 0; k < LSTEP; k++) {
+			__m256i x = _mm256_cvtepu8_epi16(
+				_mm_load_si128((const __m128i *)xr[k]));
+			__m256i d = _mm256_cvtepu8_epi16(
+				_mm_load_si128((const __m128i *)dr[k]));
+			unsigned m;
+
+			s1 = _mm256_add_epi16(s1, _mm256_sub_epi16(x, d));
+			s2 = _mm256_add_epi16(s2, _mm256_sub_epi16(
+				s1, _mm256_slli_epi16(d, 6)));
+			m = (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi16(
+				_mm256_and_si256(s2, mask), zero));
+			if (!m)
+				continue;
+			_mm256_store_si256((__m256i *)v1, s1);
+			_mm256_store_si256((__m256i *)v2, s2);
+			for (m &= 0x55555555u; m; m &= m - 1) {
+				int j = __builtin_ctz(m) / 2;
+
+				hits_add(out, from + (size_t)j * len + t + k + 1,
+					 (uint16_t)(v1[j] + W * C),
+					 (uint16_t)(v2[j] - 1));
+			}
+		}
+	}
+}
+
+/*
+ * Report the hits of scan_lanes() in stream order.  They were found
+ * block by block, so lanes interleave, but each lane's own hits are in
+ * order and lane j's stretch precedes lane j+1's: a stable counting
+ * sort by lane orders them all.
+ */
+static void report_hits(const struct hits *h, size_t from, size_t stretch,
+			rollsum_hit_fn hit, void *ctx)
+{
+	size_t start[LANES + 1] = { 0 };
+	struct rollsum_hit_rec *sorted;
+
+	for (size_t i = 0; i < h->nr; i++)
+		start[(h->v[i].n - 1 - from) / stretch + 1]++;
+	for (int j = 0; j < LANES; j++)
+		start[j + 1] += start[j];
+	sorted = xmalloc(st_mult(h->nr, sizeof(*sorted)) + 1);
+	for (size_t i = 0; i < h->nr; i++)
+		sorted[start[(h->v[i].n - 1 - from) / stretch]++] = h->v[i];
+	for (size_t i = 0; i < h->nr; i++)
+		hit(ctx, sorted[i].n, sorted[i].bits);
+	free(sorted);
+}
+#endif
+
+/* Shortest range worth the lanes: 16 stretches of 4 KiB. */
+#define LANES_MIN ((size_t)64 << 10)
+
+void rollsum_scan_all(const void *data, size_t from, size_t len,
+		      rollsum_hit_fn hit, void *ctx)
+{
+	size_t r;
+	int bits;
+
+	if (from >= len)
+		return;
+	if (from < W)
+		BUG("rollsum_scan_all: range starts inside the first window");
+#ifdef ROLLSUM_HAVE_AVX2
+	if (use_avx2() && len > from && len - from >= LANES_MIN) {
+		size_t stretch = (len - from) / LANES / LSTEP * LSTEP;
+		struct hits h = { NULL, 0, 0 };
+
+		scan_lanes(data, from, stretch, &h);
+		report_hits(&h, from, stretch, hit, ctx);
+		free(h.v);
+		from += LANES * stretch;
+	}
+#endif
+	while ((r = rollsum_scan(data, from, len, &bits))) {
+		hit(ctx, r, bits);
+		from = r;
+	}
 }
 
 size_t rollsum_find_split(const void *data, size_t len, int *bits)

@@ -63,6 +63,19 @@ int rollsum_scan2(const void *data, size_t *a, size_t alen, size_t *b,
 		  size_t blen, int *bits);
 
 /*
+ * Every split position n with from < n <= len of a scan fresh at data[0]
+ * (so from >= 64: whole windows only), reported in increasing order as
+ * hit(ctx, n, bits).  Long ranges go through a 16-lane kernel (AVX2):
+ * the range is cut into 16 stretches, one per lane, whose bytes are
+ * transposed so that each lane runs the plain byte recurrence on its own
+ * stretch.  That is a third of the work per byte of rollsum_scan()'s
+ * prefix sums (16 lanes x 32 steps between two checks for a hit).
+ */
+typedef void (*rollsum_hit_fn)(void *ctx, size_t n, int bits);
+void rollsum_scan_all(const void *data, size_t from, size_t len,
+		      rollsum_hit_fn hit, void *ctx);
+
+/*
  * Whether the scanners use the AVX2 path (chosen at first use from the
  * CPU); rollsum_set_simd(0) forces the portable one, for tests and
  * measurements.  Returns the previous setting.  Not thread-safe: call

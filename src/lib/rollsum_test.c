@@ -236,3 +236,89 @@ UNIT_TEST(rollsum, simd_lanes_and_tails)
 	rollsum_set_simd(was);
 	free(d);
 }
+
+struct hit_list {
+	size_t n[4096];
+	int bits[4096];
+	size_t nr;
+};
+
+static void record_hit(void *ctx, size_t n, int bits)
+{
+	struct hit_list *l = ctx;
+
+	if (l->nr < ARRAY_SIZE(l->n)) {
+		l->n[l->nr] = n;
+		l->bits[l->nr] = bits;
+	}
+	l->nr++;
+}
+
+/*
+ * rollsum_scan_all() lists exactly the splits of a walk with the
+ * reference scan, in order: through the 16-lane kernel (stretches whose
+ * boundaries and 32-byte blocks fall anywhere), its tail, and the
+ * portable path; low-entropy data puts several splits in one block.
+ * Returns mismatches; *lanes marks the lanes (of 16 equal stretches)
+ * that had a split.
+ */
+static int scan_all_vs_reference(const unsigned char *d, size_t from,
+				 size_t n, unsigned *lanes)
+{
+	static struct hit_list l;
+	size_t at = from, i = 0, stretch = (n - from) / 16;
+	int bad = 0;
+
+	l.nr = 0;
+	rollsum_scan_all(d, from, n, record_hit, &l);
+	for (;;) {
+		int b = -1;
+		size_t r = ref_scan(d, at, n, &b);
+
+		if (!r)
+			break;
+		if (i >= l.nr || i >= ARRAY_SIZE(l.n) || l.n[i] != r ||
+		    l.bits[i] != b)
+			bad++;
+		if (lanes && stretch && (r - 1 - from) / stretch < 16)
+			*lanes |= 1u << ((r - 1 - from) / stretch);
+		i++;
+		at = r;
+	}
+	return bad + (i != l.nr);
+}
+
+UNIT_TEST(rollsum, scan_all_matches_reference)
+{
+	enum { N = 600000 };
+	unsigned char *d = xmalloc(N);
+	static const size_t lens[] = { 64, 65, 100, 4096, 65535, 65536,
+				       65536 + 64 + 31, 200001, N };
+	int was = rollsum_set_simd(1), bad = 0, lanes = 0;
+	unsigned seen = 0;
+
+	for (uint32_t seed = 1; seed <= 6; seed++) {
+		lcg_fill(d, N, seed);
+		if (seed % 3 == 0)      /* low-entropy: many splits a block */
+			for (size_t i = 0; i < N; i++)
+				d[i] &= 3;
+		if (seed % 3 == 1)
+			memset(d + 70000, 0xff, 9000);
+		for (size_t i = 0; i < ARRAY_SIZE(lens); i++)
+			for (size_t from = 64; from < 64 + 3 * 37;
+			     from += 37)
+				if (from <= lens[i])
+					bad += scan_all_vs_reference(
+						d, from, lens[i], &seen);
+	}
+	for (unsigned k = 0; k < 16; k++)
+		lanes += (seen >> k) & 1;
+	CHECK(lanes == 16);
+	CHECK(bad == 0);
+	/* the portable path gives the same list */
+	rollsum_set_simd(0);
+	lcg_fill(d, N, 7);
+	CHECK(scan_all_vs_reference(d, 64, N, NULL) == 0);
+	rollsum_set_simd(was);
+	free(d);
+}

@@ -393,6 +393,12 @@ static int cmd_run_stats(int argc, char **argv)
  * same with rollsum_scan2() over two halves (what hashsplit.c uses on
  * long ranges).
  */
+static void count_hit(void *ctx, size_t n, int bits)
+{
+	(void)n, (void)bits;
+	++*(unsigned long long *)ctx;
+}
+
 static int cmd_rollsum_speed(int argc, char **argv)
 {
 	double secs = argc > 1 ? strtod(argv[1], NULL) : 1.0;
@@ -444,6 +450,16 @@ static int cmd_rollsum_speed(int argc, char **argv)
 	} while (t < secs);
 	printf("rollsum-2 %.0f MB/s splits %llu\n", (double)done / 1e6 / t,
 	       splits);
+
+	done = splits = 0;
+	t0 = now();
+	do {
+		rollsum_scan_all(buf, 64, len, count_hit, &splits);
+		done += len;
+		t = now() - t0;
+	} while (t < secs);
+	printf("rollsum-all %.0f MB/s splits %llu\n",
+	       (double)done / 1e6 / t, splits);
 	free(buf);
 	return 0;
 }

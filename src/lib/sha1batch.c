@@ -1,0 +1,336 @@
+/*
+ * Many git object ids at once, two SHA-1 messages per loop on SHA-NI
+ * (sha1batch.h says why).  Each message is "<type> <len>\0" + data
+ * (FORMAT.md 2.1), padded as SHA-1 requires (FIPS 180-4, 5.1.1).  It is
+ * cut into at most three runs of 64-byte blocks so that the bulk of the
+ * data is read where it lies:
+ *
+ *   head  the header and the first data bytes, copied into one block
+ *   mid   the data's whole blocks after that, in place
+ *   tail  the last partial block and the padding, copied (1-2 blocks)
+ *
+ * Two lanes each work through a message; the loop hashes as many blocks
+ * as both lanes' current runs have, then the lane whose run ended moves
+ * to its next run or to the next message.  Chunk sizes vary a lot, so
+ * taking messages in turn (not in fixed pairs) keeps both lanes busy.
+ */
+#include "sha1batch.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util.h"
+
+#if (defined(__x86_64__) || defined(__i386__)) && \
+	(defined(__GNUC__) || defined(__clang__))
+#define HAVE_SHA_NI_KERNEL 1
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
+
+#ifdef HAVE_SHA_NI_KERNEL
+
+/*
+ * Message words in big-endian order, W[0] in the top lane, as the SHA
+ * instructions take them.
+ */
+#define LOAD_W(w, p) \
+	(w) = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p)), bswap)
+/* W[t..t+3] from the 16 words before: rol1(W-3 ^ W-8 ^ W-14 ^ W-16). */
+#define SCHED(W, t) \
+	(W)[t] = _mm_sha1msg2_epu32( \
+		_mm_xor_si128(_mm_sha1msg1_epu32((W)[(t) - 4], (W)[(t) - 3]), \
+			      (W)[(t) - 2]), \
+		(W)[(t) - 1])
+
+__attribute__((target("sha,sse4.1,ssse3")))
+static void blocks1(uint32_t st[5], const unsigned char *p, size_t n)
+{
+	const __m128i bswap = _mm_set_epi64x(0x0001020304050607ULL,
+					     0x08090a0b0c0d0e0fULL);
+	__m128i abcd = _mm_shuffle_epi32(
+		_mm_loadu_si128((const __m128i *)st), 0x1b);
+	__m128i e0 = _mm_set_epi32((int)st[4], 0, 0, 0);
+
+	while (n--) {
+		__m128i W[20], abcd_in = abcd, e_in = e0, prev, e;
+
+		LOAD_W(W[0], p);
+		LOAD_W(W[1], p + 16);
+		LOAD_W(W[2], p + 32);
+		LOAD_W(W[3], p + 48);
+		prev = abcd;
+		abcd = _mm_sha1rnds4_epu32(abcd, _mm_add_epi32(e0, W[0]), 0);
+		/* four rounds per step; the round function changes every 20 */
+#define STEP(g, f) \
+	e = _mm_sha1nexte_epu32(prev, W[g]); \
+	prev = abcd; \
+	abcd = _mm_sha1rnds4_epu32(abcd, e, f)
+#define SSTEP(g, f) SCHED(W, g); STEP(g, f)
+		STEP(1, 0); STEP(2, 0); STEP(3, 0); SSTEP(4, 0);
+		SSTEP(5, 1); SSTEP(6, 1); SSTEP(7, 1); SSTEP(8, 1);
+		SSTEP(9, 1);
+		SSTEP(10, 2); SSTEP(11, 2); SSTEP(12, 2); SSTEP(13, 2);
+		SSTEP(14, 2);
+		SSTEP(15, 3); SSTEP(16, 3); SSTEP(17, 3); SSTEP(18, 3);
+		SSTEP(19, 3);
+#undef SSTEP
+#undef STEP
+		e0 = _mm_sha1nexte_epu32(prev, e_in);
+		abcd = _mm_add_epi32(abcd, abcd_in);
+		p += 64;
+	}
+	_mm_storeu_si128((__m128i *)st, _mm_shuffle_epi32(abcd, 0x1b));
+	st[4] = (uint32_t)_mm_extract_epi32(e0, 3);
+}
+
+/* blocks1() on two states at once: the two chains overlap in the core. */
+__attribute__((target("sha,sse4.1,ssse3")))
+static void blocks2(uint32_t sa[5], const unsigned char *pa, uint32_t sb[5],
+		    const unsigned char *pb, size_t n)
+{
+	const __m128i bswap = _mm_set_epi64x(0x0001020304050607ULL,
+					     0x08090a0b0c0d0e0fULL);
+	__m128i a = _mm_shuffle_epi32(
+		_mm_loadu_si128((const __m128i *)sa), 0x1b);
+	__m128i ea = _mm_set_epi32((int)sa[4], 0, 0, 0);
+	__m128i b = _mm_shuffle_epi32(
+		_mm_loadu_si128((const __m128i *)sb), 0x1b);
+	__m128i eb = _mm_set_epi32((int)sb[4], 0, 0, 0);
+
+	while (n--) {
+		__m128i WA[20], WB[20], a_in = a, ea_in = ea, b_in = b,
+			eb_in = eb, pa_prev, pb_prev, e, f;
+
+		LOAD_W(WA[0], pa);
+		LOAD_W(WA[1], pa + 16);
+		LOAD_W(WA[2], pa + 32);
+		LOAD_W(WA[3], pa + 48);
+		LOAD_W(WB[0], pb);
+		LOAD_W(WB[1], pb + 16);
+		LOAD_W(WB[2], pb + 32);
+		LOAD_W(WB[3], pb + 48);
+		pa_prev = a;
+		pb_prev = b;
+		a = _mm_sha1rnds4_epu32(a, _mm_add_epi32(ea, WA[0]), 0);
+		b = _mm_sha1rnds4_epu32(b, _mm_add_epi32(eb, WB[0]), 0);
+#define STEP(g, fn) \
+	e = _mm_sha1nexte_epu32(pa_prev, WA[g]); \
+	f = _mm_sha1nexte_epu32(pb_prev, WB[g]); \
+	pa_prev = a; \
+	pb_prev = b; \
+	a = _mm_sha1rnds4_epu32(a, e, fn); \
+	b = _mm_sha1rnds4_epu32(b, f, fn)
+#define SSTEP(g, fn) SCHED(WA, g); SCHED(WB, g); STEP(g, fn)
+		STEP(1, 0); STEP(2, 0); STEP(3, 0); SSTEP(4, 0);
+		SSTEP(5, 1); SSTEP(6, 1); SSTEP(7, 1); SSTEP(8, 1);
+		SSTEP(9, 1);
+		SSTEP(10, 2); SSTEP(11, 2); SSTEP(12, 2); SSTEP(13, 2);
+		SSTEP(14, 2);
+		SSTEP(15, 3); SSTEP(16, 3); SSTEP(17, 3); SSTEP(18, 3);
+		SSTEP(19, 3);
+#undef SSTEP
+#undef STEP
+		ea = _mm_sha1nexte_epu32(pa_prev, ea_in);
+		eb = _mm_sha1nexte_epu32(pb_prev, eb_in);
+		a = _mm_add_epi32(a, a_in);
+		b = _mm_add_epi32(b, b_in);
+		pa += 64;
+		pb += 64;
+	}
+	_mm_storeu_si128((__m128i *)sa, _mm_shuffle_epi32(a, 0x1b));
+	sa[4] = (uint32_t)_mm_extract_epi32(ea, 3);
+	_mm_storeu_si128((__m128i *)sb, _mm_shuffle_epi32(b, 0x1b));
+	sb[4] = (uint32_t)_mm_extract_epi32(eb, 3);
+}
+
+static int cpu_has_sha_ni(void)
+{
+	unsigned a, b, c, d;
+
+	if (!__get_cpuid(1, &a, &b, &c, &d))
+		return 0;
+	if (!(c & (1u << 9)) || !(c & (1u << 19)))   /* SSSE3, SSE4.1 */
+		return 0;
+	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+		return 0;
+	return (b & (1u << 29)) != 0;                 /* SHA */
+}
+
+#else
+
+static void blocks1(uint32_t st[5], const unsigned char *p, size_t n)
+{
+	(void)st, (void)p, (void)n;
+	BUG("no SHA-NI kernel in this build");
+}
+
+static void blocks2(uint32_t sa[5], const unsigned char *pa, uint32_t sb[5],
+		    const unsigned char *pb, size_t n)
+{
+	(void)sa, (void)pa, (void)sb, (void)pb, (void)n;
+	BUG("no SHA-NI kernel in this build");
+}
+
+static int cpu_has_sha_ni(void)
+{
+	return 0;
+}
+
+#endif
+
+/* -1 unknown, 0 off, 1 on; threads may race to store the same answer. */
+static int simd_state = -1;
+
+int sha1batch_simd(void)
+{
+	int v = __atomic_load_n(&simd_state, __ATOMIC_RELAXED);
+
+	if (UNLIKELY(v < 0)) {
+		v = cpu_has_sha_ni();
+		__atomic_store_n(&simd_state, v, __ATOMIC_RELAXED);
+	}
+	return v;
+}
+
+int sha1batch_set_simd(int on)
+{
+	int was = sha1batch_simd();
+
+	__atomic_store_n(&simd_state, on && cpu_has_sha_ni(),
+			 __ATOMIC_RELAXED);
+	return was;
+}
+
+struct run {
+	const unsigned char *p;
+	size_t blocks;
+};
+
+struct lane {
+	uint32_t st[5];
+	struct run run[3];
+	int cur, nr;
+	struct oid *out;
+	unsigned char head[64];
+	unsigned char tail[128];
+};
+
+static void lane_start(struct lane *l, const char *type,
+		       const struct sha1batch_job *job)
+{
+	static const uint32_t iv[5] = {
+		0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0,
+	};
+	const unsigned char *data = job->data;
+	size_t len = job->len, hlen, r, tail_blocks;
+	uint64_t bits;
+	char hdr[32];
+
+	hlen = (size_t)snprintf(hdr, sizeof(hdr), "%s %zu", type, len) + 1;
+	bits = (uint64_t)(hlen + len) * 8;
+	memcpy(l->st, iv, sizeof(iv));
+	l->out = job->out;
+	l->cur = l->nr = 0;
+	if (hlen + len >= 64) {
+		size_t k = 64 - hlen, mid;
+
+		memcpy(l->head, hdr, hlen);
+		memcpy(l->head + hlen, data, k);
+		l->run[l->nr++] = (struct run){ l->head, 1 };
+		mid = (len - k) / 64;
+		if (mid)
+			l->run[l->nr++] = (struct run){ data + k, mid };
+		r = (len - k) % 64;
+		memcpy(l->tail, data + k + mid * 64, r);
+	} else {
+		memcpy(l->tail, hdr, hlen);
+		if (len)
+			memcpy(l->tail + hlen, data, len);
+		r = hlen + len;
+	}
+	tail_blocks = r + 9 <= 64 ? 1 : 2;
+	l->tail[r] = 0x80;
+	memset(l->tail + r + 1, 0, tail_blocks * 64 - 8 - (r + 1));
+	put_be32(l->tail + tail_blocks * 64 - 8, (uint32_t)(bits >> 32));
+	put_be32(l->tail + tail_blocks * 64 - 4, (uint32_t)bits);
+	l->run[l->nr++] = (struct run){ l->tail, tail_blocks };
+}
+
+static void lane_finish(struct lane *l)
+{
+	for (int i = 0; i < 5; i++)
+		put_be32(l->out->hash + 4 * i, l->st[i]);
+}
+
+/*
+ * Make l's current run non-empty: finish its message and start the
+ * next job when the message is done.  0 when no work is left for l.
+ */
+static int lane_ready(struct lane *l, int *busy, const char *type,
+		      const struct sha1batch_job *jobs, size_t n, size_t *next)
+{
+	while (*busy && l->cur == l->nr) {
+		lane_finish(l);
+		if (*next < n)
+			lane_start(l, type, &jobs[(*next)++]);
+		else
+			*busy = 0;
+	}
+	return *busy;
+}
+
+static void lane_advance(struct lane *l, size_t k)
+{
+	struct run *r = &l->run[l->cur];
+
+	r->p += 64 * k;
+	r->blocks -= k;
+	if (!r->blocks)
+		l->cur++;
+}
+
+void sha1batch_hash(enum obj_type type, const struct sha1batch_job *jobs,
+		    size_t n)
+{
+	const char *name = obj_type_name(type);
+	struct lane l[2];
+	int busy[2] = { 0, 0 };
+	size_t next = 0;
+
+	if (!name)
+		BUG("sha1batch_hash: bad object type %d", (int)type);
+	if (n < 2 || !sha1batch_simd()) {
+		for (size_t i = 0; i < n; i++)
+			oid_hash_object(jobs[i].out, type, jobs[i].data,
+					jobs[i].len);
+		return;
+	}
+	for (int i = 0; i < 2 && next < n; i++) {
+		lane_start(&l[i], name, &jobs[next++]);
+		busy[i] = 1;
+	}
+	for (;;) {
+		int r0 = lane_ready(&l[0], &busy[0], name, jobs, n, &next);
+		int r1 = lane_ready(&l[1], &busy[1], name, jobs, n, &next);
+
+		if (r0 && r1) {
+			struct run *a = &l[0].run[l[0].cur];
+			struct run *b = &l[1].run[l[1].cur];
+			size_t k = MIN(a->blocks, b->blocks);
+
+			blocks2(l[0].st, a->p, l[1].st, b->p, k);
+			lane_advance(&l[0], k);
+			lane_advance(&l[1], k);
+		} else if (r0 || r1) {
+			struct lane *x = r0 ? &l[0] : &l[1];
+			struct run *a = &x->run[x->cur];
+
+			blocks1(x->st, a->p, a->blocks);
+			lane_advance(x, a->blocks);
+		} else {
+			break;
+		}
+	}
+}
