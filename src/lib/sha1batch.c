@@ -301,10 +301,13 @@ void sha1batch_hash(enum obj_type type, const struct sha1batch_job *jobs,
 
 	if (!name)
 		BUG("sha1batch_hash: bad object type %d", (int)type);
-	if (n < 2 || !sha1batch_simd()) {
+	if (!sha1batch_simd()) {
+		struct sha1_ctx c = { NULL };
+
 		for (size_t i = 0; i < n; i++)
-			oid_hash_object(jobs[i].out, type, jobs[i].data,
-					jobs[i].len);
+			oid_hash_object_ctx(&c, jobs[i].out, type,
+					    jobs[i].data, jobs[i].len);
+		sha1_release(&c);
 		return;
 	}
 	for (int i = 0; i < 2 && next < n; i++) {
