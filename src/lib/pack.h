@@ -25,9 +25,10 @@ int pack_open(struct pack_file **out, const char *path);
 void pack_close(struct pack_file *p);
 
 /*
- * Encode a pack object header (type, size) into out (at most 16 bytes);
- * returns its length.
+ * Encode a pack object header (type, size) into out (at most
+ * PACK_HDR_MAX bytes); returns its length.
  */
+#define PACK_HDR_MAX 16
 size_t pack_encode_header(unsigned char *out, enum obj_type type,
 			  uint64_t size);
 /*

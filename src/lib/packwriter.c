@@ -99,8 +99,7 @@ struct packwriter {
 	char *tmpdir;
 	int fd, objdir_fd;
 	int spilled;
-	unsigned char *wbuf;
-	size_t wlen;
+	struct buf wb;                /* pack bytes not yet written */
 	uint64_t offset;              /* pack bytes so far, header included */
 	uint64_t written, wb_from;    /* bytes in the file; writeback asked to */
 	struct idx_entry *entries;
@@ -201,11 +200,10 @@ static int pw_start_pack(struct packwriter *w)
 		if (w->objdir_fd < 0)
 			return err_errno("cannot open '%s'", w->objdir);
 	}
-	if (!w->wbuf)
-		w->wbuf = xmalloc(PW_BUF_SIZE);
+	buf_reset(&w->wb);
+	buf_grow(&w->wb, PW_BUF_SIZE);
 	/* Room for the header; its count is filled in at the end. */
-	memcpy(w->wbuf, "PACK\0\0\0\2\0\0\0\0", 12);
-	w->wlen = 12;
+	buf_add(&w->wb, "PACK\0\0\0\2\0\0\0\0", 12);
 	w->offset = 12;
 	w->written = w->wb_from = 0;
 	w->spilled = 0;
@@ -229,13 +227,18 @@ static void pw_wrote(struct packwriter *w, size_t len)
 /* Write the buffered bytes; once spilled, hashing waits for the end. */
 static int pw_spill(struct packwriter *w)
 {
-	if (!w->wlen)
+	if (!w->wb.len)
 		return 0;
-	if (write_full(w->fd, w->wbuf, w->wlen) < 0)
+	if (write_full(w->fd, w->wb.data, w->wb.len) < 0)
 		return err_errno("cannot write '%s/pack'", w->tmpdir);
-	pw_wrote(w, w->wlen);
+	pw_wrote(w, w->wb.len);
 	w->spilled = 1;
-	w->wlen = 0;
+	buf_reset(&w->wb);
+	/* one large object inlined: do not keep its room */
+	if (w->wb.alloc > 4 * PW_BUF_SIZE) {
+		buf_release(&w->wb);
+		buf_grow(&w->wb, PW_BUF_SIZE);
+	}
 	return 0;
 }
 
@@ -244,7 +247,7 @@ static int pw_add_bytes(struct packwriter *w, const void *data, size_t len)
 	size_t cap = w->spilled ? PW_SPILL_CHUNK : PW_BUF_SIZE;
 	int ret;
 
-	if (w->wlen + len > cap) {
+	if (w->wb.len + len > cap) {
 		ret = pw_spill(w);
 		if (ret < 0)
 			return ret;
@@ -256,8 +259,7 @@ static int pw_add_bytes(struct packwriter *w, const void *data, size_t len)
 			return 0;
 		}
 	}
-	memcpy(w->wbuf + w->wlen, data, len);
-	w->wlen += len;
+	buf_add(&w->wb, data, len);
 	return 0;
 }
 
@@ -337,20 +339,11 @@ static int pw_finish_pack(struct packwriter *w)
 	if (w->nr > UINT32_MAX)
 		BUG("pack object count overflow");
 	if (!w->spilled) {
-		put_be32(w->wbuf + 8, (uint32_t)w->nr);
-		sha1_update(&w->pack_ctx, w->wbuf, w->wlen);
+		put_be32(w->wb.data + 8, (uint32_t)w->nr);
+		sha1_update(&w->pack_ctx, w->wb.data, w->wb.len);
 		sha1_final(&w->pack_ctx, sum);
-		if (w->wlen + OID_RAWSZ <= PW_BUF_SIZE) {
-			memcpy(w->wbuf + w->wlen, sum, OID_RAWSZ);
-			w->wlen += OID_RAWSZ;
-		} else {
-			ret = pw_spill(w);
-			if (!ret && write_full(w->fd, sum, OID_RAWSZ) < 0)
-				ret = err_errno("cannot write '%s/pack'",
-						w->tmpdir);
-		}
-		if (!ret)
-			ret = pw_spill(w);
+		buf_add(&w->wb, sum, OID_RAWSZ);
+		ret = pw_spill(w);
 	} else {
 		unsigned char cnt[4];
 		ret = pw_spill(w);
@@ -421,7 +414,7 @@ out:
 		close(idx_fd);
 	pw_remove_tmp(w);
 	w->nr = 0;
-	w->wlen = 0;
+	buf_reset(&w->wb);
 	free(tmp_pack);
 	free(tmp_idx);
 	free(dst_pack);
@@ -430,24 +423,15 @@ out:
 }
 
 /*
- * Append one compressed object in sequence (FORMAT.md 2.2), then apply
- * the limits of 2.3 after it, as bup does: a pack may exceed them by
- * one object.
+ * Record the object of `len` pack bytes just added at w->offset, then
+ * apply the limits of FORMAT.md 2.3 after it, as bup does: a pack may
+ * exceed them by one object.
  */
-static int pw_append(struct packwriter *w, const struct oid *oid,
-		     const void *packed, size_t len, uint32_t crc)
+static int pw_added(struct packwriter *w, const struct oid *oid, size_t len,
+		    uint32_t crc)
 {
 	struct idx_entry *e;
-	int ret;
 
-	if (!w->tmpdir) {
-		ret = pw_start_pack(w);
-		if (ret < 0)
-			return ret;
-	}
-	ret = pw_add_bytes(w, packed, len);
-	if (ret < 0)
-		return ret;
 	ALLOC_GROW(w->entries, w->nr + 1, w->alloc);
 	e = &w->entries[w->nr++];
 	e->oid = *oid;
@@ -458,6 +442,52 @@ static int pw_append(struct packwriter *w, const struct oid *oid,
 	if (w->offset >= w->opts.max_size || w->nr >= w->opts.max_objects)
 		return pw_finish_pack(w);
 	return 0;
+}
+
+/* Append one compressed object in sequence (FORMAT.md 2.2). */
+static int pw_append(struct packwriter *w, const struct oid *oid,
+		     const void *packed, size_t len, uint32_t crc)
+{
+	int ret;
+
+	if (!w->tmpdir) {
+		ret = pw_start_pack(w);
+		if (ret < 0)
+			return ret;
+	}
+	ret = pw_add_bytes(w, packed, len);
+	if (ret < 0)
+		return ret;
+	return pw_added(w, oid, len, crc);
+}
+
+/*
+ * Without workers: compress the object straight into the write buffer,
+ * after writing out what is there if the object may not fit.  Every
+ * byte of the pack is then copied once in user space, not twice.
+ */
+static int pw_compress_append(struct packwriter *w, const struct oid *oid,
+			      enum obj_type type, const void *data,
+			      size_t len)
+{
+	size_t cap, start;
+	uint32_t crc;
+	int ret;
+
+	if (!w->tmpdir) {
+		ret = pw_start_pack(w);
+		if (ret < 0)
+			return ret;
+	}
+	cap = w->spilled ? PW_SPILL_CHUNK : PW_BUF_SIZE;
+	if (w->wb.len + zpool_compress_bound(w->z, len) > cap) {
+		ret = pw_spill(w);
+		if (ret < 0)
+			return ret;
+	}
+	start = w->wb.len;
+	crc = zpool_compress(w->z, &w->wb, type, data, len);
+	return pw_added(w, oid, w->wb.len - start, crc);
 }
 
 /* ---- worker pool -------------------------------------------------------- */
@@ -547,6 +577,8 @@ int packwriter_new(struct packwriter **out, const char *objdir,
 	w->odb = odb;
 	w->fd = -1;
 	w->objdir_fd = -1;
+	buf_init(&w->wb, 0);
+	buf_init(&w->packed, 0);
 	w->sink.write = sink_write;
 	w->sink.exists = sink_exists;
 	w->sink.write_known = sink_write_known;
@@ -593,11 +625,7 @@ int packwriter_write_known(struct packwriter *w, enum obj_type type,
 	w->stats.bytes_in += len;
 
 	if (!w->pool) {
-		uint32_t crc;
-
-		buf_reset(&w->packed);
-		crc = zpool_compress(w->z, &w->packed, type, data, len);
-		ret = pw_append(w, out, w->packed.data, w->packed.len, crc);
+		ret = pw_compress_append(w, out, type, data, len);
 		if (ret < 0)
 			w->err = ret;
 		return ret;
@@ -704,7 +732,7 @@ static void pw_free(struct packwriter *w)
 	sha1_release(&w->pack_ctx);
 	set_release(&w->set);
 	free(w->entries);
-	free(w->wbuf);
+	buf_release(&w->wb);
 	free(w->objdir);
 	free(w->packdir);
 	free(w);

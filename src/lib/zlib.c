@@ -135,6 +135,14 @@ static int looks_incompressible(const unsigned char *data, size_t len)
 	return sq < 5120 + 5120 / 8;
 }
 
+size_t zlib_deflate_bound(struct zlib_deflater *z, size_t len)
+{
+	if (z->impl != ZLIB_IMPL_LIBDEFLATE)
+		return (size_t)deflateBound(&z->zs, (uLong)len) + 64;
+	return MAX(libdeflate_zlib_compress_bound(z->ld, len),
+		   libdeflate_zlib_compress_bound(z->ld_store, len));
+}
+
 void zlib_deflate(struct zlib_deflater *z, struct buf *out,
 		  const void *data, size_t len)
 {

@@ -26,6 +26,8 @@ struct zlib_deflater;
 
 struct zlib_deflater *zlib_deflater_new(enum zlib_impl impl, int level);
 void zlib_deflater_free(struct zlib_deflater *z);
+/* At least the length of the zlib stream of any len bytes. */
+size_t zlib_deflate_bound(struct zlib_deflater *z, size_t len);
 /* Appends the zlib stream of (data, len) to out. */
 void zlib_deflate(struct zlib_deflater *z, struct buf *out,
 		  const void *data, size_t len);

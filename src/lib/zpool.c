@@ -83,10 +83,15 @@ struct zpool {
 	char *errmsg;
 };
 
+size_t zpool_compress_bound(struct zlib_deflater *z, size_t len)
+{
+	return PACK_HDR_MAX + zlib_deflate_bound(z, len);
+}
+
 uint32_t zpool_compress(struct zlib_deflater *z, struct buf *out,
 			enum obj_type type, const void *data, size_t len)
 {
-	unsigned char hdr[16];
+	unsigned char hdr[PACK_HDR_MAX];
 	size_t start = out->len;
 	size_t n = pack_encode_header(hdr, type, len);
 

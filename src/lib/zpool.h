@@ -110,5 +110,7 @@ void zpool_free(struct zpool *p);
  */
 uint32_t zpool_compress(struct zlib_deflater *z, struct buf *out,
 			enum obj_type type, const void *data, size_t len);
+/* At least the length of zpool_compress()'s output for len bytes. */
+size_t zpool_compress_bound(struct zlib_deflater *z, size_t len);
 
 #endif
