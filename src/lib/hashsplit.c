@@ -77,7 +77,7 @@ struct hsplit_helper {
 	int stop;
 };
 
-/* Ids of pieces [from, to), two messages at a time (sha1batch.h). */
+/* Ids of pieces [from, to), several messages at a time (sha1batch.h). */
 static void hash_pieces(const unsigned char *buf, struct hsplit_piece *p,
 			size_t from, size_t to)
 {
@@ -480,13 +480,13 @@ static int emit_range(struct hsplit *h, size_t from, size_t to)
 }
 
 /*
- * Hash the listed chunks, two at a time (sha1batch.h) and on two threads
- * when there is a helper (it takes the second half of the bytes), then
- * emit them in order with their ids.  SHA-1 of every chunk is otherwise
- * the largest cost after deflate, and all of it once the split points
- * are found in parallel: an incremental save of a large file that barely
- * changed is all chunking and hashing.  The bytes stay in buf until the
- * next hsplit_buffer().
+ * Hash the listed chunks, several at a time (sha1batch.h) and on two
+ * threads when there is a helper (it takes the second half of the
+ * bytes), then emit them in order with their ids.  SHA-1 of every chunk
+ * is otherwise the largest cost after deflate, and all of it once the
+ * split points are found in parallel: an incremental save of a large
+ * file that barely changed is all chunking and hashing.  The bytes stay
+ * in buf until the next hsplit_buffer().
  */
 static int emit_pieces(struct hsplit *h, int use_helper)
 {

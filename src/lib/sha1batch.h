@@ -1,11 +1,13 @@
 /*
- * Ids of many objects at once (FORMAT.md 2.1), two messages at a time.
+ * Ids of many objects at once (FORMAT.md 2.1), three messages at a time.
  *
  * One SHA-1 stream is bound by the latency of its round instructions
- * (SHA-NI: about 1.9 GB/s per core), not by their throughput, so two
- * independent messages hashed in the same loop run nearly twice as
- * fast.  The chunks of a read are such messages: the chunker lists them,
- * hashes them here, and hands the ids on with the bytes.
+ * (SHA-NI: about 1.8 GB/s per core), not by their throughput, so
+ * independent messages hashed in the same loop overlap in the core: on
+ * bup-sized chunks, two lanes give 3.2 GB/s and three 3.8 GB/s
+ * (`test-tool sha1-speed`); a fourth would not fit in the registers.  The
+ * chunks of a read are such messages: the chunker lists them, hashes
+ * them here, and hands the ids on with the bytes.
  */
 #ifndef CBUP_SHA1BATCH_H
 #define CBUP_SHA1BATCH_H
@@ -21,7 +23,7 @@ struct sha1batch_job {
 };
 
 /*
- * out = oid_hash_object(type, data, len) for each job.  Two lanes on
+ * out = oid_hash_object(type, data, len) for each job.  Three lanes on
  * CPUs with SHA-NI; one message at a time through OpenSSL otherwise.
  * Reentrant: no state is shared between calls.
  */
@@ -29,11 +31,11 @@ void sha1batch_hash(enum obj_type type, const struct sha1batch_job *jobs,
 		    size_t n);
 
 /*
- * Tests: 0 forces the one-at-a-time path, 1 the two-lane one where the
- * CPU has it.  Returns whether the two-lane path was in use.
+ * Tests: 0 forces the one-at-a-time path, 1 the lanes where the CPU has
+ * SHA-NI.  Returns whether the lanes were in use.
  */
 int sha1batch_set_simd(int on);
-/* Whether the two-lane path is available and on. */
+/* Whether the lanes are available and on. */
 int sha1batch_simd(void);
 
 #endif

@@ -1,7 +1,7 @@
 /*
- * sha1batch: the two-lane ids equal OpenSSL's one-at-a-time ids for every
- * way a message can fall into head, middle and tail blocks, in batches
- * of every shape, and for git's known ids.
+ * sha1batch: the ids from the SHA-NI lanes equal OpenSSL's, one at a
+ * time, for every way a message can fall into head, middle and tail
+ * blocks, in batches of every shape, and for git's known ids.
  */
 #include <stdio.h>
 #include <stdlib.h>

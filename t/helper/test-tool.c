@@ -13,6 +13,7 @@
  *                         (bup's average chunk size; FORMAT.md 2.2)
  *   run-stats OUT CMD...  run CMD, then append "wall_s maxrss_kib user_s
  *                         sys_s" to OUT; exits with CMD's status
+ *   sha1-speed [SECS]     MB/s of chunk ids, one at a time and in batches
  *   rollsum-speed [SECS]  MB/s of the chunker's rollsum scan (one core, one
  *                         stream, and two interleaved halves as hashsplit.c
  *                         scans) on incompressible bytes
@@ -40,6 +41,8 @@
 #include "oid.h"
 #include "packwriter.h"
 #include "rollsum.h"
+#include "sha1batch.h"
+#include "util.h"
 #include <zlib_sys.h>  /* the system <zlib.h>; see there */
 
 static const char usage_str[] =
@@ -50,6 +53,7 @@ static const char usage_str[] =
 	"   or: test-tool deflate-speed [SECONDS]\n"
 	"   or: test-tool run-stats OUTFILE CMD [ARGS...]\n"
 	"   or: test-tool rollsum-speed [SECONDS]\n"
+	"   or: test-tool sha1-speed [SECONDS]\n"
 	"   or: test-tool gen-packs OBJDIR N PER-PACK SEED\n";
 
 static int usage(void)
@@ -393,6 +397,62 @@ static int cmd_run_stats(int argc, char **argv)
  * same with rollsum_scan2() over two halves (what hashsplit.c uses on
  * long ranges).
  */
+/*
+ * MB/s of blob ids over 8 MiB cut into chunks of bup's size distribution
+ * (geometric, mean 8 KiB, at most 32 KiB): one at a time through
+ * OpenSSL, then in batches of 64 (sha1batch).
+ */
+static int cmd_sha1_speed(int argc, char **argv)
+{
+	double secs = argc > 1 ? strtod(argv[1], NULL) : 1.0;
+	size_t len = (size_t)8 << 20, nr = 0, alloc = 0;
+	unsigned char *buf = malloc(len);
+	struct sha1batch_job *jobs = NULL;
+	struct oid *ids;
+	uint32_t seed = 7;
+	double t0, t;
+
+	if (!buf)
+		return 1;
+	if (secs <= 0)
+		secs = 1.0;
+	lcg_fill(&seed, buf, len);
+	for (size_t at = 0; at < len;) {
+		size_t n = 1;
+
+		while (n < 32768 && (seed = seed * 1103515245u + 12345u,
+				     (seed >> 16) % 8192))
+			n++;
+		n = MIN(n, len - at);
+		ALLOC_GROW(jobs, nr + 1, alloc);
+		jobs[nr++] = (struct sha1batch_job){ buf + at, n, NULL };
+		at += n;
+	}
+	ids = xcalloc(nr, sizeof(*ids));
+	for (size_t i = 0; i < nr; i++)
+		jobs[i].out = &ids[i];
+	for (int simd = 0; simd <= 1; simd++) {
+		unsigned long long done = 0;
+		int was = sha1batch_set_simd(simd);
+
+		t0 = now();
+		do {
+			for (size_t i = 0; i < nr; i += 64)
+				sha1batch_hash(OBJ_BLOB, jobs + i,
+					       MIN((size_t)64, nr - i));
+			done += len;
+			t = now() - t0;
+		} while (t < secs);
+		printf("sha1-%s %.0f MB/s chunks %zu\n",
+		       simd ? "batch" : "openssl", (double)done / 1e6 / t, nr);
+		sha1batch_set_simd(was);
+	}
+	free(ids);
+	free(jobs);
+	free(buf);
+	return 0;
+}
+
 static void count_hit(void *ctx, size_t n, int bits)
 {
 	(void)n, (void)bits;
@@ -525,6 +585,7 @@ int main(int argc, char **argv)
 		{ "deflate-speed", cmd_deflate_speed },
 		{ "run-stats", cmd_run_stats },
 		{ "rollsum-speed", cmd_rollsum_speed },
+		{ "sha1-speed", cmd_sha1_speed },
 		{ "gen-packs", cmd_gen_packs },
 	};
 
