@@ -36,6 +36,13 @@
  */
 #define LOAD_W(w, p) \
 	(w) = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p)), bswap)
+#define LOAD_BLOCK(W, p) \
+	do { \
+		LOAD_W((W)[0], (p)); \
+		LOAD_W((W)[1], (p) + 16); \
+		LOAD_W((W)[2], (p) + 32); \
+		LOAD_W((W)[3], (p) + 48); \
+	} while (0)
 /* W[t..t+3] from the 16 words before: rol1(W-3 ^ W-8 ^ W-14 ^ W-16). */
 #define SCHED(W, t) \
 	(W)[t] = _mm_sha1msg2_epu32( \
@@ -43,45 +50,59 @@
 			      (W)[(t) - 2]), \
 		(W)[(t) - 1])
 
+/*
+ * Rounds 4-79 in steps of four, the first step (rounds 0-3) being done
+ * by the caller; SSTEP also schedules the step's message words.  The
+ * round function changes every 20 rounds.
+ */
+#define ROUNDS_1_TO_19(STEP, SSTEP) \
+	STEP(1, 0); STEP(2, 0); STEP(3, 0); SSTEP(4, 0); \
+	SSTEP(5, 1); SSTEP(6, 1); SSTEP(7, 1); SSTEP(8, 1); SSTEP(9, 1); \
+	SSTEP(10, 2); SSTEP(11, 2); SSTEP(12, 2); SSTEP(13, 2); \
+	SSTEP(14, 2); \
+	SSTEP(15, 3); SSTEP(16, 3); SSTEP(17, 3); SSTEP(18, 3); SSTEP(19, 3)
+/* A state in registers: ABCD reversed, E in the top lane; and back. */
+#define LOAD_STATE(abcd, e, st) \
+	do { \
+		(abcd) = _mm_shuffle_epi32( \
+			_mm_loadu_si128((const __m128i *)(st)), 0x1b); \
+		(e) = _mm_set_epi32((int)(st)[4], 0, 0, 0); \
+	} while (0)
+#define STORE_STATE(st, abcd, e) \
+	do { \
+		_mm_storeu_si128((__m128i *)(st), \
+				 _mm_shuffle_epi32((abcd), 0x1b)); \
+		(st)[4] = (uint32_t)_mm_extract_epi32((e), 3); \
+	} while (0)
+
 __attribute__((target("sha,sse4.1,ssse3")))
 static void blocks1(uint32_t st[5], const unsigned char *p, size_t n)
 {
 	const __m128i bswap = _mm_set_epi64x(0x0001020304050607ULL,
 					     0x08090a0b0c0d0e0fULL);
-	__m128i abcd = _mm_shuffle_epi32(
-		_mm_loadu_si128((const __m128i *)st), 0x1b);
-	__m128i e0 = _mm_set_epi32((int)st[4], 0, 0, 0);
+	__m128i abcd, e0;
+
+	LOAD_STATE(abcd, e0, st);
 
 	while (n--) {
 		__m128i W[20], abcd_in = abcd, e_in = e0, prev, e;
 
-		LOAD_W(W[0], p);
-		LOAD_W(W[1], p + 16);
-		LOAD_W(W[2], p + 32);
-		LOAD_W(W[3], p + 48);
+		LOAD_BLOCK(W, p);
 		prev = abcd;
 		abcd = _mm_sha1rnds4_epu32(abcd, _mm_add_epi32(e0, W[0]), 0);
-		/* four rounds per step; the round function changes every 20 */
 #define STEP(g, f) \
 	e = _mm_sha1nexte_epu32(prev, W[g]); \
 	prev = abcd; \
 	abcd = _mm_sha1rnds4_epu32(abcd, e, f)
 #define SSTEP(g, f) SCHED(W, g); STEP(g, f)
-		STEP(1, 0); STEP(2, 0); STEP(3, 0); SSTEP(4, 0);
-		SSTEP(5, 1); SSTEP(6, 1); SSTEP(7, 1); SSTEP(8, 1);
-		SSTEP(9, 1);
-		SSTEP(10, 2); SSTEP(11, 2); SSTEP(12, 2); SSTEP(13, 2);
-		SSTEP(14, 2);
-		SSTEP(15, 3); SSTEP(16, 3); SSTEP(17, 3); SSTEP(18, 3);
-		SSTEP(19, 3);
+		ROUNDS_1_TO_19(STEP, SSTEP);
 #undef SSTEP
 #undef STEP
 		e0 = _mm_sha1nexte_epu32(prev, e_in);
 		abcd = _mm_add_epi32(abcd, abcd_in);
 		p += 64;
 	}
-	_mm_storeu_si128((__m128i *)st, _mm_shuffle_epi32(abcd, 0x1b));
-	st[4] = (uint32_t)_mm_extract_epi32(e0, 3);
+	STORE_STATE(st, abcd, e0);
 }
 
 /* blocks1() on two states at once: the two chains overlap in the core. */
@@ -91,25 +112,17 @@ static void blocks2(uint32_t sa[5], const unsigned char *pa, uint32_t sb[5],
 {
 	const __m128i bswap = _mm_set_epi64x(0x0001020304050607ULL,
 					     0x08090a0b0c0d0e0fULL);
-	__m128i a = _mm_shuffle_epi32(
-		_mm_loadu_si128((const __m128i *)sa), 0x1b);
-	__m128i ea = _mm_set_epi32((int)sa[4], 0, 0, 0);
-	__m128i b = _mm_shuffle_epi32(
-		_mm_loadu_si128((const __m128i *)sb), 0x1b);
-	__m128i eb = _mm_set_epi32((int)sb[4], 0, 0, 0);
+	__m128i a, ea, b, eb;
+
+	LOAD_STATE(a, ea, sa);
+	LOAD_STATE(b, eb, sb);
 
 	while (n--) {
 		__m128i WA[20], WB[20], a_in = a, ea_in = ea, b_in = b,
 			eb_in = eb, pa_prev, pb_prev, e, f;
 
-		LOAD_W(WA[0], pa);
-		LOAD_W(WA[1], pa + 16);
-		LOAD_W(WA[2], pa + 32);
-		LOAD_W(WA[3], pa + 48);
-		LOAD_W(WB[0], pb);
-		LOAD_W(WB[1], pb + 16);
-		LOAD_W(WB[2], pb + 32);
-		LOAD_W(WB[3], pb + 48);
+		LOAD_BLOCK(WA, pa);
+		LOAD_BLOCK(WB, pb);
 		pa_prev = a;
 		pb_prev = b;
 		a = _mm_sha1rnds4_epu32(a, _mm_add_epi32(ea, WA[0]), 0);
@@ -122,13 +135,7 @@ static void blocks2(uint32_t sa[5], const unsigned char *pa, uint32_t sb[5],
 	a = _mm_sha1rnds4_epu32(a, e, fn); \
 	b = _mm_sha1rnds4_epu32(b, f, fn)
 #define SSTEP(g, fn) SCHED(WA, g); SCHED(WB, g); STEP(g, fn)
-		STEP(1, 0); STEP(2, 0); STEP(3, 0); SSTEP(4, 0);
-		SSTEP(5, 1); SSTEP(6, 1); SSTEP(7, 1); SSTEP(8, 1);
-		SSTEP(9, 1);
-		SSTEP(10, 2); SSTEP(11, 2); SSTEP(12, 2); SSTEP(13, 2);
-		SSTEP(14, 2);
-		SSTEP(15, 3); SSTEP(16, 3); SSTEP(17, 3); SSTEP(18, 3);
-		SSTEP(19, 3);
+		ROUNDS_1_TO_19(STEP, SSTEP);
 #undef SSTEP
 #undef STEP
 		ea = _mm_sha1nexte_epu32(pa_prev, ea_in);
@@ -138,10 +145,8 @@ static void blocks2(uint32_t sa[5], const unsigned char *pa, uint32_t sb[5],
 		pa += 64;
 		pb += 64;
 	}
-	_mm_storeu_si128((__m128i *)sa, _mm_shuffle_epi32(a, 0x1b));
-	sa[4] = (uint32_t)_mm_extract_epi32(ea, 3);
-	_mm_storeu_si128((__m128i *)sb, _mm_shuffle_epi32(b, 0x1b));
-	sb[4] = (uint32_t)_mm_extract_epi32(eb, 3);
+	STORE_STATE(sa, a, ea);
+	STORE_STATE(sb, b, eb);
 }
 
 /* Three states: about 25% more than two, before registers run out. */
@@ -151,33 +156,20 @@ static void blocks3(uint32_t *st[3], const unsigned char *p[3], size_t n)
 	const __m128i bswap = _mm_set_epi64x(0x0001020304050607ULL,
 					     0x08090a0b0c0d0e0fULL);
 	const unsigned char *pa = p[0], *pb = p[1], *pc = p[2];
-	__m128i a = _mm_shuffle_epi32(
-		_mm_loadu_si128((const __m128i *)st[0]), 0x1b);
-	__m128i b = _mm_shuffle_epi32(
-		_mm_loadu_si128((const __m128i *)st[1]), 0x1b);
-	__m128i c = _mm_shuffle_epi32(
-		_mm_loadu_si128((const __m128i *)st[2]), 0x1b);
-	__m128i ea = _mm_set_epi32((int)st[0][4], 0, 0, 0);
-	__m128i eb = _mm_set_epi32((int)st[1][4], 0, 0, 0);
-	__m128i ec = _mm_set_epi32((int)st[2][4], 0, 0, 0);
+	__m128i a, ea, b, eb, c, ec;
+
+	LOAD_STATE(a, ea, st[0]);
+	LOAD_STATE(b, eb, st[1]);
+	LOAD_STATE(c, ec, st[2]);
 
 	while (n--) {
 		__m128i WA[20], WB[20], WC[20], a_in = a, b_in = b, c_in = c,
 			ea_in = ea, eb_in = eb, ec_in = ec, pa_prev, pb_prev,
 			pc_prev, e, f, g;
 
-		LOAD_W(WA[0], pa);
-		LOAD_W(WA[1], pa + 16);
-		LOAD_W(WA[2], pa + 32);
-		LOAD_W(WA[3], pa + 48);
-		LOAD_W(WB[0], pb);
-		LOAD_W(WB[1], pb + 16);
-		LOAD_W(WB[2], pb + 32);
-		LOAD_W(WB[3], pb + 48);
-		LOAD_W(WC[0], pc);
-		LOAD_W(WC[1], pc + 16);
-		LOAD_W(WC[2], pc + 32);
-		LOAD_W(WC[3], pc + 48);
+		LOAD_BLOCK(WA, pa);
+		LOAD_BLOCK(WB, pb);
+		LOAD_BLOCK(WC, pc);
 		pa_prev = a;
 		pb_prev = b;
 		pc_prev = c;
@@ -195,13 +187,7 @@ static void blocks3(uint32_t *st[3], const unsigned char *p[3], size_t n)
 	b = _mm_sha1rnds4_epu32(b, f, fn); \
 	c = _mm_sha1rnds4_epu32(c, g, fn)
 #define SSTEP(g_, fn) SCHED(WA, g_); SCHED(WB, g_); SCHED(WC, g_); STEP(g_, fn)
-		STEP(1, 0); STEP(2, 0); STEP(3, 0); SSTEP(4, 0);
-		SSTEP(5, 1); SSTEP(6, 1); SSTEP(7, 1); SSTEP(8, 1);
-		SSTEP(9, 1);
-		SSTEP(10, 2); SSTEP(11, 2); SSTEP(12, 2); SSTEP(13, 2);
-		SSTEP(14, 2);
-		SSTEP(15, 3); SSTEP(16, 3); SSTEP(17, 3); SSTEP(18, 3);
-		SSTEP(19, 3);
+		ROUNDS_1_TO_19(STEP, SSTEP);
 #undef SSTEP
 #undef STEP
 		ea = _mm_sha1nexte_epu32(pa_prev, ea_in);
@@ -214,12 +200,9 @@ static void blocks3(uint32_t *st[3], const unsigned char *p[3], size_t n)
 		pb += 64;
 		pc += 64;
 	}
-	_mm_storeu_si128((__m128i *)st[0], _mm_shuffle_epi32(a, 0x1b));
-	st[0][4] = (uint32_t)_mm_extract_epi32(ea, 3);
-	_mm_storeu_si128((__m128i *)st[1], _mm_shuffle_epi32(b, 0x1b));
-	st[1][4] = (uint32_t)_mm_extract_epi32(eb, 3);
-	_mm_storeu_si128((__m128i *)st[2], _mm_shuffle_epi32(c, 0x1b));
-	st[2][4] = (uint32_t)_mm_extract_epi32(ec, 3);
+	STORE_STATE(st[0], a, ea);
+	STORE_STATE(st[1], b, eb);
+	STORE_STATE(st[2], c, ec);
 }
 
 static int cpu_has_sha_ni(void)
