@@ -116,6 +116,23 @@ test_expect_success 'packs pass git fsck --strict and verify-pack' '
 	done
 '
 
+# A pack larger than the write buffer has its space allocated ahead of
+# its writes (packwriter.c); what lies beyond its end is given back.
+test_expect_success 'a large pack is whole and holds no space beyond its end' '
+	cbup init -d spill >/dev/null 2>&1 || cbup -d spill init >/dev/null &&
+	lcg 31 20000000 >spill.in &&
+	CBUP_THREADS=0 cbup -d spill split -n s spill.in &&
+	CBUP_THREADS=2 cbup -d spill split -n s2 hello &&
+	for p in spill/objects/pack/*.pack; do
+		git verify-pack "${p%.pack}.idx" || return 1
+		set -- $(stat -c "%b %B %s" "$p") &&
+		test $(($1 * $2)) -le $(($3 + 1048576)) || {
+			echo "$p: $(($1 * $2)) bytes allocated for $3"; return 1; }
+	done &&
+	cbup -d spill join s >spill.out &&
+	cmp spill.in spill.out
+'
+
 test_expect_success '--bench and -v speak on stderr only' '
 	cbup split --noop -t --bench hello >out 2>err &&
 	grep -q "^bup: .* kbytes in .* secs = .* kbytes/sec$" err &&

@@ -19,6 +19,15 @@ void file_start_writeback(int fd, uint64_t off, uint64_t len)
 #endif
 }
 
+void file_preallocate(int fd, uint64_t off, uint64_t len)
+{
+#ifdef FALLOC_FL_KEEP_SIZE
+	(void)fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
+#else
+	(void)fd, (void)off, (void)len;
+#endif
+}
+
 int file_fsync_parent(const char *path)
 {
 	const char *slash = strrchr(path, '/');

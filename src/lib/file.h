@@ -26,5 +26,14 @@ int file_fsync_parent(const char *path);
  * errors are ignored, the fsync reports them.
  */
 void file_start_writeback(int fd, uint64_t off, uint64_t len);
+/*
+ * Allocate [off, off + len) of fd's disk space ahead of writes, without
+ * changing its size (Linux fallocate FALLOC_FL_KEEP_SIZE; a no-op
+ * elsewhere).  Writes into allocated space skip the filesystem's delayed
+ * allocation work.  Advisory: errors (no support, no space) are ignored,
+ * the writes report them.  Space beyond the end stays allocated until
+ * the file is truncated to its size or removed.
+ */
+void file_preallocate(int fd, uint64_t off, uint64_t len);
 
 #endif

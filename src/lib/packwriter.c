@@ -64,6 +64,15 @@
  * waits for the pack to be finished.
  */
 #define PW_WRITEBACK_STEP ((uint64_t)16 << 20)
+/*
+ * A spilled pack's disk space is allocated this far ahead of its writes
+ * (file_preallocate): writes into allocated space skip ext4's delayed
+ * allocation, and the writeback started every PW_WRITEBACK_STEP no longer
+ * allocates blocks on the writing thread.  800 MB written in 1 MiB
+ * writes: 0.13 s of kernel time against 0.18-0.49 s.  The pack is
+ * truncated to its size when it is finished.
+ */
+#define PW_PREALLOC_STEP ((uint64_t)64 << 20)
 /* Window of the read-back for the pack checksum (a multiple of pages). */
 #define PW_HASH_WINDOW ((size_t)4 << 20)
 
@@ -102,6 +111,7 @@ struct packwriter {
 	struct buf wb;                /* pack bytes not yet written */
 	uint64_t offset;              /* pack bytes so far, header included */
 	uint64_t written, wb_from;    /* bytes in the file; writeback asked to */
+	uint64_t prealloc_to;         /* space allocated up to here */
 	struct idx_entry *entries;
 	size_t nr, alloc;
 	struct sha1_ctx pack_ctx;
@@ -205,7 +215,7 @@ static int pw_start_pack(struct packwriter *w)
 	/* Room for the header; its count is filled in at the end. */
 	buf_add(&w->wb, "PACK\0\0\0\2\0\0\0\0", 12);
 	w->offset = 12;
-	w->written = w->wb_from = 0;
+	w->written = w->wb_from = w->prealloc_to = 0;
 	w->spilled = 0;
 	w->nr = 0;
 	sha1_init(&w->pack_ctx);
@@ -213,7 +223,11 @@ static int pw_start_pack(struct packwriter *w)
 	return 0;
 }
 
-/* Count bytes written to the file, starting writeback every step. */
+/*
+ * Count bytes written to the file, starting writeback every step and,
+ * once the pack has spilled (a pack finished in the buffer is written
+ * at once), keeping the allocated space at least half a step ahead.
+ */
 static void pw_wrote(struct packwriter *w, size_t len)
 {
 	w->written += len;
@@ -221,6 +235,13 @@ static void pw_wrote(struct packwriter *w, size_t len)
 		file_start_writeback(w->fd, w->wb_from,
 				     w->written - w->wb_from);
 		w->wb_from = w->written;
+	}
+	if (w->spilled &&
+	    w->written + PW_PREALLOC_STEP / 2 > w->prealloc_to) {
+		uint64_t from = MAX(w->prealloc_to, w->written);
+
+		file_preallocate(w->fd, from, PW_PREALLOC_STEP);
+		w->prealloc_to = from + PW_PREALLOC_STEP;
 	}
 }
 
@@ -354,6 +375,10 @@ static int pw_finish_pack(struct packwriter *w)
 			ret = pw_hash_file(w, sum);
 		if (!ret && write_full(w->fd, sum, OID_RAWSZ) < 0)
 			ret = err_errno("cannot write '%s/pack'", w->tmpdir);
+		/* give back the space allocated beyond the end */
+		if (!ret && w->prealloc_to &&
+		    ftruncate(w->fd, (off_t)(w->offset + OID_RAWSZ)) < 0)
+			ret = err_errno("cannot truncate '%s/pack'", w->tmpdir);
 	}
 	if (ret)
 		goto out;
