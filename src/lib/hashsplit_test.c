@@ -542,6 +542,44 @@ UNIT_TEST(hashsplit, matches_literal_model)
 	free(d);
 }
 
+/*
+ * Every read asked for at bup's read size lands on a page boundary,
+ * whatever the leftover of the previous one (hashsplit.c HSPLIT_ALIGN).
+ * The vector and model tests check the chunks through the same moves.
+ */
+UNIT_TEST(hashsplit, reads_land_on_pages)
+{
+	static const size_t reads[] = { 5000, 77777, 4096, 1, 300000, 8191 };
+	size_t total = 0, o = 0;
+	unsigned char *d;
+	struct run r;
+	struct hsplit h;
+	int bad = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(reads); i++)
+		total += reads[i];
+	d = malloc(total);
+	lcg_fill(d, total, 11);
+	run_init(&r);
+	hsplit_init(&h, 4, record, &r);
+	for (size_t i = 0; i < ARRAY_SIZE(reads); i++) {
+		unsigned char *p = hsplit_buffer(&h, HSPLIT_READ_SIZE);
+
+		if ((uintptr_t)p % 4096)
+			bad++;
+		memcpy(p, d + o, reads[i]);
+		CHECK(hsplit_feed_buffer(&h, reads[i]) == 0);
+		o += reads[i];
+	}
+	CHECK(hsplit_finish(&h) == 0);
+	hsplit_release(&h);
+	CHECK(bad == 0);
+	CHECK(r.nr > 10);
+	CHECK(r.ofs == total);
+	run_release(&r);
+	free(d);
+}
+
 /* ---- the parallel candidate scan gives the sequential cut points ---- */
 
 static void check_vector_par(const char *name)
