@@ -376,13 +376,12 @@ unsigned char *hsplit_buffer(struct hsplit *h, size_t want)
 		compact(h);
 		if (h->alloc - h->end < want) {
 			size_t n = st_add(st_add(h->end, want), HSPLIT_ALIGN);
-			void *nb;
+			unsigned char *nb;
 
 			/* Room for the leftover (< BLOB_MAX) plus a read. */
 			if (n < HSPLIT_READ_SIZE + HSPLIT_BLOB_MAX + HSPLIT_ALIGN)
 				n = HSPLIT_READ_SIZE + HSPLIT_BLOB_MAX + HSPLIT_ALIGN;
-			if (posix_memalign(&nb, HSPLIT_ALIGN, n))
-				BUG("out of memory");
+			nb = xmalloc_aligned(HSPLIT_ALIGN, n);
 			if (h->end)
 				memcpy(nb, h->buf, h->end);
 			free(h->buf);

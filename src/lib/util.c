@@ -30,6 +30,15 @@ void *xcalloc(size_t nmemb, size_t size)
 	return p;
 }
 
+void *xmalloc_aligned(size_t align, size_t n)
+{
+	void *p = NULL;
+
+	if (posix_memalign(&p, align, n ? n : 1))
+		die_oom(n);
+	return p;
+}
+
 void *xrealloc(void *p, size_t n)
 {
 	void *q = realloc(p, n ? n : 1);
