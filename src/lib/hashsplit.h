@@ -24,8 +24,8 @@
 /*
  * Called per chunk in order; a non-zero return aborts and is passed up.
  * `id` is the chunk's blob id when the chunker computed it (it hashes
- * the chunks of a large read on two threads: hsplit_set_threads), else
- * NULL.
+ * the chunks of every read of cand_min bytes or more, in batches, and
+ * on two threads with hsplit_set_threads), else NULL.
  */
 typedef int (*hsplit_emit_fn)(void *ctx, const unsigned char *data,
 			      size_t len, int level, const struct oid *id);

@@ -90,7 +90,7 @@ struct packwriter {
 	struct objsink sink;
 	struct sha1_ctx oid_ctx;      /* object ids */
 	struct zlib_deflater *z;      /* inline compression */
-	struct buf packed;            /* inline: the object in pack form */
+	struct buf scratch;           /* inline: a received object, inflated */
 	struct pw_set set;
 	struct zpool *pool;           /* opts.threads > 0 */
 	int err;                      /* sticky first error */
@@ -473,13 +473,10 @@ static int pw_added(struct packwriter *w, const struct oid *oid, size_t len,
 static int pw_append(struct packwriter *w, const struct oid *oid,
 		     const void *packed, size_t len, uint32_t crc)
 {
-	int ret;
+	int ret = w->tmpdir ? 0 : pw_start_pack(w);
 
-	if (!w->tmpdir) {
-		ret = pw_start_pack(w);
-		if (ret < 0)
-			return ret;
-	}
+	if (ret < 0)
+		return ret;
 	ret = pw_add_bytes(w, packed, len);
 	if (ret < 0)
 		return ret;
@@ -497,13 +494,10 @@ static int pw_compress_append(struct packwriter *w, const struct oid *oid,
 {
 	size_t cap, start;
 	uint32_t crc;
-	int ret;
+	int ret = w->tmpdir ? 0 : pw_start_pack(w);
 
-	if (!w->tmpdir) {
-		ret = pw_start_pack(w);
-		if (ret < 0)
-			return ret;
-	}
+	if (ret < 0)
+		return ret;
 	cap = w->spilled ? PW_SPILL_CHUNK : PW_BUF_SIZE;
 	if (w->wb.len + zpool_compress_bound(w->z, len) > cap) {
 		ret = pw_spill(w);
@@ -603,7 +597,7 @@ int packwriter_new(struct packwriter **out, const char *objdir,
 	w->fd = -1;
 	w->objdir_fd = -1;
 	buf_init(&w->wb, 0);
-	buf_init(&w->packed, 0);
+	buf_init(&w->scratch, 0);
 	w->sink.write = sink_write;
 	w->sink.exists = sink_exists;
 	w->sink.write_known = sink_write_known;
@@ -709,7 +703,7 @@ int packwriter_write_received(struct packwriter *w, const struct oid *oid,
 		return w->err;
 	/* inline, the caller's tools: its SHA-1 context, its pack buffer */
 	if (!w->pool &&
-	    (ret = pack_verify_raw(oid, packed, len, crc, &w->packed,
+	    (ret = pack_verify_raw(oid, packed, len, crc, &w->scratch,
 				   &w->oid_ctx)) < 0)
 		return ret;
 	/* with a pool: the header now (for the stats), the rest on a worker */
@@ -752,7 +746,7 @@ static void pw_free(struct packwriter *w)
 	if (w->objdir_fd >= 0)
 		close(w->objdir_fd);
 	zlib_deflater_free(w->z);
-	buf_release(&w->packed);
+	buf_release(&w->scratch);
 	sha1_release(&w->oid_ctx);
 	sha1_release(&w->pack_ctx);
 	set_release(&w->set);

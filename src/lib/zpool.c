@@ -205,8 +205,7 @@ static void *worker(void *arg)
 			pthread_cond_broadcast(&p->done);
 	}
 	pthread_mutex_unlock(&p->lock);
-	if (wk.z)
-		zlib_deflater_free(wk.z);
+	zlib_deflater_free(wk.z);
 	buf_release(&wk.scratch);
 	sha1_release(&wk.sha);
 	return NULL;
