@@ -479,19 +479,30 @@ struct odb *cli_odb(struct repo *r)
 	return odb;
 }
 
-void cli_check_parent(struct repo *r, const char *refname,
-		      const struct oid *parent)
+int cli_check_parent(struct repo *r, const char *refname,
+		     const struct oid *parent)
 {
+	struct odb *odb = repo_odb(r);
 	struct buf b = BUF_INIT;
 	enum obj_type type;
+	int ret;
 
-	if (odb_read(cli_odb(r), parent, &type, &b) < 0)
-		die("%s points to an unreadable commit: %s", refname,
-		    err_last());
-	if (type != OBJ_COMMIT)
-		die("%s points to a %s, not a commit", refname,
-		    obj_type_name(type));
+	if (!odb)
+		return err_last_code() < 0 ? err_last_code() : ERR_IO;
+	ret = odb_read(odb, parent, &type, &b);
 	buf_release(&b);
+	if (ret < 0) {
+		/* err_set must not format from its own buffer */
+		char *why = xstrdup(err_last());
+		ret = err_set(ret, "%s points to an unreadable commit: %s",
+			      refname, why);
+		free(why);
+		return ret;
+	}
+	if (type != OBJ_COMMIT)
+		return err_set(ERR_CORRUPT, "%s points to a %s, not a commit",
+			       refname, obj_type_name(type));
+	return 0;
 }
 
 struct repo *cli_open_repo(void)

@@ -1647,7 +1647,7 @@ int cmd_save(int argc, const char **argv)
 	struct repo *repo = NULL;
 	char *refname = NULL, *indexfile = NULL, *path = NULL;
 	struct oid oldref, tree, commit;
-	int have_old = 0, code = 0, ret = 0, missing;
+	int have_old = 0, code = 0, ret = 0, missing, cmd_level = -1;
 	const char *remote = NULL;
 	int reverse;
 	double date;
@@ -1776,22 +1776,38 @@ int cmd_save(int argc, const char **argv)
 	}
 
 	repo = cli_open_repo();
+	/* a usage error exits: before any connection or thread exists */
+	if (opt_count(&o, "#")) {
+		long long lvl;
+		if (opt_int(&o, "#", &lvl, 0) < 0)
+			cli_usage_fatal(&o, "invalid compression level");
+		cmd_level = (int)lvl;
+	}
 	/* bup: Client(opt.remote); a ClientError is "error: %s", exit 1 */
 	if ((remote || reverse) &&
 	    (ret = client_open(&s.cli, remote, repo->path, 0)) < 0)
 		goto fail;
+	/*
+	 * The branch is read and checked before any writer starts its
+	 * worker threads: nothing may exit() while they run, and a ref
+	 * that cannot get a commit on top is refused before any work.
+	 */
+	if (name) {
+		refname = xstrfmt("refs/heads/%s", name);
+		ret = s.cli ? client_read_ref(s.cli, refname, &oldref)
+			    : refs_read(repo, refname, &oldref);
+		if (ret && ret != ERR_NOTFOUND)
+			goto fail;
+		have_old = !ret;
+		ret = 0;
+		if (have_old && !s.cli &&   /* remote: the server checks */
+		    (ret = cli_check_parent(repo, refname, &oldref)))
+			goto fail;
+	}
 	{
 		struct packwriter_opts po = { 0 };
 		int64_t limit;
-		int cmd_level = -1;
 
-		if (opt_count(&o, "#")) {
-			long long lvl;
-			if (opt_int(&o, "#", &lvl, 0) < 0)
-				cli_usage_fatal(&o, "invalid compression "
-						"level");
-			cmd_level = (int)lvl;
-		}
 		repo_compression(repo, cmd_level, &po.impl, &po.level);
 		po.max_size = PACKWRITER_DEFAULT_MAX_SIZE;
 		if (!repo_config_get_int(repo, "pack.packSizeLimit", &limit) &&
@@ -1811,18 +1827,6 @@ int cmd_save(int argc, const char **argv)
 				goto fail;
 			s.sink = packwriter_sink(s.pw);
 		}
-	}
-
-	if (name) {
-		refname = xstrfmt("refs/heads/%s", name);
-		ret = s.cli ? client_read_ref(s.cli, refname, &oldref)
-			    : refs_read(repo, refname, &oldref);
-		if (ret && ret != ERR_NOTFOUND)
-			goto fail;
-		have_old = !ret;
-		ret = 0;
-		if (have_old && !s.cli)   /* remote: the server checks */
-			cli_check_parent(repo, refname, &oldref);
 	}
 
 	str = opt_str(&o, "f");

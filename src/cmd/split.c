@@ -192,14 +192,18 @@ static int split_fd(struct hsplit *h, struct split_ctx *c, int fd)
 static int split_object(struct hsplit *h, struct split_ctx *c,
 			struct repo *repo, const char *name)
 {
+	struct odb *odb = repo_odb(repo);
 	struct buf b = BUF_INIT;
 	enum obj_type type;
 	struct oid oid;
 	int ret = 0;
 
+	/* an error, not a missing object: returned, as workers may run */
+	if (!odb)
+		return err_last_code() < 0 ? err_last_code() : ERR_IO;
 	/* bup: git cat-file --batch prints "missing" and nothing is read */
 	if (refs_resolve(repo, name, &oid) ||
-	    odb_read(cli_odb(repo), &oid, &type, &b))
+	    odb_read(odb, &oid, &type, &b))
 		goto out;
 	progress(c);
 	c->nread += b.len;
@@ -365,8 +369,9 @@ int cmd_split(int argc, const char **argv)
 			goto fail;
 		have_old = !ret;
 		ret = 0;
-		if (have_old && !cli)   /* remote: the server has it */
-			cli_check_parent(repo, refname, &oldref);
+		if (have_old && !cli &&   /* remote: the server has it */
+		    (ret = cli_check_parent(repo, refname, &oldref)))
+			goto fail;
 	}
 
 	if (writing) {
