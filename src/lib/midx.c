@@ -428,7 +428,6 @@ static int midx_tmpfile(const char *final, char **tmp_out)
 		       final);
 }
 
-/* fsync the directory holding path, so a rename survives a crash. */
 static const char *midx_basename(const char *p)
 {
 	const char *s = strrchr(p, '/');

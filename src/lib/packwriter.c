@@ -28,8 +28,32 @@
  *
  * Finishing a pack (FORMAT.md 2.4): trailer, fdatasync, idx v2 into the
  * same objects/pack-tmp-XXXXXXXX directory (fdatasync), rename pack then
- * idx into objects/pack, fsync objects/, remove the temporary directory.
- * midx and bloom upkeep runs once at packwriter_close().
+ * idx into objects/pack, fsync objects/pack, remove the temporary
+ * directory.  midx and bloom upkeep runs once at packwriter_close().
+ *
+ * The durability order.  A ref may only become durable after every
+ * object it reaches: otherwise a power cut can leave a branch naming a
+ * commit whose pack is gone.  Every writer (save, split, get, rm, the
+ * server) follows these steps, each finished before the next begins:
+ *
+ *   1. the pack's data, header count and trailer are written and
+ *      fdatasynced under its temporary name;
+ *   2. its idx is written and fdatasynced under its temporary name;
+ *   3. the pack, then the idx, are renamed into objects/pack/;
+ *   4. objects/pack/ itself is fsynced: a rename is durable only once
+ *      the directory that gained the entry is (bup 0.33.7 syncs
+ *      objects/, the directory the rename does not change);
+ *   5. midx and bloom are written to temporary names, fsynced, renamed
+ *      and objects/pack/ fsynced again (file_commit()), or the bloom is
+ *      grown in place and fdatasynced: they are caches of what the idx
+ *      files say, so nothing depends on them surviving;
+ *   6. only then (packwriter_close() has returned) the ref is updated
+ *      (refs_update()): "<ref>.lock" written and fsynced, renamed over
+ *      the ref, and the ref's directory (refs/heads/) fsynced.
+ *
+ * A ref is never read before step 6, so a crash at any earlier point
+ * loses the save, never the repository.  t/t1050-sync-order.sh checks
+ * the order from an strace of each writer.
  */
 #include "packwriter.h"
 
@@ -106,7 +130,7 @@ struct packwriter {
 
 	/* The pack being written (tmpdir == NULL: none). */
 	char *tmpdir;
-	int fd, objdir_fd;
+	int fd, packdir_fd;           /* packdir_fd: fsynced after renames */
 	int spilled;
 	struct buf wb;                /* pack bytes not yet written */
 	uint64_t offset;              /* pack bytes so far, header included */
@@ -204,11 +228,11 @@ static int pw_start_pack(struct packwriter *w)
 		}
 		free(path);
 	}
-	if (w->objdir_fd < 0) {
-		w->objdir_fd = open(w->objdir, O_RDONLY | O_DIRECTORY |
-					       O_CLOEXEC);
-		if (w->objdir_fd < 0)
-			return err_errno("cannot open '%s'", w->objdir);
+	if (w->packdir_fd < 0) {
+		w->packdir_fd = open(w->packdir, O_RDONLY | O_DIRECTORY |
+						 O_CLOEXEC);
+		if (w->packdir_fd < 0)
+			return err_errno("cannot open '%s'", w->packdir);
 	}
 	buf_reset(&w->wb);
 	buf_grow(&w->wb, PW_BUF_SIZE);
@@ -421,8 +445,9 @@ static int pw_finish_pack(struct packwriter *w)
 				dst_idx);
 		goto out;
 	}
-	if (fsync(w->objdir_fd) < 0) {
-		ret = err_errno("cannot sync '%s'", w->objdir);
+	/* step 4 of the durability order: the directory of the new names */
+	if (fsync(w->packdir_fd) < 0) {
+		ret = err_errno("cannot sync directory '%s'", w->packdir);
 		goto out;
 	}
 	w->wrote_any = 1;
@@ -595,7 +620,7 @@ int packwriter_new(struct packwriter **out, const char *objdir,
 	w->packdir = xstrfmt("%s/pack", objdir);
 	w->odb = odb;
 	w->fd = -1;
-	w->objdir_fd = -1;
+	w->packdir_fd = -1;
 	buf_init(&w->wb, 0);
 	buf_init(&w->scratch, 0);
 	w->sink.write = sink_write;
@@ -743,8 +768,8 @@ static void pw_free(struct packwriter *w)
 	free(w->on_pack);
 	pthread_mutex_destroy(&w->report_lock);
 	pw_remove_tmp(w);
-	if (w->objdir_fd >= 0)
-		close(w->objdir_fd);
+	if (w->packdir_fd >= 0)
+		close(w->packdir_fd);
 	zlib_deflater_free(w->z);
 	buf_release(&w->scratch);
 	sha1_release(&w->oid_ctx);

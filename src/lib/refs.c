@@ -11,6 +11,11 @@
  *      when git would (core.logAllRefUpdates, which bup init sets);
  *   5. rename the lock over the ref and fsync the directory.
  *
+ * This is the last step of the durability order written down in
+ * packwriter.c: a ref is updated only after the packs it reaches are
+ * durable, and it is durable itself only once its directory is synced
+ * (and, for a directory created for it, that directory's parent).
+ *
  * The reflog ident is git's committer ident (GIT_COMMITTER_NAME/EMAIL,
  * committer.* / user.* config, else passwd and the host name with git's
  * ".(none)" fallback), not bup's commit ident.  A small reader for the
@@ -31,6 +36,7 @@
 #include "buf.h"
 #include "commit.h"
 #include "err.h"
+#include "file.h"
 #include "odb.h"
 #include "refs.h"
 #include "repo.h"
@@ -365,7 +371,11 @@ static int mkdirs_for(const char *path)
 
 	for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
 		*s = '\0';
-		if (mkdir(p, 0777) < 0 && errno != EEXIST) {
+		if (!mkdir(p, 0777)) {
+			/* the new entry is durable once its parent is */
+			if ((ret = file_fsync_parent(p)))
+				break;
+		} else if (errno != EEXIST) {
 			ret = err_errno("cannot create directory '%s'", p);
 			break;
 		}
@@ -373,22 +383,6 @@ static int mkdirs_for(const char *path)
 	}
 	free(p);
 	return ret;
-}
-
-static int fsync_dir_of(const char *path)
-{
-	char *d = xstrdup(path), *slash = strrchr(d, '/');
-	int fd;
-
-	if (slash)
-		*slash = '\0';
-	fd = open(d, O_RDONLY | O_DIRECTORY);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-	free(d);
-	return 0;
 }
 
 static int should_log(struct ident_cfg *c, const char *logpath,
@@ -554,7 +548,8 @@ int refs_update(struct repo *r, const char *refname,
 		ret = err_errno("cannot rename '%s' to '%s'", lock, path);
 		goto out;
 	}
-	fsync_dir_of(path);
+	/* the ref is in place but not known durable: an error all the same */
+	ret = file_fsync_parent(path);
 	goto out_nolock;
 out:
 	if (fd >= 0)
@@ -610,6 +605,8 @@ static int packed_remove(struct repo *r, const char *refname)
 	    rename(lock, path) < 0) {
 		ret = err_errno("cannot rewrite '%s'", path);
 		unlink(lock);
+	} else {
+		ret = file_fsync_parent(path);
 	}
 done:
 	if (fd >= 0)
