@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "lib/client.h"
 #include "lib/commit.h"
 #include "lib/drecurse.h"
 #include "lib/err.h"
@@ -479,17 +480,27 @@ struct odb *cli_odb(struct repo *r)
 	return odb;
 }
 
-int cli_check_parent(struct repo *r, const char *refname,
-		     const struct oid *parent)
+int cli_check_parent(struct repo *r, struct client *cli,
+		     const char *refname, const struct oid *parent)
 {
-	struct odb *odb = repo_odb(r);
 	struct buf b = BUF_INIT;
 	enum obj_type type;
 	int ret;
 
-	if (!odb)
-		return err_last_code() < 0 ? err_last_code() : ERR_IO;
-	ret = odb_read(odb, parent, &type, &b);
+	if (cli) {
+		struct oid got;
+
+		/* a server without cat-batch checks what it can itself */
+		if (!client_has_command(cli, "cat-batch"))
+			return 0;
+		ret = client_cat(cli, oid_hex(parent), &got, &type, &b);
+	} else {
+		struct odb *odb = repo_odb(r);
+
+		if (!odb)
+			return err_last_code() < 0 ? err_last_code() : ERR_IO;
+		ret = odb_read(odb, parent, &type, &b);
+	}
 	buf_release(&b);
 	if (ret < 0) {
 		/* err_set must not format from its own buffer */

@@ -13,6 +13,7 @@
 
 struct repo;
 struct odb;
+struct client;
 struct drecurse_opts;
 struct oid;
 
@@ -96,12 +97,13 @@ struct odb *cli_odb(struct repo *r);
 /*
  * A branch about to get a new commit must name a commit we can read:
  * otherwise the new commit's parent would be missing and the history
- * broken (git fsck would fail).  Returns 0, or a negative error code
- * with a message naming the ref (err_last()); it never exits, so it may
- * run while worker threads do.
+ * broken (git fsck would fail).  With cli, the object is read from the
+ * server (cat-batch; a server without it is not asked), else from r.
+ * Returns 0, or a negative error code with a message naming the ref
+ * (err_last()); it never exits, so it may run while worker threads do.
  */
-int cli_check_parent(struct repo *r, const char *refname,
-		     const struct oid *parent);
+int cli_check_parent(struct repo *r, struct client *cli,
+		     const char *refname, const struct oid *parent);
 
 /*
  * Worker threads for hashing and compression: CBUP_THREADS if set (0 =

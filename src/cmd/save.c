@@ -1800,8 +1800,8 @@ int cmd_save(int argc, const char **argv)
 			goto fail;
 		have_old = !ret;
 		ret = 0;
-		if (have_old && !s.cli &&   /* remote: the server checks */
-		    (ret = cli_check_parent(repo, refname, &oldref)))
+		if (have_old &&
+		    (ret = cli_check_parent(repo, s.cli, refname, &oldref)))
 			goto fail;
 	}
 	{

@@ -11,7 +11,8 @@
  * objects are inflated and hashed against the id the client sent, on
  * the pack writer's workers (a bad object would otherwise poison dedup
  * forever; pack_verify_raw); update-ref refuses
- * a new value that is not in the repository; a malformed or oversized
+ * a new value that is not in the repository, and a commit whose parent
+ * is missing or not a commit (check_parents); a malformed or oversized
  * request gets "\nerror ...\n" and the connection is closed, where bup
  * raised an exception.  A connection that drops inside
  * receive-objects-v2 leaves no pack behind (packwriter_abort).
@@ -300,6 +301,53 @@ static int have_object(struct server *s, const struct oid *oid)
 	return ret < 0 ? ret : 1;
 }
 
+/*
+ * A commit whose parent is missing or is not a commit breaks the
+ * history (git fsck --strict rejects it).  bup leaves this to git
+ * update-ref, which lets a blob parent through; refuse every such
+ * commit, as a local save refuses its branch (cli_check_parent).
+ * Other objects, and commits we cannot parse, are not looked into.
+ */
+static int check_parents(struct server *s, const char *refname,
+			 const struct oid *oid)
+{
+	struct odb *odb = repo_odb(s->repo);
+	struct commit_info ci;
+	struct buf b = BUF_INIT;
+	enum obj_type type;
+	char hex[OID_HEXSZ + 1];
+	int ret;
+
+	if (!odb)
+		return ERR_IO;
+	if ((ret = odb_read(odb, oid, &type, &b)) < 0)
+		goto out;
+	if (type != OBJ_COMMIT || commit_parse(&ci, b.data, b.len) < 0) {
+		err_clear();
+		goto out;
+	}
+	oid_to_hex(oid, hex);
+	for (size_t i = 0; i < ci.nr_parents && !ret; i++) {
+		const struct oid *p = &ci.parents[i];
+
+		buf_reset(&b);
+		ret = odb_read(odb, p, &type, &b);
+		if (ret == ERR_NOTFOUND)
+			ret = err_set(ERR_NOTFOUND, "update-ref %s: parent %s "
+				      "of commit %s is not in the repository",
+				      refname, oid_hex(p), hex);
+		else if (!ret && type != OBJ_COMMIT)
+			ret = err_set(ERR_CORRUPT, "update-ref %s: parent %s "
+				      "of commit %s is a %s, not a commit",
+				      refname, oid_hex(p), hex,
+				      obj_type_name(type));
+	}
+	commit_release(&ci);
+out:
+	buf_release(&b);
+	return ret;
+}
+
 static int do_update_ref(struct server *s, const char *refname)
 {
 	struct buf nl = BUF_INIT, ol = BUF_INIT;
@@ -331,6 +379,8 @@ static int do_update_ref(struct server *s, const char *refname)
 				      oid_hex(&new_oid));
 		goto out;
 	}
+	if ((ret = check_parents(s, refname, &new_oid)) < 0)
+		goto out;
 	ret = refs_update(s->repo, refname, &new_oid, *ov ? &old_oid : NULL,
 			  0, NULL);
 	if (ret < 0)

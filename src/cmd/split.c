@@ -369,8 +369,8 @@ int cmd_split(int argc, const char **argv)
 			goto fail;
 		have_old = !ret;
 		ret = 0;
-		if (have_old && !cli &&   /* remote: the server has it */
-		    (ret = cli_check_parent(repo, refname, &oldref)))
+		if (have_old &&
+		    (ret = cli_check_parent(repo, cli, refname, &oldref)))
 			goto fail;
 	}
 
