@@ -4,6 +4,8 @@
 #   make demo       install what is missing, build, run the main job on real data
 #   make bench      cbup beside bup on generated data (figures, never asserts)
 #   make fuzz       libFuzzer targets (clang)
+#   make check-honest  the test scripts against a cbup that always fails
+#   make install    PREFIX=/usr/local DESTDIR= BUP_SYMLINK=1 (a bup symlink)
 # Knobs: CC=gcc|clang, SANITIZE=address,undefined, O=build dir.
 
 CC ?= cc
@@ -40,7 +42,7 @@ MAIN_OBJ := $(O)/src/main.o $(O)/src/cli.o
 TESTS ?= t/unit.t t/fuzz.t $(wildcard t/t[0-9]*.sh) $(wildcard t/interop/*.sh)
 
 .PHONY: all check unit-test shell-test fuzz-replay demo bench bench-full fuzz \
-	clean deps check-symbols
+	clean deps check-symbols check-honest install
 
 all: cbup
 
@@ -91,8 +93,11 @@ fuzz-replay: $(FUZZ_BINS)
 	@set -e; for f in $(FUZZ_BINS); do n=$${f##*/fuzz_}; \
 		$$f t/fuzz/corpus/$$n; done
 
+# (a missing prerequisite that scripts/install-deps installs is a failure
+# here, not a skip: CBUP_TEST_REQUIRE_PREREQS)
 check: deps $(O)/cbup $(O)/unit-tests $(O)/test-tool $(FUZZ_BINS)
-	CBUP_BUILD=$(CURDIR)/$(O) prove -j2 --timer $(TESTS)
+	CBUP_BUILD=$(CURDIR)/$(O) CBUP_TEST_REQUIRE_PREREQS=1 \
+		prove -j2 --timer $(TESTS)
 
 demo: deps cbup
 	CBUP=$(CURDIR)/$(O)/cbup scripts/demo $(DIR)
@@ -114,6 +119,32 @@ $(O)/libfuzz/%: $(O)/t/fuzz/%.o $(O)/libcbup.a
 # Every global symbol of the core carries its module's prefix.
 check-symbols: $(O)/libcbup.a
 	@scripts/check-symbols $(O)/libcbup.a
+
+# make install [PREFIX=/usr/local] [DESTDIR=] [BUP_SYMLINK=1]: cbup in
+# $(PREFIX)/bin, a "bup" symlink to it only when asked (it shadows real
+# bup), and the man pages of docs/man if there are any.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+MAN_PAGES := $(wildcard docs/man/*.[1-8])
+install: $(O)/cbup
+	install -d '$(DESTDIR)$(BINDIR)'
+	install -m 755 $(O)/cbup '$(DESTDIR)$(BINDIR)/cbup'
+	@if [ -n "$(BUP_SYMLINK)" ]; then \
+		echo "ln -sf cbup '$(DESTDIR)$(BINDIR)/bup'"; \
+		ln -sf cbup '$(DESTDIR)$(BINDIR)/bup'; \
+	fi
+	@set -e; for m in $(MAN_PAGES); do \
+		s=$${m##*.}; \
+		install -d "$(DESTDIR)$(MANDIR)/man$$s"; \
+		echo "install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/"; \
+		install -m 644 "$$m" "$(DESTDIR)$(MANDIR)/man$$s/"; \
+	done
+
+# The suite against a stand-in cbup that always fails: nothing that runs
+# cbup may pass (scripts/check-honest, t/honest-exempt).
+check-honest: deps $(O)/test-tool
+	scripts/check-honest $(O)
 
 clean:
 	rm -rf build build-san build-fuzz cbup

@@ -80,17 +80,17 @@ test_expect_success BUP 'bup split dedups through cbup midx and bloom' '
 test_expect_success BUP 'margin: same output as bup' '
 	bup margin >m1 2>e1 && cbup margin >m2 2>e2 &&
 	test_cmp m1 m2 && test_cmp e1 e2 &&
-	bup margin --ignore-midx --predict >p1 2>/dev/null;
-	cbup margin --ignore-midx --predict >p2 2>/dev/null;
-	test_cmp p1 p2
+	record_rc r1 bup margin --ignore-midx --predict >p1 2>/dev/null &&
+	record_rc r2 cbup margin --ignore-midx --predict >p2 2>/dev/null &&
+	test_cmp p1 p2 && test_cmp r1 r2
 '
 
 test_expect_success BUP 'usage errors as bup: exit 97 and message' '
-	test_expect_code 97 bup midx 2>e1; test_expect_code 97 cbup midx 2>e2 &&
-	test_cmp e1 e2 &&
-	test_expect_code 97 bup midx --check 2>e1;
+	test_expect_code 97 bup midx 2>e1 &&
+	test_expect_code 97 cbup midx 2>e2 && test_cmp e1 e2 &&
+	test_expect_code 97 bup midx --check 2>e1 &&
 	test_expect_code 97 cbup midx --check 2>e2 && test_cmp e1 e2 &&
-	test_expect_code 97 bup bloom -k 3 2>e1;
+	test_expect_code 97 bup bloom -k 3 2>e1 &&
 	test_expect_code 97 cbup bloom -k 3 2>e2 && test_cmp e1 e2
 '
 

@@ -16,7 +16,8 @@ xstat_cmp() {
 	test_cmp bup.rc cbup.rc
 }
 
-test_expect_success 'setup: one of every file type' '
+test_declare_prereq XATTR FS_ACL
+test_expect_success PYTHON 'setup: one of every file type' '
 	mkdir samples &&
 	(
 		cd samples &&
@@ -32,10 +33,8 @@ test_expect_success 'setup: one of every file type' '
 		touch -h -d @1700000000.5 link &&
 		: >hl && ln hl hl2
 	) &&
-	if command -v python3 >/dev/null; then
-		(cd samples && python3 -c "import socket
+	(cd samples && python3 -c "import socket
 s = socket.socket(socket.AF_UNIX); s.bind(\"sock\")")
-	fi
 '
 
 test_expect_success ROOT 'setup: devices and foreign owners' '
@@ -49,17 +48,17 @@ test_expect_success ROOT 'setup: devices and foreign owners' '
 if (cd samples && setfattr -n user.foo -v bar f 2>/dev/null &&
     setfattr -n user.abc -v xyz f && setfattr -n user.bin -v 0x00ff01 nano)
 then
-	XATTR=yes
+	test_set_prereq XATTR
 else
 	say "# user xattrs not supported under $TRASH: skipping them"
 fi
-if command -v setfacl >/dev/null &&
+if test_have_prereq ACL &&
    (cd samples && : >acl && setfacl -m u:nobody:r acl 2>/dev/null &&
     mkdir dacl && setfacl -m u:nobody:rwx dacl &&
     setfacl -d -m u:nobody:rx dacl && mkdir dacl2 &&
     setfacl -m u:nobody:rwx dacl2)
 then
-	ACLS=yes
+	test_set_prereq FS_ACL
 else
 	say "# POSIX ACLs not supported under $TRASH: skipping them"
 fi
@@ -90,32 +89,28 @@ test_expect_success BUP 'xstat: the records bup would keep, by type' '
 	grep -a "^mtime: 1700000000.000000005$" cbup.out
 '
 
-test_expect_success 'xstat: xattrs in kernel order' '
-	test -z "$XATTR" || {
-		(cd samples && cbup xstat f) >out &&
-		grep "^linux-xattr:" out >actual &&
-		cat >expect <<-\EOF &&
-		linux-xattr: user.foo -> bar
-		linux-xattr: user.abc -> xyz
-		EOF
-		test_cmp expect actual
-	}
+test_expect_success XATTR 'xstat: xattrs in kernel order' '
+	(cd samples && cbup xstat f) >out &&
+	grep "^linux-xattr:" out >actual &&
+	cat >expect <<-\EOF &&
+	linux-xattr: user.foo -> bar
+	linux-xattr: user.abc -> xyz
+	EOF
+	test_cmp expect actual
 '
 
-test_expect_success 'xstat: ACL text' '
-	test -z "$ACLS" || {
-		(cd samples && cbup xstat --include-fields=posix1e-acl acl dacl) >out &&
-		cat >expect <<-\EOF &&
-		posix1e-acl: u::rw-,u:nobody:r--,g::r--,m::r--,o::r--
+test_expect_success FS_ACL 'xstat: ACL text' '
+	(cd samples && cbup xstat --include-fields=posix1e-acl acl dacl) >out &&
+	cat >expect <<-\EOF &&
+	posix1e-acl: u::rw-,u:nobody:r--,g::r--,m::r--,o::r--
 
 
-		posix1e-acl: u::rwx,u:nobody:rwx,g::r-x,m::rwx,o::r-x
+	posix1e-acl: u::rwx,u:nobody:rwx,g::r-x,m::rwx,o::r-x
 
-		posix1e-acl-default: u::rwx,u:nobody:r-x,g::r-x,m::r-x,o::r-x
+	posix1e-acl-default: u::rwx,u:nobody:r-x,g::r-x,m::r-x,o::r-x
 
-		EOF
-		test_cmp expect out
-	}
+	EOF
+	test_cmp expect out
 '
 
 test_expect_success BUP 'xstat: ACLs, devices, sockets, owners' '

@@ -390,7 +390,10 @@ test_expect_success BUP '--clear -v as bup' '
 '
 
 test_expect_success 'index leaves no temporary files' '
-	! ls rc | grep tmp
+	touch it/new-file &&
+	cbup -d rc index it >/dev/null &&
+	ls rc >files && grep "^bupindex$" files &&
+	! grep tmp files
 '
 
 test_done

@@ -174,10 +174,11 @@ test_expect_success BUP 'tag: list, create, replace, delete, errors' '
 	cp -a repo repo.bup && cp -a repo repo.cbup &&
 	tree=$(git --git-dir=repo rev-parse main^{tree}) &&
 	while read -r line; do
-		BUP_DIR=$TRASH/repo.bup bup tag $line >bup.out 2>bup.err
-		echo $? >>bup.out
-		BUP_DIR=$TRASH/repo.cbup cbup tag $line >cbup.out 2>cbup.err
-		echo $? >>cbup.out
+		record_rc bup.rc env BUP_DIR=$TRASH/repo.bup bup tag $line \
+			>bup.out 2>bup.err &&
+		record_rc cbup.rc env BUP_DIR=$TRASH/repo.cbup cbup tag $line \
+			>cbup.out 2>cbup.err &&
+		test_cmp bup.rc cbup.rc &&
 		test_cmp bup.out cbup.out && test_cmp bup.err cbup.err ||
 		{ echo "differs: tag $line"; return 1; }
 	done <<-EOF &&

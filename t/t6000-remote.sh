@@ -20,8 +20,8 @@ test_expect_success 'setup' '
 test_expect_success 'init -r creates the remote repository' '
 	cbup init -r ":$S" >out 2>&1 &&
 	test -d "$S/objects/pack" && test -f "$S/config" &&
-	git --git-dir="$S" fsck --strict 2>&1 | grep -v "^notice" >fsck;
-	test_must_fail test -s fsck
+	git --git-dir="$S" fsck --strict >fsck 2>&1 &&
+	test_must_fail grep -v "^notice" fsck
 '
 
 test_expect_success 'split -r and join -r round trip; ids as local' '
@@ -180,6 +180,7 @@ test_expect_success 'EOF inside receive-objects-v2 leaves no pack' '
 	n=$(packs "$S") &&
 	printf "set-dir %s\nreceive-objects-v2\n\000\000\001\000abc" "$S" |
 		test_must_fail cbup server >out 2>err &&
+	grep -i "eof\|end of\|short\|truncated" err &&
 	test "$(packs "$S")" = "$n" &&
 	test_must_fail ls -d "$S"/objects/pack-tmp-* 2>/dev/null
 '
@@ -207,7 +208,7 @@ test_expect_success 'client killed mid-transfer: server cleans up' '
 	{ { cat part; sleep 3; cat part; } |
 	  cbup split -r ":$S" -n killed 2>/dev/null & pid=$!; } &&
 	sleep 1.5 && ls -d "$S"/objects/pack-tmp-* >/dev/null &&
-	kill -9 $pid; wait $pid;
+	kill -9 $pid && test_expect_code 137 wait $pid &&
 	i=0 && while ls -d "$S"/objects/pack-tmp-* >/dev/null 2>&1 &&
 		test $i -lt 50; do sleep 0.1; i=$((i + 1)); done &&
 	test_must_fail ls -d "$S"/objects/pack-tmp-* 2>/dev/null &&

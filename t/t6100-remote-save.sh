@@ -64,8 +64,8 @@ test_expect_success 'save -r :PATH: the tree of a local save, fsck-clean' '
 	save -f ixR -r ":$S" -t -n rs -d 1700000000 >actual &&
 	test_cmp expect1 actual &&
 	test "$(git --git-dir="$S" rev-parse rs^{tree})" = "$(cat expect1)" &&
-	git --git-dir="$S" fsck --strict 2>&1 | grep -v "^notice" >fsck;
-	test_must_fail test -s fsck &&
+	git --git-dir="$S" fsck --strict >fsck 2>&1 &&
+	test_must_fail grep -v "^notice" fsck &&
 	refs_ok "$S" &&
 	test -n "$(ls "$BUP_DIR"/index-cache/None__*srv/*.idx)"
 '
@@ -147,8 +147,8 @@ test_expect_success 'bup on - save: reverse mode into the local repo' '
 	cbup on - save -f "$TRASH/ixO" --strip-path "$D" -t "$D/src" \
 		>actual &&
 	test_cmp expect2 actual &&
-	git --git-dir="$BUP_DIR" fsck --strict 2>&1 | grep -v "^notice" >fsck;
-	test_must_fail test -s fsck
+	git --git-dir="$BUP_DIR" fsck --strict >fsck 2>&1 &&
+	test_must_fail grep -v "^notice" fsck
 '
 
 # ls -r and restore -r against `cbup -d SRV ls/restore` on the same repo.
@@ -161,11 +161,12 @@ test_expect_success 'ls -r prints what a local ls prints' '
 		for p in / rs rs/latest $P $P/ $P/. $P/link $P/sub \
 			$P/sub/rand $P/x/nope $P/nosuch nosuch .tag .tag/t1 \
 			rs/latest/src/sub/deeper/../hardx; do
-			BUP_DIR="$S" cbup ls $opts "$p" >expect 2>&1
-			echo "exit $?" >>expect
-			cbup ls -r ":$S" $opts "$p" >actual 2>&1
-			echo "exit $?" >>actual
+			record_rc expect.rc env BUP_DIR="$S" cbup ls $opts "$p" \
+				>expect 2>&1 &&
+			record_rc actual.rc cbup ls -r ":$S" $opts "$p" \
+				>actual 2>&1 &&
 			noaddr <expect >e && noaddr <actual >a &&
+			test_cmp expect.rc actual.rc &&
 			test_cmp e a || { echo "ls $opts $p"; return 1; }
 		done
 	done &&
@@ -395,11 +396,11 @@ test_expect_success 'save -r killed mid-transfer: server clean, next save ok' '
 	{ CBUP_REMOTE_BUP="$TRASH/stall" cbup save -f ixR --strip-path "$D" \
 		-r ":$S" -n rs "$D/src" 2>/dev/null & pid=$!; } &&
 	i=0 && while ! ls -d "$S"/objects/pack-tmp-* >/dev/null 2>&1 &&
-		test $i -lt 50; do sleep 0.1; i=$((i + 1)); done;
-	sleep 0.5; ls -d "$S"/objects/pack-tmp-* >/dev/null; mid=$?;
-	# killed whatever happened above, so that nothing waits for it
-	kill -9 $pid; wait $pid;
-	test $mid = 0 &&
+		test $i -lt 50; do sleep 0.1 && i=$((i + 1)) || exit 1; done &&
+	sleep 0.5 &&
+	mid=$(ls -d "$S"/objects/pack-tmp-* 2>/dev/null | wc -l) &&
+	kill -9 $pid && test_expect_code 137 wait $pid &&
+	test $mid -gt 0 &&
 	i=0 && while ls -d "$S"/objects/pack-tmp-* >/dev/null 2>&1 &&
 		test $i -lt 100; do sleep 0.1; i=$((i + 1)); done &&
 	test_must_fail ls -d "$S"/objects/pack-tmp-* 2>/dev/null &&

@@ -61,8 +61,8 @@ test_expect_success 'setup' '
 	seq 1 300000 >"$D/src/sub/text" &&
 	i=0 && while test $i -lt 300; do
 		echo "file $i" >"$D/src/many/f$i" &&
-		lcg $i $((i * 97)) >>"$D/src/many/f$i" || return 1
-		i=$((i + 1))
+		lcg $i $((i * 97)) >>"$D/src/many/f$i" &&
+		i=$((i + 1)) || return 1
 	done &&
 	# atimes ahead of the clock: reading never changes them (relatime)
 	find "$D" -exec touch -a -h -d @$(($(date +%s) + 86400)) {} + &&

@@ -40,10 +40,8 @@ test_expect_success 'setup' '
 
 for round in 1 2 3; do
 	test_expect_success "two splits at once, local (round $round)" '
-		cbup split -n a$round da &
-		p1=$!
-		cbup split -n b$round db &
-		p2=$!
+		{ cbup split -n a$round da & } && p1=$! &&
+		{ cbup split -n b$round db & } && p2=$! &&
 		wait $p1 && wait $p2 &&
 		cbup join a$round | cmp - da &&
 		cbup join b$round | cmp - db &&
@@ -53,10 +51,8 @@ done
 
 test_expect_success 'two splits at once through two servers (-r :PATH)' '
 	for round in 1 2 3; do
-		cbup split -r ":$S" -n a$round da &
-		p1=$!
-		cbup split -r ":$S" -n b$round db &
-		p2=$!
+		{ cbup split -r ":$S" -n a$round da & } && p1=$! &&
+		{ cbup split -r ":$S" -n b$round db & } && p2=$! &&
 		wait $p1 && wait $p2 &&
 		BUP_DIR="$S" cbup join a$round | cmp - da &&
 		BUP_DIR="$S" cbup join b$round | cmp - db || return 1
@@ -65,12 +61,9 @@ test_expect_success 'two splits at once through two servers (-r :PATH)' '
 '
 
 test_expect_success 'two saves at once, local' '
-	cbup index -f ia ta >/dev/null && cbup index -f ib tb >/dev/null ||
-	return 1
-	cbup save -f ia -n sa ta >/dev/null &
-	p1=$!
-	cbup save -f ib -n sb tb >/dev/null &
-	p2=$!
+	cbup index -f ia ta >/dev/null && cbup index -f ib tb >/dev/null &&
+	{ cbup save -f ia -n sa ta >/dev/null & } && p1=$! &&
+	{ cbup save -f ib -n sb tb >/dev/null & } && p2=$! &&
 	wait $p1 && wait $p2 &&
 	rm -rf ra rb &&
 	cbup restore -C ra "/sa/latest$TRASH/ta" &&
@@ -81,10 +74,8 @@ test_expect_success 'two saves at once, local' '
 '
 
 test_expect_success 'two saves at once through two servers' '
-	cbup save -r ":$S" -f ia -n sa ta >/dev/null &
-	p1=$!
-	cbup save -r ":$S" -f ib -n sb tb >/dev/null &
-	p2=$!
+	{ cbup save -r ":$S" -f ia -n sa ta >/dev/null & } && p1=$! &&
+	{ cbup save -r ":$S" -f ib -n sb tb >/dev/null & } && p2=$! &&
 	wait $p1 && wait $p2 &&
 	rm -rf ra rb &&
 	BUP_DIR="$S" cbup restore -C ra "/sa/latest$TRASH/ta" &&
@@ -96,11 +87,9 @@ test_expect_success 'two saves at once through two servers' '
 test_expect_success 'two splits to the same branch: never a lost commit' '
 	# (not "lcg ... >dc && cbup split ... &": that would put the
 	# generator itself in the background, racing the second split)
-	lcg 17 500000 >dc || return 1
-	cbup split -n same da 2>e1 &
-	p1=$!
-	cbup split -n same dc 2>e2 &
-	p2=$!
+	lcg 17 500000 >dc &&
+	{ cbup split -n same da 2>e1 & } && p1=$! &&
+	{ cbup split -n same dc 2>e2 & } && p2=$! &&
 	r1=0 && r2=0 &&
 	{ wait $p1 || r1=$?; } && { wait $p2 || r2=$?; } &&
 	test $r1 = 0 -o $r2 = 0 &&

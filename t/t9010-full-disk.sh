@@ -114,7 +114,7 @@ test_expect_success 'ENOSPC at every stage: success or a clean failure' '
 			err_mentions "No space left on device" &&
 			! git -C "$BUP_DIR" rev-parse -q --verify refs/heads/c || {
 				echo "at $free bytes free: bad failure"; exit 1; }
-		fi
+		fi &&
 		rm -f "$DISK/filler" &&
 		earlier_intact || { echo "at $free bytes free: damage"; exit 1; }
 	done &&

@@ -56,26 +56,149 @@ trap cleanup_trash EXIT
 
 say() { printf '%s\n' "$*"; }
 
-test_have_prereq() {
-	for p in $(echo "$1" | tr ',' ' '); do
-		case "$p" in
-		BUP) [ -n "$BUP" ] || return 1 ;;
-		GIT) command -v git >/dev/null || return 1 ;;
-		ROOT) [ "$(id -u)" = 0 ] || return 1 ;;
-		NOT_ROOT) [ "$(id -u)" != 0 ] || return 1 ;;
-		ACL) command -v setfacl >/dev/null || return 1 ;;
-		PAR2) command -v par2 >/dev/null || return 1 ;;
-		EXPENSIVE) [ -n "${CBUP_TEST_EXPENSIVE:-}" ] || return 1 ;;
-		*) say "# unknown prereq $p"; return 1 ;;
+# Prerequisites.  Those that scripts/install-deps installs are the
+# README's set-up: under "make check" (CBUP_TEST_REQUIRE_PREREQS=1) a
+# missing one fails the test instead of skipping it, so that a machine
+# that lacks them cannot pass by skipping.  The others (ROOT, a file
+# system's features, the ones a script sets with test_set_prereq) skip,
+# with the reason on the TAP line.
+test_prereqs_set_=" "
+test_set_prereq() {
+	test_prereqs_set_="$test_prereqs_set_$1 "
+}
+
+# test_prereq_installable_ NAME: the package that provides NAME, if
+# scripts/install-deps installs it.
+test_prereq_installable_() {
+	case "$1" in
+	BUP) echo bup ;;
+	GIT) echo git ;;
+	PYTHON) echo python3 ;;
+	ACL) echo acl ;;
+	ATTR) echo attr ;;
+	PAR2) echo par2 ;;
+	SSHD) echo openssh-server ;;
+	STRACE) echo strace ;;
+	*) return 1 ;;
+	esac
+}
+
+test_have_one_prereq_() {
+	case "$1" in
+	BUP) [ -n "$BUP" ] ;;
+	GIT) command -v git >/dev/null ;;
+	PYTHON) command -v python3 >/dev/null ;;
+	ROOT) [ "$(id -u)" = 0 ] ;;
+	NOT_ROOT) [ "$(id -u)" != 0 ] ;;
+	ACL) command -v setfacl >/dev/null ;;
+	ATTR) command -v setfattr >/dev/null ;;
+	PAR2) command -v par2 >/dev/null ;;
+	SSHD) [ -x /usr/sbin/sshd ] && command -v ssh >/dev/null &&
+		command -v ssh-keygen >/dev/null ;;
+	STRACE) command -v strace >/dev/null ;;
+	EXPENSIVE) [ -n "${CBUP_TEST_EXPENSIVE:-}" ] ;;
+	*)
+		case "$test_prereqs_set_" in
+		*" $1 "*) return 0 ;;
 		esac
+		test_prereq_installable_ "$1" >/dev/null && return 1
+		# a script's own prerequisite that it did not set
+		case " ${test_prereqs_known_:-} " in
+		*" $1 "*) return 1 ;;
+		esac
+		echo >&2 "test-lib: unknown prerequisite $1"
+		return 2 ;;
+	esac
+}
+
+# test_have_prereq LIST: all of the comma-separated prerequisites hold.
+# Sets test_missing_ (the first that does not) and
+# test_missing_required_ (non-empty when it is one the set-up installs
+# and make check requires).
+test_have_prereq() {
+	test_missing_=
+	test_missing_required_=
+	for p in $(echo "$1" | tr ',' ' '); do
+		test_have_one_prereq_ "$p"
+		case $? in
+		0) continue ;;
+		2) test_missing_="$p (an unknown prerequisite)"
+		   test_missing_required_="nothing: fix the test" ;;
+		*) test_missing_=$p
+		   if [ -n "${CBUP_TEST_REQUIRE_PREREQS:-}" ] &&
+		      pkg=$(test_prereq_installable_ "$p"); then
+			   test_missing_required_=$pkg
+		   fi ;;
+		esac
+		return 1
 	done
 	return 0
+}
+
+# test_skip_all_unless LIST: the whole script needs these prerequisites;
+# without them it is skipped with the reason, or under make check fails
+# when the set-up would have installed what is missing.
+test_skip_all_unless() {
+	test_have_prereq "$1" && return 0
+	if [ -n "$test_missing_required_" ]; then
+		say "1..1"
+		say "not ok 1 - missing $test_missing_: run scripts/install-deps," \
+			"which installs $test_missing_required_"
+		exit 1
+	fi
+	say "1..0 # SKIP missing $test_missing_"
+	exit 0
+}
+
+# test_declare_prereq NAME...: prerequisites the script may set later
+# with test_set_prereq (a typo in a prerequisite is an error).
+test_declare_prereq() {
+	test_prereqs_known_="${test_prereqs_known_:-} $*"
+}
+
+# The TAP line for a test whose prerequisites do not hold: a skip with
+# the reason, or under make check a failure when the set-up would have
+# installed what is missing.
+test_skip_() {
+	if [ -n "$test_missing_required_" ]; then
+		say "not ok $test_count - $1 (missing $test_missing_: run" \
+			"scripts/install-deps, which installs $test_missing_required_)"
+		test_failed=$((test_failed + 1))
+	else
+		say "ok $test_count # skip $1 (missing $test_missing_)"
+		test_skipped=$((test_skipped + 1))
+	fi
+}
+
+LF='
+'
+
+# git's chain-lint: a body is run once behind "(exit 117) &&" before it
+# runs for real.  With every command joined by "&&" the whole chain is
+# skipped and 117 comes out; a ";" or a bare newline lets the rest run
+# and another status comes out.  Such a body could pass with any of its
+# earlier commands failing, so it is an error of the test itself, and
+# the body is not run.  (A break inside a subshell, brace group or loop
+# is t/chainlint's to find, statically.)
+test_chain_lint_() {
+	[ -n "${CBUP_TEST_NO_CHAIN_LINT:-}" ] && return 0
+	# (the status is echoed to fd 3: a run-away here-doc that swallows
+	# the echo shows as a break too)
+	test_lint_out_=$( ( eval "(exit 117) && $1${LF}${LF}echo OK-\$? >&3" ) \
+		3>&1 >/dev/null 2>&1 </dev/null)
+	[ "$test_lint_out_" = OK-117 ]
 }
 
 test_run_() {
 	# Run the body in a subshell of this shell so failures stay contained;
 	# output is captured and shown only on failure (or with TEST_VERBOSE).
 	out="$TRASH/.test-output"
+	if ! test_chain_lint_ "$1"; then
+		say "# BUG in the test: broken &&-chain (a ';' or newline where" \
+			"'&&' belongs): $1" | sed '2,$s/^/# /'
+		return 1
+	fi
+	[ -n "${CBUP_TEST_LINT_ONLY:-}" ] && return 0
 	( eval "$1" ) >"$out" 2>&1
 	test_rc_=$?
 	if [ -n "$test_verbose" ] || [ $test_rc_ != 0 ]; then
@@ -89,16 +212,37 @@ test_expect_success() {
 	if [ $# = 3 ]; then prereq=$1; shift; fi
 	test_count=$((test_count + 1))
 	if [ -n "$prereq" ] && ! test_have_prereq "$prereq"; then
-		say "ok $test_count # skip $1 (missing $prereq)"
-		test_skipped=$((test_skipped + 1))
+		test_skip_ "$1"
 		return 0
 	fi
+	test_honest_begin_
 	if test_run_ "$2"; then
 		say "ok $test_count - $1"
+		test_honest_end_ ok "$1"
 	else
 		say "not ok $test_count - $1"
 		test_failed=$((test_failed + 1))
+		test_honest_end_ fail "$1"
 	fi
+}
+
+# make check-honest (scripts/check-honest) runs the scripts with a
+# stand-in cbup that always fails and logs each run to
+# $CBUP_HONEST_LOG; each case's result, and whether it ran cbup, goes
+# to $CBUP_HONEST_RESULTS for the driver to judge.
+test_honest_begin_() {
+	[ -n "${CBUP_HONEST_RESULTS:-}" ] || return 0
+	test_honest_runs_=$(wc -l <"$CBUP_HONEST_LOG")
+}
+test_honest_end_() {
+	[ -n "${CBUP_HONEST_RESULTS:-}" ] || return 0
+	if [ "$(wc -l <"$CBUP_HONEST_LOG")" != "$test_honest_runs_" ]; then
+		ran=cbup
+	else
+		ran=no-cbup
+	fi
+	printf '%s\t%s\t%s\t%s\n' "$TEST_NAME" "$1" "$ran" "$2" \
+		>>"$CBUP_HONEST_RESULTS"
 }
 
 test_expect_failure() {
@@ -106,7 +250,7 @@ test_expect_failure() {
 	if [ $# = 3 ]; then prereq=$1; shift; fi
 	test_count=$((test_count + 1))
 	if [ -n "$prereq" ] && ! test_have_prereq "$prereq"; then
-		say "ok $test_count # skip $1 (missing $prereq)"
+		test_skip_ "$1"
 		return 0
 	fi
 	if test_run_ "$2"; then
@@ -141,6 +285,24 @@ test_expect_code() {
 	rc=$?
 	if [ $rc != "$want" ]; then
 		echo >&2 "test_expect_code: want $want, got $rc: $*"
+		return 1
+	fi
+	return 0
+}
+
+# record_rc FILE CMD...: run CMD and write its exit status to FILE, so
+# that two tools' statuses can be compared with test_cmp.  Succeeds
+# unless CMD died by a signal or was not found.
+record_rc() {
+	record_rc_file_=$1; shift
+	"$@"
+	rc=$?
+	echo $rc >"$record_rc_file_"
+	if [ $rc -gt 128 ] && [ $rc -le 192 ]; then
+		echo >&2 "record_rc: died by signal $((rc - 128)): $*"
+		return 1
+	elif [ $rc = 127 ]; then
+		echo >&2 "record_rc: command not found: $*"
 		return 1
 	fi
 	return 0

@@ -669,7 +669,7 @@ static void compare_with_bup(unsigned flags, const char *mode)
 	size_t i, nr = 0;
 
 	if (!have_bup()) {
-		printf("# skipped: no bup at " BUP_LIB "\n");
+		unit_skip(1, "no bup at " BUP_LIB);
 		return;
 	}
 	meta_init(&m);
@@ -746,7 +746,7 @@ UNIT_TEST(meta, apply_matches_bup)
 	struct made ok;
 
 	if (!have_bup()) {
-		printf("# skipped: no bup at " BUP_LIB "\n");
+		unit_skip(1, "no bup at " BUP_LIB);
 		return;
 	}
 	dir = unit_tmpdir();

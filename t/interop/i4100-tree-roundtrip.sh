@@ -159,8 +159,8 @@ test_expect_success BUP 'bup index + save and cbup index + save: same tree' '
 	head -n 1 "$W/c.save" >"$W/c.tree" &&
 	{ test_cmp "$W/b.tree" "$W/c.tree" || {
 		git --git-dir="$B" ls-tree -r "$(cat "$W/b.tree")" >"$W/b.ls" &&
-		git --git-dir="$A" ls-tree -r "$(cat "$W/c.tree")" >"$W/c.ls"
-		diff "$W/b.ls" "$W/c.ls" | head -n 20; false; }; }
+		git --git-dir="$A" ls-tree -r "$(cat "$W/c.tree")" >"$W/c.ls" &&
+		diff "$W/b.ls" "$W/c.ls" | head -n 20 && false; }; }
 '
 
 # restore_check TOOL REPO OUT: restore rt/latest/. with TOOL from REPO
@@ -269,10 +269,10 @@ test_expect_success BUP 'second and third unchanged saves: same trees as bup' '
 '
 
 test_expect_success BUP 'a path over PATH_MAX: the same errors and tree as bup' '
-	BUP_DIR=$B bup index -f "$W/bd.ix" "$DS" >/dev/null 2>"$W/bdi.err"
-	echo $? >"$W/bdi.rc"
-	BUP_DIR=$A "$CBUP" index -f "$W/cd.ix" "$DS" >/dev/null 2>"$W/cdi.err"
-	echo $? >"$W/cdi.rc"
+	record_rc "$W/bdi.rc" env BUP_DIR=$B bup index -f "$W/bd.ix" "$DS" \
+		>/dev/null 2>"$W/bdi.err" &&
+	record_rc "$W/cdi.rc" env BUP_DIR=$A "$CBUP" index -f "$W/cd.ix" "$DS" \
+		>/dev/null 2>"$W/cdi.err" &&
 	test_cmp "$W/bdi.rc" "$W/cdi.rc" &&
 	grep -c "File name too long" "$W/bdi.err" >"$W/bdi.n" &&
 	grep -c "File name too long" "$W/cdi.err" >"$W/cdi.n" &&

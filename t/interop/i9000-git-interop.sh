@@ -34,8 +34,8 @@ packed_ids() {
 test_expect_success 'setup: two versions of a text-like file' '
 	i=0 &&
 	while [ $i -lt 3000 ]; do
-		echo "line $i: the quick brown fox jumps over the lazy dog $((i * 7919 % 10007))"
-		i=$((i + 1))
+		echo "line $i: the quick brown fox jumps over the lazy dog $((i * 7919 % 10007))" &&
+		i=$((i + 1)) || exit 1
 	done >v1 &&
 	lcg 1 200000 >>v1 &&
 	sed "1500s/fox/cat/" v1 >v2 &&
@@ -84,7 +84,7 @@ test_expect_success 'git gc --aggressive: deltas, packed-refs, stale midx' '
 	test -s "$BUP_DIR/packed-refs" &&
 	! test -e "$BUP_DIR/refs/heads/a" &&
 	for idx in "$BUP_DIR"/objects/pack/*.idx; do
-		git verify-pack -v "$idx"
+		git verify-pack -v "$idx" || exit 1
 	done >verify.out &&
 	grep -E "^chain length = [1-9]" verify.out &&
 	fsck_strict
@@ -121,7 +121,7 @@ test_expect_success 'repack with REF_DELTA bases' '
 	git -C "$BUP_DIR" -c repack.useDeltaBaseOffset=false \
 		repack -a -d -f --depth=50 --window=250 -q &&
 	for idx in "$BUP_DIR"/objects/pack/*.idx; do
-		git verify-pack -v "$idx"
+		git verify-pack -v "$idx" || exit 1
 	done >verify.out &&
 	grep -E "^chain length = [1-9]" verify.out &&
 	cbup join a~1 >out && cmp out v2 &&

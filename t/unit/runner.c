@@ -13,6 +13,7 @@
 
 static struct unit_test *head, **tail = &head;
 static int current_failed;
+static char current_skip[512];
 static char tmpdir_buf[4096];
 
 void unit_register(struct unit_test *t)
@@ -30,6 +31,21 @@ void unit_fail(const char *file, int line, const char *fmt, ...)
 	va_end(ap);
 	printf("\n");
 	current_failed = 1;
+}
+
+void unit_skip(int required, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(current_skip, sizeof(current_skip), fmt, ap);
+	va_end(ap);
+	if (!current_skip[0])
+		snprintf(current_skip, sizeof(current_skip), "skipped");
+	if (required && getenv("CBUP_TEST_REQUIRE_PREREQS")) {
+		unit_fail(__FILE__, __LINE__, "%s (scripts/install-deps "
+			  "installs what is missing)", current_skip);
+		current_skip[0] = '\0';
+	}
 }
 
 int unit_check_mem(const char *file, int line, const void *a, const void *b,
@@ -95,7 +111,7 @@ const char *unit_tmpdir(void)
 
 int main(int argc, char **argv)
 {
-	int n = 0, passed = 0, failed = 0;
+	int n = 0, passed = 0, failed = 0, skipped = 0;
 	const char *filter = argc > 1 ? argv[1] : NULL;
 	char full[256];
 
@@ -112,14 +128,20 @@ int main(int argc, char **argv)
 		if (filter && !strstr(full, filter))
 			continue;
 		current_failed = 0;
+		current_skip[0] = '\0';
 		t->fn();
 		fflush(stdout);
-		printf("%s %d - %s\n", current_failed ? "not ok" : "ok", ++n,
-		       full);
-		if (current_failed)
+		if (current_failed) {
+			printf("not ok %d - %s\n", ++n, full);
 			failed++;
-		else
+		} else if (current_skip[0]) {
+			printf("ok %d - %s # skip %s\n", ++n, full,
+			       current_skip);
+			skipped++;
+		} else {
+			printf("ok %d - %s\n", ++n, full);
 			passed++;
+		}
 	}
 	if (tmpdir_buf[0]) {
 		char cmd[4200];
@@ -127,6 +149,7 @@ int main(int argc, char **argv)
 		if (system(cmd) != 0)
 			fprintf(stderr, "cannot remove %s\n", tmpdir_buf);
 	}
-	printf("# %d passed, %d failed\n", passed, failed);
+	printf("# %d passed, %d failed, %d skipped\n", passed, failed,
+	       skipped);
 	return failed ? 1 : 0;
 }

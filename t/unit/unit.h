@@ -10,8 +10,9 @@
  *
  * in src/lib/<module>_test.c; it registers itself at start-up, so no
  * central list needs editing.  Checks report file:line and carry on.
- * The runner prints TAP ("ok N - module::case") and a closing
- * "N passed, N failed" line, and exits 1 on any failure.
+ * The runner prints TAP ("ok N - module::case", "ok N - module::case
+ * # skip REASON" after unit_skip()) and a closing "N passed, N failed,
+ * N skipped" line, and exits 1 on any failure.
  * Tests find shared test vectors under $CBUP_TESTVECTORS (default
  * ../shared/testvectors relative to the source tree).
  */
@@ -33,6 +34,14 @@ int unit_check_mem(const char *file, int line, const void *a, const void *b,
 		   size_t n, const char *what);
 int unit_check_oid(const char *file, int line, const void *oid,
 		   const char *hex);
+/*
+ * Marks the running test skipped, with its reason (the caller returns
+ * right after).  Under make check (CBUP_TEST_REQUIRE_PREREQS set) a
+ * skip for something scripts/install-deps installs is a failure:
+ * pass required = 1 for those.
+ */
+void unit_skip(int required, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* Path of a file under the test vectors; static buffer. */
 const char *unit_vector(const char *rel);
 /* A fresh empty temporary directory for this test (removed at exit). */
