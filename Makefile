@@ -42,12 +42,18 @@ MAIN_OBJ := $(O)/src/main.o $(O)/src/cli.o
 TESTS ?= t/unit.t t/fuzz.t $(wildcard t/t[0-9]*.sh) $(wildcard t/interop/*.sh)
 
 .PHONY: all check unit-test shell-test fuzz-replay demo bench bench-full fuzz \
-	clean deps check-symbols check-honest install
+	clean deps check-symbols check-honest install cbup
 
 all: cbup
 
-# Keep intermediate objects (fuzz targets) so rebuilds stay incremental.
-.SECONDARY:
+# Keep the fuzz targets' objects (intermediate files of a pattern chain)
+# so rebuilds stay incremental.  Only those: a bare ".SECONDARY:" makes
+# every target secondary, and make then skips a missing build/cbup when
+# the ./cbup link looks up to date (CC=, O= and SANITIZE= built nothing).
+# (never empty: that would be the bare form)
+ifneq ($(FUZZ_SRC),)
+.SECONDARY: $(FUZZ_SRC:%.c=$(O)/%.o)
+endif
 
 # Rebuild everything when the compiler or flags change (git's GIT-CFLAGS).
 $(O)/FLAGS: FORCE
@@ -66,6 +72,8 @@ $(O)/libcbup.a: $(LIB_OBJ)
 $(O)/cbup: $(MAIN_OBJ) $(CMD_OBJ) $(O)/libcbup.a
 	$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(CMD_OBJ) $(O)/libcbup.a $(LDLIBS)
 
+# ./cbup is a link to build/cbup, made whatever O is (phony: never
+# "up to date" in place of the binary of another build directory).
 cbup: $(O)/cbup
 	@if [ "$(O)" = build ]; then ln -sf $(O)/cbup cbup; fi
 
