@@ -103,6 +103,7 @@ repo_consistent() {
 		esac
 	done
 	for f in objects/pack-tmp-* objects/pack/*.tmp objects/pack/tmp_* \
+		 objects/pack/*.tmp-* objects/pack/*cbup@* \
 		 objects/pack/bup.tmp.bloom objects/pack/*-*/pending; do
 		[ -e "$f" ] && { echo >&2 "repo_consistent: left behind: $f"; st=1; }
 	done

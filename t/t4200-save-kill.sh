@@ -45,18 +45,18 @@ test_expect_success 'setup: a base save, then a large tree to save' '
 	# are shifts of one 16 MB cycle: they would dedup)
 	n=$((MB * 3 / 5)) && i=0 &&
 	while [ $i -lt $n ]; do
-		head -c 1000000 /dev/urandom >"$S/big/f$i" || return 1
-		i=$((i + 1))
+		head -c 1000000 /dev/urandom >"$S/big/f$i" &&
+		i=$((i + 1)) || exit 1
 	done &&
 	i=0 &&
 	while [ $i -lt $((MB / 20)) ]; do
-		head -c 8000000 /dev/urandom >"$S/big/g$i" || return 1
-		i=$((i + 1))
+		head -c 8000000 /dev/urandom >"$S/big/g$i" &&
+		i=$((i + 1)) || exit 1
 	done &&
 	mkdir "$S/big/small" && i=0 &&
 	while [ $i -lt 300 ]; do
-		echo "small $i" >"$S/big/small/s$i" || return 1
-		i=$((i + 1))
+		echo "small $i" >"$S/big/small/s$i" &&
+		i=$((i + 1)) || exit 1
 	done &&
 	# atimes an hour ahead: reads during the runs leave them alone, so
 	# every index records the same metadata and every save the same tree
@@ -123,6 +123,144 @@ kill_at() {
 	echo "$state (exit $?)"
 }
 
+# bg_save: start the big save in the background, its pid in $W/bg.pid.
+bg_save() {
+	(BUP_DIR=$R exec "$CBUP" save -f "$W/ix" -n big --strip "$S/big" \
+		>/dev/null 2>"$W/bg.err") &
+	echo $! >"$W/bg.pid"
+}
+
+# wait_tmp_pack MIB: wait (30 s at most) until a pack being written in
+# a temporary directory has MIB MiB; its directory in $W/tmpdir.
+wait_tmp_pack() {
+	i=0
+	while [ $i -lt 600 ]; do
+		for p in "$R"/objects/pack-tmp-*/pack; do
+			if [ -f "$p" ] &&
+			   [ "$(stat -c %s "$p")" -ge $(($1 << 20)) ]; then
+				dirname "$p" >"$W/tmpdir"
+				return 0
+			fi
+		done
+		sleep 0.05
+		i=$((i + 1))
+	done
+	echo "no temporary pack of $1 MiB in $R/objects"
+	return 1
+}
+
+# leftovers: list the temporaries in the repository (none: fails)
+leftovers() {
+	found=1
+	for f in "$R"/objects/pack-tmp-* "$R"/objects/pack/*.tmp-* \
+		 "$R"/objects/pack/*cbup@*; do
+		if [ -e "$f" ]; then
+			echo "$f"
+			found=0
+		fi
+	done
+	return $found
+}
+
+# other_writer: a small split into the repository (a writer that does
+# not touch the big save's branch)
+other_writer() {
+	BUP_DIR=$R "$CBUP" split -n other "$S/base/two" >/dev/null
+}
+
+test_expect_success 'a save killed while writing a pack: the next writer removes its temporaries' '
+	fresh &&
+	bg_save && pid=$(cat "$W/bg.pid") &&
+	wait_tmp_pack 16 &&
+	kill -KILL $pid &&
+	test_expect_code 137 wait $pid &&
+	tmp=$(cat "$W/tmpdir") &&
+	# the space allocated ahead of the writes is still held
+	echo "$(du -sk "$tmp" | cut -f1) KiB in $tmp" &&
+	test "$(du -sk "$tmp" | cut -f1)" -ge 65536 &&
+	other_writer &&
+	if leftovers; then
+		echo "left behind after the next writer" && exit 1
+	fi &&
+	check_repo &&
+	git --git-dir="$R" rev-parse --verify -q other >/dev/null
+'
+
+test_expect_success 'the temporaries of a live (stopped) save are left alone' '
+	fresh &&
+	bg_save && pid=$(cat "$W/bg.pid") &&
+	wait_tmp_pack 8 &&
+	kill -STOP $pid &&
+	tmp=$(cat "$W/tmpdir") &&
+	other_writer &&
+	test -f "$tmp/pack" &&
+	kill -CONT $pid &&
+	wait $pid &&
+	test_must_fail test -d "$tmp" &&
+	check_repo &&
+	git --git-dir="$R" rev-parse "big^{tree}" >"$W/tree" &&
+	test_cmp "$W/big.tree" "$W/tree"
+'
+
+test_expect_success 'temporaries of bup, of older cbup and of other hosts are left alone' '
+	fresh &&
+	mkdir "$R/objects/pack-tmp-ab_c12de" "$R/objects/pack-tmp-XXaB3dE9" &&
+	echo bup >"$R/objects/pack-tmp-ab_c12de/pack" &&
+	echo old >"$R/objects/pack-tmp-XXaB3dE9/pack" &&
+	echo bup >"$R/objects/pack/bup.tmp.bloom" &&
+	echo old >"$R/objects/pack/bup.bloom.tmp-12-0" &&
+	echo other >"$R/objects/pack/bup.bloom.cbup@elsewhere-12-aB3dE9" &&
+	mkdir "$R/objects/pack-tmp-cbup@elsewhere-12-aB3dE9" &&
+	other_writer &&
+	test -f "$R/objects/pack-tmp-ab_c12de/pack" &&
+	test -f "$R/objects/pack-tmp-XXaB3dE9/pack" &&
+	test -f "$R/objects/pack/bup.tmp.bloom" &&
+	test -f "$R/objects/pack/bup.bloom.tmp-12-0" &&
+	test -f "$R/objects/pack/bup.bloom.cbup@elsewhere-12-aB3dE9" &&
+	test -d "$R/objects/pack-tmp-cbup@elsewhere-12-aB3dE9"
+'
+
+# killed_at_rename CMD...: run CMD (in $R) under strace, killed by
+# SIGKILL when it starts its first rename.
+killed_at_rename() {
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+	BUP_DIR=$R strace -f -qq -o /dev/null -e trace=rename,renameat,renameat2 \
+		-e inject=rename,renameat,renameat2:signal=KILL "$@" \
+		>/dev/null 2>&1
+	rc=$?
+	if [ $rc != 137 ]; then
+		echo "not killed at its first rename (exit $rc): $*"
+		return 1
+	fi
+}
+
+test_expect_success STRACE 'killed at its first rename: pack and idx left in their directory, then removed' '
+	fresh &&
+	killed_at_rename "$CBUP" split -n other "$S/base/two" &&
+	test -f "$(echo "$R"/objects/pack-tmp-*/pack)" &&
+	test -f "$(echo "$R"/objects/pack-tmp-*/idx)" &&
+	other_writer &&
+	if leftovers; then
+		echo "left behind after the next writer" && exit 1
+	fi &&
+	check_repo
+'
+
+test_expect_success STRACE 'bloom and midx killed before their renames: the next writer removes their temporaries' '
+	fresh &&
+	other_writer &&
+	killed_at_rename "$CBUP" bloom -f &&
+	killed_at_rename "$CBUP" midx -f &&
+	leftovers >"$W/left" &&
+	cat "$W/left" &&
+	test $(wc -l <"$W/left") = 2 &&
+	BUP_DIR=$R "$CBUP" split -n other2 "$S/base/one" >/dev/null &&
+	if leftovers; then
+		echo "left behind after the next writer" && exit 1
+	fi &&
+	check_repo
+'
+
 d=1
 k=0
 while [ $k -lt "$POINTS" ]; do
@@ -136,11 +274,14 @@ while [ $k -lt "$POINTS" ]; do
 		ls "$R/objects" >"$W/objdirs" && cat "$W/objdirs" &&
 		for l in $(find "$R" -name "*.lock"); do
 			# like git, a ref lock left by a kill stays until removed
-			echo "stale lock $l" && rm -f "$l"
+			echo "stale lock $l" && rm -f "$l" || exit 1
 		done &&
 		check_repo &&
 		BUP_DIR=$R "$CBUP" index -f "$W/ix" "$S" >/dev/null &&
 		save_big &&
+		if leftovers; then
+			echo "temporaries left behind by the next save" && exit 1
+		fi &&
 		# objects were hashed by the full fsck above or are new: checking
 		# that all are there is enough (and the tree id, or a restore)
 		check_repo --connectivity-only &&

@@ -31,6 +31,7 @@
 #include "err.h"
 #include "file.h"
 #include "idx.h"
+#include "tmpfile.h"
 #include "util.h"
 
 #define BLOOM_HDR 16
@@ -673,7 +674,6 @@ static int bloom_create(const char *path, const struct bloom_idx *list,
 			void (*log)(const char *), void (*debug)(const char *),
 			void (*progress)(int, const char *))
 {
-	static unsigned counter;
 	struct buf names = BUF_INIT;
 	unsigned char hdr[BLOOM_HDR];
 	unsigned char *map = MAP_FAILED;
@@ -700,17 +700,10 @@ static int bloom_create(const char *path, const struct bloom_idx *list,
 	if (size > SIZE_MAX)
 		return err_set(ERR_USAGE, "bloom of 2^%u bytes is too large",
 			       bits);
-	for (int tries = 0; fd < 0; tries++) {
-		free(tmp);
-		tmp = xstrfmt("%s.tmp-%ld-%u", path, (long)getpid(),
-			      counter++);
-		fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-		if (fd < 0 && (errno != EEXIST || tries > 1000)) {
-			ret = err_errno("cannot create '%s'", tmp);
-			free(tmp);
-			return ret;
-		}
-	}
+	/* locked until file_commit(): removed by a later writer if we die */
+	fd = tmpfile_open(path, 0666, &tmp);
+	if (fd < 0)
+		return fd;
 	/* Reserve the blocks so a full disk is an error, not a SIGBUS. */
 	ret = posix_fallocate(fd, 0, (off_t)size);
 	if (ret == EOPNOTSUPP || ret == EINVAL)

@@ -45,14 +45,13 @@ int file_fsync_parent(const char *path)
 
 int file_commit(int fd, const char *tmp, const char *path)
 {
-	if (fsync(fd) < 0) {
-		int ret = err_errno("cannot sync '%s'", tmp);
-		close(fd);
-		return ret;
-	}
-	if (close(fd) < 0)
-		return err_errno("cannot close '%s'", tmp);
-	if (rename(tmp, path) < 0)
-		return err_errno("cannot rename '%s' to '%s'", tmp, path);
-	return file_fsync_parent(path);
+	int ret = 0;
+
+	if (fsync(fd) < 0)
+		ret = err_errno("cannot sync '%s'", tmp);
+	else if (rename(tmp, path) < 0)
+		ret = err_errno("cannot rename '%s' to '%s'", tmp, path);
+	if (close(fd) < 0 && !ret)
+		ret = err_errno("cannot close '%s'", path);
+	return ret ? ret : file_fsync_parent(path);
 }

@@ -12,9 +12,11 @@
 #include <stdint.h>
 
 /*
- * fsync + close fd (always closed), rename tmp to path, fsync path's
+ * fsync fd, rename tmp to path, close fd (always closed), fsync path's
  * directory.  Returns 0, or ERR_IO naming the file; on failure tmp is
- * left for the caller to remove.
+ * left for the caller to remove.  The rename comes before the close so
+ * that a temporary from tmpfile_open() stays locked until it has its
+ * final name.
  */
 int file_commit(int fd, const char *tmp, const char *path);
 /* fsync the directory holding path.  0 or ERR_IO. */

@@ -37,6 +37,7 @@
 #include "err.h"
 #include "file.h"
 #include "idx.h"
+#include "tmpfile.h"
 #include "util.h"
 
 #define MIDX_HDR 12
@@ -403,29 +404,13 @@ uint32_t midx_bits_for(uint64_t total)
 	return bits;
 }
 
-/* Create dir/<base>.tmp-PID-N exclusively, mode 0666 & ~umask. */
+/*
+ * Create "<final>.cbup@HOST-PID-XXXXXX", mode 0666 & ~umask, locked
+ * until file_commit() (tmpfile.h: a later writer removes it if we die).
+ */
 static int midx_tmpfile(const char *final, char **tmp_out)
 {
-	static unsigned counter;
-
-	for (int tries = 0; tries < 1000; tries++) {
-		char *tmp = xstrfmt("%s.tmp-%ld-%u", final, (long)getpid(),
-				    counter++);
-		int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-			      0666);
-		if (fd >= 0) {
-			*tmp_out = tmp;
-			return fd;
-		}
-		if (errno != EEXIST) {
-			int ret = err_errno("cannot create '%s'", tmp);
-			free(tmp);
-			return ret;
-		}
-		free(tmp);
-	}
-	return err_set(ERR_IO, "cannot create a temporary file for '%s'",
-		       final);
+	return tmpfile_open(final, 0666, tmp_out);
 }
 
 static const char *midx_basename(const char *p)

@@ -27,9 +27,15 @@
  *    re-read the pack the same way: SHA-1 cannot be fixed up).
  *
  * Finishing a pack (FORMAT.md 2.4): trailer, fdatasync, idx v2 into the
- * same objects/pack-tmp-XXXXXXXX directory (fdatasync), rename pack then
- * idx into objects/pack, fsync objects/pack, remove the temporary
- * directory.  midx and bloom upkeep runs once at packwriter_close().
+ * same temporary directory (fdatasync), rename pack then idx into
+ * objects/pack, fsync objects/pack, remove the temporary directory.
+ * midx and bloom upkeep runs once at packwriter_close().
+ *
+ * The temporary directory is objects/pack-tmp-cbup@HOST-PID-XXXXXX
+ * (bup's are objects/pack-tmp-XXXXXXXX), locked while this writer lives
+ * (tmpfile_mkdir()), so that a writer killed mid-pack leaves nothing a
+ * later one cannot remove: packwriter_new() sweeps the temporaries of
+ * dead writers (tmpfile_sweep()).
  *
  * The durability order.  A ref may only become durable after every
  * object it reaches: otherwise a power cut can leave a branch naming a
@@ -74,6 +80,7 @@
 #include "midx.h"
 #include "odb.h"
 #include "pack.h"
+#include "tmpfile.h"
 #include "util.h"
 #include "zpool.h"
 
@@ -128,8 +135,12 @@ struct packwriter {
 	char **on_pack;
 	size_t on_pack_nr, on_pack_alloc;
 
-	/* The pack being written (tmpdir == NULL: none). */
+	/*
+	 * The pack being written (tmpdir == NULL: none), in a temporary
+	 * directory locked through tmpdir_fd while it exists (tmpfile.h).
+	 */
 	char *tmpdir;
+	int tmpdir_fd;
 	int fd, packdir_fd;           /* packdir_fd: fsynced after renames */
 	int spilled;
 	struct buf wb;                /* pack bytes not yet written */
@@ -208,16 +219,15 @@ static void set_release(struct pw_set *s)
 
 static int pw_start_pack(struct packwriter *w)
 {
-	char *tmpl;
+	char *prefix = xstrfmt("%s/pack-tmp-", w->objdir);
 
-	tmpl = xstrfmt("%s/pack-tmp-XXXXXXXX", w->objdir);
-	if (!mkdtemp(tmpl)) {
-		int ret = err_errno("cannot create a directory in '%s'",
-				    w->objdir);
-		free(tmpl);
+	w->tmpdir_fd = tmpfile_mkdir(prefix, &w->tmpdir);
+	free(prefix);
+	if (w->tmpdir_fd < 0) {
+		int ret = w->tmpdir_fd;
+		w->tmpdir_fd = -1;
 		return ret;
 	}
-	w->tmpdir = tmpl;
 	{
 		char *path = xstrfmt("%s/pack", w->tmpdir);
 		w->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
@@ -349,6 +359,7 @@ static int pw_hash_file(struct packwriter *w, unsigned char *out)
 	return ret;
 }
 
+/* Remove the temporary directory, then give up its lock. */
 static void pw_remove_tmp(struct packwriter *w)
 {
 	if (!w->tmpdir)
@@ -365,6 +376,8 @@ static void pw_remove_tmp(struct packwriter *w)
 		free(p);
 	}
 	rmdir(w->tmpdir);
+	close(w->tmpdir_fd);
+	w->tmpdir_fd = -1;
 	free(w->tmpdir);
 	w->tmpdir = NULL;
 }
@@ -618,8 +631,16 @@ int packwriter_new(struct packwriter **out, const char *objdir,
 		w->opts.max_objects = MAX(1, w->opts.max_size / 5000);
 	w->objdir = xstrdup(objdir);
 	w->packdir = xstrfmt("%s/pack", objdir);
+	/*
+	 * What writers killed earlier left: pack-tmp directories in
+	 * objects/, midx and bloom temporaries in objects/pack (tmpfile.h:
+	 * only those whose creator is gone; bup's are left alone).
+	 */
+	tmpfile_sweep(w->objdir, "pack-tmp-", NULL);
+	tmpfile_sweep(w->packdir, NULL, NULL);
 	w->odb = odb;
 	w->fd = -1;
+	w->tmpdir_fd = -1;
 	w->packdir_fd = -1;
 	buf_init(&w->wb, 0);
 	buf_init(&w->scratch, 0);

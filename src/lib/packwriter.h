@@ -1,6 +1,6 @@
 /*
  * Writing objects into packs (FORMAT.md 2.2-2.4): pack v2 + idx v2 in a
- * temporary directory objects/pack-tmp-XXXXXXXX, renamed into
+ * temporary directory objects/pack-tmp-cbup@HOST-PID-XXXXXX, renamed into
  * objects/pack pack first, then idx, after fsync; never a loose object.
  * Objects already in the repository (odb) or already written by this
  * writer are skipped.  Pack size and object-count limits as bup.
@@ -36,7 +36,10 @@ struct packwriter_opts {
 	void *on_pack_ctx;
 };
 
-/* objdir is the repository's objects/ directory. */
+/*
+ * objdir is the repository's objects/ directory.  Removes the
+ * temporaries that writers killed earlier left there (tmpfile.h).
+ */
 int packwriter_new(struct packwriter **out, const char *objdir,
 		   struct odb *odb, const struct packwriter_opts *opts);
 /* The sink interface of this writer. */
