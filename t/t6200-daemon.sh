@@ -108,25 +108,26 @@ test_expect_success BUP 'real bup client against the cbup daemon' '
 	git --git-dir=srv fsck --strict
 '
 
-# bup's daemon only listens on 1982; skip when that port is taken.
-test_expect_success BUP 'cbup client against the real bup daemon' '
-	if python3 -c "import socket; socket.socket().bind((\"127.0.0.1\", 1982))" 2>/dev/null
-	then
-		{ "$BUP" daemon 2>bdaemon.err & } &&
-		BPID=$! && echo "$BPID" >bpid &&
-		wait_listening bdaemon.err &&
-		RB="bup://127.0.0.1$TRASH/srvb" &&
-		cbup init -r "$RB" 2>/dev/null &&
-		cbup save -r "$RB" -n s src &&
-		cbup restore -r "$RB" -C outb "/s/latest$TRASH/src/" &&
-		diff -r src outb &&
-		test "$(git --git-dir=srvb rev-parse "s:${TRASH#/}/src")" = \
-		     "$(git --git-dir=srv rev-parse "s:${TRASH#/}/src")" &&
-		git --git-dir=srvb fsck --strict &&
-		kill "$BPID"
-	else
-		echo "# port 1982 taken: skipped"
-	fi
+# real bup's daemon listens on port 1982 only (its -p takes no value)
+test_declare_prereq PORT1982
+if python3 -c "import socket; socket.socket().bind((\"127.0.0.1\", 1982))" \
+	2>/dev/null; then
+	test_set_prereq PORT1982
+fi
+
+test_expect_success BUP,PORT1982 'cbup client against the real bup daemon' '
+	{ "$BUP" daemon 2>bdaemon.err & } &&
+	BPID=$! && echo "$BPID" >bpid &&
+	wait_listening bdaemon.err &&
+	RB="bup://127.0.0.1$TRASH/srvb" &&
+	cbup init -r "$RB" 2>/dev/null &&
+	cbup save -r "$RB" -n s src &&
+	cbup restore -r "$RB" -C outb "/s/latest$TRASH/src/" &&
+	diff -r src outb &&
+	test "$(git --git-dir=srvb rev-parse "s:${TRASH#/}/src")" = \
+	     "$(git --git-dir=srv rev-parse "s:${TRASH#/}/src")" &&
+	git --git-dir=srvb fsck --strict &&
+	kill "$BPID"
 '
 
 test_done
