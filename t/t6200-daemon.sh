@@ -16,6 +16,9 @@ BPID=
 stop_daemons() {
 	[ -n "$DPID" ] && kill "$DPID" 2>/dev/null
 	[ -n "$BPID" ] && kill "$BPID" 2>/dev/null
+	# (the bup daemon is started in a test's subshell: its pid is in a
+	# file, and it must not outlive a failed test, holding port 1982)
+	[ -s "$TRASH/bpid" ] && kill "$(cat "$TRASH/bpid")" 2>/dev/null
 	wait 2>/dev/null
 }
 trap 'stop_daemons; cleanup_trash' EXIT
