@@ -92,6 +92,25 @@ test_expect_success 'reverse mode refuses -r' '
 	grep -q "^error: don.t use -r in reverse mode" err
 '
 
+test_expect_success 'bup on - split refuses to read standard input' '
+	test_expect_code 97 cbup on - split -n onstdin <small 2>err &&
+	grep -q "^error: \"bup on ... split\" does not support reading from standard input$" err &&
+	test_expect_code 97 cbup on - split --git-ids -n onstdin </dev/null \
+		2>err &&
+	grep -q "^error: \"bup on ... split\" does not support reading" err &&
+	test_must_fail git --git-dir="$BUP_DIR" rev-parse -q --verify \
+		refs/heads/onstdin
+'
+
+test_expect_success BUP 'bup on - split from standard input: as bup' '
+	record_rc b.rc bup on - split -n onstdin <small 2>b.err &&
+	record_rc c.rc cbup on - split -n onstdin <small 2>c.err &&
+	test_cmp b.rc c.rc &&
+	tail -n 1 b.err >expect &&
+	tail -n 1 c.err >actual &&
+	test_cmp expect actual
+'
+
 # ---- the server against hostile or broken clients ----
 
 test_expect_success 'server: help lists the 0.33.7 commands' '

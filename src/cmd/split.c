@@ -352,6 +352,10 @@ int cmd_split(int argc, const char **argv)
 	if (reverse && remote)
 		cli_usage_fatal(&o, "don't use -r in reverse mode; it's "
 				"automatic");
+	/* on--server gives the command /dev/null as its stdin */
+	if (reverse && (!o.argc || git_ids))
+		cli_usage_fatal(&o, "\"bup on ... split\" does not support "
+				"reading from standard input");
 
 	writing = !(noop || copy);
 	if (writing || git_ids)
