@@ -29,6 +29,7 @@
 #include "lib/drecurse.h"
 #include "lib/err.h"
 #include "lib/hlink.h"
+#include "lib/lockfile.h"
 #include "lib/meta.h"
 #include "lib/repo.h"
 
@@ -897,6 +898,44 @@ static int print_index(const char *indexfile, const struct print_opts *po,
 	return r;
 }
 
+/* ---- the lock ---------------------------------------------------------- */
+
+/*
+ * Two runs at once would each read the old index and rename their own
+ * merge over it, and the entries of one would be lost (bup 0.33.7 loses
+ * them).  An update and a clear hold an flock on INDEXFILE.lock from
+ * before they read the old index until the new one is in place.  A
+ * second run waits for the first, saying so once: bup has no lock, so
+ * whoever starts two index runs expects both to succeed, and waiting is
+ * what makes both right.  The kernel releases the lock of a run that is
+ * killed; the file it leaves is taken over by the next run.  On a file
+ * system without locks the run goes on unlocked, with a warning.
+ */
+static int lock_index(struct lockfile *l, const char *indexfile)
+{
+	char *path = xstrfmt("%s.lock", indexfile);
+	int r = lockfile_acquire(l, path, 0);
+
+	if (r == ERR_LOCKED) {
+		struct buf m = BUF_INIT;
+
+		cli_path_msg(&m, path);
+		cli_log("bup: waiting for another index run to release "
+			"'%s'\n", m.data);
+		buf_release(&m);
+		r = lockfile_acquire(l, path, 1);
+	}
+	if (r == 1) {
+		warning("%s; index runs at the same time may lose entries",
+			err_last());
+		r = 0;
+	} else if (r < 0) {
+		r = error("%s", err_last());
+	}
+	free(path);
+	return r;
+}
+
 /* ---- the command ------------------------------------------------------- */
 
 /* bup: bup_dir = os.path.abspath(git.repo()). */
@@ -923,6 +962,7 @@ int cmd_index(int argc, const char **argv)
 	struct index_opts io;
 	struct print_opts po;
 	struct repo *repo = NULL;
+	struct lockfile lock = LOCKFILE_INIT;
 	char *indexfile = NULL;
 	int update, print, clear, r = 0;
 
@@ -974,10 +1014,12 @@ int cmd_index(int argc, const char **argv)
 	}
 	if (clear) {
 		cli_log("clear: clearing index.\n");
-		if (clear_index(indexfile, io.verbose)) {
+		if (lock_index(&lock, indexfile) ||
+		    clear_index(indexfile, io.verbose)) {
 			r = 1;
 			goto out;
 		}
+		lockfile_release(&lock);
 	}
 	fflush(stdout);
 
@@ -1000,9 +1042,12 @@ int cmd_index(int argc, const char **argv)
 			}
 		}
 		nr = reduce_paths(&tops, o.argv, (size_t)o.argc);
+		if (lock_index(&lock, indexfile))
+			r = 1;
 		for (size_t i = 0; i < nr && !r; i++)
 			if (update_index(&io, tops[i].rp, indexfile))
 				r = 1;
+		lockfile_release(&lock);
 		top_paths_free(tops, nr);
 		if (r)
 			goto out;
@@ -1028,6 +1073,7 @@ int cmd_index(int argc, const char **argv)
 		r = 1;
 	}
 out:
+	lockfile_release(&lock);
 	free(indexfile);
 	repo_free(repo);
 	drecurse_opts_release(&io.walk);
