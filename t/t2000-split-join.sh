@@ -38,7 +38,7 @@ test_expect_success 'missing repository: exit 15; --noop needs none' '
 	test_cmp expect actual
 '
 
-test_expect_success 'vector ids (TEST-VECTORS.md 3)' '
+test_expect_success 'vector ids (t/vectors/README.md 3)' '
 	echo edfc968da748a002e63935ec54ff5706f3c35d82 >expect &&
 	cbup split -t abc >actual && test_cmp expect actual &&
 	echo 56e40be0eaacc3988fe4c0b2fb936831019e29a7 >expect &&

@@ -23,7 +23,7 @@ case "$TEST_SRCDIR" in
 esac
 CBUP_BUILD=${CBUP_BUILD:-$TOP/build}
 CBUP="$CBUP_BUILD/cbup"
-TESTVECTORS=${CBUP_TESTVECTORS:-$TOP/../shared/testvectors}
+TESTVECTORS=${CBUP_TESTVECTORS:-$TOP/t/vectors}
 export CBUP TESTVECTORS
 
 TRASH=$(mktemp -d "${TMPDIR:-/tmp}/cbup-$TEST_NAME.XXXXXX")
@@ -312,7 +312,7 @@ test_cmp() {
 	diff -u "$1" "$2"
 }
 
-# Generate n bytes of the LCG stream of TEST-VECTORS.md section 1.
+# Generate n bytes of the LCG stream of t/vectors/README.md section 1.
 lcg() {
 	"$CBUP_BUILD/test-tool" lcg "$1" "$2"
 }

@@ -84,7 +84,7 @@ static const unsigned char magic8[8] = {
 	0xcd, 0xdf, 0x86, 0xaf, 0x96, 0x01, 0xfd, 0x5a
 };
 
-/* The input recipe of each vector file (TEST-VECTORS.md 3). */
+/* The input recipe of each vector file (t/vectors/README.md 3). */
 static unsigned char *make_input(const char *name, size_t *len)
 {
 	unsigned char *d;

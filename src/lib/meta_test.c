@@ -1,5 +1,5 @@
 /*
- * Tests for meta.c: the encodings of TEST-VECTORS.md 4 and 5 (every
+ * Tests for meta.c: the encodings of t/vectors/README.md 4 and 5 (every
  * record of every .bupm of tv-save.txt decoded and re-encoded byte for
  * byte, acl-example.txt), hostile input, and from_path()/apply()
  * compared with real bup (python3 + /usr/lib/bup) on files made here.
@@ -49,7 +49,7 @@ static void hex_buf(struct buf *out, const void *p, size_t n)
 
 UNIT_TEST(meta, common_record_example)
 {
-	/* TEST-VECTORS.md 4. */
+	/* t/vectors/README.md 4. */
 	static const char want_hex[] =
 		"0a2da48604a80f05616c696365a80f0575736572730080c49fd50c959a"
 		"ef3a80c49fd50c959aef3a81c49fd50c050d";

@@ -14,7 +14,7 @@
 #include "buf.h"
 #include "util.h"
 
-/* TEST-VECTORS.md 1: the LCG input generator. */
+/* t/vectors/README.md 1: the LCG input generator. */
 static inline void st_lcg_fill(unsigned char *out, size_t n, uint32_t seed)
 {
 	uint32_t x = seed;

@@ -2,7 +2,8 @@
  * test-tool: small helpers the shell tests and the benchmark need and that
  * must be fast or exact (git's t/helper/test-tool).  Subcommands:
  *
- *   lcg SEED N            write N bytes of the LCG stream (TEST-VECTORS.md 1)
+ *   lcg SEED N            write N bytes of the LCG stream
+ *                         (t/vectors/README.md 1)
  *   corrupt FILE OFF [X]  XOR the byte at OFF (negative: from the end) with
  *                         X (default 0xff), in place
  *   poke FILE OFF HEX     overwrite bytes at OFF (negative: from the end)

@@ -81,12 +81,58 @@ int unit_check_oid(const char *file, int line, const void *oid,
 	return 1;
 }
 
+static int is_vector_dir(const char *dir)
+{
+	char probe[4300];
+
+	snprintf(probe, sizeof(probe), "%s/README.md", dir);
+	return access(probe, R_OK) == 0;
+}
+
+/*
+ * The test vectors: $CBUP_TESTVECTORS if set, else t/vectors of the
+ * source tree.  make and t/unit.t run the tests from the top of the tree;
+ * from anywhere else the tree is found above the binary (build
+ * directories live inside it).
+ */
+static const char *vector_dir(void)
+{
+	static char dir[4200];
+	char exe[4096];
+	ssize_t n;
+
+	if (dir[0])
+		return dir;
+	if (getenv("CBUP_TESTVECTORS")) {
+		snprintf(dir, sizeof(dir), "%s", getenv("CBUP_TESTVECTORS"));
+		return dir;
+	}
+	if (is_vector_dir("t/vectors") && getcwd(exe, sizeof(exe) - 16)) {
+		/* absolute: a test may change directory */
+		snprintf(dir, sizeof(dir), "%s/t/vectors", exe);
+		return dir;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		for (int up = 0; up < 3; up++) {
+			char *slash = strrchr(exe, '/');
+			if (!slash)
+				break;
+			*slash = '\0';
+			snprintf(dir, sizeof(dir), "%s/t/vectors", exe);
+			if (is_vector_dir(dir))
+				return dir;
+		}
+	}
+	snprintf(dir, sizeof(dir), "t/vectors");
+	return dir;
+}
+
 const char *unit_vector(const char *rel)
 {
 	static char path[4096];
-	const char *base = getenv("CBUP_TESTVECTORS");
-	snprintf(path, sizeof(path), "%s/%s",
-		 base ? base : "../shared/testvectors", rel);
+	snprintf(path, sizeof(path), "%s/%s", vector_dir(), rel);
 	return path;
 }
 

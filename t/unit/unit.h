@@ -13,8 +13,8 @@
  * The runner prints TAP ("ok N - module::case", "ok N - module::case
  * # skip REASON" after unit_skip()) and a closing "N passed, N failed,
  * N skipped" line, and exits 1 on any failure.
- * Tests find shared test vectors under $CBUP_TESTVECTORS (default
- * ../shared/testvectors relative to the source tree).
+ * Tests find the test vectors (t/vectors/README.md) with unit_vector():
+ * under $CBUP_TESTVECTORS if set, else in t/vectors of the source tree.
  */
 #ifndef CBUP_UNIT_H
 #define CBUP_UNIT_H
