@@ -133,6 +133,30 @@ test_expect_success 'a large pack is whole and holds no space beyond its end' '
 	cmp spill.in spill.out
 '
 
+# bup creates a pack and its idx with Python's open(): 0666 less the umask.
+test_expect_success 'packs and idx files are 0666 less the umask, as bup' '
+	for u in 022 002; do
+		rm -rf um &&
+		cbup -d um init >/dev/null 2>&1 &&
+		(umask $u && cbup -d um split -n m lcg2) &&
+		stat -c %a um/objects/pack/pack-*.pack \
+			um/objects/pack/pack-*.idx >modes &&
+		printf "%o\n%o\n" $((0666 & ~0$u)) $((0666 & ~0$u)) >expect &&
+		test_cmp expect modes || return 1
+	done
+'
+
+test_expect_success BUP 'pack and idx modes as bup' '
+	rm -rf umb umc &&
+	bup -d umb init >/dev/null 2>&1 &&
+	cbup -d umc init >/dev/null 2>&1 &&
+	bup -d umb split -n m lcg2 2>/dev/null &&
+	cbup -d umc split -n m lcg2 &&
+	(cd umb/objects/pack && stat -c "%a %n" pack-*) | cut -c1-4 >expect &&
+	(cd umc/objects/pack && stat -c "%a %n" pack-*) | cut -c1-4 >actual &&
+	test_cmp expect actual
+'
+
 test_expect_success '--bench and -v speak on stderr only' '
 	cbup split --noop -t --bench hello >out 2>err &&
 	grep -q "^bup: .* kbytes in .* secs = .* kbytes/sec$" err &&

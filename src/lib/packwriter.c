@@ -230,7 +230,7 @@ static int pw_start_pack(struct packwriter *w)
 	}
 	{
 		char *path = xstrfmt("%s/pack", w->tmpdir);
-		w->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+		w->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
 		if (w->fd < 0) {
 			int ret = err_errno("cannot create '%s'", path);
 			free(path);
@@ -433,7 +433,7 @@ static int pw_finish_pack(struct packwriter *w)
 	tmp_idx = xstrfmt("%s/idx", w->tmpdir);
 	dst_pack = xstrfmt("%s/pack-%s.pack", w->packdir, hex);
 	dst_idx = xstrfmt("%s/pack-%s.idx", w->packdir, hex);
-	idx_fd = open(tmp_idx, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+	idx_fd = open(tmp_idx, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
 	if (idx_fd < 0) {
 		ret = err_errno("cannot create '%s'", tmp_idx);
 		goto out;
