@@ -738,10 +738,11 @@ void repo_compression(struct repo *r, int cmdline_level,
 	char *v = NULL;
 	int64_t n;
 
-	*impl = ZLIB_IMPL_LIBDEFLATE;
+	/* zlib by default: bup's bytes, so bup's pack names (FORMAT.md 2.2) */
+	*impl = ZLIB_IMPL_ZLIB;
 	if (!repo_config_get(r, "cbup.compressor", &v) && v &&
-	    !strcasecmp(v, "zlib"))
-		*impl = ZLIB_IMPL_ZLIB;
+	    !strcasecmp(v, "libdeflate"))
+		*impl = ZLIB_IMPL_LIBDEFLATE;
 	free(v);
 	if (cmdline_level >= 0) {
 		*level = cmdline_level;

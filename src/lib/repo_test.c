@@ -135,6 +135,13 @@ UNIT_TEST(repo, config_read_write)
 	CHECK(repo_config_get(r, "remote.Origin.url", &v) == 0);
 	free(v);
 
+	{
+		enum zlib_impl impl;
+		int level;
+		/* no cbup.compressor: bup's zlib, core.compression's level */
+		repo_compression(r, -1, &impl, &level);
+		CHECK(impl == ZLIB_IMPL_ZLIB && level == 3);
+	}
 	CHECK(repo_config_set(r, "core.compression", "7") == 0);
 	CHECK(repo_config_set(r, "cbup.compressor", "zlib") == 0);
 	CHECK(repo_config_set(r, "a.B c.d", " x;") == 0);
@@ -152,6 +159,13 @@ UNIT_TEST(repo, config_read_write)
 		CHECK(impl == ZLIB_IMPL_ZLIB && level == 7);
 		repo_compression(r, 0, &impl, &level);
 		CHECK(level == 0);
+		CHECK(repo_config_set(r, "cbup.compressor", "LibDeflate") == 0);
+		repo_compression(r, -1, &impl, &level);
+		CHECK(impl == ZLIB_IMPL_LIBDEFLATE);
+		/* anything else is bup's zlib */
+		CHECK(repo_config_set(r, "cbup.compressor", "other") == 0);
+		repo_compression(r, -1, &impl, &level);
+		CHECK(impl == ZLIB_IMPL_ZLIB);
 	}
 	write_file(cfg, "[core\n");
 	CHECK(repo_config_get(r, "core.bare", &v) == ERR_CORRUPT);

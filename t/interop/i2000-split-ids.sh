@@ -96,6 +96,28 @@ test_expect_success BUP 'same commit id with -n and --date' '
 	BUP_DIR=$A cbup join br~1 >out.c && cmp in/text out.c
 '
 
+# bup's test-comparative-split-join: a fresh repository of each after the
+# same split -t holds the same files with the same modes and bytes (packs,
+# pack names, idx, bloom, config), HEAD aside.
+test_expect_success BUP 'fresh repositories after split -t: the same files as bup' '
+	for f in empty one r32769 zrun text r3M; do
+		rm -rf fb fc &&
+		BUP_DIR=$TRASH/fb bup init >/dev/null 2>&1 &&
+		BUP_DIR=$TRASH/fc cbup init >/dev/null 2>&1 &&
+		BUP_DIR=$TRASH/fb bup split -t in/$f >b.t 2>/dev/null &&
+		BUP_DIR=$TRASH/fc cbup split -t in/$f >c.t &&
+		test_cmp b.t c.t &&
+		rm fb/HEAD fc/HEAD &&
+		(cd fb && find . -printf "%y %m %p\n" | sort) >lb &&
+		(cd fc && find . -printf "%y %m %p\n" | sort) >lc &&
+		test_cmp lb lc &&
+		grep -q "^f [0-7]* ./objects/pack/pack-.*\.pack$" lc &&
+		for p in $(cd fb && find . -type f); do
+			cmp fb/$p fc/$p || return 1
+		done || return 1
+	done
+'
+
 test_expect_success BUP 'a 100 MB input (once)' '
 	lcg 20 104857601 >big &&
 	BUP_DIR=$A cbup split -t big >c.t &&
