@@ -3,8 +3,9 @@
  * them the way `git update-ref` does, so that bup, git and cbup can share
  * a repository:
  *
- *   1. create "<ref>.lock" with O_CREAT|O_EXCL (a second writer gets
- *      ERR_LOCKED with git's "Unable to create ...: File exists.");
+ *   1. create "<ref>.lock" exclusively (a second writer gets ERR_LOCKED
+ *      with git's "Unable to create ...: File exists."; see "Ref locks"
+ *      below for how one left by a killed cbup is recovered);
  *   2. compare the current value with the expected old one;
  *   3. write "<hex>\n", fsync;
  *   4. append the reflog line "<old> <new> <ident> <secs> <tz>[\t<msg>]\n"
@@ -40,6 +41,7 @@
 #include "odb.h"
 #include "refs.h"
 #include "repo.h"
+#include "tmpfile.h"
 
 #define MAX_SYMREF_DEPTH 5
 
@@ -474,19 +476,281 @@ out:
 	return ret;
 }
 
-static int lock_ref(const char *lockpath)
-{
-	int fd;
+/*
+ * Ref locks that a kill cannot leave for ever.  git's protocol is kept:
+ * "<ref>.lock" is created exclusively, holds the new value, and is
+ * renamed over the ref; git, bup and cbup exclude each other through
+ * it.  But cbup first creates an owner file
+ * "<ref>.lock~cbup@HOST-PID-XXXXXX.lock" (tmpfile.h: locked with flock
+ * while this process lives) and makes the lock a second name of it with
+ * link(), which fails if the lock exists, as O_EXCL does.  So a lock
+ * file that is found:
+ *
+ *  - whose flock is held: a live cbup's (the owner took the flock
+ *    before the lock existed and keeps it until the lock is gone);
+ *  - whose flock is free and which is the same file as an owner file of
+ *    this host: left by a cbup that died holding it.  Removed (with its
+ *    owner file) while we hold its flock, so no other cbup can be
+ *    deciding the same thing, and git never removes a lock it does not
+ *    hold;
+ *  - with no owner file (git's, bup's: they take no flock), or the
+ *    owner on another host (an flock may be local to a host): whether
+ *    its writer still runs cannot be known.  The error says what to do,
+ *    as git's does.
+ *
+ * The owner file goes last: after the rename, or after the lock is
+ * removed on failure.  An owner file left by a kill after that point
+ * names the ref's own file or nothing: removing it removes a name, never
+ * data (ref_lock_take() sweeps those of dead owners).  Where hard links
+ * do not work, the lock is a plain O_EXCL file, as git's; where flock
+ * does not, a lock found is reported, never removed.
+ * Names ending in ".lock" are skipped by git's and our ref listings;
+ * '~' is in no ref name, so no ref's lock is ever an owner file.
+ */
+struct ref_lock {
+	int fd;        /* the lock, opened by its name to be written; -1 */
+	int owner_fd;  /* the owner file, holding the flock; -1: none */
+	char *lock;    /* "<ref>.lock" */
+	char *owner;   /* the owner file, or NULL for a plain lock */
+};
 
+#define REF_LOCK_OWNER_SUFFIX ".lock"
+
+/* "<ref>.lock~" : owner files are this, tmpfile's tag, the suffix */
+static char *owner_prefix(const char *lockpath)
+{
+	return xstrfmt("%s~", lockpath);
+}
+
+/*
+ * The owner file in lockpath's directory that is the same file as fd,
+ * or NULL (caller frees).
+ */
+static char *find_owner(const char *lockpath, int fd)
+{
+	char *prefix = owner_prefix(lockpath);
+	const char *base = strrchr(prefix, '/') ? strrchr(prefix, '/') + 1
+						 : prefix;
+	char *dir = xstrndup(prefix, (size_t)(base - prefix));
+	size_t blen = strlen(base), slen = strlen(REF_LOCK_OWNER_SUFFIX);
+	struct stat held, st;
+	char *found = NULL;
+	DIR *d;
+	struct dirent *de;
+
+	if (fstat(fd, &held) < 0 || !(d = opendir(*dir ? dir : ".")))
+		goto out;
+	while (!found && (de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		char *full;
+
+		if (n <= blen + slen || strncmp(de->d_name, base, blen) ||
+		    strcmp(de->d_name + n - slen, REF_LOCK_OWNER_SUFFIX))
+			continue;
+		full = xstrfmt("%s%s", dir, de->d_name);
+		if (!lstat(full, &st) && st.st_dev == held.st_dev &&
+		    st.st_ino == held.st_ino)
+			found = full;
+		else
+			free(full);
+	}
+	closedir(d);
+out:
+	free(dir);
+	free(prefix);
+	return found;
+}
+
+/*
+ * lockpath exists.  1 when it was a dead cbup's and is now removed (try
+ * again), 0 when it vanished meanwhile (try again), else ERR_LOCKED with
+ * what to do.
+ */
+static int ref_lock_examine(const char *lockpath)
+{
+	int fd = open(lockpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	char *owner = NULL;
+	int ret, held;
+
+	if (fd < 0 && errno == ENOENT)
+		return 0;
+	if (fd >= 0) {
+		held = tmpfile_try_lock(fd);
+		if (held == 1 && !tmpfile_still_named(fd, lockpath)) {
+			close(fd);
+			return 0;
+		}
+		owner = find_owner(lockpath, fd);
+	} else {
+		held = -1;
+	}
+	if (held == 0) {
+		ret = err_set(ERR_LOCKED, "Unable to create '%s': File exists."
+			      "\n\nAnother cbup process is updating the ref "
+			      "(its lock's owner file is '%s'): try again when "
+			      "it has finished.", lockpath,
+			      owner ? owner : "not found");
+	} else if (held == 1 && owner &&
+		   tmpfile_is_ours(strrchr(owner, '/') ? strrchr(owner, '/') + 1
+						       : owner,
+				   REF_LOCK_OWNER_SUFFIX)) {
+		/* a dead cbup's: we hold its flock, nobody else decides */
+		if (unlink(lockpath) < 0 && errno != ENOENT)
+			ret = err_errno("cannot remove the stale lock '%s'",
+					lockpath);
+		else
+			ret = 1;
+		unlink(owner);
+	} else if (owner) {
+		ret = err_set(ERR_LOCKED, "Unable to create '%s': File exists."
+			      "\n\nIts owner file '%s' names a cbup process "
+			      "this one cannot check (on another host, or "
+			      "without file locks here).\nIf no process is "
+			      "running on this repository, remove both files "
+			      "and try again.", lockpath, owner);
+	} else {
+		ret = err_set(ERR_LOCKED, "Unable to create '%s': File exists."
+			      "\n\nAnother process (git, bup or cbup) may be "
+			      "updating the ref, or one was killed while it "
+			      "did.\nIf no other process is running on this "
+			      "repository, remove '%s' and try again.",
+			      lockpath, lockpath);
+	}
+	free(owner);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+/* A plain lock (no hard links here): git's O_EXCL file. */
+static int ref_lock_plain(struct ref_lock *lk)
+{
+	for (int tries = 0; tries < 10; tries++) {
+		int ret;
+
+		lk->fd = open(lk->lock, O_WRONLY | O_CREAT | O_EXCL |
+					O_CLOEXEC, 0666);
+		if (lk->fd >= 0)
+			return 0;
+		if (errno != EEXIST)
+			return err_errno("cannot create '%s'", lk->lock);
+		if ((ret = ref_lock_examine(lk->lock)) < 0)
+			return ret;
+	}
+	return err_set(ERR_LOCKED, "Unable to create '%s': File exists.",
+		       lk->lock);
+}
+
+/*
+ * Remove the owner files "<prefix>cbup@HOST-...lock" of dead cbups of
+ * this host (called holding the lock: each names the ref's file or
+ * nothing any more).
+ */
+static void sweep_owners(const char *prefix)
+{
+	const char *slash = strrchr(prefix, '/');
+	char *dir = slash ? xstrndup(prefix, (size_t)(slash - prefix))
+			  : xstrdup(".");
+
+	tmpfile_sweep(dir, slash ? slash + 1 : prefix, REF_LOCK_OWNER_SUFFIX);
+	free(dir);
+}
+
+static int ref_lock_take(struct ref_lock *lk, const char *lockpath)
+{
+	char *prefix;
+	int ret = 0;
+
+	lk->fd = lk->owner_fd = -1;
+	lk->lock = xstrdup(lockpath);
+	lk->owner = NULL;
 	if (mkdirs_for(lockpath))
 		return err_last_code();
-	fd = open(lockpath, O_WRONLY | O_CREAT | O_EXCL, 0666);
-	if (fd < 0 && errno == EEXIST)
-		return err_set(ERR_LOCKED, "Unable to create '%s': File exists.",
-			       lockpath);
-	if (fd < 0)
-		return err_errno("cannot create '%s'", lockpath);
-	return fd;
+	prefix = owner_prefix(lockpath);
+	for (int tries = 0; tries < 10; tries++) {
+		char *owner;
+		int fd = tmpfile_create(prefix, REF_LOCK_OWNER_SUFFIX, 0666,
+					&owner);
+
+		if (fd < 0) {
+			ret = fd;
+			goto out;
+		}
+		if (!link(owner, lockpath)) {
+			lk->owner_fd = fd;
+			lk->owner = owner;
+			/* written through its own name, as git writes it */
+			lk->fd = open(lockpath, O_WRONLY | O_CLOEXEC);
+			if (lk->fd < 0) {
+				ret = err_errno("cannot open '%s'", lockpath);
+				goto out;
+			}
+			ret = 0;
+			/* owner files of dead cbups for this ref: names only */
+			sweep_owners(prefix);
+			goto out;
+		}
+		ret = errno;
+		unlink(owner);
+		close(fd);
+		free(owner);
+		if (ret != EEXIST) {
+			/* no hard links here (EPERM, ENOTSUP...): git's way */
+			ret = ref_lock_plain(lk);
+			goto out;
+		}
+		ret = ref_lock_examine(lockpath);
+		if (ret < 0)
+			goto out;
+	}
+	ret = err_set(ERR_LOCKED, "Unable to create '%s': File exists.",
+		      lockpath);
+out:
+	free(prefix);
+	return ret;
+}
+
+/*
+ * On failure: remove the lock (if taken), then its owner file, then
+ * give up the flock.  A no-op once done.
+ */
+static void ref_lock_drop(struct ref_lock *lk)
+{
+	if (lk->fd >= 0 || lk->owner_fd >= 0)
+		unlink(lk->lock);
+	if (lk->owner)
+		unlink(lk->owner);
+	if (lk->fd >= 0)
+		close(lk->fd);
+	if (lk->owner_fd >= 0)
+		close(lk->owner_fd);
+	lk->fd = lk->owner_fd = -1;
+	free(lk->lock);
+	free(lk->owner);
+	lk->lock = lk->owner = NULL;
+}
+
+/* The lock becomes path; then its owner file goes, then the flock. */
+static int ref_lock_commit(struct ref_lock *lk, const char *path)
+{
+	int ret;
+
+	if (rename(lk->lock, path) < 0) {
+		ret = err_errno("cannot rename '%s' to '%s'", lk->lock, path);
+		ref_lock_drop(lk);
+		return ret;
+	}
+	close(lk->fd);
+	lk->fd = -1;
+	if (lk->owner)
+		unlink(lk->owner);
+	free(lk->owner);
+	lk->owner = NULL;
+	if (lk->owner_fd >= 0)
+		close(lk->owner_fd);
+	lk->owner_fd = -1;
+	ref_lock_drop(lk);
+	return 0;
 }
 
 static int check_old(struct repo *r, const char *refname,
@@ -522,40 +786,29 @@ int refs_update(struct repo *r, const char *refname,
 	char *path = xstrfmt("%s/%s", r->path, refname);
 	char *lock = xstrfmt("%s.lock", path);
 	char line[OID_HEXSZ + 2];
+	struct ref_lock lk;
 	struct oid cur;
-	int fd, have_cur = 0, ret;
+	int have_cur = 0, ret;
 
-	fd = lock_ref(lock);
-	if (fd < 0) {
-		ret = fd;
-		fd = -1;
-		goto out_nolock;
-	}
+	if ((ret = ref_lock_take(&lk, lock)))
+		goto out;
 	if ((ret = check_old(r, refname, old_oid, any, &cur, &have_cur)))
 		goto out;
 	oid_to_hex(new_oid, line);
 	line[OID_HEXSZ] = '\n';
-	if (write_full(fd, line, OID_HEXSZ + 1) < 0 || fsync(fd) < 0) {
+	if (write_full(lk.fd, line, OID_HEXSZ + 1) < 0 || fsync(lk.fd) < 0) {
 		ret = err_errno("cannot write '%s'", lock);
 		goto out;
 	}
-	close(fd);
-	fd = -1;
 	if ((ret = write_reflog(r, refname, have_cur ? &cur : NULL, new_oid,
 				msg)))
 		goto out;
-	if (rename(lock, path) < 0) {
-		ret = err_errno("cannot rename '%s' to '%s'", lock, path);
+	if ((ret = ref_lock_commit(&lk, path)))
 		goto out;
-	}
 	/* the ref is in place but not known durable: an error all the same */
 	ret = file_fsync_parent(path);
-	goto out_nolock;
 out:
-	if (fd >= 0)
-		close(fd);
-	unlink(lock);
-out_nolock:
+	ref_lock_drop(&lk);
 	free(lock);
 	free(path);
 	return ret;
@@ -567,8 +820,9 @@ static int packed_remove(struct repo *r, const char *refname)
 	char *path = xstrfmt("%s/packed-refs", r->path);
 	char *lock = xstrfmt("%s.lock", path);
 	struct buf in = BUF_INIT, out = BUF_INIT;
+	struct ref_lock lk = { -1, -1, NULL, NULL };
 	size_t rlen = strlen(refname);
-	int fd = -1, ret = 0, skipping = 0, found = 0;
+	int ret = 0, skipping = 0, found = 0;
 	const char *p, *end;
 
 	if (buf_read_file(&in, path) < 0)
@@ -595,22 +849,14 @@ static int packed_remove(struct repo *r, const char *refname)
 	}
 	if (!found)
 		goto done;
-	fd = lock_ref(lock);
-	if (fd < 0) {
-		ret = fd;
-		fd = -1;
+	if ((ret = ref_lock_take(&lk, lock)))
 		goto done;
-	}
-	if (write_full(fd, out.data, out.len) < 0 || fsync(fd) < 0 ||
-	    rename(lock, path) < 0) {
+	if (write_full(lk.fd, out.data, out.len) < 0 || fsync(lk.fd) < 0)
 		ret = err_errno("cannot rewrite '%s'", path);
-		unlink(lock);
-	} else {
+	else if (!(ret = ref_lock_commit(&lk, path)))
 		ret = file_fsync_parent(path);
-	}
 done:
-	if (fd >= 0)
-		close(fd);
+	ref_lock_drop(&lk);
 	buf_release(&in);
 	buf_release(&out);
 	free(lock);
@@ -624,15 +870,12 @@ int refs_delete(struct repo *r, const char *refname,
 	char *path = xstrfmt("%s/%s", r->path, refname);
 	char *lock = xstrfmt("%s.lock", path);
 	char *log = xstrfmt("%s/logs/%s", r->path, refname);
+	struct ref_lock lk;
 	struct oid cur;
-	int fd, have_cur = 0, ret;
+	int have_cur = 0, ret;
 
-	fd = lock_ref(lock);
-	if (fd < 0) {
-		ret = fd;
-		goto out_nolock;
-	}
-	close(fd);
+	if ((ret = ref_lock_take(&lk, lock)))
+		goto out;
 	if ((ret = check_old(r, refname, old_oid, !old_oid, &cur,
 			     &have_cur)))
 		goto out;
@@ -648,8 +891,7 @@ int refs_delete(struct repo *r, const char *refname,
 	}
 	unlink(log);
 out:
-	unlink(lock);
-out_nolock:
+	ref_lock_drop(&lk);
 	free(log);
 	free(lock);
 	free(path);

@@ -2,6 +2,9 @@
  * Refs (FORMAT.md 1.4): loose refs and packed-refs for reading; updates
  * with git's lock protocol (refs/X.lock O_CREAT|O_EXCL, compare the old
  * value, write, fsync, rename) and a reflog line, as `git update-ref`.
+ * A lock left by a cbup that was killed holding it is removed by the
+ * next update (refs.c); one left by git or bup is reported (ERR_LOCKED)
+ * with what to do.
  */
 #ifndef CBUP_REFS_H
 #define CBUP_REFS_H

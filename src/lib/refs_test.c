@@ -3,6 +3,7 @@
  * reflog lines in git's format, listing, deletion, resolve, and bup's
  * valid_save_name.  (t/t2000 compares a reflog with one git writes.)
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "err.h"
 #include "refs.h"
 #include "repo.h"
+#include "tmpfile.h"
 #include "unit.h"
 
 #define A "8352c34c922a8cd55901004dadbddd7ccfbc17ca"
@@ -106,6 +108,68 @@ UNIT_TEST(refs, update_read_reflog)
 	unsetenv("GIT_COMMITTER_NAME");
 	unsetenv("GIT_COMMITTER_EMAIL");
 	unsetenv("GIT_COMMITTER_DATE");
+	free_repo(&r);
+}
+
+/* Whether refs/heads/ holds any "*.lock" name. */
+static int any_lock_file(const struct repo *r)
+{
+	char *dir = xstrfmt("%s/refs/heads", r->path);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int found = 0;
+
+	while (d && (de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		found |= n > 5 && !strcmp(de->d_name + n - 5, ".lock");
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+	return found;
+}
+
+UNIT_TEST(refs, lock_owners_live_dead_unknown)
+{
+	struct repo r;
+	struct oid a, b, got;
+	char *lock, *prefix, *owner = NULL;
+	int ofd, held;
+
+	make_repo(&r);
+	oid_from_hex(&a, A);
+	oid_from_hex(&b, B);
+	CHECK(refs_update(&r, "refs/heads/y", &a, NULL, 0, NULL) == 0);
+	CHECK(!any_lock_file(&r));
+	/* a cbup holding the lock: its owner file, flocked, linked */
+	lock = xstrfmt("%s/refs/heads/y.lock", r.path);
+	prefix = xstrfmt("%s/refs/heads/y.lock~", r.path);
+	ofd = tmpfile_create(prefix, ".lock", 0666, &owner);
+	CHECK(ofd >= 0);
+	CHECK(link(owner, lock) == 0);
+	CHECK(refs_update(&r, "refs/heads/y", &b, &a, 0, NULL) == ERR_LOCKED);
+	CHECK(strstr(err_last(), "File exists.\n\nAnother cbup process"));
+	CHECK(refs_read(&r, "refs/heads/y", &got) == 0 && oid_eq(&got, &a));
+	/* ... and dead: its lock and owner file go, the update is done */
+	close(ofd);
+	CHECK(refs_update(&r, "refs/heads/y", &b, &a, 0, NULL) == 0);
+	CHECK(refs_read(&r, "refs/heads/y", &got) == 0 && oid_eq(&got, &b));
+	CHECK(!any_lock_file(&r));
+	/* a lock no cbup owns (git's, bup's): left, with what to do */
+	held = open(lock, O_CREAT | O_WRONLY, 0666);
+	CHECK(held >= 0);
+	if (held >= 0)
+		close(held);
+	CHECK(refs_update(&r, "refs/heads/y", &a, &b, 0, NULL) == ERR_LOCKED);
+	CHECK(strstr(err_last(), "remove '") && strstr(err_last(), lock));
+	CHECK(refs_delete(&r, "refs/heads/y", &b) == ERR_LOCKED);
+	CHECK(!access(lock, F_OK));
+	unlink(lock);
+	CHECK(refs_delete(&r, "refs/heads/y", &b) == 0);
+	CHECK(!any_lock_file(&r));
+	free(owner);
+	free(prefix);
+	free(lock);
 	free_repo(&r);
 }
 
