@@ -39,7 +39,7 @@ test_expect_success STRACE 'first save: packs, midx, bloom, then the ref' '
 test_expect_success STRACE 'a small save after it (bloom grown in place)' '
 	echo two >src/two && cbup index src >/dev/null &&
 	traced cbup save -n s src &&
-	grep "^[0-9]* fdatasync([0-9]*<$R/objects/pack/bup.bloom>) = 0" \
+	grep "^[0-9]* *fdatasync([0-9]*<$R/objects/pack/bup.bloom>) = 0" \
 		"$TRASH/trace" >/dev/null &&
 	"$CHECK" "$R" "$TRASH/trace" &&
 	git --git-dir="$R" rev-parse --verify -q s~1 >/dev/null
