@@ -4,6 +4,7 @@
 #   make demo       install what is missing, build, run the main job on real data
 #   make bench      cbup beside bup on generated data (figures, never asserts)
 #   make fuzz       libFuzzer targets (clang)
+#   make fuzz-run   a campaign: FUZZ_RUNS=10000000 (or FUZZ_TIME=s) per target
 #   make check-honest  the test scripts against a cbup that always fails
 #   make install    PREFIX=/usr/local DESTDIR= BUP_SYMLINK=1 (a bup symlink)
 # Knobs: CC=gcc|clang, SANITIZE=address,undefined, O=build dir.
@@ -42,7 +43,7 @@ MAIN_OBJ := $(O)/src/main.o $(O)/src/cli.o
 TESTS ?= t/unit.t t/fuzz.t $(wildcard t/t[0-9]*.sh) $(wildcard t/interop/*.sh)
 
 .PHONY: all check unit-test shell-test fuzz-replay demo bench bench-full fuzz \
-	clean deps check-symbols check-honest install cbup
+	clean deps check-symbols check-honest install cbup fuzz-run
 
 all: cbup
 
@@ -120,6 +121,10 @@ fuzz:
 	$(MAKE) O=build-fuzz CC=clang \
 		CFLAGS='-O1 -g -fsanitize=fuzzer-no-link,address,undefined' fuzz-bins
 fuzz-bins: $(patsubst t/fuzz/%.c,$(O)/libfuzz/%,$(FUZZ_SRC))
+# A campaign: every target for FUZZ_RUNS executions (10 M) or FUZZ_TIME
+# seconds; new coverage is merged into t/fuzz/corpus (scripts/fuzz-run).
+fuzz-run: fuzz
+	scripts/fuzz-run build-fuzz $(FUZZ_TARGETS)
 $(O)/libfuzz/%: $(O)/t/fuzz/%.o $(O)/libcbup.a
 	@mkdir -p $(dir $@)
 	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)

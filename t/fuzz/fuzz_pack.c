@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -45,11 +46,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(b);
 	}
 
-	/* As a pack body: header + data + trailer in a temporary file. */
+	/*
+	 * As a pack body: header + data + trailer in a memory file (a file
+	 * on disk per input made this target 40 times slower than the
+	 * others), opened by its /proc path as pack_open() wants a path.
+	 */
 	if (size < 1 << 20) {
-		char path[] = "/tmp/fuzz-pack-XXXXXX";
-		int fd = mkstemp(path);
+		char path[64];
+		int fd = memfd_create("fuzz-pack", MFD_CLOEXEC);
 		struct pack_file *p;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 
 		if (fd >= 0) {
 			static const unsigned char hdr[12] =
@@ -69,7 +76,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				pack_close(p);
 			}
 			close(fd);
-			unlink(path);
 		}
 	}
 	buf_release(&out);
