@@ -55,6 +55,14 @@ void cli_log(const char *fmt, ...) PRINTF(1, 2);
 void cli_add_error(const char *fmt, ...) PRINTF(1, 2);
 int cli_errors(void);
 
+/*
+ * The server's exit status when its client sent nothing for the
+ * connection's receive timeout (SO_RCVTIMEO, set by the daemon from
+ * CBUP_DAEMON_IDLE_TIMEOUT), so that the daemon can log why the
+ * connection ended.  124, as timeout(1).
+ */
+#define CLI_EXIT_IDLE 124
+
 /* Register a cleanup run by die() and on SIGINT/SIGTERM. */
 void cli_atexit(void (*fn)(void *), void *ctx);
 void cli_atexit_remove(void (*fn)(void *), void *ctx);

@@ -16,6 +16,15 @@
  * request gets "\nerror ...\n" and the connection is closed, where bup
  * raised an exception.  A connection that drops inside
  * receive-objects-v2 leaves no pack behind (packwriter_abort).
+ *
+ * Under `cbup daemon` (FORMAT.md 7.4) two settings of the daemon reach
+ * the server: CBUP_DAEMON_ROOT, which confines the repositories a
+ * client may name (set-dir, init-dir, the default one) to a directory,
+ * resolved with realpath so that neither ".." nor a symlink leads out
+ * (confine); and the idle timeout, a receive timeout on the socket that
+ * is our stdin: a read that times out ends the session as an error,
+ * aborting a pack in progress, and the server exits CLI_EXIT_IDLE so
+ * that the daemon can log why.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +33,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <dirent.h>
 #include <unistd.h>
@@ -62,6 +73,7 @@ struct server {
 	size_t nr_new_idx, alloc_new_idx;
 	struct buf frame;
 	int wfail;      /* a reply could not be written: client gone */
+	char *root;     /* CBUP_DAEMON_ROOT resolved, or NULL */
 };
 
 static void debug1(const char *fmt, ...) PRINTF(1, 2);
@@ -118,16 +130,48 @@ static int open_repo(struct server *s, const char *path)
 	return 0;
 }
 
+/*
+ * With CBUP_DAEMON_ROOT, a repository the client names must resolve
+ * inside the root; *out is the resolved path, which the caller opens or
+ * creates, so that nothing is resolved a second time.  Without a root,
+ * *out is path as given (bup: any path).
+ */
+static int confine(struct server *s, char **out, const char *cmd,
+		   const char *path, int may_create)
+{
+	size_t n;
+	int ret;
+
+	if (!s->root) {
+		*out = xstrdup(path);
+		return 0;
+	}
+	if ((ret = repo_real_path(out, path, may_create)) < 0)
+		return ret;
+	n = strlen(s->root);
+	if (!strcmp(s->root, "/") ||
+	    (!strncmp(*out, s->root, n) && ((*out)[n] == '/' || !(*out)[n])))
+		return 0;
+	ret = err_set(ERR_USAGE, "%s: '%s' is outside CBUP_DAEMON_ROOT '%s'",
+		      cmd, path, s->root);
+	free(*out);
+	*out = NULL;
+	return ret;
+}
+
 /* bup's _init_session(): the default repository unless one is set. */
 static int need_repo(struct server *s)
 {
-	char *path;
+	char *path, *real;
 	int ret;
 
 	if (s->repo)
 		return 0;
 	path = repo_default_path();
-	ret = open_repo(s, path);
+	ret = confine(s, &real, "default repository", path, 0);
+	if (!ret)
+		ret = open_repo(s, real);
+	free(real);
 	free(path);
 	return ret;
 }
@@ -146,21 +190,33 @@ static int do_help(struct server *s)
 
 static int do_init_dir(struct server *s, const char *path)
 {
-	int ret = repo_init(path);
+	char *real;
+	int ret = confine(s, &real, "init-dir", path, 1);
 
 	if (ret < 0)
 		return ret;
+	if ((ret = repo_init(real)) < 0)
+		goto out;
 	debug1("bup server: bupdir initialized: %s\n", path);
-	if ((ret = open_repo(s, path)) < 0)
-		return ret;
-	return proto_ok(&s->conn);
+	if ((ret = open_repo(s, real)) < 0)
+		goto out;
+	ret = proto_ok(&s->conn);
+out:
+	free(real);
+	return ret;
 }
 
 static int do_set_dir(struct server *s, const char *path)
 {
-	int ret = open_repo(s, path);
+	char *real;
+	int ret = confine(s, &real, "set-dir", path, 0);
 
-	return ret < 0 ? ret : proto_ok(&s->conn);
+	if (ret < 0)
+		return ret;
+	if ((ret = open_repo(s, real)) >= 0)
+		ret = proto_ok(&s->conn);
+	free(real);
+	return ret;
 }
 
 static int has_suffix(const char *s, const char *suffix)
@@ -946,10 +1002,45 @@ static int do_receive_objects(struct server *s)
 
 /* ---- main loop ----------------------------------------------------- */
 
+/* The receive timeout of our input, in whole seconds (0: none). */
+static long long rcv_timeout(int fd)
+{
+	struct timeval tv = { 0 };
+	socklen_t len = sizeof(tv);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &len))
+		return 0;
+	return (long long)tv.tv_sec;
+}
+
+/*
+ * The client sent nothing for the socket's receive timeout (the
+ * daemon's CBUP_DAEMON_IDLE_TIMEOUT): say so, to the client too in
+ * case it is only slow, and exit with the status the daemon logs.
+ */
+static int idle(struct server *s, long long secs)
+{
+	char *msg = xstrfmt("nothing received from the client for %lld "
+			    "second%s, closing the connection", secs,
+			    secs == 1 ? "" : "s");
+
+	cli_log("bup server: %s\n", msg);
+	proto_error(&s->conn, msg);
+	proto_flush(&s->conn);
+	free(msg);
+	return CLI_EXIT_IDLE;
+}
+
 /* Fatal for the session: tell the client (if it listens), then stop. */
 static int fail(struct server *s, const char *what)
 {
-	char *msg = xstrdup(err_last());
+	long long secs;
+	char *msg;
+
+	/* (EAGAIN from a non-blocking input is no timeout) */
+	if (s->conn.timed_out && (secs = rcv_timeout(s->conn.in_fd)) > 0)
+		return idle(s, secs);
+	msg = xstrdup(err_last());
 
 	cli_log("bup server: %s%s\n", what, msg);
 	proto_error(&s->conn, msg);
@@ -969,6 +1060,13 @@ int cmd_server(int argc, const char **argv)
 	if (o.argc)
 		cli_usage_fatal(&o, "no arguments expected");
 	memset(&s, 0, sizeof(s));
+	{
+		/* set (resolved) by the daemon; fail closed if unusable */
+		const char *root = getenv("CBUP_DAEMON_ROOT");
+
+		if (root && *root && !(s.root = realpath(root, NULL)))
+			die("CBUP_DAEMON_ROOT '%s': %s", root, strerror(errno));
+	}
 	proto_conn_init(&s.conn, 0, 1);
 	buf_init(&s.frame, 0);
 	if (cli_debug >= 2)
@@ -1071,6 +1169,7 @@ int cmd_server(int argc, const char **argv)
 		vfs_free(s.vfs);
 	if (s.repo)
 		repo_free(s.repo);
+	free(s.root);
 	buf_release(&line);
 	buf_release(&s.frame);
 	proto_conn_release(&s.conn);

@@ -86,6 +86,20 @@ int proto_write_u32(struct proto_conn *c, uint32_t v)
 	return proto_write(c, b, 4);
 }
 
+/*
+ * A failed read of in_fd, errno set.  EAGAIN from a blocking descriptor
+ * is its SO_RCVTIMEO expiring: nothing arrived for that long.
+ */
+static int read_error(struct proto_conn *c)
+{
+	if (errno == EAGAIN || errno == EWOULDBLOCK) {
+		c->timed_out = 1;
+		return err_set(ERR_IO, "nothing received from the connection "
+			       "within its receive timeout");
+	}
+	return err_errno("cannot read from the connection");
+}
+
 /* Refill the read buffer: 1 if bytes arrived, 0 at EOF, or an error. */
 static int fill(struct proto_conn *c)
 {
@@ -98,7 +112,7 @@ static int fill(struct proto_conn *c)
 		n = read(c->in_fd, c->rbuf, RBUF_SIZE);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
-		return err_errno("cannot read from the connection");
+		return read_error(c);
 	c->rlen = (size_t)n;
 	c->bytes_in += (size_t)n;
 	return n > 0;
@@ -127,7 +141,7 @@ int proto_read(struct proto_conn *c, void *out, size_t len)
 				return ERR_IO;
 			n = read_full(c->in_fd, o, len);
 			if (n < 0)
-				return err_errno("cannot read from the connection");
+				return read_error(c);
 			c->bytes_in += (uint64_t)n;
 			if ((size_t)n < len)
 				return err_set(ERR_IO, "unexpected EOF on the "
@@ -556,9 +570,13 @@ int proto_demux(int in, int out_fd, int err_fd)
 
 	/* anything before the sync string is log output */
 	for (;;) {
-		if (read_full(in, tail + have, 1) != 1)
+		if (read_full(in, tail + have, 1) != 1) {
+			/* bup writes what it holds (a daemon's refusal) */
+			if (have && write_full(err_fd, tail, have) < 0)
+				return err_errno("demux: write error");
 			return err_set(ERR_IO, "demux: unexpected EOF during "
 				       "initialization");
+		}
 		have++;
 		if (have == 6) {
 			if (!memcmp(tail, "BUPMUX", 6))

@@ -60,6 +60,12 @@ struct proto_conn {
 	size_t rpos, rlen;
 	struct buf wbuf;
 	uint64_t bytes_in, bytes_out;
+	/*
+	 * Set when a read failed because in_fd's receive timeout expired
+	 * (a socket with SO_RCVTIMEO, as the daemon's connections have):
+	 * the peer sent nothing for that long.  The read returns ERR_IO.
+	 */
+	int timed_out;
 };
 
 /* Set up a connection over the two descriptors (not owned, not closed). */

@@ -77,6 +77,76 @@ char *repo_effective_path(const char *dir)
 	return xstrdup(dir);
 }
 
+int repo_real_path(char **out, const char *path, int may_create)
+{
+	char *eff = repo_effective_path(path), *real, *p;
+	const char **missing = NULL;
+	size_t nr = 0, alloc = 0;
+	struct buf b = BUF_INIT;
+	int ret = 0;
+
+	*out = NULL;
+	real = realpath(eff, NULL);
+	if (real || !may_create || (errno != ENOENT && errno != ENOTDIR)) {
+		if (!real)
+			ret = err_errno("cannot resolve '%s'", eff);
+		free(eff);
+		*out = real;
+		return ret;
+	}
+	/*
+	 * Strip components from the end until what is left exists.  Each
+	 * stripped one stays a string of its own in eff (its '/' becomes
+	 * the NUL that ends the part before it).
+	 */
+	p = eff;
+	while (!real) {
+		size_t len = strlen(p);
+		char *slash;
+		const char *comp, *base = p;
+
+		while (len > 1 && p[len - 1] == '/')
+			p[--len] = '\0';
+		slash = strrchr(p, '/');
+		comp = slash ? slash + 1 : p;
+		if (!strcmp(comp, "..")) {
+			ret = err_set(ERR_USAGE, "cannot resolve '%s': '..' "
+				      "after a directory that does not exist",
+				      path);
+			goto out;
+		}
+		if (*comp && strcmp(comp, ".")) {
+			ALLOC_GROW(missing, nr + 1, alloc);
+			missing[nr++] = comp;
+		}
+		if (!slash)
+			base = ".";
+		else if (slash == p)
+			base = "/";
+		else
+			*slash = '\0';
+		real = realpath(base, NULL);
+		if (!real && (base != p || (errno != ENOENT &&
+					    errno != ENOTDIR))) {
+			ret = err_errno("cannot resolve '%s'", base);
+			goto out;
+		}
+	}
+	buf_addstr(&b, real);
+	while (nr--) {
+		if (b.len && b.data[b.len - 1] != '/')
+			buf_addch(&b, '/');
+		buf_addstr(&b, missing[nr]);
+	}
+	*out = buf_detach(&b, NULL);
+out:
+	free(real);
+	free(missing);
+	free(eff);
+	buf_release(&b);
+	return ret;
+}
+
 int repo_open(struct repo **out, const char *path)
 {
 	char *top = repo_effective_path(path);

@@ -29,6 +29,19 @@ char *repo_default_path(void);
 char *repo_effective_path(const char *dir);
 
 /*
+ * The repository `path` names (repo_effective_path) with every symlink,
+ * "." and ".." resolved (realpath), into *out (caller frees), so that a
+ * caller can check where it really is before it opens or creates
+ * anything there.  With may_create (init), a path that does not exist
+ * yet resolves as its nearest existing ancestor plus the missing
+ * components, which may not contain ".." (ERR_USAGE: where that leads
+ * depends on directories that do not exist).  Returns 0, or ERR_IO
+ * naming the path when it cannot be resolved (missing, a loop, no
+ * permission); *out is then NULL.
+ */
+int repo_real_path(char **out, const char *path, int may_create);
+
+/*
  * Open the repository at path.  Returns 0; ERR_NOTFOUND when the
  * directory does not exist (bup exits 15: "repository 'P' does not
  * exist (see \"bup help init\")"); ERR_CORRUPT when it exists but is

@@ -181,3 +181,92 @@ out:
 	unsetenv("GIT_CONFIG_GLOBAL");
 	unsetenv("GIT_CONFIG_NOSYSTEM");
 }
+
+/* Checks repo_real_path(path, may_create) against the expected result. */
+static void check_real(const char *path, int may_create, const char *want)
+{
+	char unset, *got = &unset;
+	int ret = repo_real_path(&got, path, may_create);
+
+	if (!want) {
+		CHECK(ret < 0);
+		CHECK(got == NULL);
+		return;
+	}
+	CHECK(ret == 0);
+	CHECK(got && !strcmp(got, want));
+	if (ret || !got || strcmp(got, want))
+		fprintf(stderr, "# repo_real_path('%s', %d): '%s', want "
+			"'%s' (%s)\n", path, may_create, got ? got : "(null)",
+			want, ret ? err_last() : "ok");
+	free(got);
+}
+
+UNIT_TEST(repo, real_path_symlinks_dotdot_and_missing_parts)
+{
+	char *t = realpath(unit_tmpdir(), NULL);
+	char *root = xstrfmt("%s/root", t), *out = xstrfmt("%s/out", t);
+	char *w = xstrfmt("%s/root/w", t), *wgit = xstrfmt("%s/root/w/.git", t);
+	char *link = xstrfmt("%s/root/link", t);
+	char *p, *want;
+
+	CHECK(!mkdir(root, 0777) && !mkdir(out, 0777) && !mkdir(w, 0777) &&
+	      !mkdir(wgit, 0777) && !symlink(out, link));
+
+	/* existing paths: realpath, DIR/.git when there is one */
+	p = xstrfmt("%s/root/../out", t);
+	check_real(p, 0, out);
+	check_real(p, 1, out);
+	free(p);
+	check_real(link, 0, out);
+	check_real(w, 0, wgit);
+	p = xstrfmt("%s/root/./w/", t);
+	check_real(p, 0, wgit);
+	free(p);
+
+	/* missing: an error, or for init the nearest existing ancestor */
+	p = xstrfmt("%s/root/new", t);
+	check_real(p, 0, NULL);
+	check_real(p, 1, p);
+	free(p);
+	p = xstrfmt("%s/root/link/new/", t);
+	want = xstrfmt("%s/new", out);
+	check_real(p, 1, want);
+	free(p);
+	free(want);
+	p = xstrfmt("%s/root/a//./b", t);
+	want = xstrfmt("%s/a/b", root);
+	check_real(p, 1, want);
+	free(p);
+	free(want);
+	p = xstrfmt("%s/root/link/../new", t);
+	want = xstrfmt("%s/new", t);    /* the symlink first, then .. */
+	check_real(p, 1, want);
+	free(p);
+	free(want);
+
+	/* ".." below a missing directory could lead anywhere: refused */
+	p = xstrfmt("%s/root/nope/../../out", t);
+	CHECK(repo_real_path(&want, p, 1) == ERR_USAGE && !want);
+	CHECK(strstr(err_last(), "'..' after a directory") != NULL);
+	free(p);
+
+	/* relative paths resolve from the working directory */
+	{
+		char cwd[4096];
+
+		CHECK(getcwd(cwd, sizeof(cwd)) != NULL);
+		CHECK(!chdir(root));
+		want = xstrfmt("%s/fresh", root);
+		check_real("fresh", 1, want);
+		free(want);
+		check_real("w", 0, wgit);
+		CHECK(!chdir(cwd));
+	}
+	free(t);
+	free(root);
+	free(out);
+	free(w);
+	free(wgit);
+	free(link);
+}
