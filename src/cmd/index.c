@@ -131,19 +131,10 @@ static void str_repr(struct buf *out, const char *s)
 	buf_release(&t);
 }
 
-/* bup: tmax = (time.time() - 1) * 10**9, a float; int() when stored. */
-static int64_t index_tmax(void)
+/* The last nanosecond before second `sec`: what tmax clamps to. */
+static int64_t tmax_before(int64_t sec)
 {
-	struct timespec now;
-	double t;
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	t = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
-	/*
-	 * At today's magnitudes every double is an integer number of ns
-	 * (ulp 256 ns), so "t > tmax" with the float equals "t > (int)tmax".
-	 */
-	return (int64_t)((t - 1) * 1e9);
+	return sec * 1000000000 - 1;
 }
 
 /* ---- reduce_paths ------------------------------------------------------ */
@@ -453,7 +444,10 @@ static int clear_index(const char *indexfile, int verbose)
 struct update {
 	struct index_opts *io;
 	const char *indexfile;
-	int64_t tmax;
+	int64_t sec0;                /* the second this update started in */
+	int64_t tmax_now;            /* tmax for a stat taken now */
+	int settled;                 /* slept past sec0 (FORMAT.md 8.2) */
+	int64_t tmax;                /* tmax of the path at hand */
 	struct bindex ri;            /* the old index, mapped writable */
 	int ri_exists;
 	struct bindex_iter rig;      /* its entries under the top path */
@@ -572,13 +566,10 @@ static int update_existing(struct update *u, const char *path,
 			hlink_add_path(u->hl, path, st->st_dev, st->st_ino);
 		/*
 		 * bup clamps only new entries (ExistingEntry has tmax None)
-		 * and relies on sleeping to the next whole second at start.
-		 * Clamping every refreshed entry instead closes the same
-		 * race without the wait: whatever changed within a second
-		 * of this run is recorded with an older time than it has,
-		 * so the next run finds it stale and save re-reads it.
-		 * Only times that are already suspect differ from bup's
-		 * index, and such entries are never trusted by save.
+		 * and relies on having slept into the next second.  Here a
+		 * time is clamped only when it could not be checked after
+		 * its second was over (update_path): the next run finds
+		 * the entry stale and save re-reads it.
 		 */
 		bindex_ent_from_stat(e, st, ofs, u->tmax);
 		e->flags &= ~BINDEX_HASHVALID;
@@ -631,6 +622,7 @@ static int update_path(void *data, const char *path, size_t len,
 		       const struct stat *st)
 {
 	struct update *u = data;
+	struct stat again;   /* a recent path looked at again */
 	int v = u->io->verbose, r;
 
 	if (v >= 2 || (v == 1 && S_ISDIR(st->st_mode))) {
@@ -656,6 +648,30 @@ static int update_path(void *data, const char *path, size_t len,
 		}
 		if ((r = rig_next(u)))
 			goto fail;
+	}
+	/*
+	 * A time of this update's second or later cannot be trusted from
+	 * a stat taken in that second: a change later in it may leave the
+	 * same time.  bup sleeps into the next second before it starts;
+	 * here the first such path waits for the second to end, and each
+	 * is looked at again (FORMAT.md 8.2).  A time still in the past
+	 * second is then final and kept; a newer one, or a path that is
+	 * now something else, is clamped so the next run looks again.
+	 */
+	u->tmax = u->tmax_now;
+	if (bindex_stat_newest_ns(st) > tmax_before(u->sec0)) {
+		if (!u->settled) {
+			u->tmax_now = tmax_before(bindex_settle(u->sec0));
+			u->settled = 1;
+		}
+		if (!lstat(path, &again) && again.st_dev == st->st_dev &&
+		    again.st_ino == st->st_ino &&
+		    (again.st_mode & S_IFMT) == (st->st_mode & S_IFMT)) {
+			u->tmax = u->tmax_now;
+			st = &again;
+		} else {
+			u->tmax = tmax_before(u->sec0);
+		}
 	}
 	if (u->rig_have && u->rig.name.len == len &&
 	    !memcmp(u->rig.name.data, path, len))
@@ -736,7 +752,13 @@ static int update_index(struct index_opts *io, const char *top,
 	u.indexfile = indexfile;
 	u.ri.fd = -1;
 	meta_init(&u.meta);
-	u.tmax = index_tmax();
+	{
+		struct timespec now;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		u.sec0 = bindex_settle(now.tv_sec - 1);
+		u.tmax_now = u.tmax = tmax_before(u.sec0);
+	}
 	cli_atexit(update_cleanup, &u);
 
 	if (bindex_metastore_open(&u.msw, metafile)) {
@@ -994,9 +1016,9 @@ int cmd_index(int argc, const char **argv)
 
 	/*
 	 * No sleep to the next whole second as bup does before anything
-	 * else: every entry refreshed by this run has its times clamped to
-	 * tmax (update_existing, update_new), which is what the sleep was
-	 * protecting.
+	 * else: an update sleeps only when a path it records changed in
+	 * the second it started in (update_path), or for a few ms when it
+	 * starts at the very beginning of a second (bindex_settle).
 	 */
 
 	repo = cli_open_repo();

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -144,6 +145,33 @@ void bindex_ent_from_stat(struct bindex_ent *e, const struct stat *st,
 	e->mode = st->st_mode;
 	e->flags |= BINDEX_EXISTS;
 	e->meta_ofs = meta_ofs;
+}
+
+int64_t bindex_settle(int64_t after)
+{
+	for (;;) {
+		struct timespec now, d;
+		int64_t until;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (now.tv_sec > after && now.tv_nsec >= BINDEX_SETTLE_NS)
+			return now.tv_sec;
+		until = now.tv_sec > after ? now.tv_sec : after + 1;
+		d.tv_sec = until - now.tv_sec;
+		d.tv_nsec = BINDEX_SETTLE_NS - now.tv_nsec;
+		if (d.tv_nsec < 0) {
+			d.tv_sec--;
+			d.tv_nsec += 1000000000;
+		}
+		nanosleep(&d, NULL);
+	}
+}
+
+int64_t bindex_stat_newest_ns(const struct stat *st)
+{
+	int64_t m = st_ns(&st->st_mtim), c = st_ns(&st->st_ctim);
+
+	return m > c ? m : c;
 }
 
 int bindex_ent_stale(const struct bindex_ent *e, const struct stat *st,

@@ -86,6 +86,22 @@ int bindex_ent_stale(const struct bindex_ent *e, const struct stat *st,
 		     int check_device);
 
 /*
+ * The clock of an update (FORMAT.md 8.2).  A recorded time can be trusted
+ * when it is older than the second the stat was taken in: whatever changes
+ * the file later gets a time of that second or later, also where the file
+ * system keeps whole seconds.  bup sleeps into the next second before it
+ * starts to make this so; cbup sleeps only when a path proves recent.
+ * bindex_settle(after) returns at least BINDEX_SETTLE_NS into a second
+ * later than `after` (sleeping if need be) and returns that second; the
+ * margin covers the kernel's file times, which come from a clock that
+ * may lag the real one by a tick.  bindex_stat_newest_ns() is the later
+ * of mtime and ctime.
+ */
+#define BINDEX_SETTLE_NS 20000000
+int64_t bindex_settle(int64_t after);
+int64_t bindex_stat_newest_ns(const struct stat *st);
+
+/*
  * A parsed index.  `map` is NULL for an empty index (missing file or
  * header + zero footer).  bindex_parse() validates a buffer the caller
  * owns: header, length, footer count, and a full traversal proving that

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bindex.h"
@@ -490,4 +492,28 @@ UNIT_TEST(bindex, times_floor)
 	CHECK(s == 1700000000 && ns == 500000000);
 	CHECK(bindex_ts_ns(-1, 500000000) == -500000000);
 	CHECK(bindex_ts_ns(INT64_MAX, 0) == INT64_MAX);
+}
+
+UNIT_TEST(bindex, settle_and_newest)
+{
+	struct timespec before, after;
+	struct stat st;
+	int64_t sec;
+
+	memset(&st, 0, sizeof(st));
+	st.st_mtim.tv_sec = 10;
+	st.st_ctim.tv_sec = 9;
+	st.st_ctim.tv_nsec = 999999999;
+	CHECK(bindex_stat_newest_ns(&st) == 10000000000LL);
+	st.st_ctim.tv_sec = 10;
+	st.st_ctim.tv_nsec = 1;
+	CHECK(bindex_stat_newest_ns(&st) == 10000000001LL);
+
+	/* a second already past: at most the margin of sleep */
+	clock_gettime(CLOCK_REALTIME, &before);
+	sec = bindex_settle(before.tv_sec - 1);
+	clock_gettime(CLOCK_REALTIME, &after);
+	CHECK(sec >= before.tv_sec && sec == after.tv_sec);
+	CHECK(after.tv_nsec >= BINDEX_SETTLE_NS);
+	CHECK(after.tv_sec - before.tv_sec <= 1);
 }
