@@ -202,4 +202,39 @@ test_expect_success 'memtest: usage errors' '
 	grep -q "^usage: bup memtest" err
 '
 
+# -0 is a level like any other (bup: zlib.compressobj(0), stored blocks),
+# not an absent option.  (The saves record the file's atime, so their
+# packs may differ by a byte.)
+test_expect_success '-0 and --compress=0 store, -9 compresses (split, save)' '
+	seq 1 40000 >text &&
+	mkdir -p lvt && cp text lvt/ &&
+	for l in -0 --compress=0 -9; do
+		rm -rf lv &&
+		cbup -d lv init >/dev/null 2>&1 &&
+		cbup -d lv split $l -t text >/dev/null &&
+		cat lv/objects/pack/*.pack | wc -c >"split$l" &&
+		rm -rf lv &&
+		cbup -d lv init >/dev/null 2>&1 &&
+		cbup -d lv index lvt >/dev/null &&
+		cbup -d lv save $l -t lvt >/dev/null &&
+		cat lv/objects/pack/*.pack | wc -c >"save$l" || return 1
+	done &&
+	test $(cat split-0) -gt $(wc -c <text) &&
+	test $(cat split--compress=0) = $(cat split-0) &&
+	test $(cat split-9) -lt $(($(wc -c <text) / 2)) &&
+	test $(cat save-0) -gt $(wc -c <text) &&
+	test $(cat save--compress=0) -gt $(wc -c <text) &&
+	test $(cat save-9) -lt $(($(wc -c <text) / 2))
+'
+
+test_expect_success BUP 'split -0: bup'"'"'s pack, byte for byte' '
+	rm -rf lb lc &&
+	bup -d lb init >/dev/null 2>&1 && cbup -d lc init >/dev/null 2>&1 &&
+	bup -d lb split -0 -t text >/dev/null 2>&1 &&
+	cbup -d lc split -0 -t text >/dev/null &&
+	(cd lb/objects/pack && ls pack-* && cat pack-*.pack | wc -c) >expect &&
+	(cd lc/objects/pack && ls pack-* && cat pack-*.pack | wc -c) >actual &&
+	test_cmp expect actual
+'
+
 test_done

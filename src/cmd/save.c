@@ -1777,7 +1777,8 @@ int cmd_save(int argc, const char **argv)
 
 	repo = cli_open_repo();
 	/* a usage error exits: before any connection or thread exists */
-	if (opt_count(&o, "#")) {
+	/* given at all: -0 is level 0 (opt_count() is its truth) */
+	if (opt_get(&o, "#")->count) {
 		long long lvl;
 		if (opt_int(&o, "#", &lvl, 0) < 0)
 			cli_usage_fatal(&o, "invalid compression level");

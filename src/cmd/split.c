@@ -383,7 +383,8 @@ int cmd_split(int argc, const char **argv)
 		int64_t limit;
 		int cmd_level = -1;
 
-		if (opt_count(&o, "#")) {
+		/* given at all: -0 is level 0 (opt_count() is its truth) */
+		if (opt_get(&o, "#")->count) {
 			long long lvl;
 			if (opt_int(&o, "#", &lvl, 0) < 0)
 				cli_usage_fatal(&o, "invalid compression level");

@@ -66,46 +66,84 @@ void zlib_deflater_free(struct zlib_deflater *z)
 }
 
 /*
- * zlib's avail_in/avail_out are 32-bit; feed at most this much per call.
- * The output does not depend on how the input is split (Z_NO_FLUSH), so
- * this stays byte-identical to Python's single compress() + flush().
+ * bup deflates an object with Python's zlib: compressobj(level), then
+ * compress(content) (deflate with Z_NO_FLUSH) and flush() (Z_FINISH),
+ * each call writing into an output buffer that CPython 3.11 grows in
+ * blocks of these sizes, calling deflate() again only when a block is
+ * full.  At level 0 the bytes depend on that: the stored blocks follow
+ * the room deflate() is given, and when compress() has written every
+ * block (32 KiB of content, say) flush() adds an empty final one, which
+ * a single Z_FINISH call would not.  So the calls are made the same way
+ * (FORMAT.md 2.2).
  */
-#define ZLIB_STEP ((size_t)1 << 30)
+static const size_t py_out_blocks[] = {
+	32 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20, 8 << 20, 16 << 20,
+	16 << 20, 32 << 20, 32 << 20, 32 << 20, 32 << 20, 64 << 20,
+	64 << 20, 128 << 20, 128 << 20, 256 << 20,
+};
+
+/* zlib's avail_in is 32-bit: CPython feeds at most this much per call. */
+#define ZLIB_STEP ((size_t)UINT32_MAX)
+
+struct py_outbuf {
+	size_t nblocks;  /* blocks allocated so far */
+	size_t left;     /* room left in the last one */
+};
+
+/* One deflate(flush) call into the room CPython would give it. */
+static int py_deflate(z_stream *zs, struct py_outbuf *ob, struct buf *out,
+		      int flush)
+{
+	size_t made;
+	int ret;
+
+	if (!ob->left) {
+		size_t i = MIN(ob->nblocks, ARRAY_SIZE(py_out_blocks) - 1);
+		ob->left = py_out_blocks[i];
+		ob->nblocks++;
+	}
+	buf_grow(out, ob->left);
+	zs->next_out = (Bytef *)out->data + out->len;
+	zs->avail_out = (uInt)ob->left;
+	ret = deflate(zs, flush);
+	if (ret != Z_OK && ret != Z_STREAM_END && ret != Z_BUF_ERROR)
+		BUG("deflate failed: %d", ret);
+	made = ob->left - zs->avail_out;
+	buf_setlen(out, out->len + made);
+	ob->left -= made;
+	return ret;
+}
 
 static void deflate_zlib(struct zlib_deflater *z, struct buf *out,
 			 const void *data, size_t len)
 {
 	z_stream *zs = &z->zs;
+	struct py_outbuf ob = { 0, 0 };
 	size_t left = len;
 	int ret;
 
 	if (deflateReset(zs) != Z_OK)
 		BUG("deflateReset failed");
+	/* compress(content) */
 	zs->next_in = (Bytef *)data;
-	for (;;) {
+	do {
 		size_t in_now = MIN(left, ZLIB_STEP);
-		size_t room;
-		int flush = left == in_now ? Z_FINISH : Z_NO_FLUSH;
 
 		zs->avail_in = (uInt)in_now;
 		left -= in_now;
-		do {
-			/* deflateBound of what is left is always enough. */
-			room = deflateBound(zs, (uLong)zs->avail_in) + 64;
-			buf_grow(out, room);
-			zs->next_out = (Bytef *)out->data + out->len;
-			zs->avail_out = (uInt)MIN(room, (size_t)UINT32_MAX);
-			ret = deflate(zs, flush);
-			if (ret != Z_OK && ret != Z_STREAM_END &&
-			    ret != Z_BUF_ERROR)
-				BUG("deflate failed: %d", ret);
-			buf_setlen(out, (size_t)((char *)zs->next_out -
-						 out->data));
-		} while (flush == Z_FINISH ? ret != Z_STREAM_END
-					   : zs->avail_in != 0);
-		if (flush == Z_FINISH)
-			break;
-	}
+		do
+			py_deflate(zs, &ob, out, Z_NO_FLUSH);
+		while (!ob.left);
+	} while (left);
+	/* flush(): a new output buffer */
+	ob.nblocks = 0;
+	ob.left = 0;
+	zs->avail_in = 0;
+	do
+		ret = py_deflate(zs, &ob, out, Z_FINISH);
+	while (!ob.left);
+	if (ret != Z_STREAM_END)
+		BUG("deflate did not finish: %d", ret);
 }
 
 /*

@@ -3,11 +3,13 @@
  * zlib at level 1 gives the bytes bup wrote (testvectors/pack); every
  * reject branch of the sized and streaming inflaters.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 
 #include "err.h"
+#include "oid.h"
 #include "store_test_util.h"
 #include "unit.h"
 #include "zlib.h"
@@ -148,4 +150,71 @@ UNIT_TEST(zlib, crc32_matches_zlib)
 	CHECK(zlib_crc32(0, "123456789", 9) == 0xcbf43926u);
 	CHECK(zlib_crc32(zlib_crc32(0, "1234", 4), "56789", 5) ==
 	      0xcbf43926u);
+}
+
+/* "0\n1\n2\n..." with every 7th line twice, cut to n bytes. */
+static void py_lines(struct buf *b, size_t n)
+{
+	buf_reset(b);
+	for (unsigned i = 0; b->len < n; i++) {
+		char s[16];
+		int k = snprintf(s, sizeof(s), "%u\n", i);
+		buf_add(b, s, (size_t)k);
+		if (!(i % 7))
+			buf_add(b, s, (size_t)k);
+	}
+	buf_setlen(b, n);
+}
+
+/*
+ * The streams bup writes (Python 3.11's zlib.compressobj(level),
+ * compress() then flush(), on zlib 1.2.13): the first 8 bytes of their
+ * SHA-1 and their length.  Level 0 depends on how Python calls deflate().
+ */
+UNIT_TEST(zlib, levels_0_1_9_match_python)
+{
+	static const struct {
+		size_t n;
+		int level;
+		const char *sha;
+		size_t len;
+	} want[] = {
+		{ 0, 0, "52870f3d0de4121a", 11 },
+		{ 0, 1, "1f1bd25b2b81dd5a", 8 },
+		{ 1, 0, "1ae764ea9504cd12", 12 },
+		{ 32767, 0, "29acd395a603a5c3", 32778 },
+		{ 32768, 0, "3e2d5ad6bb47ce88", 32784 },
+		{ 32768, 1, "226f4e90a0a48082", 11219 },
+		{ 32769, 0, "4668d63e1e348939", 32785 },
+		{ 65536, 0, "1c06e826134f6ec5", 65552 },
+		{ 65541, 0, "4ea84bab42bbf36b", 65557 },
+		{ 65541, 9, "9628ca482c07b652", 24401 },
+		{ 200000, 0, "d212d7afb6133839", 200031 },
+		{ 200000, 1, "004b086c23e73202", 66264 },
+		{ 1100000, 0, "2b8078f8a150a667", 1100096 },
+		{ 1100000, 1, "f442a1ed4f682ab9", 353234 },
+		{ 1100000, 9, "db26acb412786177", 302544 },
+	};
+	struct buf in = BUF_INIT, c = BUF_INIT;
+
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
+		struct zlib_deflater *z = zlib_deflater_new(ZLIB_IMPL_ZLIB,
+							    want[i].level);
+		unsigned char sha[20];
+		char hex[17];
+
+		py_lines(&in, want[i].n);
+		buf_reset(&c);
+		zlib_deflate(z, &c, in.data, in.len);
+		sha1_buf(sha, c.data, c.len);
+		for (int k = 0; k < 8; k++)
+			snprintf(hex + 2 * k, 3, "%02x", sha[k]);
+		if (c.len != want[i].len || strcmp(hex, want[i].sha))
+			unit_fail(__FILE__, __LINE__,
+				  "%zu bytes, level %d: %zu bytes, sha %s",
+				  want[i].n, want[i].level, c.len, hex);
+		zlib_deflater_free(z);
+	}
+	buf_release(&in);
+	buf_release(&c);
 }
