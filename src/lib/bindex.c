@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "tmpfile.h"
 
 /* Field offsets inside the 130-byte struct (FORMAT.md 8.1). */
 #define OFS_FLAGS 108
@@ -608,24 +609,12 @@ int bindex_find(struct bindex_iter *it, struct bindex *ix, const char *name)
 
 int bindex_replace_open(char **tmp, const char *path)
 {
-	static unsigned counter;
-
-	for (int tries = 0; tries < 100; tries++) {
-		char *t = xstrfmt("%s.tmp-%ld-%u", path, (long)getpid(),
-				  counter++);
-		int fd = open(t, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-			      0666);
-		if (fd >= 0) {
-			*tmp = t;
-			return fd;
-		}
-		free(t);
-		if (errno != EEXIST)
-			return err_errno("cannot create a temporary file for '%s'",
-					 path);
-	}
-	return err_set(ERR_IO, "cannot create a temporary file for '%s'",
-		       path);
+	/*
+	 * A tmpfile.h temporary, locked while we live: the next index run
+	 * removes what a killed one left (a "<path>.tmp-PID-N" of its own
+	 * stayed for ever, since nothing could tell it from a live one).
+	 */
+	return tmpfile_open(path, 0666, tmp);
 }
 
 int bindex_replace_commit(int fd, const char *tmp, const char *path)
@@ -635,14 +624,15 @@ int bindex_replace_commit(int fd, const char *tmp, const char *path)
 
 	if (fsync(fd) < 0)
 		r = err_errno("cannot sync '%s'", tmp);
-	if (close(fd) < 0 && !r)
-		r = err_errno("cannot close '%s'", tmp);
+	/* renamed before the close gives up its lock, as file_commit() */
 	if (!r && rename(tmp, path) < 0)
 		r = err_errno("cannot rename '%s' to '%s'", tmp, path);
-	if (r) {
+	if (r)
 		unlink(tmp);
+	if (close(fd) < 0 && !r)
+		r = err_errno("cannot close '%s'", path);
+	if (r)
 		goto out;
-	}
 	if (slash)
 		*(slash == dir ? slash + 1 : slash) = '\0';
 	else

@@ -251,8 +251,11 @@ int bindex_meta_at(size_t *objlen, const void *buf, size_t len,
 
 /*
  * Create a temporary file beside `path` (same directory, mode 0666 &
- * ~umask as bup's open()).  Returns the fd, or <0; *tmp is malloc'ed.
- * bindex_replace_commit() fsyncs, closes, renames and fsyncs the dir.
+ * ~umask as bup's open()): tmpfile_open()'s "<path>.cbup@HOST-PID-XXXXXX",
+ * locked until its fd is closed, so that the next writer of `path`
+ * removes it if this process dies.  Returns the fd, or <0; *tmp is
+ * malloc'ed.  bindex_replace_commit() fsyncs, renames, closes and fsyncs
+ * the dir.
  */
 int bindex_replace_open(char **tmp, const char *path);
 int bindex_replace_commit(int fd, const char *tmp, const char *path);

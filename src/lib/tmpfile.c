@@ -126,8 +126,20 @@ int tmpfile_create(const char *prefix, const char *suffix, int mode,
 int tmpfile_open(const char *final, int mode, char **tmp_out)
 {
 	char *prefix = xstrfmt("%s.", final);
-	int ret = tmpfile_create(prefix, NULL, mode, tmp_out);
+	const char *slash = strrchr(prefix, '/');
+	char *dir = slash ? xstrndup(prefix, (size_t)(slash - prefix))
+			  : xstrdup(".");
+	int ret;
 
+	/*
+	 * The temporaries of this file that killed writers left: removed
+	 * by its next writer.  packwriter_new() sweeps objects/pack, but
+	 * a command that writes no pack (midx, bloom, index) must not
+	 * leave them for ever.
+	 */
+	tmpfile_sweep(*dir ? dir : "/", slash ? slash + 1 : prefix, NULL);
+	ret = tmpfile_create(prefix, NULL, mode, tmp_out);
+	free(dir);
 	free(prefix);
 	return ret;
 }

@@ -49,6 +49,7 @@ int tmpfile_create(const char *prefix, const char *suffix, int mode,
 /*
  * tmpfile_create() of "<final>.cbup@HOST-PID-XXXXXX": the lock lasts
  * until the fd is closed (file_commit() closes it after the rename).
+ * First sweeps the temporaries of final that dead writers left.
  */
 int tmpfile_open(const char *final, int mode, char **tmp_out);
 /*

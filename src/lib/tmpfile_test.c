@@ -80,6 +80,41 @@ out:
 	free(final);
 }
 
+/* the next writer of a file removes what its dead writers left */
+UNIT_TEST(tmpfile, open_sweeps_dead_temporaries_of_its_file)
+{
+	const char *d = unit_tmpdir();
+	char *final = xstrfmt("%s/bupindex", d);
+	char *other = xstrfmt("%s/other", d);
+	char *live = NULL, *dead = NULL, *odead = NULL, *next = NULL;
+	int lfd = tmpfile_open(final, 0666, &live);
+	int dfd = tmpfile_open(final, 0666, &dead);
+	int ofd = tmpfile_open(other, 0666, &odead), nfd = -1;
+
+	CHECK(lfd >= 0 && dfd >= 0 && ofd >= 0);
+	if (lfd < 0 || dfd < 0 || ofd < 0)
+		goto out;
+	close(dfd);
+	close(ofd);
+	nfd = tmpfile_open(final, 0666, &next);
+	CHECK(nfd >= 0);
+	CHECK(!exists(dead));
+	CHECK(exists(live));
+	CHECK(exists(odead));
+	CHECK(exists(next));
+out:
+	if (lfd >= 0)
+		close(lfd);
+	if (nfd >= 0)
+		close(nfd);
+	free(live);
+	free(dead);
+	free(odead);
+	free(next);
+	free(other);
+	free(final);
+}
+
 UNIT_TEST(tmpfile, mkdir_swept_with_its_files)
 {
 	const char *d = unit_tmpdir();
