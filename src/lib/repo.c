@@ -808,11 +808,10 @@ void repo_compression(struct repo *r, int cmdline_level,
 	char *v = NULL;
 	int64_t n;
 
-	/* zlib by default: bup's bytes, so bup's pack names (FORMAT.md 2.2) */
-	*impl = ZLIB_IMPL_ZLIB;
+	*impl = ZLIB_IMPL_LIBDEFLATE;
 	if (!repo_config_get(r, "cbup.compressor", &v) && v &&
-	    !strcasecmp(v, "libdeflate"))
-		*impl = ZLIB_IMPL_LIBDEFLATE;
+	    !strcasecmp(v, "zlib"))
+		*impl = ZLIB_IMPL_ZLIB;
 	free(v);
 	if (cmdline_level >= 0) {
 		*level = cmdline_level;

@@ -81,9 +81,8 @@ int repo_config_get_int(struct repo *r, const char *key, int64_t *value);
 int repo_config_set(struct repo *r, const char *key, const char *value);
 
 /*
- * The compressor and level for new packs: `cbup.compressor` (zlib, the
- * default, for packs byte-identical to bup's, or libdeflate, faster but
- * other bytes and so other pack names), and the level
+ * The compressor and level for new packs: `cbup.compressor` (libdeflate,
+ * the default, or zlib for packs byte-identical to bup's), and the level
  * from the command line if given (>= 0), else pack.compression, else
  * core.compression, else 1.
  */

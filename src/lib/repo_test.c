@@ -138,9 +138,9 @@ UNIT_TEST(repo, config_read_write)
 	{
 		enum zlib_impl impl;
 		int level;
-		/* no cbup.compressor: bup's zlib, core.compression's level */
+		/* no cbup.compressor: libdeflate, core.compression's level */
 		repo_compression(r, -1, &impl, &level);
-		CHECK(impl == ZLIB_IMPL_ZLIB && level == 3);
+		CHECK(impl == ZLIB_IMPL_LIBDEFLATE && level == 3);
 	}
 	CHECK(repo_config_set(r, "core.compression", "7") == 0);
 	CHECK(repo_config_set(r, "cbup.compressor", "zlib") == 0);
@@ -159,13 +159,13 @@ UNIT_TEST(repo, config_read_write)
 		CHECK(impl == ZLIB_IMPL_ZLIB && level == 7);
 		repo_compression(r, 0, &impl, &level);
 		CHECK(level == 0);
-		CHECK(repo_config_set(r, "cbup.compressor", "LibDeflate") == 0);
-		repo_compression(r, -1, &impl, &level);
-		CHECK(impl == ZLIB_IMPL_LIBDEFLATE);
-		/* anything else is bup's zlib */
-		CHECK(repo_config_set(r, "cbup.compressor", "other") == 0);
+		CHECK(repo_config_set(r, "cbup.compressor", "ZLib") == 0);
 		repo_compression(r, -1, &impl, &level);
 		CHECK(impl == ZLIB_IMPL_ZLIB);
+		/* anything else is libdeflate */
+		CHECK(repo_config_set(r, "cbup.compressor", "other") == 0);
+		repo_compression(r, -1, &impl, &level);
+		CHECK(impl == ZLIB_IMPL_LIBDEFLATE);
 	}
 	write_file(cfg, "[core\n");
 	CHECK(repo_config_get(r, "core.bare", &v) == ERR_CORRUPT);

@@ -1,9 +1,9 @@
 /*
  * zlib streams for pack object bodies (zlib.h, FORMAT.md 2.2).
  *
- * Compression: real zlib by default (window 15, memLevel 8, default
- * strategy, exactly what Python's zlib.compressobj(level) uses), so packs
- * are byte-identical to bup's; libdeflate when speed is wanted instead.
+ * Compression: libdeflate by default; real zlib (window 15, memLevel 8,
+ * default strategy, exactly what Python's zlib.compressobj(level) uses)
+ * when byte-identical packs with bup are wanted.
  *
  * Decompression: when the output size is known (every pack object header
  * carries it) libdeflate decompresses in one call straight into the

@@ -1,11 +1,11 @@
 /*
  * The zlib stream format for pack object bodies (FORMAT.md 2.2).
  *
- * Two compressors produce valid zlib streams that git and bup read: zlib
- * itself at the settings bup uses (window 15, memLevel 8, default
- * strategy), the default, which gives packs byte-identical to bup's, and
- * libdeflate, several times faster.  The repository setting
- * `cbup.compressor = libdeflate` selects the latter (see repo.h).
+ * Two compressors produce valid zlib streams that git and bup read:
+ * libdeflate (default, several times faster) and zlib itself at the same
+ * settings bup uses (window 15, memLevel 8, default strategy), which gives
+ * packs byte-identical to bup's.  The repository setting
+ * `cbup.compressor = zlib` selects the latter (see repo.h).
  *
  * A struct zlib_deflater is owned by one thread at a time.
  */
