@@ -566,8 +566,8 @@ for op in $OPS; do
 		say "# $op: $(wc -l <"$W/$op.points") points:" \
 			"$(cut -f2 "$W/$op.points" | uniq -c |
 			   awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 }')"
-		awk -F '\t' '{ printf "# kill at %s %s #%d %s %s\n", $1, $2, $3,
-			$5 == "P" ? "of those on" : "(" $4 ")", $5 == "P" ? $4 : "" }' \
+		awk -F '\t' '{ printf "# kill at %s %s #%d %s\n", $1, $2, $3,
+			($5 == "P" ? "of those on " $4 : "(" $4 ")") }' \
 			"$W/$op.points"
 	fi
 done
