@@ -1,5 +1,6 @@
 /* POSIX.1e ACL access through libacl (acl.h; FORMAT.md 5.4). */
 #include "acl.h"
+#include "fs.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -102,6 +103,44 @@ int plat_acl_apply(const char *path, const char *access, const char *def)
 	if (apply_one(path, ACL_TYPE_ACCESS, access) < 0)
 		return -1;
 	if (def && apply_one(path, ACL_TYPE_DEFAULT, def) < 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * acl_set_fd() has no default-ACL form and refuses O_PATH descriptors:
+ * those go by the descriptor's /proc path, which names its inode.
+ */
+static int apply_one_fd(int fd, int opath, acl_type_t type, const char *s)
+{
+	struct buf p = BUF_INIT;
+	acl_t acl = acl_from_text(s);
+	int ret = 0, e;
+
+	if (!acl)
+		return -1;
+	if (type == ACL_TYPE_ACCESS && !opath) {
+		if (acl_set_fd(fd, acl))
+			ret = -1;
+	} else {
+		plat_fs_proc_path(&p, fd, NULL);
+		if (acl_set_file(p.data, type, acl))
+			ret = -1;
+	}
+	e = errno;
+	acl_free(acl);
+	buf_release(&p);
+	errno = e;
+	return ret;
+}
+
+int plat_acl_apply_fd(int fd, const char *access, const char *def)
+{
+	int opath = plat_fs_is_opath(fd);
+
+	if (apply_one_fd(fd, opath, ACL_TYPE_ACCESS, access) < 0)
+		return -1;
+	if (def && apply_one_fd(fd, opath, ACL_TYPE_DEFAULT, def) < 0)
 		return -1;
 	return 0;
 }

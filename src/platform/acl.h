@@ -25,5 +25,11 @@ int plat_acl_read(const char *path, int isdir, char *out[4]);
  * ACL if `def` is not NULL.  -1 with errno on the first failure.
  */
 int plat_acl_apply(const char *path, const char *access, const char *def);
+/*
+ * plat_acl_apply() on the file open as fd (O_PATH too): acl_set_fd()
+ * for the access ACL, the fd's /proc/self/fd path for the default ACL
+ * (and for both when fd is O_PATH); never through another name.
+ */
+int plat_acl_apply_fd(int fd, const char *access, const char *def);
 
 #endif

@@ -1,5 +1,6 @@
 /* Linux inode flags via ioctl (attr.h). */
 #include "attr.h"
+#include "fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -69,14 +70,42 @@ int plat_attr_set(const char *path, unsigned int flags)
 		    FS_SECRM_FL | FS_NOTAIL_FL | FS_UNRM_FL | FS_NOATIME_FL | \
 		    FS_DIRSYNC_FL | FS_SYNC_FL | FS_TOPDIR_FL | FS_NOCOW_FL)
 
+/*
+ * An O_PATH descriptor takes no ioctl: open its inode through its /proc
+ * path as plat_attr_set() opens a path, but without O_NOFOLLOW, which
+ * would refuse the magic link itself (the kernel does not follow a
+ * symlink met behind it: ELOOP, as O_NOFOLLOW gives).
+ */
+static int set_through_proc(int fd, unsigned int flags)
+{
+	struct buf p = BUF_INIT;
+	int e, ret = -1, rfd;
+
+	plat_fs_proc_path(&p, fd, NULL);
+	rfd = open(p.data, O_RDONLY | O_NONBLOCK | O_LARGEFILE | O_CLOEXEC);
+	if (rfd >= 0) {
+		ret = plat_attr_set_fd(rfd, flags);
+		e = errno;
+		close(rfd);
+		errno = e;
+	}
+	e = errno;
+	buf_release(&p);
+	errno = e;
+	return ret;
+}
+
 int plat_attr_set_fd(int fd, unsigned int flags)
 {
 	unsigned long orig = 0;
 	unsigned int v;
 
 	v = flags & MODIFIABLE;
-	if (ioctl(fd, FS_IOC_GETFLAGS, &orig) < 0)
+	if (ioctl(fd, FS_IOC_GETFLAGS, &orig) < 0) {
+		if (errno == EBADF && plat_fs_is_opath(fd))
+			return set_through_proc(fd, flags);
 		return -1;
+	}
 	v |= (unsigned int)orig & FS_EXTENT_FL;
 	/*
 	 * Nothing to change (a restored file usually carries just the

@@ -20,7 +20,10 @@ int plat_attr_get_fd(int fd, unsigned int *flags);
  * removed), and FS_IOC_SETFLAGS.
  */
 int plat_attr_set(const char *path, unsigned int flags);
-/* plat_attr_set() through a descriptor already open on the file. */
+/*
+ * plat_attr_set() through a descriptor already open on the file (an
+ * O_PATH one is opened again through its /proc/self/fd path).
+ */
 int plat_attr_set_fd(int fd, unsigned int flags);
 
 #endif

@@ -35,4 +35,15 @@ int plat_xattr_set(const char *path, const char *name, const void *value,
 		   size_t len);
 int plat_xattr_remove(const char *path, const char *name);
 
+/*
+ * The same on the file open as fd (flistxattr ...); an O_PATH fd goes
+ * by its /proc/self/fd path, which names its inode, a symlink itself if
+ * that is what it was opened on.
+ */
+int plat_xattr_list_fd(int fd, struct buf *names);
+int plat_xattr_get_fd(int fd, const char *name, struct buf *value);
+int plat_xattr_set_fd(int fd, const char *name, const void *value,
+		      size_t len);
+int plat_xattr_remove_fd(int fd, const char *name);
+
 #endif
