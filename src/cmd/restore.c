@@ -10,9 +10,11 @@
  * links are re-created from the recorded targets (FORMAT.md 5.6).
  *
  * Safety: names come from trees, which are untrusted input.  A name that
- * is empty, "." or "..", or contains a slash is refused, and directories
- * are entered with O_NOFOLLOW, so nothing is ever written outside the
- * target directory, even if symlinks are planted on the way.
+ * is empty, "." or "..", or contains a slash is refused, and everything
+ * is made relative to directory descriptors opened without following a
+ * symlink (see "Directories" below), so nothing is ever written outside
+ * the target directory, nor any metadata applied there, even if symlinks
+ * are planted on the way or swapped in while the restore runs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,6 +35,7 @@
 #include "lib/meta.h"
 #include "lib/repo.h"
 #include "lib/vfs.h"
+#include "platform/fs.h"
 
 static const char optspec[] =
 	"bup restore [-r host:path] [-C outdir] </branch/revision/path/to/dir ...>\n"
@@ -61,6 +65,16 @@ struct hardlink {
 	struct meta meta;
 };
 
+/* One level of the directories being restored (see "Directories"). */
+struct rdir {
+	int fd;             /* -1: parked */
+	int lost;           /* replaced: nothing more is done in it */
+	dev_t dev;
+	ino_t ino;
+	char *name;         /* in its parent ("." for the target) */
+	char *path;         /* for messages: "/a/b" ("" for the target) */
+};
+
 struct restore_ctx {
 	struct vfs *vfs;
 	int verbosity;
@@ -72,6 +86,10 @@ struct restore_ctx {
 	struct hardlink *links;
 	size_t nr_links, alloc_links;
 	char *top;                  /* absolute restore directory */
+	int topfd;                  /* open on it: dirs[0].fd */
+	struct rdir *dirs;          /* dirs[0] the target, then each level */
+	size_t nr_dirs, alloc_dirs;
+	size_t nr_open, max_open;   /* levels held open, and the bound */
 	unsigned long total;
 	struct buf wbuf;            /* small pieces gathered for one write */
 	struct writer *w;           /* NULL: everything on this thread */
@@ -108,10 +126,15 @@ static const char *map_lookup(const struct owner_map *m, const char *v)
 	return NULL;
 }
 
-/* The owner mappings of --map-*, then meta_apply (bup's apply_metadata). */
+/*
+ * The owner mappings of --map-*, then meta_apply_at (bup's
+ * apply_metadata) on name in dirfd, or through fd when it is open on the
+ * object (a regular file, a directory).
+ */
 static void apply_meta(struct restore_ctx *c, const struct meta *src,
-		       const char *name, int fd)
+		       const char *name, int dirfd, int fd)
 {
+	struct meta_at at = { dirfd, name, name, fd };
 	struct meta m;
 	const char *v;
 	char num[32];
@@ -132,7 +155,7 @@ static void apply_meta(struct restore_ctx *c, const struct meta *src,
 	snprintf(num, sizeof(num), "%lld", (long long)m.gid);
 	if ((v = map_lookup(&c->maps[MAP_GID], num)))
 		m.gid = strtoll(v, NULL, 10);
-	if (meta_apply_fd(&m, name, fd, c->numeric_ids ? META_NUMERIC_IDS : 0,
+	if (meta_apply_at(&m, &at, c->numeric_ids ? META_NUMERIC_IDS : 0,
 			  warn_cb, NULL) < 0)
 		cli_add_error("%s", err_last());
 	meta_release(&m);
@@ -177,11 +200,11 @@ static int item_meta(struct restore_ctx *c, const struct vfs_item *it,
  * makes every file and directory (so names, order and errors stay as
  * bup's) and reads the content; the writer gets the open fd with
  * gathered data, then a "finish" that sets the file's metadata through
- * the fd and closes it.  Only fd-based calls run there (no paths: the
- * main thread changes directory), so files with ACLs or xattrs, which
- * are set by name, are finished on the main thread, and so is
- * everything under --sparse.  Jobs of one file are contiguous and in
- * order; the queue is bounded (WQ_SLOTS buffers of WRITE_GATHER bytes).
+ * the fd and closes it.  Only calls on that fd run there.  Files with
+ * ACLs or xattrs are finished on the main thread (their warnings then
+ * come in walk order, as bup's), and so is everything under --sparse.
+ * Jobs of one file are contiguous and in order; the queue is bounded
+ * (WQ_SLOTS buffers of WRITE_GATHER bytes).
  */
 #define WQ_SLOTS 4
 
@@ -209,7 +232,7 @@ struct writer {
 };
 
 static void apply_meta(struct restore_ctx *c, const struct meta *src,
-		       const char *name, int fd);
+		       const char *name, int dirfd, int fd);
 
 /*
  * A failed write stops the restore as it does on one thread: the
@@ -238,7 +261,7 @@ static void writer_run(struct writer *w, struct wjob *j)
 		buf_reset(&j->data);
 	} else {
 		if (j->apply && j->fd != w->bad_fd)
-			apply_meta(w->c, &j->m, j->name, j->fd);
+			apply_meta(w->c, &j->m, j->name, -1, j->fd);
 		if (close(j->fd) < 0 && j->fd != w->bad_fd)
 			writer_fail(w, j);
 		w->bad_fd = -1;
@@ -522,21 +545,59 @@ static int write_content(struct restore_ctx *c, const struct vfs_item *it,
 	return 0;
 }
 
+/*
+ * Link name in dfd to the file restored at path ("/a/b", under the
+ * target): its directory is opened beneath the target without following
+ * a symlink, so a link never leads to a file outside it, whatever was
+ * swapped in since.  1 if linked, 0 if that file is not there (bup's
+ * lstat fails) or is on another file system, or an error.
+ */
+static int link_to(struct restore_ctx *c, const char *path, int dfd,
+		   const char *name, const char *fullname)
+{
+	const char *base = path + 1, *slash = strrchr(base, '/');
+	int sfd = c->topfd, ret = 0, e;
+	struct stat st;
+
+	if (slash) {
+		char *dir = xstrndup(base, (size_t)(slash - base));
+		sfd = plat_fs_open_dir(c->topfd, dir, PLAT_FS_PATH);
+		free(dir);
+		base = slash + 1;
+		if (sfd < 0)
+			return 0;
+	}
+	if (fstatat(sfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		goto out;
+	if (linkat(sfd, base, dfd, name, 0) == 0) {
+		ret = 1;
+	} else if (errno != EXDEV) {
+		char *prev;
+		e = errno;
+		prev = xstrfmt("%s%s", c->top, path);
+		errno = e;
+		ret = err_errno("cannot link '%s' to '%s'", prev, fullname);
+		free(prev);
+	}
+out:
+	if (sfd != c->topfd)
+		close(sfd);
+	return ret;
+}
+
 /* bup's hardlink_if_possible; returns 1 if a link was made. */
 static int hardlink_if_possible(struct restore_ctx *c, const char *fullname,
 				const struct vfs_item *it,
-				const struct meta *m, const char *name)
+				const struct meta *m, int dfd,
+				const char *name)
 {
 	const char *target = m->hardlink_target.data;
-	int known = 0;
 
 	for (size_t i = 0; i < c->nr_links; i++) {
 		struct hardlink *h = &c->links[i];
-		struct stat st;
-		char *prev;
+		int ret;
 		if (strcmp(h->target, target))
 			continue;
-		known = 1;
 		if (!oid_eq(&h->oid, &it->oid) || h->meta.mode != m->mode ||
 		    h->meta.mtime.sec != m->mtime.sec ||
 		    h->meta.mtime.nsec != m->mtime.nsec ||
@@ -544,24 +605,10 @@ static int hardlink_if_possible(struct restore_ctx *c, const char *fullname,
 		    h->meta.ctime.nsec != m->ctime.nsec ||
 		    !meta_same_file(&h->meta, m))
 			continue;
-		prev = xstrfmt("%s%s", c->top, h->path);
-		if (lstat(prev, &st) < 0) {
-			free(prev);
-			continue;
-		}
-		if (link(prev, name) == 0) {
-			free(prev);
-			return 1;
-		}
-		if (errno != EXDEV) {
-			int ret = err_errno("cannot link '%s' to '%s'", prev,
-					    fullname);
-			free(prev);
+		ret = link_to(c, h->path, dfd, name, fullname);
+		if (ret)
 			return ret;
-		}
-		free(prev);
 	}
-	(void)known;
 	ALLOC_GROW(c->links, c->nr_links + 1, c->alloc_links);
 	c->links[c->nr_links].target = xstrdup(target);
 	c->links[c->nr_links].path = xstrdup(fullname);
@@ -578,53 +625,227 @@ static void progress(struct restore_ctx *c)
 		cli_progress("Restoring: %lu\r", c->total);
 }
 
-static int restore_item(struct restore_ctx *c, const char *parent,
-			const char *name, const struct vfs_item *it);
-
-/* Enter dir `name` without following a symlink; returns the old cwd fd. */
-static int enter_dir(const char *name, int *oldcwd)
+/*
+ * Directories.  Everything is made relative to a directory descriptor:
+ * the target's, opened once, then each restored directory's, opened from
+ * its parent's right after mkdirat() without following a symlink
+ * (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, or O_NOFOLLOW), and
+ * held while its contents are made and until its metadata is applied
+ * through it (futimens, fchown, fchmod, acl_set_fd, fsetxattr).  So
+ * whoever can write the target and swaps a restored directory for a
+ * symlink, or for another directory, while the restore runs changes
+ * nothing outside it: the contents still go into the directory restore
+ * made, and its metadata is refused, with a message naming it, once its
+ * name no longer leads to it; it is never applied to what the name
+ * leads to by then.
+ *
+ * That is a descriptor per level of depth.  Beyond max_open levels (half
+ * of RLIMIT_NOFILE) the shallowest ones are closed ("parked") and opened
+ * again when the walk comes back to them, name by name from the nearest
+ * open level, never following a symlink, each one checked to be the
+ * directory it was (st_dev, st_ino); one that is not was replaced, and
+ * the restore leaves it and everything under it alone.
+ */
+static void dirs_init(struct restore_ctx *c)
 {
-	int fd;
+	struct rlimit rl;
+	struct stat st;
+	size_t max = 1024;
 
-	*oldcwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (*oldcwd < 0)
-		return -1;
-	fd = open(name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || fchdir(fd) < 0) {
-		int e = errno;
-		if (fd >= 0)
-			close(fd);
-		close(*oldcwd);
-		errno = e;
-		return -1;
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY)
+		max = (size_t)rl.rlim_cur;
+	/* the other half: packs, the writer's files, the server's pipes */
+	c->max_open = MAX(max / 2, 8);
+	if (fstat(c->topfd, &st) < 0)
+		die("cannot stat '%s': %s", c->top, strerror(errno));
+	ALLOC_GROW(c->dirs, 1, c->alloc_dirs);
+	c->dirs[0].fd = c->topfd;
+	c->dirs[0].lost = 0;
+	c->dirs[0].dev = st.st_dev;
+	c->dirs[0].ino = st.st_ino;
+	c->dirs[0].name = xstrdup(".");
+	c->dirs[0].path = xstrdup("");
+	c->nr_dirs = 1;
+	c->nr_open = 1;
+}
+
+static void dirs_release(struct restore_ctx *c)
+{
+	for (size_t i = 1; i < c->nr_dirs; i++)
+		if (c->dirs[i].fd >= 0)
+			close(c->dirs[i].fd);
+	for (size_t i = 0; i < c->nr_dirs; i++) {
+		free(c->dirs[i].name);
+		free(c->dirs[i].path);
 	}
-	close(fd);
-	return 0;
+	free(c->dirs);
 }
 
-static int leave_dir(int oldcwd)
+/* Park the shallowest open levels below `keep` while over the bound. */
+static void dirs_trim(struct restore_ctx *c, size_t keep)
 {
-	int ret = fchdir(oldcwd);
-	close(oldcwd);
-	return ret;
+	for (size_t i = 1; i < keep && c->nr_open > c->max_open; i++) {
+		if (c->dirs[i].fd < 0)
+			continue;
+		close(c->dirs[i].fd);
+		c->dirs[i].fd = -1;
+		c->nr_open--;
+	}
 }
 
-static int restore_dir_contents(struct restore_ctx *c, const char *fullname,
+/* Level `level` and everything under it were replaced: say so, once. */
+static void dirs_replaced(struct restore_ctx *c, size_t level)
+{
+	cli_add_error("error: '%s' was replaced while restoring; "
+		      "leaving it alone", c->dirs[level].path);
+	for (size_t i = level; i < c->nr_dirs; i++)
+		c->dirs[i].lost = 1;
+}
+
+/*
+ * The descriptor of a level, opened again if it was parked; -1 when the
+ * level (or one above it) was replaced, which has been reported.
+ */
+static int dirs_fd(struct restore_ctx *c, size_t level)
+{
+	size_t k = level, room;
+	int prev;
+
+	/* dirs[0] is never parked nor lost */
+	while (!c->dirs[k].lost && c->dirs[k].fd < 0)
+		k--;
+	for (size_t i = k; i <= level; i++)
+		if (c->dirs[i].lost)
+			return -1;
+	if (k == level)
+		return c->dirs[level].fd;
+	/*
+	 * The levels reopened on the way are kept while there is room,
+	 * the deepest first: the walk climbs back through them next.
+	 */
+	room = c->max_open > c->nr_open ? c->max_open - c->nr_open : 0;
+	prev = c->dirs[k].fd;
+	for (size_t i = k + 1; i <= level; i++) {
+		struct rdir *d = &c->dirs[i];
+		struct stat st;
+		int fd = plat_fs_open_dir(prev, d->name,
+					  PLAT_FS_PATH_IF_UNREADABLE);
+		int e = errno;
+
+		if (prev != c->dirs[i - 1].fd)
+			close(prev);    /* a level we could not keep */
+		if (fd >= 0 && fstat(fd, &st) < 0) {
+			e = errno;
+			close(fd);
+			fd = -1;
+		}
+		if (fd < 0 && e != ENOENT && e != ELOOP && e != ENOTDIR) {
+			cli_add_error("error: cannot enter '%s': %s", d->path,
+				      strerror(e));
+			for (size_t j = i; j < c->nr_dirs; j++)
+				c->dirs[j].lost = 1;
+			return -1;
+		}
+		if (fd < 0 || st.st_dev != d->dev || st.st_ino != d->ino) {
+			if (fd >= 0)
+				close(fd);
+			dirs_replaced(c, i);
+			return -1;
+		}
+		if (level - i < MAX(room, 1)) {
+			d->fd = fd;
+			c->nr_open++;
+		}
+		prev = fd;
+	}
+	dirs_trim(c, level ? level - 1 : 0);
+	return c->dirs[level].fd;
+}
+
+static void dirs_push(struct restore_ctx *c, const char *name,
+		      const char *path, int fd, const struct stat *st)
+{
+	struct rdir *d;
+
+	ALLOC_GROW(c->dirs, c->nr_dirs + 1, c->alloc_dirs);
+	d = &c->dirs[c->nr_dirs++];
+	d->fd = fd;
+	d->lost = 0;
+	d->dev = st->st_dev;
+	d->ino = st->st_ino;
+	d->name = xstrdup(name);
+	d->path = xstrdup(path);
+	c->nr_open++;
+	/* (the new level and its parent stay open) */
+	dirs_trim(c, c->nr_dirs - 2);
+}
+
+static void dirs_pop(struct restore_ctx *c)
+{
+	struct rdir *d = &c->dirs[--c->nr_dirs];
+
+	if (d->fd >= 0) {
+		close(d->fd);
+		c->nr_open--;
+	}
+	free(d->name);
+	free(d->path);
+}
+
+/*
+ * The metadata of the directory at `level`, once its contents are made:
+ * through its descriptor, and only while its name in its parent still
+ * leads to it.
+ */
+static void dirs_finish(struct restore_ctx *c, size_t level,
+			const struct meta *m)
+{
+	struct rdir *d = &c->dirs[level];
+	struct stat st;
+	int pfd, fd;
+
+	if (d->lost)
+		return;
+	pfd = dirs_fd(c, level - 1);
+	fd = pfd < 0 ? -1 : dirs_fd(c, level);
+	if (fd < 0)
+		return;
+	if (fstatat(pfd, d->name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    st.st_dev != d->dev || st.st_ino != d->ino) {
+		dirs_replaced(c, level);
+		return;
+	}
+	apply_meta(c, m, d->name, pfd, fd);
+}
+
+static int restore_item(struct restore_ctx *c, size_t level, int dfd,
+			const char *parent, const char *name,
+			const struct vfs_item *it);
+
+static int restore_dir_contents(struct restore_ctx *c, size_t level,
+				const char *fullname,
 				const struct vfs_list *l)
 {
 	for (size_t i = 1; i < l->nr; i++) {
-		int ret = restore_item(c, fullname, l->e[i].name,
-				       &l->e[i].item);
+		/* (again for each entry: a subdirectory may park it) */
+		int dfd = dirs_fd(c, level), ret;
+		if (dfd < 0)
+			return 0;       /* replaced: reported */
+		ret = restore_item(c, level, dfd, fullname, l->e[i].name,
+				   &l->e[i].item);
 		if (ret < 0)
 			return ret;
 	}
 	return 0;
 }
 
-static int restore_item(struct restore_ctx *c, const char *parent,
-			const char *name, const struct vfs_item *it)
+/* name in the directory of `level`, open as dfd */
+static int restore_item(struct restore_ctx *c, size_t level, int dfd,
+			const char *parent, const char *name,
+			const struct vfs_item *it)
 {
 	struct buf full = BUF_INIT, rxpath = BUF_INIT;
+	struct meta_at at = { dfd, name, name, -1 };
 	struct meta m;
 	int dir = S_ISDIR(it->mode), fd = -1;
 	int ret = 0;
@@ -642,7 +863,7 @@ static int restore_item(struct restore_ctx *c, const char *parent,
 
 	if (dir) {
 		struct vfs_list l;
-		int oldcwd;
+		struct stat st;
 
 		if (c->verbosity >= 1)
 			printf("%s/\n", full.data);
@@ -657,27 +878,27 @@ static int restore_item(struct restore_ctx *c, const char *parent,
 			vfs_list_release(&l);
 			goto out;
 		}
-		if (meta_create(&m, name, 0, warn_cb, NULL) < 0) {
+		if (meta_create_at(&m, &at, 0, warn_cb, NULL, NULL) < 0) {
 			cli_add_error("%s", err_last());
 			vfs_list_release(&l);
 			goto out;
 		}
-		if (enter_dir(name, &oldcwd) < 0) {
+		fd = plat_fs_open_dir(dfd, name, 0);
+		if (fd < 0 || fstat(fd, &st) < 0) {
 			cli_add_error("error: cannot enter '%s': %s", full.data,
 				      strerror(errno));
 			vfs_list_release(&l);
 			goto out;
 		}
+		dirs_push(c, name, full.data, fd, &st);
+		fd = -1;
 		c->total++;
 		progress(c);
-		ret = restore_dir_contents(c, full.data, &l);
+		ret = restore_dir_contents(c, level + 1, full.data, &l);
 		vfs_list_release(&l);
-		if (leave_dir(oldcwd) < 0)
-			die("cannot return to the parent of '%s': %s",
-			    full.data, strerror(errno));
-		if (ret < 0)
-			goto out;
-		apply_meta(c, &m, name, -1);
+		if (ret >= 0)
+			dirs_finish(c, level + 1, &m);
+		dirs_pop(c);
 		goto out;
 	}
 
@@ -691,7 +912,7 @@ static int restore_item(struct restore_ctx *c, const char *parent,
 		printf("%s\n", full.data);
 	}
 	if (m.hardlink_target.len) {
-		ret = hardlink_if_possible(c, full.data, it, &m, name);
+		ret = hardlink_if_possible(c, full.data, it, &m, dfd, name);
 		if (ret < 0)
 			goto out;
 		if (ret == 1) {
@@ -701,11 +922,11 @@ static int restore_item(struct restore_ctx *c, const char *parent,
 			goto out;
 		}
 	}
-	if (meta_create_fd(&m, name, 0, warn_cb, NULL, &fd) < 0) {
+	if (meta_create_at(&m, &at, 0, warn_cb, NULL, &fd) < 0) {
 		cli_add_error("%s", err_last());
 		goto out;
 	}
-	/* by name only: see "The writer thread" */
+	/* on the main thread: see "The writer thread" */
 	if (fd >= 0 && c->w && !m.has_acl && !m.nr_xattrs) {
 		ret = write_content(c, it, name, fd, c->w);
 		/* what was queued gets written; the fd closes there */
@@ -726,7 +947,7 @@ static int restore_item(struct restore_ctx *c, const char *parent,
 	c->total++;
 	progress(c);
 	/* through the still open fd: futimens/fchown/fchmod */
-	apply_meta(c, &m, name, fd);
+	apply_meta(c, &m, name, dfd, fd);
 	if (fd >= 0) {
 		int e = close(fd);
 		fd = -1;
@@ -883,15 +1104,16 @@ static void restore_path(struct restore_ctx *c, const char *path)
 			cli_add_error("%s", err_last());
 			goto out;
 		}
-		if (restore_dir_contents(c, "", &l) < 0)
+		if (restore_dir_contents(c, 0, "", &l) < 0)
 			cli_add_error("%s", err_last());
 		if (!strcmp(path_name, ".")) {
 			meta_init(&m);
 			if (item_meta(c, &l.e[0].item, &m) == 0)
-				apply_meta(c, &m, ".", -1);
+				apply_meta(c, &m, ".", AT_FDCWD, c->topfd);
 			meta_release(&m);
 		}
-	} else if (restore_item(c, "", leaf->name, &leaf->item) < 0) {
+	} else if (restore_item(c, 0, c->topfd, "", leaf->name,
+				&leaf->item) < 0) {
 		cli_add_error("%s", err_last());
 	}
 out:
@@ -947,10 +1169,18 @@ int cmd_restore(int argc, const char **argv)
 	if (!getcwd(cwd, sizeof(cwd)))
 		die("cannot get the current directory: %s", strerror(errno));
 	c.top = xstrdup(cwd);
+	/* opened once: nothing below is looked up through its path again */
+	c.topfd = plat_fs_open_dir_nofollow(AT_FDCWD, ".",
+					    PLAT_FS_PATH_IF_UNREADABLE);
+	if (c.topfd < 0)
+		die("cannot open '%s': %s", cwd, strerror(errno));
+	dirs_init(&c);
 	/* bup: RemoteRepo(opt.remote), after the chdir to outdir */
 	if (remote && *remote) {
 		if (client_open(&cli, remote, repo->path, 0) < 0) {
 			error("%s", err_last());
+			dirs_release(&c);
+			close(c.topfd);
 			free(c.top);
 			repo_free(repo);
 			opt_release(&o);
@@ -993,6 +1223,8 @@ int cmd_restore(int argc, const char **argv)
 		meta_release(&c.links[i].meta);
 	}
 	free(c.links);
+	dirs_release(&c);
+	close(c.topfd);
 	free(c.top);
 	repo_free(repo);
 	opt_release(&o);

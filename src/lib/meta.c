@@ -17,6 +17,16 @@
  * bup's add_error() texts, including the Python renderings of OSError
  * ("[Errno 2] No such file or directory: b'x'"), so cbup's stderr reads
  * like bup's.
+ *
+ * create and apply act on a name in a directory descriptor (struct
+ * meta_at), never by a path that someone could have redirected since:
+ * creation with mkdirat/openat(O_EXCL | O_NOFOLLOW)/symlinkat/mknodat,
+ * metadata through the object's own descriptor where the caller holds
+ * one (the file just made, the directory kept open), otherwise by the
+ * *at calls with AT_SYMLINK_NOFOLLOW, or by an O_PATH | O_NOFOLLOW
+ * descriptor and its /proc/self/fd path where Linux has no such call
+ * (chmod of a device node, ACLs, xattrs).  Nothing here follows a
+ * symlink in the last component of a name.
  */
 #include "meta.h"
 
@@ -38,6 +48,7 @@
 #include "vint.h"
 #include "platform/acl.h"
 #include "platform/attr.h"
+#include "platform/fs.h"
 #include "platform/xattr.h"
 
 #define NSEC_PER_SEC 1000000000
@@ -863,41 +874,58 @@ static int recognized_type(int64_t mode)
 	       t == S_IFBLK || t == S_IFIFO || t == S_IFSOCK || t == S_IFLNK;
 }
 
-static int make_socket(const char *path)
+/*
+ * bind() takes a path: name in dirfd is reached through the /proc path
+ * of dirfd, which leads to that directory whatever was renamed since.
+ */
+static int make_socket(int dirfd, const char *name)
 {
 	struct sockaddr_un sa;
-	int fd, e;
+	struct buf path = BUF_INIT;
+	int fd = -1, e;
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
+	if (dirfd == AT_FDCWD)
+		buf_addstr(&path, name);
+	else
+		plat_fs_proc_path(&path, dirfd, name);
+	if (path.len >= sizeof(sa.sun_path)) {
 		errno = ENAMETOOLONG;
-		return -1;
+		goto fail;
 	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
-	memcpy(sa.sun_path, path, strlen(path));
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (fd < 0)
-		return -1;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
+	memcpy(sa.sun_path, path.data, path.len);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		goto fail;
 	close(fd);
+	buf_release(&path);
 	return 0;
+fail:
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	buf_release(&path);
+	errno = e;
+	return -1;
 }
 
 int meta_create(const struct meta *m, const char *path, unsigned flags,
 		meta_warn_fn warn, void *warn_ctx)
 {
-	return meta_create_fd(m, path, flags, warn, warn_ctx, NULL);
+	struct meta_at at = { AT_FDCWD, path, path, -1 };
+
+	return meta_create_at(m, &at, flags, warn, warn_ctx, NULL);
 }
 
-int meta_create_fd(const struct meta *m, const char *path, unsigned flags,
-		   meta_warn_fn warn, void *warn_ctx, int *fdp)
+int meta_create_at(const struct meta *m, const struct meta_at *at,
+		   unsigned flags, meta_warn_fn warn, void *warn_ctx,
+		   int *fdp)
 {
 	mode_t t = (mode_t)m->mode & S_IFMT;
+	const char *path = at->path ? at->path : at->name;
+	int dirfd = at->dirfd;
+	const char *name = at->name;
 	struct stat st;
 	int fd;
 
@@ -913,21 +941,21 @@ int meta_create_fd(const struct meta *m, const char *path, unsigned flags,
 	 * lstat less per file.
 	 */
 	if (t == S_IFREG) {
-		fd = open(path, O_CREAT | O_WRONLY | O_EXCL | O_NOFOLLOW |
-			  O_CLOEXEC, 0600);
+		fd = openat(dirfd, name, O_CREAT | O_WRONLY | O_EXCL |
+			    O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd >= 0)
 			goto made_file;
 	}
-	if (lstat(path, &st) == 0) {
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (S_ISDIR(st.st_mode)) {
-			if (rmdir(path) < 0) {
+			if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0) {
 				if (errno == ENOTEMPTY || errno == EEXIST)
 					return err_set(ERR_EXISTS,
 						       "refusing to overwrite "
 						       "non-empty dir %s", path);
 				return err_errno("cannot remove '%s'", path);
 			}
-		} else if (unlink(path) < 0) {
+		} else if (unlinkat(dirfd, name, 0) < 0) {
 			return err_errno("cannot remove '%s'", path);
 		}
 	} else if (errno != ENOENT) {
@@ -936,8 +964,8 @@ int meta_create_fd(const struct meta *m, const char *path, unsigned flags,
 
 	switch (t) {
 	case S_IFREG:
-		fd = open(path, O_CREAT | O_WRONLY | O_EXCL | O_NOFOLLOW |
-			  O_CLOEXEC, 0600);
+		fd = openat(dirfd, name, O_CREAT | O_WRONLY | O_EXCL |
+			    O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd < 0)
 			return err_errno("cannot create '%s'", path);
 made_file:
@@ -947,24 +975,24 @@ made_file:
 			close(fd);
 		break;
 	case S_IFDIR:
-		if (mkdir(path, 0700) < 0)
+		if (mkdirat(dirfd, name, 0700) < 0)
 			return err_errno("cannot create directory '%s'", path);
 		break;
 	case S_IFCHR:
 	case S_IFBLK:
-		if (mknod(path, 0600 | t, (dev_t)m->rdev) < 0)
+		if (mknodat(dirfd, name, 0600 | t, (dev_t)m->rdev) < 0)
 			return err_errno("cannot create device '%s'", path);
 		break;
 	case S_IFIFO:
-		if (mkfifo(path, 0600) < 0)
+		if (mkfifoat(dirfd, name, 0600) < 0)
 			return err_errno("cannot create fifo '%s'", path);
 		break;
 	case S_IFSOCK:
-		if (mknod(path, 0600 | S_IFSOCK, 0) < 0) {
+		if (mknodat(dirfd, name, 0600 | S_IFSOCK, 0) < 0) {
 			if (errno != EINVAL && errno != EPERM)
 				return err_errno("cannot create socket '%s'",
 						 path);
-			if (make_socket(path) < 0)
+			if (make_socket(dirfd, name) < 0)
 				return err_errno("cannot create socket '%s'",
 						 path);
 		}
@@ -977,7 +1005,7 @@ made_file:
 		 */
 		if (m->symlink_target.len &&
 		    !(flags & META_NO_CREATE_SYMLINKS) &&
-		    symlink(m->symlink_target.data, path) < 0)
+		    symlinkat(m->symlink_target.data, dirfd, name) < 0)
 			return err_errno("cannot create symlink '%s'", path);
 		break;
 	default:
@@ -1021,6 +1049,37 @@ static int our_group_named(const char *name)
 	return found;
 }
 
+/*
+ * What the apply_*() steps act on: the object's own descriptor when the
+ * caller holds one (fd), else `name` in dirfd through calls that never
+ * follow a symlink there; pfd is an O_PATH | O_NOFOLLOW descriptor on
+ * that name, opened by the first step that needs one.
+ */
+struct target {
+	const char *path;   /* in messages */
+	int dirfd;
+	const char *name;
+	int fd;
+	int pfd;
+};
+
+/* A descriptor on the object itself (-1 with errno if there is none). */
+static int target_fd(struct target *t)
+{
+	if (t->fd >= 0)
+		return t->fd;
+	if (t->pfd < 0)
+		t->pfd = plat_fs_open_nofollow(t->dirfd, t->name);
+	return t->pfd;
+}
+
+static int target_chmod(struct target *t, mode_t mode)
+{
+	int fd = target_fd(t);
+
+	return fd < 0 ? -1 : plat_fs_chmod(fd, mode);
+}
+
 /* _apply_common_rec: times, then owner, then mode. */
 /*
  * The effective uid does not change while a command runs: one geteuid()
@@ -1039,7 +1098,7 @@ static uid_t euid(void)
 	return (uid_t)v;
 }
 
-static int apply_common(const struct meta *m, const char *path, int fd,
+static int apply_common(const struct meta *m, struct target *t,
 			unsigned flags, meta_warn_fn warn, void *ctx)
 {
 	struct timespec ts[2];
@@ -1050,16 +1109,16 @@ static int apply_common(const struct meta *m, const char *path, int fd,
 	ts[0].tv_nsec = m->atime.nsec;
 	ts[1].tv_sec = m->mtime.sec;
 	ts[1].tv_nsec = m->mtime.nsec;
-	/* fd (a regular file's): the same inode, one path walk fewer */
-	if ((fd >= 0 ? futimens(fd, ts) :
-	     utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW)) < 0) {
+	if ((t->fd >= 0 ? plat_fs_utimens(t->fd, ts) :
+	     utimensat(t->dirfd, t->name, ts, AT_SYMLINK_NOFOLLOW)) < 0) {
 		if (errno == EACCES) {
 			/* An ApplyError: skip the rest of this record. */
 			warn_oserror(warn, ctx, S_ISLNK(m->mode) ?
-				     "lutime: " : "utime: ", errno, path, 1);
+				     "lutime: " : "utime: ", errno, t->path,
+				     1);
 			return 0;
 		}
-		return err_errno("cannot set times of '%s'", path);
+		return err_errno("cannot set times of '%s'", t->path);
 	}
 
 	if (euid() == 0) {
@@ -1082,36 +1141,38 @@ static int apply_common(const struct meta *m, const char *path, int fd,
 			gid = id;
 	}
 	if (uid != -1 || gid != -1) {
-		if ((fd >= 0 ? fchown(fd, (uid_t)uid, (gid_t)gid) :
-		     lchown(path, (uid_t)uid, (gid_t)gid)) < 0) {
+		if ((t->fd >= 0 ? plat_fs_chown(t->fd, (uid_t)uid, (gid_t)gid) :
+		     fchownat(t->dirfd, t->name, (uid_t)uid, (gid_t)gid,
+			      AT_SYMLINK_NOFOLLOW)) < 0) {
 			if (errno != EPERM)
 				return err_errno("cannot change owner of '%s'",
-						 path);
-			warn_oserror(warn, ctx, "lchown: ", errno, path, 1);
+						 t->path);
+			warn_oserror(warn, ctx, "lchown: ", errno, t->path, 1);
 		}
 	}
 
 	/* Linux has no lchmod; a symlink's mode cannot be changed. */
 	if (!S_ISLNK(m->mode) &&
-	    (fd >= 0 ? fchmod(fd, (mode_t)m->mode & 07777) :
-	     chmod(path, (mode_t)m->mode & 07777)) < 0)
-		return err_errno("cannot change mode of '%s'", path);
+	    target_chmod(t, (mode_t)m->mode & 07777) < 0)
+		return err_errno("cannot change mode of '%s'", t->path);
 	return 0;
 }
 
-static int apply_acl(const struct meta *m, const char *path,
+static int apply_acl(const struct meta *m, struct target *t,
 		     unsigned flags, meta_warn_fn warn, void *ctx)
 {
 	int offs = (flags & META_NUMERIC_IDS) ? 1 : 0;
 	const char *def = NULL;
 	struct buf b = BUF_INIT;
+	int fd;
 
 	if (!m->has_acl)
 		return 0;
 	/* bup drops an empty default pair on load: len(acls) == 2. */
 	if (m->acl[META_ACL_DEF_TEXT].len)
 		def = m->acl[offs + 2].data;
-	if (!plat_acl_apply(path, m->acl[offs].data, def))
+	fd = target_fd(t);
+	if (fd >= 0 && !plat_acl_apply_fd(fd, m->acl[offs].data, def))
 		return 0;
 	switch (errno) {
 	case EINVAL:
@@ -1123,7 +1184,7 @@ static int apply_acl(const struct meta *m, const char *path,
 			add_repr(&b, m->acl[i].data, m->acl[i].len, 1);
 		}
 		buf_addstr(&b, "] for ");
-		add_repr(&b, path, strlen(path), 0);
+		add_repr(&b, t->path, strlen(t->path), 0);
 		if (warn)
 			warn(ctx, b.data);
 		buf_release(&b);
@@ -1134,28 +1195,28 @@ static int apply_acl(const struct meta *m, const char *path,
 			     0);
 		return 0;
 	default:
-		return err_errno("cannot set ACL of '%s'", path);
+		return err_errno("cannot set ACL of '%s'", t->path);
 	}
 }
 
-static int apply_linux_attr(const struct meta *m, const char *path, int fd,
+static int apply_linux_attr(const struct meta *m, struct target *t,
 			    meta_warn_fn warn, void *ctx)
 {
 	struct buf b = BUF_INIT;
-	int e;
+	int e, fd;
 
 	if (!m->linux_attr)
 		return 0;
-	if (!(fd >= 0 ? plat_attr_set_fd(fd, (unsigned int)m->linux_attr) :
-	      plat_attr_set(path, (unsigned int)m->linux_attr)))
+	fd = target_fd(t);
+	if (fd >= 0 && !plat_attr_set_fd(fd, (unsigned int)m->linux_attr))
 		return 0;
 	e = errno;
 	if (e != EACCES && e != ENOTTY && e != EOPNOTSUPP && e != ENOSYS &&
 	    e != EINVAL)
-		return err_errno("cannot set Linux attr of '%s'", path);
+		return err_errno("cannot set Linux attr of '%s'", t->path);
 	/* bup prints "(0x%s)" of hex(): the "0x0x" is its own. */
 	buf_addstr(&b, "Linux chattr: ");
-	add_oserror(&b, e, path, 0);
+	add_oserror(&b, e, t->path, 0);
 	buf_addf(&b, " (0x0x%llx)", (unsigned long long)m->linux_attr);
 	if (e == EINVAL)
 		buf_addstr(&b, " (if you're not using ntfs-3g, please report)");
@@ -1180,16 +1241,18 @@ static void warn_xattr(meta_warn_fn warn, void *ctx, const char *what,
 	buf_release(&b);
 }
 
-static int apply_xattrs(const struct meta *m, const char *path,
+static int apply_xattrs(const struct meta *m, struct target *t,
 			meta_warn_fn warn, void *ctx)
 {
 	struct buf names = BUF_INIT, cur = BUF_INIT;
+	const char *path = t->path;
 	char *done = NULL;
-	int ret = 0;
+	int ret = 0, fd;
 
 	if (!m->nr_xattrs)
 		return 0;
-	if (plat_xattr_list(path, &names) < 0) {
+	fd = target_fd(t);
+	if (fd < 0 || plat_xattr_list_fd(fd, &names) < 0) {
 		if (errno == EACCES)
 			warn_xattr(warn, ctx, "set", path, errno);
 		else
@@ -1211,12 +1274,12 @@ static int apply_xattrs(const struct meta *m, const char *path,
 			}
 			off += n + 1;
 		}
-		if (present && !plat_xattr_get(path, x->name.data, &cur) &&
+		if (present && !plat_xattr_get_fd(fd, x->name.data, &cur) &&
 		    cur.len == x->value.len &&
 		    !memcmp(cur.data, x->value.data, cur.len))
 			continue;
-		if (plat_xattr_set(path, x->name.data, x->value.data,
-				   x->value.len) < 0) {
+		if (plat_xattr_set_fd(fd, x->name.data, x->value.data,
+				      x->value.len) < 0) {
 			if (errno == EPERM || errno == EOPNOTSUPP)
 				warn_xattr(warn, ctx, "set", path, errno);
 			else
@@ -1229,7 +1292,7 @@ static int apply_xattrs(const struct meta *m, const char *path,
 		const char *name = names.data + off;
 		size_t n = strlen(name);
 
-		if (n && !done[off] && plat_xattr_remove(path, name) < 0) {
+		if (n && !done[off] && plat_xattr_remove_fd(fd, name) < 0) {
 			if (errno == EPERM || errno == EACCES)
 				warn_xattr(warn, ctx, "remove", path, errno);
 			else
@@ -1249,38 +1312,62 @@ out:
 int meta_apply(const struct meta *m, const char *path, unsigned flags,
 	       meta_warn_fn warn, void *warn_ctx)
 {
-	return meta_apply_fd(m, path, -1, flags, warn, warn_ctx);
+	struct meta_at at = { AT_FDCWD, path, path, -1 };
+
+	return meta_apply_at(m, &at, flags, warn, warn_ctx);
 }
 
-int meta_apply_fd(const struct meta *m, const char *path, int fd,
+int meta_apply_at(const struct meta *m, const struct meta_at *at,
 		  unsigned flags, meta_warn_fn warn, void *warn_ctx)
 {
-	int ret;
+	struct target t = { at->path ? at->path : at->name, at->dirfd,
+			    at->name, -1, -1 };
+	int own = -1, ret;
 
 	if (!m->mode)
 		return err_set(ERR_USAGE, "no metadata - cannot apply to %s",
-			       path);
+			       t.path);
 	if (!recognized_type(m->mode)) {
 		warnf(warn, warn_ctx, "not applying metadata to \"%s\" with "
-		      "unrecognized mode \"0x%llx\"\n", path,
+		      "unrecognized mode \"0x%llx\"\n", t.path,
 		      (unsigned long long)m->mode);
 		return 0;
 	}
-	/* an fd is only trusted for what it must be: a regular file */
-	if (!S_ISREG(m->mode))
-		fd = -1;
-	if ((ret = apply_common(m, path, fd, flags, warn, warn_ctx)) ||
-	    (ret = apply_acl(m, path, flags, warn, warn_ctx)))
-		return ret;
+	/* an fd is only trusted for what it must be: a file or directory */
+	if (S_ISREG(m->mode) || S_ISDIR(m->mode))
+		t.fd = at->fd;
+	/*
+	 * A directory is changed through a descriptor (fchmod, acl_set_fd
+	 * ...): opened here when the caller holds none.  A symlink in its
+	 * place is refused, never followed; anything else falls back to
+	 * the name, whose calls report as before (ENOENT ...).
+	 */
+	if (S_ISDIR(m->mode) && t.fd < 0) {
+		own = plat_fs_open_dir_nofollow(at->dirfd, at->name,
+						PLAT_FS_PATH_IF_UNREADABLE);
+		if (own < 0 && errno == ELOOP)
+			return err_set(ERR_GENERIC,
+				       "'%s' is a symlink: not following it",
+				       t.path);
+		t.fd = own;
+	}
+	if ((ret = apply_common(m, &t, flags, warn, warn_ctx)) ||
+	    (ret = apply_acl(m, &t, flags, warn, warn_ctx)))
+		goto out;
 	/*
 	 * bup applies the attr flags before the xattrs; an immutable or
 	 * append-only file then refuses its xattrs.  Doing the flags last
 	 * gives the same result for every other file.
 	 */
-	if ((ret = apply_xattrs(m, path, warn, warn_ctx)) ||
-	    (ret = apply_linux_attr(m, path, fd, warn, warn_ctx)))
-		return ret;
-	return 0;
+	if ((ret = apply_xattrs(m, &t, warn, warn_ctx)) ||
+	    (ret = apply_linux_attr(m, &t, warn, warn_ctx)))
+		goto out;
+out:
+	if (own >= 0)
+		close(own);
+	if (t.pfd >= 0)
+		close(t.pfd);
+	return ret;
 }
 
 static int buf_eq(const struct buf *a, const struct buf *b)

@@ -3,7 +3,8 @@
  * struct, its byte encoding (one "metadata object" = tagged records
  * ending in tag 0), collection from the filesystem exactly as bup's
  * metadata.from_path() does, application to a restored path as bup's
- * create_path()/apply_to_path() do, and .bupm streams (one object for
+ * create_path()/apply_to_path() do (relative to directory descriptors,
+ * never following a symlink: struct meta_at), and .bupm streams (one object for
  * the directory, then one per non-directory entry in unmangled-name
  * order).
  *
@@ -150,43 +151,65 @@ enum meta_apply_flags {
 };
 
 /*
- * bup's create_path(): remove what is at path (rmdir for a directory,
- * refusing a non-empty one; unlink otherwise) and create an object of
- * m's type: an empty 0600 regular file (the caller writes the content),
- * a 0700 directory, a device node, a fifo, a socket (mknod, or bind()
- * where mknod is refused), or the symlink.  Returns 0 or a negative
- * code with err_last() set.
+ * Where meta_create_at() and meta_apply_at() act: `name` in the
+ * directory open as `dirfd`.  Whoever writes into a directory that
+ * others may write (restore, meta -x) passes a directory it opened
+ * itself (beneath its target, never through a symlink) and one file
+ * name: then nothing is done through a symlink someone swapped in
+ * meanwhile, and no name but the last is looked up again.  With
+ * AT_FDCWD, `name` may be a path, its directories walked as the kernel
+ * walks them (meta_create() and meta_apply()).  `path` names the object
+ * in messages (NULL: name).  `fd`, if >= 0, is open on the object
+ * itself: the regular file meta_create_at() made, or the directory,
+ * held open from its creation to its metadata; meta_apply_at() then
+ * does everything through it and never looks at the name.
  */
-int meta_create(const struct meta *m, const char *path, unsigned flags,
-		meta_warn_fn warn, void *warn_ctx);
-/*
- * meta_create(), but a regular file is created O_WRONLY|O_NOFOLLOW and
- * its descriptor left open in *fdp for the caller to write and close
- * (one open per restored file); *fdp is -1 for every other type and on
- * failure.
- */
-int meta_create_fd(const struct meta *m, const char *path, unsigned flags,
-		   meta_warn_fn warn, void *warn_ctx, int *fdp);
+struct meta_at {
+	int dirfd;
+	const char *name;
+	const char *path;
+	int fd;
+};
 
 /*
- * bup's apply_to_path(): times (utimensat, nanoseconds, never following
- * a symlink), ownership (as root: recorded names unless
- * META_NUMERIC_IDS, else numeric ids; otherwise only a group of ours),
- * mode, POSIX ACLs, xattrs, then Linux attr flags (after the xattrs, so
- * an immutable file still gets them).  A step bup treats as an
- * ApplyError is reported through warn and the next step runs; failures
- * bup lets escape return a negative code with err_last() set.
+ * bup's create_path(): remove what is at the name (rmdir for a
+ * directory, refusing a non-empty one; unlink otherwise; a symlink is
+ * removed, not followed) and create an object of m's type: an empty
+ * 0600 regular file (O_EXCL | O_NOFOLLOW; the caller writes the
+ * content), a 0700 directory, a device node, a fifo, a socket (mknod,
+ * or bind() where mknod is refused), or the symlink.  For a regular
+ * file, *fdp (if fdp is not NULL) gets its O_WRONLY descriptor for the
+ * caller to write and close; it is -1 for every other type and on
+ * failure.  Returns 0 or a negative code with err_last() set.
  */
+int meta_create_at(const struct meta *m, const struct meta_at *at,
+		   unsigned flags, meta_warn_fn warn, void *warn_ctx,
+		   int *fdp);
+/* meta_create_at() of path in the current directory. */
+int meta_create(const struct meta *m, const char *path, unsigned flags,
+		meta_warn_fn warn, void *warn_ctx);
+
+/*
+ * bup's apply_to_path(): times (nanoseconds), ownership (as root:
+ * recorded names unless META_NUMERIC_IDS, else numeric ids; otherwise
+ * only a group of ours), mode, POSIX ACLs, xattrs, then Linux attr
+ * flags (after the xattrs, so an immutable file still gets them).  A
+ * step bup treats as an ApplyError is reported through warn and the
+ * next step runs; failures bup lets escape return a negative code with
+ * err_last() set.
+ *
+ * Never through a symlink: at->fd is used for a regular file or a
+ * directory (futimens, fchown, fchmod, acl_set_fd, fsetxattr ...); a
+ * directory without one is opened O_NOFOLLOW first, and refused with
+ * an error if a symlink is in its place; everything else goes by name
+ * with AT_SYMLINK_NOFOLLOW calls or an O_PATH | O_NOFOLLOW descriptor
+ * (whose /proc/self/fd path stands for the calls Linux lacks).
+ */
+int meta_apply_at(const struct meta *m, const struct meta_at *at,
+		  unsigned flags, meta_warn_fn warn, void *warn_ctx);
+/* meta_apply_at() of path in the current directory. */
 int meta_apply(const struct meta *m, const char *path, unsigned flags,
 	       meta_warn_fn warn, void *warn_ctx);
-/*
- * meta_apply(), with fd (>= 0) open on the regular file at path (as
- * meta_create_fd() gives it): times, owner and mode are then set with
- * futimens/fchown/fchmod; same order, errors and messages.  fd is
- * ignored unless m is a regular file's; the caller closes it.
- */
-int meta_apply_fd(const struct meta *m, const char *path, int fd,
-		  unsigned flags, meta_warn_fn warn, void *warn_ctx);
 
 /*
  * bup's Metadata.same_file(): could the two describe one inode (the
