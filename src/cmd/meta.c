@@ -11,8 +11,11 @@
  *        layout of xstat (-vv)
  *   -x, --start-extract, --finish-extract
  *        create the tree (directories first, metadata applied to
- *        directories last, longest path first) with meta_create() and
- *        meta_apply()
+ *        directories last, longest path first) with meta_create_at()
+ *        and meta_apply_at(), each path's directories opened one by one
+ *        from the current directory without following a symlink: an
+ *        archive, or whoever writes the target meanwhile, cannot make
+ *        the extraction write or change anything outside it
  *   --edit  rewrite uid/gid/user/group of every object
  *
  * Messages, their order and exit codes are bup's.  Where bup dies with
@@ -34,6 +37,7 @@
 #include "lib/err.h"
 #include "lib/meta.h"
 #include "lib/metafmt.h"
+#include "platform/fs.h"
 
 int cmd_meta(int argc, const char **argv);
 
@@ -466,29 +470,67 @@ static int do_list(struct meta_cmd *c, struct archive_in *in)
 /* ------------------------------------------------------------------ */
 /* Extraction                                                          */
 
-/* helpers.mkdirp(): os.makedirs(), an existing path is fine. */
-static int mkdirp(const char *path)
+/*
+ * The directory made of the first len bytes of path, beneath the
+ * current directory: opened one component at a time (O_PATH, enough to
+ * work in it) without following a symlink, each component made first
+ * when `create` is set (helpers.mkdirp(): os.makedirs(), an existing
+ * directory is fine).  Returns its descriptor, AT_FDCWD when len is 0,
+ * or -1 after error() (errno kept).
+ */
+static int open_dir_path(const char *path, size_t len, int create)
 {
-	struct buf b = BUF_INIT;
-	int ret = 0;
+	struct buf name = BUF_INIT;
+	int cur = AT_FDCWD, fd, e;
+	size_t i = 0;
 
-	buf_addstr(&b, path);
-	for (size_t i = 1; i <= b.len; i++) {
-		if (i < b.len && b.data[i] != '/')
-			continue;
-		if (b.data[i - 1] == '/')
-			continue;
-		b.data[i] = '\0';
-		if (mkdir(b.data, 0777) < 0 && errno != EEXIST) {
-			ret = error("cannot create directory '%s': %s",
-				    b.data, strerror(errno));
+	for (;;) {
+		size_t start;
+		while (i < len && path[i] == '/')
+			i++;
+		if (i == len)
 			break;
+		start = i;
+		while (i < len && path[i] != '/')
+			i++;
+		buf_reset(&name);
+		buf_add(&name, path + start, i - start);
+		if (create && mkdirat(cur, name.data, 0777) < 0 &&
+		    errno != EEXIST) {
+			e = errno;
+			error("cannot create directory '%.*s': %s", (int)i,
+			      path, strerror(e));
+			goto fail;
 		}
-		if (i < b.len)
-			b.data[i] = '/';
+		fd = plat_fs_open_dir(cur, name.data, PLAT_FS_PATH);
+		if (fd < 0) {
+			e = errno;
+			if (e == ELOOP)
+				error("'%.*s' is a symlink: not following it",
+				      (int)i, path);
+			else if (create)
+				error("cannot create directory '%.*s': %s",
+				      (int)i, path, strerror(e));
+			goto fail;
+		}
+		if (cur != AT_FDCWD)
+			close(cur);
+		cur = fd;
 	}
-	buf_release(&b);
-	return ret;
+	buf_release(&name);
+	return cur;
+fail:
+	if (cur != AT_FDCWD)
+		close(cur);
+	buf_release(&name);
+	errno = e;
+	return -1;
+}
+
+static void close_dir(int fd)
+{
+	if (fd >= 0)
+		close(fd);
 }
 
 /* os.path.dirname() */
@@ -507,29 +549,64 @@ static void dirname_of(struct buf *out, const struct buf *p)
 /* _set_up_path() */
 static int set_up_path(struct meta_cmd *c, const struct meta *m)
 {
+	const char *base = memrchr(m->path.data, '/', m->path.len);
 	struct buf parent = BUF_INIT;
-	int ret;
+	struct meta_at at = { AT_FDCWD, NULL, m->path.data, -1 };
+	int ret = 0;
 
-	if (S_ISDIR(m->mode))
-		return mkdirp(m->path.data);
+	if (S_ISDIR(m->mode)) {
+		at.dirfd = open_dir_path(m->path.data, m->path.len, 1);
+		if (at.dirfd == -1)
+			return -1;
+		close_dir(at.dirfd);
+		return 0;
+	}
 	dirname_of(&parent, &m->path);
-	ret = parent.len ? mkdirp(parent.data) : 0;
+	at.dirfd = open_dir_path(parent.data, parent.len, 1);
 	buf_release(&parent);
-	if (ret)
-		return ret;
-	if (meta_create(m, m->path.data,
-			c->symlinks ? 0 : META_NO_CREATE_SYMLINKS,
-			warn_cb, NULL) < 0)
-		return error("%s", err_last());
-	return 0;
+	if (at.dirfd == -1)
+		return -1;
+	at.name = base ? base + 1 : m->path.data;
+	if (meta_create_at(m, &at, c->symlinks ? 0 : META_NO_CREATE_SYMLINKS,
+			   warn_cb, NULL, NULL) < 0)
+		ret = error("%s", err_last());
+	close_dir(at.dirfd);
+	return ret;
 }
 
+/*
+ * Apply m to path (a clean one: no "..", not absolute; "." or a
+ * directory's with a trailing slash): its parent opened without
+ * following a symlink, then meta_apply_at() on the last name.
+ */
 static int apply(struct meta_cmd *c, const struct meta *m, const char *path)
 {
-	if (meta_apply(m, path, c->numeric_ids ? META_NUMERIC_IDS : 0,
-		       warn_cb, NULL) < 0)
-		return error("%s", err_last());
-	return 0;
+	size_t n = strlen(path);
+	const char *slash;
+	struct meta_at at = { AT_FDCWD, NULL, path, -1 };
+	char *name;
+	int ret = 0;
+
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	slash = memrchr(path, '/', n);
+	at.dirfd = open_dir_path(path, slash ? (size_t)(slash - path) : 0, 0);
+	if (at.dirfd == -1) {
+		/* (as the first step, setting the times, would report it) */
+		if (errno != ELOOP)
+			return error("cannot set times of '%s': %s", path,
+				     strerror(errno));
+		return -1;
+	}
+	name = slash ? xstrndup(slash + 1, n - (size_t)(slash + 1 - path)) :
+		       xstrndup(path, n);
+	at.name = name;
+	if (meta_apply_at(m, &at, c->numeric_ids ? META_NUMERIC_IDS : 0,
+			  warn_cb, NULL) < 0)
+		ret = error("%s", err_last());
+	free(name);
+	close_dir(at.dirfd);
+	return ret;
 }
 
 /* os.path.isdir(): follows symlinks. */
