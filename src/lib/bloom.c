@@ -453,6 +453,36 @@ static uint32_t bloom_floor_log2(uint64_t x)
 	return r;
 }
 
+struct bloom_file *bloom_mem_new(uint64_t expected)
+{
+	struct bloom_file *b = xcalloc(1, sizeof(*b));
+
+	/* as bloom_create() below, without the warning */
+	b->bits = bloom_floor_log2((expected ? expected : 1) * 4);
+	b->k = b->bits <= 29 ? 5 : 4;
+	if (b->bits > bloom_max_bits(b->k))
+		b->bits = bloom_max_bits(b->k);
+	if (((uint64_t)1 << b->bits) > SIZE_MAX)
+		BUG("bloom table too large");
+	b->table = xcalloc((size_t)1 << b->bits, 1);
+	b->fd = -1;
+	return b;
+}
+
+void bloom_mem_free(struct bloom_file *b)
+{
+	if (!b)
+		return;
+	free(b->table);
+	free(b);
+}
+
+void bloom_mem_add(struct bloom_file *b, const struct oid *oid)
+{
+	bloom_add_shas(b->table, b->bits, b->k, oid->hash, 1, OID_RAWSZ);
+	b->entries++;
+}
+
 static int bloom_ends_with(const char *s, const char *suffix)
 {
 	size_t a = strlen(s), b = strlen(suffix);

@@ -74,6 +74,17 @@ int bloom_write(const char *path, const char *const *paths, size_t nr,
 		int k);
 /* bup bloom --ruin: clear the table of the bloom file at path in place. */
 int bloom_ruin(const char *path);
+/*
+ * A filter in memory only, sized as bup's bloom.create(expected=N)
+ * sizes a file (2^bits bytes, about 4 per object, k = 5 or 4): bup's
+ * gc and validate-ref-links count live blobs with such a filter, and
+ * its false positives are part of what they print.  Free it with
+ * bloom_mem_free().
+ */
+struct bloom_file *bloom_mem_new(uint64_t expected);
+void bloom_mem_free(struct bloom_file *b);
+/* Add oid to a filter from bloom_mem_new(). */
+void bloom_mem_add(struct bloom_file *b, const struct oid *oid);
 /* bup's false-positive rule: 1 if adding `add` ids keeps it <= 1 %. */
 int bloom_fp_ok(uint32_t bits, uint32_t k, uint64_t entries, uint64_t add);
 /*

@@ -367,3 +367,19 @@ UNIT_TEST(bloom, large_table_probed_like_mapped)
 	free(file);
 	free(path);
 }
+
+UNIT_TEST(bloom, mem_filter_sized_as_bup_create)
+{
+	struct bloom_file *b = bloom_mem_new(214);
+	struct oid a, c;
+
+	/* bup: bits = floor(log2(214 * 32 // 8)) = 9, k = 5 */
+	CHECK(b->bits == 9 && b->k == 5);
+	memset(&a, 0x11, sizeof(a));
+	memset(&c, 0x22, sizeof(c));
+	CHECK(!bloom_may_contain(b, &a));
+	bloom_mem_add(b, &a);
+	CHECK(bloom_may_contain(b, &a));
+	CHECK(!bloom_may_contain(b, &c));
+	bloom_mem_free(b);
+}

@@ -1,0 +1,312 @@
+/*
+ * cbup validate-ref-links: bup validate-ref-links
+ * (lib/bup/cmd/validate_ref_links.py and gc.find_live_objects in
+ * 0.33.7).  Walks what every ref (or each VFS path given) reaches and
+ * logs "missing REF:PATH" for each object that is not there
+ * (lib/validate.h).  Exit 0 when nothing is missing, 1 when something
+ * is, 2 on any other failure.
+ *
+ * Without arguments the refs are git show-ref's: every ref, sorted; as
+ * there, a ref naming an object the repository lacks stops the listing
+ * ("fatal: git show-ref: bad ref ..."), and bup then checks no ref at
+ * all (exit 0) when it is the first one, and fails (exit 2) otherwise.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "lib/buf.h"
+#include "lib/err.h"
+#include "lib/odb.h"
+#include "lib/refs.h"
+#include "lib/repo.h"
+#include "lib/validate.h"
+#include "lib/vfs.h"
+
+int cmd_validate_ref_links(int argc, const char **argv);
+
+static const char vrl_optspec[] =
+	"bup validate-ref-links [ref...]\n"
+	"--\n"
+	"v,verbose       increase log output (can be used more than once)\n";
+
+struct vrl_ref {
+	char *name;
+	struct oid oid;
+};
+
+struct vrl_ctx {
+	struct vrl_ref *refs;
+	size_t nr, alloc;
+	const char *refname;   /* the ref being walked */
+	int verbosity;
+	uint64_t existing;
+	long long missing;
+};
+
+static int vrl_collect(void *vctx, const char *refname,
+		       const struct oid *oid)
+{
+	struct vrl_ctx *c = vctx;
+
+	ALLOC_GROW(c->refs, c->nr + 1, c->alloc);
+	c->refs[c->nr].name = xstrdup(refname);
+	c->refs[c->nr].oid = *oid;
+	c->nr++;
+	return 0;
+}
+
+/* git show-ref's test: the object is in a pack or loose. */
+static int vrl_have(struct repo *r, struct odb *odb, const struct oid *oid)
+{
+	char hex[OID_HEXSZ + 1];
+	char *p;
+	int have;
+
+	if (odb_exists(odb, oid))
+		return 1;
+	oid_to_hex(oid, hex);
+	p = xstrfmt("%s/%.2s/%s", r->objdir, hex, hex + 2);
+	have = !access(p, F_OK);
+	free(p);
+	return have;
+}
+
+/* bup's report_live_item() */
+static void vrl_live(struct vrl_ctx *c, const struct validate_item *it,
+		     uint64_t n)
+{
+	struct buf ref = BUF_INIT, path = BUF_INIT, pm = BUF_INIT;
+	char status[64];
+	const char *slash = it->type == OBJ_TREE ? "/" : "";
+	int v = c->verbosity;
+
+	snprintf(status, sizeof(status), "scanned %02.2f%%",
+		 c->existing ? (double)n * 100.0 / (double)c->existing : 0.0);
+	cli_path_msg(&ref, c->refname);
+	if (it->nchunk) {
+		if (v >= 4) {
+			validate_item_path(&path, it, 0);
+			cli_path_msg(&pm, path.data);
+			cli_log("%s %s:%s%s\n", status, ref.data, pm.data, slash);
+		}
+	} else if (it->npath && validate_item_demangled_len(it)) {
+		validate_item_path(&path, it, 1);
+		cli_path_msg(&pm, path.data);
+		if (v == 1)
+			cli_progress("%s %s:%s%s\r", status, ref.data, pm.data,
+				     slash);
+		else if ((v > 1 && it->type == OBJ_TREE) ||
+			 (v > 2 && it->type == OBJ_BLOB))
+			cli_log("%s %s:%s%s\n", status, ref.data, pm.data, slash);
+	} else if (v > 3) {
+		validate_item_path(&path, it, 0);
+		cli_path_msg(&pm, path.data);
+		cli_log("%s %s:%s%s\n", status, ref.data, pm.data, slash);
+	}
+	buf_release(&ref);
+	buf_release(&path);
+	buf_release(&pm);
+}
+
+static int vrl_item(void *vctx, const struct validate_item *it,
+		    uint64_t live)
+{
+	struct vrl_ctx *c = vctx;
+
+	if (it->missing) {
+		/* bup's report_missing() */
+		struct buf ref = BUF_INIT, path = BUF_INIT, pm = BUF_INIT;
+
+		cli_path_msg(&ref, c->refname);
+		validate_item_path(&path, it, 1);
+		cli_path_msg(&pm, path.data);
+		cli_log("missing %s:%s%s\n", ref.data, pm.data,
+			it->type == OBJ_TREE ? "/" : "");
+		c->missing++;
+		buf_release(&ref);
+		buf_release(&path);
+		buf_release(&pm);
+	} else if (c->verbosity) {
+		vrl_live(c, it, live);
+	}
+	return 0;
+}
+
+/*
+ * bup's vfs.try_resolve(): follow symlinks unless the last dangles.
+ * Returns 0 with the item (VFS_MISSING when there is none), or a
+ * negative error.  bup's VFS finds nothing in a branch whose head
+ * commit is missing, and fails (git rev-list does) on a path inside a
+ * branch whose history lacks a commit.
+ */
+static int vrl_resolve(struct repo *r, struct odb *odb, struct vfs *v,
+		       const char *path, struct vfs_item *out)
+{
+	struct vfs_list res;
+	int err_no = 0, ret;
+
+	vfs_list_init(&res);
+	ret = vfs_resolve(v, path, NULL, 0, 1, &res, &err_no);
+	if (!ret && res.nr && res.e[res.nr - 1].item.kind == VFS_MISSING) {
+		vfs_list_release(&res);
+		vfs_list_init(&res);
+		ret = vfs_resolve(v, path, NULL, 0, 0, &res, &err_no);
+	}
+	if (!ret && res.nr >= 2 && res.e[1].item.kind == VFS_REVLIST) {
+		const struct oid *head = &res.e[1].item.oid;
+		struct oid gone;
+
+		if (!vrl_have(r, odb, head)) {
+			out->kind = VFS_MISSING;
+			goto done;
+		}
+		if (res.nr > 2) {
+			ret = validate_history_complete(odb, head, &gone);
+			if (!ret)
+				ret = err_set(ERR_NOTFOUND, "Could not read %s",
+					      oid_hex(&gone));
+			else if (ret > 0)
+				ret = 0;
+		}
+	} else if (ret == ERR_NOTFOUND && res.nr >= 2 &&
+		   res.e[1].item.kind == VFS_REVLIST &&
+		   !vrl_have(r, odb, &res.e[1].item.oid)) {
+		out->kind = VFS_MISSING;
+		ret = 0;
+		goto done;
+	}
+	if (!ret)
+		vfs_item_copy(out, &res.e[res.nr - 1].item);
+done:
+	vfs_list_release(&res);
+	return ret;
+}
+
+static const char *vrl_kind_class(enum vfs_kind k)
+{
+	switch (k) {
+	case VFS_ROOT: return "Root";
+	case VFS_TAGS: return "Tags";
+	case VFS_FAKELINK: return "FakeLink";
+	default: return "Item";
+	}
+}
+
+int cmd_validate_ref_links(int argc, const char **argv)
+{
+	struct opts o;
+	struct repo *r;
+	struct odb *odb;
+	struct vfs *v = NULL;
+	struct validate_walk *w = NULL;
+	struct vrl_ctx c;
+	long long ref_missing = 0;
+	int ret = 0;
+
+	memset(&o, 0, sizeof(o));
+	memset(&c, 0, sizeof(c));
+	cli_parse_opts(&o, vrl_optspec, argc, argv);
+	c.verbosity = opt_count(&o, "verbose");
+	r = cli_open_repo();
+	odb = cli_odb(r);
+
+	if (o.argc && vfs_new(&v, r) < 0) {
+		ret = error("%s", err_last());
+		goto out;
+	}
+	for (int i = 0; i < o.argc; i++) {
+		struct vfs_item it;
+
+		vfs_item_init(&it);
+		if (vrl_resolve(r, odb, v, o.argv[i], &it) < 0) {
+			ret = error("%s", err_last());
+			vfs_item_release(&it);
+			goto out;
+		}
+		switch (it.kind) {
+		case VFS_MISSING: {
+			struct buf pm = BUF_INIT;
+			/* bup 0.33.7 logs this without a newline */
+			cli_path_msg(&pm, o.argv[i]);
+			cli_log("missing %s", pm.data);
+			buf_release(&pm);
+			ref_missing++;
+			break;
+		}
+		case VFS_ITEM:
+		case VFS_CHUNKY:
+		case VFS_REVLIST:
+		case VFS_COMMIT:
+			vrl_collect(&c, o.argv[i], it.kind == VFS_COMMIT ?
+				    &it.coid : &it.oid);
+			break;
+		default: {
+			struct buf pm = BUF_INIT;
+			const char *cls = vrl_kind_class(it.kind);
+			cli_path_msg(&pm, o.argv[i]);
+			vfs_item_release(&it);
+			cli_usage_fatal(&o, "can't currently handle VFS "
+					"<class 'bup.vfs.%s'> for %s",
+					cls, pm.data);
+		}
+		}
+		vfs_item_release(&it);
+	}
+
+	if (!o.argc || c.nr) {
+		if (validate_count_objects(&c.existing, r->packdir) < 0) {
+			ret = error("%s", err_last());
+			goto out;
+		}
+		if (c.verbosity)
+			cli_log("found %llu objects\n",
+				(unsigned long long)c.existing);
+	}
+	if (c.existing && !o.argc) {
+		if (refs_for_each(r, "refs/", vrl_collect, &c) < 0) {
+			ret = error("%s", err_last());
+			goto out;
+		}
+		for (size_t i = 0; i < c.nr; i++) {
+			if (vrl_have(r, odb, &c.refs[i].oid))
+				continue;
+			cli_log("fatal: git show-ref: bad ref %s (%s)\n",
+				c.refs[i].name, oid_hex(&c.refs[i].oid));
+			if (i) {
+				/* bup asserts that the failed listing is empty */
+				ret = error("git show-ref failed after "
+					    "listing refs");
+				goto out;
+			}
+			/* nothing listed, nothing checked */
+			c.nr = 0;
+			break;
+		}
+	}
+	if (c.existing) {
+		w = validate_walk_new(odb, c.existing, c.verbosity > 0);
+		for (size_t i = 0; i < c.nr; i++) {
+			c.refname = c.refs[i].name;
+			if (validate_walk_ref(w, &c.refs[i].oid, vrl_item, &c)
+			    < 0) {
+				ret = error("%s", err_last());
+				goto out;
+			}
+		}
+	}
+out:
+	validate_walk_free(w);
+	for (size_t i = 0; i < c.nr; i++)
+		free(c.refs[i].name);
+	free(c.refs);
+	if (v)
+		vfs_free(v);
+	repo_free(r);
+	opt_release(&o);
+	if (ret)
+		return 2;  /* bup's EXIT_FAILURE */
+	return ref_missing + c.missing ? 1 : 0;
+}
