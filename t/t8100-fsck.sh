@@ -122,6 +122,32 @@ test_expect_success BUP 'a damaged idx: the full check fails, --quick does not' 
 	grep "^error: .*$ONE.idx" err.c
 '
 
+test_expect_success GIT,BUP 'a pack git repacked with deltas: verified, damage found' '
+	git init -q g &&
+	for i in 1 2 3 4 5; do
+		seq 1 $((3000 + i * 7)) >g/f &&
+		git -C g add f &&
+		git -C g -c user.name=a -c user.email=a@b commit -qm $i ||
+		return 1
+	done &&
+	git -C g repack -a -d -f -q &&
+	git -C g verify-pack -v "$TRASH/$(ls g/.git/$P/*.idx)" >vp &&
+	grep "^chain length = 1:" vp &&
+	pack=$(ls g/.git/$P/*.pack) && stem=${pack%.pack} &&
+	record_rc rc.b bup fsck -v "$pack" >out.b 2>err.b &&
+	record_rc rc.c cbup fsck -v "$pack" >out.c 2>err.c &&
+	test_cmp rc.b rc.c && test_cmp out.b out.c && test_cmp err.b err.c &&
+	echo "${stem##*/} ok" >want && test_cmp want out.c &&
+	off=$(awk "NF == 7 { print \$5 + 3; exit }" vp) &&
+	chmod u+w "$pack" &&
+	"$CBUP_BUILD/test-tool" corrupt "$pack" $off &&
+	record_rc rc.b bup fsck -v "$pack" >out.b 2>err.b &&
+	record_rc rc.c cbup fsck -v "$pack" >out.c 2>err.c &&
+	test_cmp rc.b rc.c && test_cmp out.b out.c &&
+	grep "^b.${stem##*/}. git verify: failed (1)$" err.c &&
+	grep "^error: .*at offset $((off - 3))" err.c
+'
+
 test_expect_success 'more packs than jobs, one damaged: -j2 reports it' '
 	rm -rf m && cp -a "$BUP_DIR" m &&
 	lcg 3 300000 >f3 &&
