@@ -101,16 +101,14 @@ static int fsck_spawn(const char *const *argv, const char *cwd,
 				strerror(ret)) :
 			err_errno("cannot run '%s'", argv[0]);
 	}
-	n = 0;
-	pfd[n].fd = po[0];
-	pfd[n].events = POLLIN;
-	dst[n++] = out;
-	if (err) {
-		pfd[n].fd = pe[0];
-		pfd[n].events = POLLIN;
-		dst[n++] = err;
-	}
-	while (pfd[0].fd >= 0 || (n > 1 && pfd[1].fd >= 0)) {
+	memset(pfd, 0, sizeof(pfd));
+	pfd[0].fd = po[0];
+	pfd[1].fd = pe[0];    /* -1 without err: poll ignores it */
+	pfd[0].events = pfd[1].events = POLLIN;
+	dst[0] = out;
+	dst[1] = err ? err : out;
+	n = 2;
+	while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
 		if (poll(pfd, (nfds_t)n, -1) < 0) {
 			if (errno == EINTR)
 				continue;
