@@ -184,4 +184,18 @@ test_expect_success BUP 'damage of a missing file: status 1 after the same line'
 	grep nonexistent c.err | tail -n 1 | grep "No such file"
 '
 
+test_expect_success BUP 'damage -n 007 (a string to bup): status 1, file unchanged' '
+	for a in "-n 007" "-s abc" "-n -0"; do
+		cp orig db/f && cp orig dc/f &&
+		(cd db && record_rc ../b.rc bup damage -S 1 $a f 2>../b.err) &&
+		(cd dc && record_rc ../c.rc cbup damage -S 1 $a f 2>../c.err) &&
+		test_cmp b.rc c.rc &&
+		head -n 1 b.err >b.first &&
+		head -n 1 c.err >c.first &&
+		test_cmp b.first c.first &&
+		cmp orig db/f && cmp orig dc/f || return 1
+	done &&
+	grep "^fatal: invalid --num" c.err
+'
+
 test_done

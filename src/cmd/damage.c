@@ -4,8 +4,11 @@
  * contents are bup's for the same --seed (lib/damage.h); messages go to
  * stderr as bup's log() writes them.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "lib/buf.h"
@@ -32,17 +35,25 @@ static void damage_report(void *ctx, uint64_t size, uint64_t ofs)
 		(unsigned long long)ofs);
 }
 
-/* An integer option, 0 when absent; exits 1 on a value bup cannot use. */
-static long long damage_int_opt(struct opts *o, const char *flag)
+/*
+ * An integer option into *out (0 when absent).  Returns -1 for a value
+ * bup cannot use: its options keep a value as a string unless
+ * str(int(v)) == v ("007" and "-0" stay strings), and damage.py then
+ * fails on the string once it has opened the first file.
+ */
+static int damage_int_opt(struct opts *o, const char *flag, long long *out)
 {
-	long long v;
+	const char *s = opt_str(o, flag), *p;
 
-	if (!opt_str(o, flag))
+	*out = 0;
+	if (!s)
 		return 0;
-	if (opt_int(o, flag, &v, 0) < 0)
-		die("invalid --%s '%s'", opt_get(o, flag)->name,
-		    opt_str(o, flag));
-	return v;
+	p = s + (*s == '-');
+	if (!*p || (*p == '0' && (p[1] || p != s)) ||
+	    strspn(p, "0123456789") != strlen(p) ||
+	    opt_int(o, flag, out, 0) < 0)
+		return -1;
+	return 0;
 }
 
 int cmd_damage(int argc, const char **argv)
@@ -50,6 +61,7 @@ int cmd_damage(int argc, const char **argv)
 	struct opts o;
 	struct damage_opts d;
 	struct damage_rng rng;
+	const char *bad = NULL;
 	int ret = 0;
 
 	memset(&o, 0, sizeof(o));
@@ -57,8 +69,10 @@ int cmd_damage(int argc, const char **argv)
 	cli_parse_opts(&o, damage_optspec, argc, argv);
 	if (!o.argc)
 		cli_usage_fatal(&o, "filenames expected");
-	d.num = damage_int_opt(&o, "num");
-	d.size = damage_int_opt(&o, "size");
+	if (damage_int_opt(&o, "num", &d.num) < 0)
+		bad = "num";
+	else if (damage_int_opt(&o, "size", &d.size) < 0)
+		bad = "size";
 	d.percent = opt_str(&o, "percent");
 	d.equal = opt_count(&o, "equal") > 0;
 	if (opt_str(&o, "seed"))
@@ -71,6 +85,16 @@ int cmd_damage(int argc, const char **argv)
 		cli_path_msg(&name, o.argv[i]);
 		cli_log("Damaging \"%s\"...\n", name.data);
 		buf_release(&name);
+		if (bad) {
+			int fd = open(o.argv[i], O_RDWR | O_CLOEXEC);
+			if (fd < 0) {
+				ret = error("cannot open '%s': %s", o.argv[i],
+					    strerror(errno));
+				break;
+			}
+			close(fd);
+			die("invalid --%s '%s'", bad, opt_str(&o, bad));
+		}
 		if (damage_file(&rng, o.argv[i], &d, damage_report, NULL)) {
 			/* bup stops at the first file it cannot damage */
 			ret = error("%s", err_last());

@@ -282,6 +282,8 @@ int cmd_validate_ref_links(int argc, const char **argv)
 				goto out;
 			}
 			/* nothing listed, nothing checked */
+			for (size_t j = 0; j < c.nr; j++)
+				free(c.refs[j].name);
 			c.nr = 0;
 			break;
 		}

@@ -70,9 +70,10 @@ void damage_rng_seed_words(struct damage_rng *r, const uint32_t *key,
 /* Python's int(s) is str(s) again: optional '-', no leading zeros. */
 static int is_canonical_int(const char *s)
 {
-	if (*s == '-')
-		s++;
-	if (!*s || (*s == '0' && s[1]))
+	int neg = *s == '-';
+
+	s += neg;
+	if (!*s || (*s == '0' && (s[1] || neg)))  /* "-0" prints as "0" */
 		return 0;
 	for (; *s; s++)
 		if (*s < '0' || *s > '9')

@@ -36,6 +36,11 @@ UNIT_TEST(damage, string_seed_is_hashed)
 	damage_rng_seed_arg(&r, "007");
 	CHECK(damage_rng_u32(&r) == 4210703562U);
 	CHECK(damage_rng_u32(&r) == 1683505336U);
+	/* nor is "-0"; "0" is an int */
+	damage_rng_seed_arg(&r, "-0");
+	CHECK(damage_rng_u32(&r) == 2589748641U);
+	damage_rng_seed_arg(&r, "0");
+	CHECK(damage_rng_u32(&r) == 3626764237U);
 }
 
 UNIT_TEST(damage, randrange_and_getrandbits)
