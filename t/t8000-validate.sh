@@ -106,6 +106,19 @@ test_expect_success BUP,GIT 'a bad ref after good ones: exit 2 after git'"'"'s m
 	test_cmp want.rc c.rc
 '
 
+test_expect_success BUP,GIT 'an annotated tag: skipped with a warning; a ref to it fails' '
+	cp -R "$R" r-tag &&
+	GIT_COMMITTER_NAME=a GIT_COMMITTER_EMAIL=a@b \
+		git --git-dir=r-tag tag -a -m t1 t1 src &&
+	git --git-dir=r-tag repack -adq &&
+	both r-tag validate-object-links &&
+	grep "^warning: skipping tag object $(git --git-dir=r-tag rev-parse t1)\$" c.err &&
+	record_rc b.rc env BUP_DIR=r-tag bup validate-ref-links 2>b.err &&
+	record_rc c.rc env BUP_DIR=r-tag cbup validate-ref-links 2>c.err &&
+	test_cmp b.rc c.rc &&
+	grep "unexpected repository object type" c.err
+'
+
 test_expect_success BUP,GIT 'refs and VFS paths named on the command line' '
 	for k in "$R" r-blob r-chunk r-commit; do
 		for a in src /src other /other /other/latest /src/latest/a \
