@@ -104,9 +104,22 @@ fuzz-replay: $(FUZZ_BINS)
 
 # (a missing prerequisite that scripts/install-deps installs is a failure
 # here, not a skip: CBUP_TEST_REQUIRE_PREREQS)
+#
+# Saves record the metadata of every directory above what they save, so
+# a test comparing two saves of a path in its trash directory fails when
+# another process creates a file beside a parent in between.  The trash
+# directories therefore live in a root made before prove starts, with
+# one directory per script made then too and TMPDIR inside it: while the
+# scripts run, each writes only below its own directory.
 check: deps $(O)/cbup $(O)/unit-tests $(O)/test-tool $(FUZZ_BINS)
-	CBUP_BUILD=$(CURDIR)/$(O) CBUP_TEST_REQUIRE_PREREQS=1 \
-		prove -j2 --timer $(TESTS)
+	@root=$$(mktemp -d "$${TMPDIR:-/tmp}/cbup-check.XXXXXX") && \
+	chmod 755 "$$root" && mkdir -m 1777 "$$root/tmp" && \
+	for t in $(TESTS); do n=$${t##*/}; mkdir "$$root/$${n%.sh}"; done && \
+	echo "CBUP_TRASH_ROOT=$$root" && \
+	CBUP_TRASH_ROOT=$$root TMPDIR=$$root/tmp \
+		CBUP_BUILD=$(CURDIR)/$(O) CBUP_TEST_REQUIRE_PREREQS=1 \
+		prove -j2 --timer $(TESTS); \
+	rc=$$?; rm -rf "$$root"; exit $$rc
 
 demo: deps cbup
 	CBUP=$(CURDIR)/$(O)/cbup scripts/demo $(DIR)

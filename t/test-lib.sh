@@ -26,7 +26,13 @@ CBUP="$CBUP_BUILD/cbup"
 TESTVECTORS=${CBUP_TESTVECTORS:-$TOP/t/vectors}
 export CBUP TESTVECTORS
 
-TRASH=$(mktemp -d "${TMPDIR:-/tmp}/cbup-$TEST_NAME.XXXXXX")
+# (make check makes $CBUP_TRASH_ROOT/NAME for each script before they
+# run: see the Makefile's check target)
+if [ -n "${CBUP_TRASH_ROOT:-}" ] && [ -d "$CBUP_TRASH_ROOT/$TEST_NAME" ]; then
+	TRASH=$(mktemp -d "$CBUP_TRASH_ROOT/$TEST_NAME/cbup-$TEST_NAME.XXXXXX")
+else
+	TRASH=$(mktemp -d "${TMPDIR:-/tmp}/cbup-$TEST_NAME.XXXXXX")
+fi
 mkdir -p "$TRASH/home" "$TRASH/bin"
 ln -s "$CBUP" "$TRASH/bin/cbup"
 export HOME="$TRASH/home"
