@@ -6,6 +6,10 @@
 # make install honours PREFIX, DESTDIR and BUP_SYMLINK.
 . "$(dirname "$0")/test-lib.sh"
 
+# (under "make SANITIZE=... check" the outer make's variables would reach
+# the stub's make through MAKEFLAGS and the environment)
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES SANITIZE O CC CFLAGS LDFLAGS
+
 test_declare_prereq CLANG
 if command -v clang >/dev/null; then test_set_prereq CLANG; fi
 

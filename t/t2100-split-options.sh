@@ -85,7 +85,8 @@ sleeps() {
 }
 
 test_expect_success STRACE '--bwlimit paces what split -r sends' '
-	strace -f -e trace=nanosleep,clock_nanosleep -o tr \
+	ASAN_OPTIONS=detect_leaks=0 strace -f -e trace=nanosleep,clock_nanosleep \
+		-o tr \
 		cbup split --bwlimit 100k -r ":$S" -n paced c 2>err &&
 	tenths=$(sleeps tr) && echo "slept $tenths tenths of a second" &&
 	test "$tenths" -ge 30 && test "$tenths" -le 40 &&
@@ -97,7 +98,8 @@ test_expect_success STRACE '--bwlimit paces what split -r sends' '
 # split does not sleep at all, as bup leaves the limit alone there.
 test_expect_success STRACE '--bwlimit does not slow down a local split' '
 	lcg 4 400000 >d &&
-	strace -f -e trace=nanosleep,clock_nanosleep -o tr \
+	ASAN_OPTIONS=detect_leaks=0 strace -f -e trace=nanosleep,clock_nanosleep \
+		-o tr \
 		cbup split --bwlimit 1k -n local d &&
 	test "$(sleeps tr)" = 0 &&
 	cbup join local >out &&
