@@ -516,6 +516,21 @@ int cli_check_parent(struct repo *r, struct client *cli,
 	return 0;
 }
 
+int cli_read_branch(struct repo *r, struct client *cli, const char *refname,
+		    struct oid *old, int *have_old)
+{
+	int ret = cli ? client_read_ref(cli, refname, old)
+		      : refs_read(r, refname, old);
+
+	*have_old = 0;
+	if (ret == ERR_NOTFOUND)
+		return 0;
+	if (ret)
+		return ret;
+	*have_old = 1;
+	return cli_check_parent(r, cli, refname, old);
+}
+
 struct repo *cli_open_repo(void)
 {
 	struct repo *r = NULL;

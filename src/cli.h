@@ -114,6 +114,15 @@ int cli_check_parent(struct repo *r, struct client *cli,
 		     const char *refname, const struct oid *parent);
 
 /*
+ * The branch a save or split will commit on top of: refname read from
+ * the server (cli) or from r into *old, *have_old set when it exists,
+ * and checked with cli_check_parent().  Returns 0 or a negative error
+ * code (err_last()); it never exits.
+ */
+int cli_read_branch(struct repo *r, struct client *cli, const char *refname,
+		    struct oid *old, int *have_old);
+
+/*
  * Worker threads for hashing and compression: CBUP_THREADS if set (0 =
  * everything inline on the calling thread), else the number of online
  * CPUs.  Output never depends on it (the pack writer appends in order).

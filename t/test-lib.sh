@@ -275,11 +275,19 @@ test_must_fail() {
 	if [ $rc = 0 ]; then
 		echo >&2 "test_must_fail: command succeeded: $*"
 		return 1
-	elif [ $rc -gt 128 ] && [ $rc -le 192 ]; then
-		echo >&2 "test_must_fail: died by signal $((rc - 128)): $*"
+	fi
+	test_no_crash_ test_must_fail "$@"
+}
+
+# test_no_crash_ WHO CMD...: $rc, CMD's status, is not a death by a
+# signal nor "command not found" (says so on stderr, as WHO, if it is)
+test_no_crash_() {
+	test_no_crash_who_=$1; shift
+	if [ $rc -gt 128 ] && [ $rc -le 192 ]; then
+		echo >&2 "$test_no_crash_who_: died by signal $((rc - 128)): $*"
 		return 1
 	elif [ $rc = 127 ]; then
-		echo >&2 "test_must_fail: command not found: $*"
+		echo >&2 "$test_no_crash_who_: command not found: $*"
 		return 1
 	fi
 	return 0
@@ -304,14 +312,7 @@ record_rc() {
 	"$@"
 	rc=$?
 	echo $rc >"$record_rc_file_"
-	if [ $rc -gt 128 ] && [ $rc -le 192 ]; then
-		echo >&2 "record_rc: died by signal $((rc - 128)): $*"
-		return 1
-	elif [ $rc = 127 ]; then
-		echo >&2 "record_rc: command not found: $*"
-		return 1
-	fi
-	return 0
+	test_no_crash_ record_rc "$@"
 }
 
 test_cmp() {

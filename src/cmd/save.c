@@ -1795,14 +1795,9 @@ int cmd_save(int argc, const char **argv)
 	 */
 	if (name) {
 		refname = xstrfmt("refs/heads/%s", name);
-		ret = s.cli ? client_read_ref(s.cli, refname, &oldref)
-			    : refs_read(repo, refname, &oldref);
-		if (ret && ret != ERR_NOTFOUND)
-			goto fail;
-		have_old = !ret;
-		ret = 0;
-		if (have_old &&
-		    (ret = cli_check_parent(repo, s.cli, refname, &oldref)))
+		ret = cli_read_branch(repo, s.cli, refname, &oldref,
+				      &have_old);
+		if (ret)
 			goto fail;
 	}
 	{

@@ -367,14 +367,8 @@ int cmd_split(int argc, const char **argv)
 
 	if (name && writing) {
 		refname = xstrfmt("refs/heads/%s", name);
-		ret = cli ? client_read_ref(cli, refname, &oldref)
-			  : refs_read(repo, refname, &oldref);
-		if (ret && ret != ERR_NOTFOUND)
-			goto fail;
-		have_old = !ret;
-		ret = 0;
-		if (have_old &&
-		    (ret = cli_check_parent(repo, cli, refname, &oldref)))
+		ret = cli_read_branch(repo, cli, refname, &oldref, &have_old);
+		if (ret)
 			goto fail;
 	}
 

@@ -171,25 +171,20 @@ void tree_mangle_name(struct buf *out, const char *name, size_t len,
 	}
 }
 
-size_t tree_demangle_name(const char *name, size_t len,
+size_t tree_demangle_name(const char *name, size_t len, unsigned git_mode,
 			  enum tree_bup_kind *kind)
 {
-	if (ends_with(name, len, ".bupl")) {
-		*kind = TREE_BUP_NORMAL;
+	*kind = TREE_BUP_NORMAL;
+	if (ends_with(name, len, ".bupl"))
 		return len - 5;
-	}
 	if (ends_with(name, len, ".bup")) {
 		*kind = TREE_BUP_CHUNKED;
 		return len - 4;
 	}
-	if (len == 5 && !memcmp(name, ".bupm", 5)) {
-		*kind = TREE_BUP_META;
-		return 0;
+	if (ends_with(name, len, ".bupm")) {
+		if ((git_mode & 0170000) == 040000)
+			*kind = TREE_BUP_CHUNKED;
+		return len - 5;
 	}
-	/*
-	 * NEEDSWORK: bup also strips ".bupm" from longer names (chunked if
-	 * the entry is a tree); save never writes such names.
-	 */
-	*kind = TREE_BUP_NORMAL;
 	return len;
 }

@@ -68,14 +68,15 @@ void tree_mangle_name(struct buf *out, const char *name, size_t len,
 
 enum tree_bup_kind {
 	TREE_BUP_NORMAL,
-	TREE_BUP_CHUNKED,   /* ".bup": a chunked file */
-	TREE_BUP_META,      /* exactly ".bupm" */
+	TREE_BUP_CHUNKED,   /* ".bup", or ".bupm" on a tree: chunked data */
 };
 /*
- * Demangle: the length of the real name, and its kind (exactly ".bupm"
- * gives TREE_BUP_META and length 0).
+ * bup's demangle_name(name, git_mode) (FORMAT.md 4.3): the length of the
+ * real name and its kind.  ".bupl" and ".bup" are stripped; so is
+ * ".bupm", chunked when the entry is a tree (exactly ".bupm" gives
+ * length 0: the directory's own metadata).
  */
-size_t tree_demangle_name(const char *name, size_t len,
+size_t tree_demangle_name(const char *name, size_t len, unsigned git_mode,
 			  enum tree_bup_kind *kind);
 
 #endif

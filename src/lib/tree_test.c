@@ -152,13 +152,20 @@ UNIT_TEST(tree, mangle)
 	check_mangle("dir", 040755, TREE_MODE_TREE, "dir");
 	check_mangle("x.bu", 0100644, TREE_MODE_BLOB, "x.bu");
 	check_mangle("x.bupxy", 0100644, TREE_MODE_BLOB, "x.bupxy");
-	CHECK(tree_demangle_name("big.bup", 7, &k) == 3 &&
+	CHECK(tree_demangle_name("big.bup", 7, 040000, &k) == 3 &&
 	      k == TREE_BUP_CHUNKED);
-	CHECK(tree_demangle_name("y.bup.bupl", 10, &k) == 5 &&
+	CHECK(tree_demangle_name("y.bup.bupl", 10, 040000, &k) == 5 &&
 	      k == TREE_BUP_NORMAL);
-	CHECK(tree_demangle_name("z.bup.bup", 9, &k) == 5 &&
+	CHECK(tree_demangle_name("z.bup.bup", 9, 040000, &k) == 5 &&
 	      k == TREE_BUP_CHUNKED);
-	CHECK(tree_demangle_name(".bupm", 5, &k) == 0 && k == TREE_BUP_META);
-	CHECK(tree_demangle_name("plain", 5, &k) == 5 &&
+	CHECK(tree_demangle_name(".bupm", 5, 0100644, &k) == 0 &&
+	      k == TREE_BUP_NORMAL);
+	CHECK(tree_demangle_name(".bupm", 5, 040000, &k) == 0 &&
+	      k == TREE_BUP_CHUNKED);
+	CHECK(tree_demangle_name("m.bupm", 6, 040000, &k) == 1 &&
+	      k == TREE_BUP_CHUNKED);
+	CHECK(tree_demangle_name("m.bupm", 6, 0100644, &k) == 1 &&
+	      k == TREE_BUP_NORMAL);
+	CHECK(tree_demangle_name("plain", 5, 0100644, &k) == 5 &&
 	      k == TREE_BUP_NORMAL);
 }

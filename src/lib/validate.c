@@ -149,32 +149,15 @@ static void fix_item(struct pend *p)
 	p->it.chunk = p->chunk ? p->chunk : "";
 }
 
-/* bup's demangle_name(name, mode): the demangled length and kind. */
-static size_t demangle(const char *name, size_t len, unsigned mode,
-		       int *chunked)
-{
-	*chunked = 0;
-	if (len >= 5 && !memcmp(name + len - 5, ".bupl", 5))
-		return len - 5;
-	if (len >= 4 && !memcmp(name + len - 4, ".bup", 4)) {
-		*chunked = 1;
-		return len - 4;
-	}
-	if (len >= 5 && !memcmp(name + len - 5, ".bupm", 5)) {
-		*chunked = (mode & 0170000) == 040000;
-		return len - 5;
-	}
-	return len;
-}
-
 size_t validate_item_demangled_len(const struct validate_item *it)
 {
-	int chunked;
+	enum tree_bup_kind kind;
 
 	if (!it->npath)
 		return 0;
-	return demangle(it->path + it->last_off,
-			strlen(it->path + it->last_off), it->mode, &chunked);
+	return tree_demangle_name(it->path + it->last_off,
+				  strlen(it->path + it->last_off), it->mode,
+				  &kind);
 }
 
 void validate_item_path(struct buf *out, const struct validate_item *it,
@@ -237,12 +220,12 @@ static int push_tree(struct validate_walk *w, size_t parent_i)
 	while ((ret = tree_iter_next(&ti, &e)) > 0) {
 		const struct pend *par = &w->stack[parent_i];
 		struct pend *c;
-		int chunked;
+		enum tree_bup_kind kind;
 		char *path = NULL, *chunk = NULL;
 		size_t npath = par->it.npath, nchunk = par->it.nchunk,
 		       last_off = par->it.last_off;
 
-		demangle(e.name, e.namelen, e.mode, &chunked);
+		tree_demangle_name(e.name, e.namelen, e.mode, &kind);
 		if (par->it.nchunk) {
 			path = xstrdup(par->path ? par->path : "");
 			chunk = join(par->chunk ? par->chunk : "", nchunk,
@@ -253,7 +236,7 @@ static int push_tree(struct validate_walk *w, size_t parent_i)
 			path = join(par->path ? par->path : "", npath, e.name,
 				    e.namelen);
 			npath++;
-			if (chunked) {
+			if (kind == TREE_BUP_CHUNKED) {
 				chunk = xstrdup("");
 				nchunk = 1;
 			}

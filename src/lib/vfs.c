@@ -50,8 +50,6 @@ struct vfs {
 	struct buf resolve_err;    /* vfs_resolve_error() */
 };
 
-enum { BUP_NORMAL, BUP_CHUNKED };
-
 void vfs_item_init(struct vfs_item *it)
 {
 	memset(it, 0, sizeof(*it));
@@ -384,7 +382,7 @@ int vfs_fill_dir_meta(struct vfs *v, struct vfs_item *item)
 struct tree_ent {
 	char *name;          /* demangled */
 	size_t namelen;
-	int kind;
+	enum tree_bup_kind kind;
 	unsigned gitmode;
 	struct oid oid;
 	int is_bupm;
@@ -402,24 +400,6 @@ static int tree_ent_cmp(const void *a, const void *b)
 	if (x->namelen != y->namelen)
 		return x->namelen < y->namelen ? -1 : 1;
 	return x->order < y->order ? -1 : x->order > y->order;
-}
-
-/* bup's git.demangle_name. */
-static size_t demangle(const char *name, size_t len, unsigned gitmode,
-		       int *kind)
-{
-	*kind = BUP_NORMAL;
-	if (len >= 5 && !memcmp(name + len - 5, ".bupl", 5))
-		return len - 5;
-	if (len >= 4 && !memcmp(name + len - 4, ".bup", 4)) {
-		*kind = BUP_CHUNKED;
-		return len - 4;
-	}
-	if (len >= 5 && !memcmp(name + len - 5, ".bupm", 5)) {
-		*kind = S_ISDIR(gitmode) ? BUP_CHUNKED : BUP_NORMAL;
-		return len - 5;
-	}
-	return len;
 }
 
 static int tree_contents(struct vfs *v, const struct vfs_item *dir,
@@ -445,7 +425,8 @@ static int tree_contents(struct vfs *v, const struct vfs_item *dir,
 		ALLOC_GROW(ents, nr + 1, alloc);
 		t = &ents[nr];
 		t->is_bupm = e.namelen == 5 && !memcmp(e.name, ".bupm", 5);
-		t->namelen = demangle(e.name, e.namelen, e.mode, &t->kind);
+		t->namelen = tree_demangle_name(e.name, e.namelen, e.mode,
+						&t->kind);
 		t->name = (char *)e.name;
 		t->gitmode = e.mode;
 		t->oid = e.oid;
@@ -485,7 +466,7 @@ static int tree_contents(struct vfs *v, const struct vfs_item *dir,
 		it = list_add(out, t->name, t->namelen);
 		it->oid = t->oid;
 		it->git_mode = t->gitmode;
-		if (t->kind == BUP_CHUNKED) {
+		if (t->kind == TREE_BUP_CHUNKED) {
 			it->kind = VFS_CHUNKY;
 			it->mode = VFS_DEFAULT_FILE_MODE;
 			record = 1;
