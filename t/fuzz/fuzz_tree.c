@@ -13,6 +13,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	tree_iter_init(&it, data, size);
 	while (tree_iter_next(&it, &e) == 1)
-		(void)tree_demangle_name(e.name, e.namelen, &k);
+		(void)tree_demangle_name(e.name, e.namelen, e.mode, &k);
 	return 0;
 }
