@@ -44,7 +44,7 @@ export TZ=UTC LC_ALL=C
 umask 022
 unset BUP_FORCE_TTY BUP_TTY_WIDTH BUP_DEBUG
 PATH="$TRASH/bin:$PATH"
-BUP=$(command -v bup || true)
+BUP=$(command -v bup) || BUP=
 cd "$TRASH" || exit 1
 
 test_count=0

@@ -483,12 +483,6 @@ void bloom_mem_add(struct bloom_file *b, const struct oid *oid)
 	b->entries++;
 }
 
-static int bloom_ends_with(const char *s, const char *suffix)
-{
-	size_t a = strlen(s), b = strlen(suffix);
-	return a >= b && !strcmp(s + a - b, suffix);
-}
-
 static const char *bloom_basename(const char *p)
 {
 	const char *s = strrchr(p, '/');
@@ -825,7 +819,7 @@ int bloom_update_ex(const char *packdir, const char *output, int k,
 	while ((de = readdir(d))) {
 		struct idx_file *ix;
 		struct bloom_idx e;
-		if (de->d_name[0] == '.' || !bloom_ends_with(de->d_name, ".idx"))
+		if (de->d_name[0] == '.' || !str_ends_with(de->d_name, ".idx"))
 			continue;
 		/* bup: one line per idx, before it is opened */
 		bloom_progress(progress, 0, "bloom: counting: %lu\r",

@@ -1,6 +1,8 @@
 /* Crash-safe file replacement (file.h). */
 #include "file.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,4 +56,26 @@ int file_commit(int fd, const char *tmp, const char *path)
 	if (close(fd) < 0 && !ret)
 		ret = err_errno("cannot close '%s'", path);
 	return ret ? ret : file_fsync_parent(path);
+}
+
+int file_glob_suffix(const char *dir, const char *suffix, char ***out,
+		     size_t *nr)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t alloc = 0;
+
+	*out = NULL;
+	*nr = 0;
+	if (!d)
+		return errno == ENOENT ? 0 :
+			err_errno("cannot open directory '%s'", dir);
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' || !str_ends_with(de->d_name, suffix))
+			continue;
+		ALLOC_GROW(*out, *nr + 1, alloc);
+		(*out)[(*nr)++] = xstrfmt("%s/%s", dir, de->d_name);
+	}
+	closedir(d);
+	return 0;
 }

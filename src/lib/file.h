@@ -9,6 +9,7 @@
 #ifndef CBUP_FILE_H
 #define CBUP_FILE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -21,6 +22,15 @@
 int file_commit(int fd, const char *tmp, const char *path);
 /* fsync the directory holding path.  0 or ERR_IO. */
 int file_fsync_parent(const char *path);
+
+/*
+ * The entries of dir whose names end in suffix and do not start with
+ * '.', as "dir/name", in directory order (bup's glob of DIR and "*" SUFFIX).
+ * A missing dir gives none.  The caller frees each and *out.  Returns 0
+ * or a negative error code.
+ */
+int file_glob_suffix(const char *dir, const char *suffix, char ***out,
+		     size_t *nr);
 /*
  * Ask the kernel to start writing [off, off + len) of fd to disk now,
  * without waiting (Linux sync_file_range; a no-op elsewhere), so that a

@@ -540,6 +540,20 @@ static int fsck_verify(const struct fsck_opts *o, struct fsck_result *r)
 	return 0;
 }
 
+/* Rename dir/name to todir/name: 0, or a negative error code. */
+static int move_out(const char *dir, const char *todir, const char *name)
+{
+	char *from = xstrfmt("%s/%s", dir, name);
+	char *to = xstrfmt("%s/%s", todir, name);
+	int ret = 0;
+
+	if (rename(from, to) < 0)
+		ret = err_errno("cannot rename '%s' to '%s'", from, to);
+	free(from);
+	free(to);
+	return ret;
+}
+
 /*
  * bup's par2_generate(): par2 works in a temporary directory beside the
  * pack, on symlinks to it (par2 may leave empty files when interrupted),
@@ -593,8 +607,6 @@ static int fsck_generate(const struct fsck_opts *o, struct fsck_result *r)
 	}
 	while ((de = readdir(d))) {
 		const char *n = de->d_name;
-		char *from, *to;
-		int bad;
 
 		if (!strcmp(n, ".") || !strcmp(n, ".."))
 			continue;
@@ -607,28 +619,11 @@ static int fsck_generate(const struct fsck_opts *o, struct fsck_result *r)
 		}
 		if (!strcmp(n, idx) || !strcmp(n, pack) || !strcmp(n, p2idx))
 			continue;
-		from = xstrfmt("%s/%s", tmp, n);
-		to = xstrfmt("%s/%s", parent, n);
-		bad = rename(from, to) < 0;
-		if (bad)
-			err_errno("cannot rename '%s' to '%s'", from, to);
-		free(from);
-		free(to);
-		if (bad)
+		if (move_out(tmp, parent, n) < 0)
 			goto fail;
 	}
-	{
-		char *from = xstrfmt("%s/%s", tmp, p2idx);
-		char *to = xstrfmt("%s/%s", parent, p2idx);
-		int bad = rename(from, to) < 0;
-
-		if (bad)
-			err_errno("cannot rename '%s' to '%s'", from, to);
-		free(from);
-		free(to);
-		if (bad)
-			goto fail;
-	}
+	if (move_out(tmp, parent, p2idx) < 0)
+		goto fail;
 	goto out;
 fail:
 	free(r->error);

@@ -419,12 +419,6 @@ static const char *midx_basename(const char *p)
 	return s ? s + 1 : p;
 }
 
-static int midx_ends_with(const char *s, const char *suffix)
-{
-	size_t a = strlen(s), b = strlen(suffix);
-	return a >= b && !strcmp(s + a - b, suffix);
-}
-
 static void midx_say(void (*fn)(const char *), const char *fmt, ...)
 	PRINTF(2, 3);
 static void midx_say(void (*fn)(const char *), const char *fmt, ...)
@@ -515,7 +509,7 @@ int midx_write_opts(const char *dir, const char *const *paths, size_t nr,
 		struct midx_src *s = &src[nsrc];
 		uint32_t base = (uint32_t)nnames, n;
 
-		if (midx_ends_with(p, ".idx")) {
+		if (str_ends_with(p, ".idx")) {
 			ret = idx_open(&idxs[i], p);
 			if (ret < 0)
 				goto out;
@@ -730,29 +724,6 @@ struct midx_ent {
 	int done;         /* redundant or covered */
 };
 
-/* Directory entries ending in `suffix`, as "dir/name" (bup's glob). */
-static int midx_glob(const char *dir, const char *suffix, char ***out,
-		     size_t *nr)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	size_t alloc = 0;
-
-	*out = NULL;
-	*nr = 0;
-	if (!d)
-		return errno == ENOENT ? 0 :
-			err_errno("cannot open directory '%s'", dir);
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.' || !midx_ends_with(de->d_name, suffix))
-			continue;
-		ALLOC_GROW(*out, *nr + 1, alloc);
-		(*out)[(*nr)++] = xstrfmt("%s/%s", dir, de->d_name);
-	}
-	closedir(d);
-	return 0;
-}
-
 static int midx_ent_by_size(const void *a, const void *b)
 {
 	const struct midx_ent *x = a, *y = b;
@@ -798,7 +769,7 @@ int midx_dir(const char *packdir, const struct midx_opts *o)
 	if (max_files < 5)
 		max_files = 5;
 	if (!(o->force && !o->auto_mode)) {
-		ret = midx_glob(packdir, ".midx", &found, &nfound);
+		ret = file_glob_suffix(packdir, ".midx", &found, &nfound);
 		if (ret < 0)
 			goto out;
 		for (i = 0; i < nfound; i++) {
@@ -889,7 +860,7 @@ int midx_dir(const char *packdir, const struct midx_opts *o)
 		mx[i].nr_covers = 0;
 		nall++;
 	}
-	ret = midx_glob(packdir, ".idx", &found, &nfound);
+	ret = file_glob_suffix(packdir, ".idx", &found, &nfound);
 	if (ret < 0)
 		goto out;
 	for (i = 0; i < nfound; i++) {

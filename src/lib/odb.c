@@ -63,12 +63,6 @@ struct odb {
 	struct buf raw;          /* packed bytes of odb_read_flags() */
 };
 
-static int ends_with(const char *s, const char *suffix)
-{
-	size_t a = strlen(s), b = strlen(suffix);
-	return a >= b && !strcmp(s + a - b, suffix);
-}
-
 static int name_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -161,13 +155,13 @@ static int odb_scan(struct odb *odb)
 		const char *n = de->d_name;
 		if (n[0] == '.')
 			continue;
-		if (ends_with(n, ".idx")) {
+		if (str_ends_with(n, ".idx")) {
 			ALLOC_GROW(odb->packs, odb->nr_packs + 1,
 				   odb->alloc_packs);
 			memset(&odb->packs[odb->nr_packs], 0,
 			       sizeof(odb->packs[0]));
 			odb->packs[odb->nr_packs++].name = xstrdup(n);
-		} else if (ends_with(n, ".midx")) {
+		} else if (str_ends_with(n, ".midx")) {
 			ALLOC_GROW(midx_names, nr_midx_names + 1,
 				   alloc_midx_names);
 			midx_names[nr_midx_names++] = xstrdup(n);

@@ -116,6 +116,13 @@ static inline void put_be64(void *p, uint64_t v)
 /* Monotonic time in seconds, for progress and benchmarks. */
 double util_now(void);
 
+/* 1 if the string s ends in suffix. */
+static inline int str_ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a >= b && !memcmp(s + a - b, suffix, b);
+}
+
 /*
  * Full-length I/O: retry on EINTR and short transfers.  Return 0 on
  * success, -1 with errno set on failure (read_full: returns bytes read,

@@ -13,6 +13,7 @@
 #include "bloom.h"
 #include "commit.h"
 #include "err.h"
+#include "file.h"
 #include "idx.h"
 #include "odb.h"
 #include "pack.h"
@@ -408,34 +409,6 @@ int validate_history_complete(struct odb *odb, const struct oid *head,
 	return ret;
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-	size_t a = strlen(s), b = strlen(suffix);
-	return a >= b && !strcmp(s + a - b, suffix);
-}
-
-/* The idx files of packdir in directory order (bup's glob). */
-static int list_idx(char ***out, size_t *nr, const char *packdir)
-{
-	DIR *d = opendir(packdir);
-	struct dirent *de;
-	size_t alloc = 0;
-
-	*out = NULL;
-	*nr = 0;
-	if (!d)
-		return errno == ENOENT ? 0 :
-			err_errno("cannot open directory '%s'", packdir);
-	while ((de = readdir(d))) {
-		if (!ends_with(de->d_name, ".idx"))
-			continue;
-		ALLOC_GROW(*out, *nr + 1, alloc);
-		(*out)[(*nr)++] = xstrfmt("%s/%s", packdir, de->d_name);
-	}
-	closedir(d);
-	return 0;
-}
-
 static void free_list(char **v, size_t nr)
 {
 	for (size_t i = 0; i < nr; i++)
@@ -447,7 +420,7 @@ int validate_count_objects(uint64_t *out, const char *packdir)
 {
 	char **names;
 	size_t nr;
-	int ret = list_idx(&names, &nr, packdir);
+	int ret = file_glob_suffix(packdir, ".idx", &names, &nr);
 
 	*out = 0;
 	for (size_t i = 0; !ret && i < nr; i++) {
@@ -605,7 +578,7 @@ long long validate_object_links(struct odb *odb, const char *packdir,
 	size_t nr;
 	uint64_t total = 0, done = 0;
 	long long broken = 0;
-	int ret = list_idx(&names, &nr, packdir);
+	int ret = file_glob_suffix(packdir, ".idx", &names, &nr);
 
 	for (size_t i = 0; !ret && i < nr; i++) {
 		struct idx_file *ix;

@@ -42,7 +42,7 @@ ixcopy() {
 # ssh reads ~/.ssh/config from the passwd home, not $HOME: the "ssh"
 # that both clients run is a wrapper passing the test HOME's config.
 export PATH="$TRASH/sshbin:$PATH"
-REAL_BUP=$(command -v bup || true)
+REAL_BUP=$(command -v bup) || REAL_BUP=
 
 test_expect_success 'setup: keys, sshd_config, sshd on 127.0.0.1' '
 	mkdir -p "$K" "$HOME/.ssh" sshbin srvbin "$D/src/sub" &&
@@ -92,7 +92,7 @@ s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])") &&
 	done &&
 	test "$(ssh localhost "command -v bup")" = "$TRASH/srvbin/bup"
 '
-SSHD_PID=$(cat "$K/bgpid" 2>/dev/null || true)
+SSHD_PID=$(cat "$K/bgpid" 2>/dev/null) || SSHD_PID=
 
 test_expect_success 'setup: data, index and reference saves' '
 	lcg 1 2500000 >data &&
