@@ -21,6 +21,8 @@
 #include "lib/err.h"
 #include "lib/odb.h"
 #include "lib/repo.h"
+#include "lib/repolock.h"
+#include "lib/validate.h"
 
 /* ---- messages ---------------------------------------------------- */
 
@@ -692,4 +694,69 @@ void cli_full_argv_repr(struct buf *out)
 	commit_argv_repr(out, argc, v, 1);
 	free(a0);
 	free(v);
+}
+
+/* bup's gc.report_live_item() */
+void cli_report_live_item(const char *refname,
+			  const struct validate_item *it, uint64_t n,
+			  uint64_t existing, int v)
+{
+	struct buf ref = BUF_INIT, path = BUF_INIT, pm = BUF_INIT;
+	char status[64];
+	const char *slash = it->type == OBJ_TREE ? "/" : "";
+
+	snprintf(status, sizeof(status), "scanned %02.2f%%",
+		 existing ? (double)n * 100.0 / (double)existing : 0.0);
+	cli_path_msg(&ref, refname);
+	if (it->nchunk) {
+		if (v >= 4) {
+			validate_item_path(&path, it, 0);
+			cli_path_msg(&pm, path.data);
+			cli_log("%s %s:%s%s\n", status, ref.data, pm.data, slash);
+		}
+	} else if (it->npath && validate_item_demangled_len(it)) {
+		validate_item_path(&path, it, 1);
+		cli_path_msg(&pm, path.data);
+		if (v == 1)
+			cli_progress("%s %s:%s%s\r", status, ref.data, pm.data,
+				     slash);
+		else if ((v > 1 && it->type == OBJ_TREE) ||
+			 (v > 2 && it->type == OBJ_BLOB))
+			cli_log("%s %s:%s%s\n", status, ref.data, pm.data, slash);
+	} else if (v > 3) {
+		validate_item_path(&path, it, 0);
+		cli_path_msg(&pm, path.data);
+		cli_log("%s %s:%s%s\n", status, ref.data, pm.data, slash);
+	}
+	buf_release(&ref);
+	buf_release(&path);
+	buf_release(&pm);
+}
+
+/* bup's gc.report_missing() */
+void cli_report_missing(const char *refname, const struct validate_item *it)
+{
+	struct buf ref = BUF_INIT, path = BUF_INIT, pm = BUF_INIT;
+
+	cli_path_msg(&ref, refname);
+	validate_item_path(&path, it, 1);
+	cli_path_msg(&pm, path.data);
+	cli_log("missing %s:%s%s\n", ref.data, pm.data,
+		it->type == OBJ_TREE ? "/" : "");
+	buf_release(&ref);
+	buf_release(&path);
+	buf_release(&pm);
+}
+
+static void writer_waiting(void *ctx, enum repolock_mode mode)
+{
+	(void)ctx;
+	(void)mode;
+	cli_log("waiting for the running gc to finish\n");
+}
+
+void cli_lock_writer(struct repo *r)
+{
+	if (repolock_take(r, REPOLOCK_WRITER, 1, writer_waiting, NULL) < 0)
+		die("%s", err_last());
 }

@@ -98,6 +98,13 @@ NORETURN void cli_usage_fatal(struct opts *o, const char *fmt, ...)
  */
 struct repo *cli_open_repo(void);
 /*
+ * Take the gc lock shared for a command that writes objects or refs
+ * into r (FORMAT.md 14), waiting (with a message) while a gc runs; dies
+ * if the lock cannot be taken.  Call before the first odb lookup and
+ * before any thread starts.
+ */
+void cli_lock_writer(struct repo *r);
+/*
  * The repository's object database; on failure (an unreadable or corrupt
  * idx/midx/pack) print the error naming the file and exit 1.
  */
@@ -163,5 +170,16 @@ void cli_upkeep_progress(int rate_limited, const char *line);
 
 /* Flush stdout; a write error (EPIPE, ENOSPC) becomes exit 1. */
 int cli_finish_stdout(int code);
+
+struct validate_item;
+/*
+ * bup's lines for the objects of a ref walk (gc.py report_live_item and
+ * report_missing), shared by gc and validate-ref-links: n live objects
+ * counted before this one of `existing`, at bup's -v count v.
+ */
+void cli_report_live_item(const char *refname,
+			  const struct validate_item *it, uint64_t n,
+			  uint64_t existing, int v);
+void cli_report_missing(const char *refname, const struct validate_item *it);
 
 #endif

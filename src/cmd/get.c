@@ -1504,6 +1504,8 @@ int cmd_get(int argc, const char **argv)
 		misuse("don't use -r in reverse mode; it's automatic");
 	if (g.compress < 0 || g.compress > 9)
 		fail("bad compression level %d", g.compress);
+	if (!g.remote && !reverse)
+		cli_lock_writer(g.repo);
 
 	cli_atexit(abort_transfer, &g);
 	if ((g.remote || reverse) &&

@@ -1776,6 +1776,8 @@ int cmd_save(int argc, const char **argv)
 	}
 
 	repo = cli_open_repo();
+	if (!remote && !reverse)
+		cli_lock_writer(repo);
 	/* a usage error exits: before any connection or thread exists */
 	/* given at all: -0 is level 0 (opt_count() is its truth) */
 	if (opt_get(&o, "#")->count) {

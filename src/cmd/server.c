@@ -49,6 +49,7 @@
 #include "lib/proto.h"
 #include "lib/refs.h"
 #include "lib/repo.h"
+#include "lib/repolock.h"
 #include "lib/tree.h"
 #include "lib/vfs.h"
 
@@ -176,6 +177,21 @@ static int need_repo(struct server *s)
 	return ret;
 }
 
+/*
+ * need_repo() for the commands a writing client relies on: the idx
+ * list it dedups against, the objects, the ref.  From the first of them
+ * until the connection ends the server holds the gc lock shared
+ * (FORMAT.md 14), so no gc removes what the client was told exists.
+ */
+static int need_writer(struct server *s)
+{
+	int ret = need_repo(s);
+
+	if (!ret)
+		ret = repolock_take(s->repo, REPOLOCK_WRITER, 1, NULL, NULL);
+	return ret;
+}
+
 /* ---- simple commands ----------------------------------------------- */
 
 static int do_help(struct server *s)
@@ -231,7 +247,7 @@ static int do_list_indexes(struct server *s)
 	struct dirent *de;
 	int ret = 0;
 
-	if ((ret = need_repo(s)) < 0)
+	if ((ret = need_writer(s)) < 0)
 		return ret;
 	d = opendir(s->repo->packdir);
 	if (!d)
@@ -251,7 +267,7 @@ static int do_send_index(struct server *s, const char *name)
 	char *path;
 	int ret;
 
-	if ((ret = need_repo(s)) < 0)
+	if ((ret = need_writer(s)) < 0)
 		return ret;
 	/* name is "pack-<hex>.idx" (proto_parse_command): no path escape */
 	path = xstrfmt("%s/%s", s->repo->packdir, name);
@@ -411,7 +427,7 @@ static int do_update_ref(struct server *s, const char *refname)
 	char *nv, *ov;
 	int ret;
 
-	if ((ret = need_repo(s)) < 0)
+	if ((ret = need_writer(s)) < 0)
 		goto out;
 	if ((ret = proto_read_line(&s->conn, &nl, PROTO_MAX_LINE)) <= 0 ||
 	    (ret = proto_read_line(&s->conn, &ol, PROTO_MAX_LINE)) <= 0) {
@@ -883,7 +899,7 @@ static int do_receive_objects(struct server *s)
 	uint64_t count = 0;
 	int ret;
 
-	if ((ret = need_repo(s)) < 0)
+	if ((ret = need_writer(s)) < 0)
 		return ret;
 	if (!(odb = repo_odb(s->repo)))
 		return ERR_IO;

@@ -360,6 +360,8 @@ int cmd_split(int argc, const char **argv)
 	writing = !(noop || copy);
 	if (writing || git_ids)
 		repo = cli_open_repo();
+	if (writing && !remote && !reverse)
+		cli_lock_writer(repo);
 	/* FORMAT.md 7: objects and refs go to the server */
 	if (writing && (remote || reverse) &&
 	    (ret = client_open(&cli, remote, repo->path, 0)) < 0)

@@ -145,6 +145,7 @@ int cmd_tag(int argc, const char **argv)
 
 	cli_parse_opts(&o, optspec, argc, argv);
 	repo = cli_open_repo();
+	cli_lock_writer(repo);
 	if (refs_for_each(repo, "refs/tags/", collect, &tags) < 0)
 		die("%s", err_last());
 	force = opt_count(&o, "force") > 0;

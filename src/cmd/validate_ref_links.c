@@ -74,63 +74,17 @@ static int vrl_have(struct repo *r, struct odb *odb, const struct oid *oid)
 	return have;
 }
 
-/* bup's report_live_item() */
-static void vrl_live(struct vrl_ctx *c, const struct validate_item *it,
-		     uint64_t n)
-{
-	struct buf ref = BUF_INIT, path = BUF_INIT, pm = BUF_INIT;
-	char status[64];
-	const char *slash = it->type == OBJ_TREE ? "/" : "";
-	int v = c->verbosity;
-
-	snprintf(status, sizeof(status), "scanned %02.2f%%",
-		 c->existing ? (double)n * 100.0 / (double)c->existing : 0.0);
-	cli_path_msg(&ref, c->refname);
-	if (it->nchunk) {
-		if (v >= 4) {
-			validate_item_path(&path, it, 0);
-			cli_path_msg(&pm, path.data);
-			cli_log("%s %s:%s%s\n", status, ref.data, pm.data, slash);
-		}
-	} else if (it->npath && validate_item_demangled_len(it)) {
-		validate_item_path(&path, it, 1);
-		cli_path_msg(&pm, path.data);
-		if (v == 1)
-			cli_progress("%s %s:%s%s\r", status, ref.data, pm.data,
-				     slash);
-		else if ((v > 1 && it->type == OBJ_TREE) ||
-			 (v > 2 && it->type == OBJ_BLOB))
-			cli_log("%s %s:%s%s\n", status, ref.data, pm.data, slash);
-	} else if (v > 3) {
-		validate_item_path(&path, it, 0);
-		cli_path_msg(&pm, path.data);
-		cli_log("%s %s:%s%s\n", status, ref.data, pm.data, slash);
-	}
-	buf_release(&ref);
-	buf_release(&path);
-	buf_release(&pm);
-}
-
 static int vrl_item(void *vctx, const struct validate_item *it,
 		    uint64_t live)
 {
 	struct vrl_ctx *c = vctx;
 
 	if (it->missing) {
-		/* bup's report_missing() */
-		struct buf ref = BUF_INIT, path = BUF_INIT, pm = BUF_INIT;
-
-		cli_path_msg(&ref, c->refname);
-		validate_item_path(&path, it, 1);
-		cli_path_msg(&pm, path.data);
-		cli_log("missing %s:%s%s\n", ref.data, pm.data,
-			it->type == OBJ_TREE ? "/" : "");
+		cli_report_missing(c->refname, it);
 		c->missing++;
-		buf_release(&ref);
-		buf_release(&path);
-		buf_release(&pm);
 	} else if (c->verbosity) {
-		vrl_live(c, it, live);
+		cli_report_live_item(c->refname, it, live, c->existing,
+				     c->verbosity);
 	}
 	return 0;
 }

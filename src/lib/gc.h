@@ -27,7 +27,18 @@
 
 #include <stdint.h>
 
+#include "oid.h"
+
 struct repo;
+struct validate_item;
+
+enum gc_pack_event {
+	GC_DELETING,     /* no live object: the pack will go */
+	GC_KEEPING,      /* live enough, no dead tree: left as it is */
+	GC_REWRITING,    /* its live objects are being copied */
+	GC_CREATED,      /* a new pack is in place */
+	GC_REMOVING,     /* an old pack's file is being removed */
+};
 
 struct gc_opts {
 	int threshold;       /* percent of dead objects that makes a
@@ -36,22 +47,44 @@ struct gc_opts {
 				they are; 0-9: recompress at that level */
 	int verbose;         /* bup's -v count */
 	int ignore_missing;  /* report missing objects, do not stop */
+	int threads;         /* compression workers when recompressing */
 	int wait;            /* wait for writers holding the lock (else
 				fail with ERR_LOCKED) */
 	/* a whole line ("...\n") that bup logs at this verbosity */
 	void (*log)(void *ctx, const char *line);
 	/* a progress line ending in '\r'; final ones end in '\n' */
 	void (*progress)(void *ctx, const char *line);
+	/*
+	 * Each object of the mark phase (bup's report_live_item and, with
+	 * ignore_missing, report_missing): refname, the item, the live
+	 * objects counted before it (when verbose) and the repository's
+	 * object count.  May be NULL.
+	 */
+	void (*item)(void *ctx, const char *refname,
+		     const struct validate_item *it, uint64_t live,
+		     uint64_t existing);
+	/*
+	 * What happens to each pack, for bup's verbose lines: `path` is the
+	 * idx (GC_DELETING, GC_KEEPING, GC_REWRITING), the new pack's
+	 * "DIR/pack-HEX" (GC_CREATED) or the file removed (GC_REMOVING);
+	 * live is the live fraction (0-1) where there is one.
+	 */
+	void (*pack)(void *ctx, enum gc_pack_event ev, const char *path,
+		     double live);
+	/* called once if the lock is held by writers and gc waits */
+	void (*waiting)(void *ctx);
 	void *ctx;
 };
 
-#define GC_OPTS_INIT { 10, -1, 0, 0, 1, NULL, NULL, NULL }
+#define GC_OPTS_INIT { .threshold = 10, .level = -1, .wait = 1 }
 
 struct gc_stats {
 	uint64_t existing;       /* objects before */
 	uint64_t remaining;      /* objects after */
 	uint64_t missing;        /* with ignore_missing: missing objects */
 	uint64_t packs_removed, packs_rewritten, packs_kept;
+	struct oid missing_oid;  /* the missing object that stopped gc */
+	int cleared;             /* midx, bloom and reflogs were cleared */
 };
 
 /*

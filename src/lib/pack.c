@@ -464,6 +464,48 @@ static int inflate_body(const struct pack_file *p, uint64_t off,
 					     : "object size mismatch");
 }
 
+int pack_read_type(struct pack_file *p, uint64_t offset, enum obj_type *type,
+		   pack_base_fn base_fn, void *base_ctx)
+{
+	struct buf win = BUF_INIT, base = BUF_INIT;
+	uint64_t off = offset;
+	struct obj_hdr h;
+	int ret;
+
+	for (unsigned depth = 0;; depth++) {
+		if (depth > PACK_MAX_DEPTH) {
+			ret = pack_corrupt(p, offset, "delta chain too long");
+			break;
+		}
+		ret = read_obj_hdr(p, off, &win, &h);
+		if (ret < 0)
+			break;
+		if (h.type == OBJ_OFS_DELTA) {
+			off = h.base_off;
+			continue;
+		}
+		if (h.type == OBJ_REF_DELTA) {
+			if (!base_fn) {
+				ret = pack_corrupt(p, off, "REF_DELTA without "
+						   "a base lookup");
+				break;
+			}
+			ret = base_fn(base_ctx, &h.base_oid, type, &base);
+			break;
+		}
+		if (h.type != OBJ_COMMIT && h.type != OBJ_TREE &&
+		    h.type != OBJ_BLOB && h.type != OBJ_TAG) {
+			ret = pack_corrupt(p, off, "bad object type");
+			break;
+		}
+		*type = h.type;
+		break;
+	}
+	buf_release(&win);
+	buf_release(&base);
+	return ret < 0 ? ret : 0;
+}
+
 int pack_read_object(struct pack_file *p, uint64_t offset,
 		     enum obj_type *type, struct buf *out,
 		     pack_base_fn base_fn, void *base_ctx)

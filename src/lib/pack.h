@@ -55,6 +55,15 @@ int pack_read_object(struct pack_file *p, uint64_t offset,
 		     pack_base_fn base, void *base_ctx);
 
 /*
+ * The final type of the object at `offset` from headers alone: an
+ * OFS_DELTA's chain is followed inside the pack, a REF_DELTA's base is
+ * read through base_fn (its type is the answer).  For scans that need
+ * every object's type but not its content (gc).  0, ERR_CORRUPT naming
+ * the pack and offset, or ERR_IO.
+ */
+int pack_read_type(struct pack_file *p, uint64_t offset, enum obj_type *type,
+		   pack_base_fn base_fn, void *base_ctx);
+/*
  * Check an object given in pack form (header + zlib stream) before it is
  * copied verbatim into a pack: a whole (non-delta) commit, tree or blob
  * header, and the CRC-32 the idx records.  0 or ERR_CORRUPT naming oid.

@@ -79,6 +79,7 @@
 #include "idx.h"
 #include "midx.h"
 #include "odb.h"
+#include "oidset.h"
 #include "pack.h"
 #include "tmpfile.h"
 #include "util.h"
@@ -107,13 +108,6 @@
 /* Window of the read-back for the pack checksum (a multiple of pages). */
 #define PW_HASH_WINDOW ((size_t)4 << 20)
 
-/* Open-addressing set of the ids written in this session. */
-struct pw_set {
-	struct oid *slots;
-	unsigned char *used;
-	size_t size, nr;         /* size is a power of two */
-};
-
 struct packwriter {
 	char *objdir, *packdir;
 	struct odb *odb;
@@ -122,7 +116,7 @@ struct packwriter {
 	struct sha1_ctx oid_ctx;      /* object ids */
 	struct zlib_deflater *z;      /* inline compression */
 	struct buf scratch;           /* inline: a received object, inflated */
-	struct pw_set set;
+	struct oidset set;            /* ids written in this session */
 	struct zpool *pool;           /* opts.threads > 0 */
 	int err;                      /* sticky first error */
 	/*
@@ -154,66 +148,6 @@ struct packwriter {
 	struct packwriter_stats stats;
 	int wrote_any;
 };
-
-/* ---- session id set ------------------------------------------------- */
-
-static size_t set_slot(const struct pw_set *s, const struct oid *oid)
-{
-	uint64_t h;
-
-	memcpy(&h, oid->hash, sizeof(h));  /* ids are uniformly random */
-	return (size_t)h & (s->size - 1);
-}
-
-static int set_has(const struct pw_set *s, const struct oid *oid)
-{
-	size_t i;
-
-	if (!s->size)
-		return 0;
-	for (i = set_slot(s, oid); s->used[i]; i = (i + 1) & (s->size - 1))
-		if (oid_eq(&s->slots[i], oid))
-			return 1;
-	return 0;
-}
-
-static void set_add(struct pw_set *s, const struct oid *oid);
-
-static void set_grow(struct pw_set *s)
-{
-	struct pw_set n = { 0 };
-
-	n.size = s->size ? st_mult(s->size, 2) : 1024;
-	n.slots = xmalloc(st_mult(n.size, sizeof(*n.slots)));
-	n.used = xcalloc(n.size, 1);
-	for (size_t i = 0; i < s->size; i++)
-		if (s->used[i])
-			set_add(&n, &s->slots[i]);
-	free(s->slots);
-	free(s->used);
-	*s = n;
-}
-
-static void set_add(struct pw_set *s, const struct oid *oid)
-{
-	size_t i;
-
-	if ((s->nr + 1) * 4 > s->size * 3)   /* load factor <= 3/4 */
-		set_grow(s);
-	for (i = set_slot(s, oid); s->used[i]; i = (i + 1) & (s->size - 1))
-		if (oid_eq(&s->slots[i], oid))
-			return;
-	s->used[i] = 1;
-	s->slots[i] = *oid;
-	s->nr++;
-}
-
-static void set_release(struct pw_set *s)
-{
-	free(s->slots);
-	free(s->used);
-	memset(s, 0, sizeof(*s));
-}
 
 /* ---- the pack file ---------------------------------------------------- */
 
@@ -665,7 +599,7 @@ struct objsink *packwriter_sink(struct packwriter *w)
 
 int packwriter_exists(struct packwriter *w, const struct oid *oid)
 {
-	if (set_has(&w->set, oid))
+	if (oidset_has(&w->set, oid))
 		return 1;
 	return w->odb && odb_exists(w->odb, oid);
 }
@@ -686,7 +620,7 @@ int packwriter_write_known(struct packwriter *w, enum obj_type type,
 		return w->err;
 	if (packwriter_exists(w, out))
 		return 0;
-	set_add(&w->set, out);
+	oidset_add(&w->set, out);
 	w->stats.bytes_in += len;
 
 	if (!w->pool) {
@@ -711,7 +645,7 @@ static int pw_write_packed(struct packwriter *w, const struct oid *oid,
 
 	if (packwriter_exists(w, oid))
 		return 0;
-	set_add(&w->set, oid);
+	oidset_add(&w->set, oid);
 	w->stats.bytes_in += size;
 	if (w->pool)
 		return pw_pool_sync(w, verify ?
@@ -795,7 +729,7 @@ static void pw_free(struct packwriter *w)
 	buf_release(&w->scratch);
 	sha1_release(&w->oid_ctx);
 	sha1_release(&w->pack_ctx);
-	set_release(&w->set);
+	oidset_clear(&w->set);
 	free(w->entries);
 	buf_release(&w->wb);
 	free(w->objdir);

@@ -196,6 +196,8 @@ void repo_free(struct repo *r)
 		return;
 	if (r->odb)
 		odb_free(r->odb);
+	if (r->lock_fd > 0)
+		close(r->lock_fd);  /* drops the gc lock (repolock.h) */
 	free(r->path);
 	free(r->objdir);
 	free(r->packdir);

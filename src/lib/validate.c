@@ -17,63 +17,10 @@
 #include "idx.h"
 #include "odb.h"
 #include "pack.h"
+#include "oidset.h"
 #include "tree.h"
 #include "util.h"
 #include "validate.h"
-
-/* An open-addressing set of object ids (bup's live_trees). */
-struct oidset {
-	struct oid *v;
-	unsigned char *used;
-	size_t cap, nr;
-};
-
-static size_t oidset_slot(const struct oidset *s, const struct oid *oid)
-{
-	size_t h, mask = s->cap - 1;
-
-	memcpy(&h, oid->hash, sizeof(h));  /* ids are uniform already */
-	for (h &= mask; s->used[h] && !oid_eq(&s->v[h], oid);
-	     h = (h + 1) & mask)
-		;
-	return h;
-}
-
-static int oidset_has(const struct oidset *s, const struct oid *oid)
-{
-	return s->cap && s->used[oidset_slot(s, oid)];
-}
-
-/* 1 if added, 0 if present. */
-static int oidset_add(struct oidset *s, const struct oid *oid)
-{
-	size_t h;
-
-	if ((s->nr + 1) * 2 > s->cap) {
-		struct oidset n;
-		n.cap = s->cap ? s->cap * 2 : 1024;
-		n.nr = 0;
-		n.v = xcalloc(n.cap, sizeof(*n.v));
-		n.used = xcalloc(n.cap, 1);
-		for (size_t i = 0; i < s->cap; i++)
-			if (s->used[i]) {
-				h = oidset_slot(&n, &s->v[i]);
-				n.used[h] = 1;
-				n.v[h] = s->v[i];
-				n.nr++;
-			}
-		free(s->v);
-		free(s->used);
-		*s = n;
-	}
-	h = oidset_slot(s, oid);
-	if (s->used[h])
-		return 0;
-	s->used[h] = 1;
-	s->v[h] = *oid;
-	s->nr++;
-	return 1;
-}
 
 /* A pending walk step: an id to visit, or an item to hand out. */
 struct pend {
@@ -122,11 +69,15 @@ void validate_walk_free(struct validate_walk *w)
 	for (size_t i = 0; i < w->nr; i++)
 		pend_release(&w->stack[i]);
 	free(w->stack);
-	free(w->seen.v);
-	free(w->seen.used);
+	oidset_clear(&w->seen);
 	bloom_mem_free(w->bloom);
 	buf_release(&w->data);
 	free(w);
+}
+
+int validate_walk_seen(const struct validate_walk *w, const struct oid *oid)
+{
+	return oidset_has(&w->seen, oid);
 }
 
 static struct pend *push(struct validate_walk *w, const struct oid *oid,
@@ -403,8 +354,7 @@ int validate_history_complete(struct odb *odb, const struct oid *head,
 		ret = 1;
 	}
 	free(todo);
-	free(seen.v);
-	free(seen.used);
+	oidset_clear(&seen);
 	buf_release(&data);
 	return ret;
 }

@@ -71,6 +71,9 @@ void validate_walk_free(struct validate_walk *w);
 int validate_walk_ref(struct validate_walk *w, const struct oid *oid,
 		      validate_item_fn fn, void *ctx);
 
+/* 1 if the walk has visited oid as a tree or commit (bup's live_trees). */
+int validate_walk_seen(const struct validate_walk *w, const struct oid *oid);
+
 /*
  * bup's path for an item in messages: the path and the chunk path
  * joined by '/'; without a chunk path and with `demangle`, the last

@@ -1,0 +1,48 @@
+/*
+ * The repository's gc lock (FORMAT.md 14): one file, <repo>/cbup-gc.lock,
+ * locked with flock(2).  Every cbup command that writes objects or refs
+ * holds it shared from before it first asks "does this object exist?"
+ * (dedup) until its last ref is written; gc holds it exclusively from
+ * the moment it starts judging objects dead until the last old pack is
+ * gone.  So no writer can name an object that gc has decided to drop.
+ *
+ * The kernel releases an flock when its holder dies, however it dies:
+ * there is no stale lock to recover, and the file itself is never
+ * removed (removing it would let two processes lock two different
+ * files of the same name); it is opened read-only when it belongs to
+ * another user (flock needs no write access).  A file system without
+ * locks (ENOLCK, EOPNOTSUPP) gives success with nothing held: there gc
+ * is as unsafe as bup's.  A writer in a repository where the file can
+ * be neither opened nor created holds nothing: it cannot write there.
+ *
+ * The lock lives as long as the struct repo (repo_free() drops it).
+ */
+#ifndef CBUP_REPOLOCK_H
+#define CBUP_REPOLOCK_H
+
+struct repo;
+
+enum repolock_mode {
+	REPOLOCK_NONE = 0,
+	REPOLOCK_WRITER,   /* shared: save, split, get, tag, rm, server */
+	REPOLOCK_GC,       /* exclusive: gc */
+};
+
+/*
+ * Take the lock in `mode` (a holder may move between modes; flock does
+ * not convert atomically, so the lock may be briefly free).  With
+ * `wait`, block until it is granted, after calling waiting(ctx) once if
+ * it is not free at once (for a message); without, fail with
+ * ERR_LOCKED.  Taking the writer lock refreshes the repository's odb if
+ * it is open: packs it listed before the wait may be gone.  0 or a
+ * negative error (ERR_IO naming the lock file).
+ */
+int repolock_take(struct repo *r, enum repolock_mode mode, int wait,
+		  void (*waiting)(void *ctx, enum repolock_mode mode),
+		  void *ctx);
+/* Drop the lock (a no-op if none is held). */
+void repolock_drop(struct repo *r);
+/* The mode held by r. */
+enum repolock_mode repolock_held(const struct repo *r);
+
+#endif
