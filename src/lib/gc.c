@@ -174,6 +174,14 @@ static int mark_item(void *ctx, const struct validate_item *it,
 {
 	struct gc *g = ctx;
 
+	/*
+	 * bup's walk_object() asks whether a file's blob exists only when
+	 * --ignore-missing gives it a way to (oid_exists): without, a
+	 * missing blob goes unnoticed, and so it does here.
+	 */
+	if (it->missing && it->mode && it->type == OBJ_BLOB &&
+	    !g->o->ignore_missing)
+		return 0;
 	if (it->missing) {
 		if (!g->o->ignore_missing) {
 			g->st->missing_oid = it->oid;
