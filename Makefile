@@ -6,6 +6,7 @@
 #   make fuzz       libFuzzer targets (clang)
 #   make fuzz-run   a campaign: FUZZ_RUNS=10000000 (or FUZZ_TIME=s) per target
 #   make check-honest  the test scripts against a cbup that always fails
+#   make check-layers  the library's layering: no upward use, no cycle
 #   make install    PREFIX=/usr/local DESTDIR= BUP_SYMLINK=1 (a bup symlink)
 # Knobs: CC=gcc|clang, SANITIZE=address,undefined, O=build dir.
 
@@ -43,7 +44,7 @@ MAIN_OBJ := $(O)/src/main.o $(O)/src/cli.o
 TESTS ?= t/unit.t t/fuzz.t $(wildcard t/t[0-9]*.sh) $(wildcard t/interop/*.sh)
 
 .PHONY: all check unit-test shell-test fuzz-replay demo bench bench-full fuzz \
-	clean deps check-symbols check-honest install cbup fuzz-run
+	clean deps check-symbols check-layers check-honest install cbup fuzz-run
 
 all: cbup
 
@@ -145,6 +146,10 @@ $(O)/libfuzz/%: $(O)/t/fuzz/%.o $(O)/libcbup.a
 # Every global symbol of the core carries its module's prefix.
 check-symbols: $(O)/libcbup.a
 	@scripts/check-symbols $(O)/libcbup.a
+
+# The library's layers (src/lib/<layer>/): no upward use, no cycle.
+check-layers:
+	@scripts/check-layers
 
 # make install [PREFIX=/usr/local] [DESTDIR=] [BUP_SYMLINK=1]: cbup in
 # $(PREFIX)/bin, a "bup" symlink to it only when asked (it shadows real
