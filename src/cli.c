@@ -20,6 +20,7 @@
 #include "lib/drecurse.h"
 #include "lib/err.h"
 #include "lib/odb.h"
+#include "lib/proc.h"
 #include "lib/repo.h"
 #include "lib/repolock.h"
 #include "lib/validate.h"
@@ -759,4 +760,35 @@ void cli_lock_writer(struct repo *r)
 {
 	if (repolock_take(r, REPOLOCK_WRITER, 1, writer_waiting, NULL) < 0)
 		die("%s", err_last());
+}
+
+int cli_run_bup(int dry_run, const char *const *args)
+{
+	const char *argv[32];
+	char *self = proc_self_exe();
+	size_t n = 0;
+	int status = 0;
+
+	if (!self)
+		die("cannot find own executable: %s", strerror(errno));
+	argv[n++] = self;
+	for (; *args && n < ARRAY_SIZE(argv) - 1; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	if (dry_run) {
+		/* the scripts' `echo "$cmd_dir/bup" "$@"` */
+		for (size_t i = 0; i < n; i++)
+			printf("%s%s", i ? " " : "", argv[i]);
+		putchar('\n');
+		fflush(stdout);
+	} else {
+		fflush(stdout);
+		fflush(stderr);
+		if (proc_run(argv, NULL, NULL, 0, &status) < 0) {
+			error("%s", err_last());
+			status = 1;
+		}
+	}
+	free(self);
+	return status;
 }

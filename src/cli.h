@@ -171,6 +171,14 @@ void cli_upkeep_progress(int rate_limited, const char *line);
 /* Flush stdout; a write error (EPIPE, ENOSPC) becomes exit 1. */
 int cli_finish_stdout(int code);
 
+/*
+ * Run this program with args (a bup subcommand and its arguments, NULL
+ * ended) as bup's import scripts run "$cmd_dir/bup"; with dry_run only
+ * print the command line to stdout, as their `echo`.  The exit status
+ * (128 + signal), 1 when it could not be started (with a message).
+ */
+int cli_run_bup(int dry_run, const char *const *args);
+
 struct validate_item;
 /*
  * bup's lines for the objects of a ref walk (gc.py report_live_item and

@@ -85,6 +85,8 @@ test_prereq_installable_() {
 	PAR2) echo par2 ;;
 	SSHD) echo openssh-server ;;
 	STRACE) echo strace ;;
+	RDIFF) echo rdiff-backup ;;
+	DUPLICITY) echo duplicity ;;
 	*) return 1 ;;
 	esac
 }
@@ -102,6 +104,8 @@ test_have_one_prereq_() {
 	SSHD) [ -x /usr/sbin/sshd ] && command -v ssh >/dev/null &&
 		command -v ssh-keygen >/dev/null ;;
 	STRACE) command -v strace >/dev/null ;;
+	RDIFF) command -v rdiff-backup >/dev/null ;;
+	DUPLICITY) command -v duplicity >/dev/null ;;
 	EXPENSIVE) [ -n "${CBUP_TEST_EXPENSIVE:-}" ] ;;
 	*)
 		case "$test_prereqs_set_" in
