@@ -1,18 +1,15 @@
 /*
  * bup fsck's checks (fsck.h): pack verification against the idx
  * (FORMAT.md 2.2, 2.4.1) and bup's par2 handling.  External programs
- * run through posix_spawnp, never a shell.
+ * run through proc_run() (posix_spawnp), never a shell.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -20,11 +17,11 @@
 #include "idx.h"
 #include "oid.h"
 #include "pack.h"
+#include "proc.h"
 #include "tmpfile.h"
 #include "util.h"
 #include "zlib.h"
 
-extern char **environ;
 
 const char *const fsck_par2_suffix[FSCK_PAR2_NR] = {
 	".par2", ".vol000+200.par2",
@@ -64,103 +61,26 @@ enum fsck_par2_status fsck_par2_status(const char *stem, unsigned *empty,
 static int fsck_spawn(const char *const *argv, const char *cwd,
 		      struct buf *out, struct buf *err)
 {
-	posix_spawn_file_actions_t fa;
-	int po[2] = { -1, -1 }, pe[2] = { -1, -1 };
-	struct pollfd pfd[2];
-	struct buf *dst[2];
-	char chunk[8192];
-	pid_t pid;
-	int ret, status, n;
+	struct proc_fd fds[2] = { { 1, out, -1 }, { 2, err ? err : out, -1 } };
+	int status, ret = proc_run(argv, cwd, fds, 2, &status);
 
-	if (pipe2(po, O_CLOEXEC) < 0)
-		return err_errno("cannot create a pipe");
-	if (err && pipe2(pe, O_CLOEXEC) < 0) {
-		ret = err_errno("cannot create a pipe");
-		close(po[0]);
-		close(po[1]);
-		return ret;
-	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, po[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, err ? pe[1] : po[1], 2);
-	if (cwd)
-		posix_spawn_file_actions_addchdir_np(&fa, cwd);
-	ret = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv,
-			   environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(po[1]);
-	if (err)
-		close(pe[1]);
-	if (ret) {
-		close(po[0]);
-		if (err)
-			close(pe[0]);
-		errno = ret;
-		return ret == ENOENT ?
-			err_set(ERR_NOTFOUND, "cannot run '%s': %s", argv[0],
-				strerror(ret)) :
-			err_errno("cannot run '%s'", argv[0]);
-	}
-	memset(pfd, 0, sizeof(pfd));
-	pfd[0].fd = po[0];
-	pfd[1].fd = pe[0];    /* -1 without err: poll ignores it */
-	pfd[0].events = pfd[1].events = POLLIN;
-	dst[0] = out;
-	dst[1] = err ? err : out;
-	n = 2;
-	while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
-		if (poll(pfd, (nfds_t)n, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		for (int i = 0; i < n; i++) {
-			ssize_t got;
-
-			if (pfd[i].fd < 0 || !pfd[i].revents)
-				continue;
-			got = read(pfd[i].fd, chunk, sizeof(chunk));
-			if (got < 0 && errno == EINTR)
-				continue;
-			if (got <= 0) {
-				close(pfd[i].fd);
-				pfd[i].fd = -1;   /* poll skips it */
-				continue;
-			}
-			buf_add(dst[i], chunk, (size_t)got);
-		}
-	}
-	for (int i = 0; i < n; i++)
-		if (pfd[i].fd >= 0)
-			close(pfd[i].fd);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return err_errno("cannot wait for '%s'", argv[0]);
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return WEXITSTATUS(status);
+	return ret < 0 ? ret : status;
 }
 
 int fsck_par2_found(void)
 {
 	static const char *const argv[] = { "par2", "--help", NULL };
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	int ret, status;
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC), status, ret;
+	struct proc_fd fds[3] = {
+		{ 0, NULL, null }, { 1, NULL, null }, { 2, NULL, null },
+	};
 
 	/* bup: stdin, stdout and stderr to /dev/null; the status is not used */
-	posix_spawn_file_actions_init(&fa);
-	for (int fd = 0; fd < 3; fd++)
-		posix_spawn_file_actions_addopen(&fa, fd, "/dev/null",
-						 fd ? O_WRONLY : O_RDONLY, 0);
-	ret = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv,
-			   environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (ret)
+	if (null < 0)
 		return 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	return 1;
+	ret = proc_run(argv, NULL, fds, 3, &status);
+	close(null);
+	return ret == 0;
 }
 
 /* Remove dir's entries (not recursively) and dir itself. */
