@@ -22,7 +22,6 @@
 #include "util.h"
 #include "zlib.h"
 
-
 const char *const fsck_par2_suffix[FSCK_PAR2_NR] = {
 	".par2", ".vol000+200.par2",
 };

@@ -47,6 +47,8 @@ struct gc {
 	struct packwriter *pw;
 	uint64_t handed;                 /* distinct objects given to pw */
 	uint64_t finished;               /* objects in pw's finished packs */
+	char **idx_names;                /* the packs before the mark */
+	size_t nr_idx;
 	struct stale *stale;
 	size_t nr_stale, alloc_stale;
 	int err;                         /* first error of a callback */
@@ -586,7 +588,6 @@ static int sweep(struct gc *g)
 	uint64_t collect_count = 0;
 	struct buf data = BUF_INIT;
 	int ret;
-
 	int64_t limit;
 
 	repo_compression(g->r, g->o->level, &po.impl, &po.level);
@@ -602,8 +603,8 @@ static int sweep(struct gc *g)
 	po.on_pack_ctx = g;
 	/* no odb: every live object is copied, none is "already there" */
 	ret = packwriter_new(&g->pw, g->r->objdir, NULL, &po);
-	if (!ret)
-		ret = list_idx(g, &names, &nr);
+	names = g->idx_names;
+	nr = g->nr_idx;
 	for (size_t i = 0; !ret && i < nr; i++) {
 		if (g->o->verbose)
 			gc_progress(g, "preserving live data (%d%% complete)\r",
@@ -627,7 +628,6 @@ static int sweep(struct gc *g)
 			ret = remove_stale(g, 1);
 	}
 	g->pw = NULL;
-	free_names(names, nr);
 	buf_release(&data);
 	return ret;
 }
@@ -673,7 +673,14 @@ int gc_run(struct repo *r, const struct gc_opts *o, struct gc_stats *st)
 			gc_log(&g, "nothing to collect\n");
 		goto out;
 	}
-	ret = mark(&g);
+	/*
+	 * Only the packs that are here before the mark are swept: a pack
+	 * that a writer outside the lock (real bup) adds while gc runs
+	 * holds objects whose ref the mark may not have seen yet.
+	 */
+	ret = list_idx(&g, &g.idx_names, &g.nr_idx);
+	if (!ret)
+		ret = mark(&g);
 	if (ret)
 		goto out;
 	if (o->verbose)
@@ -702,6 +709,7 @@ int gc_run(struct repo *r, const struct gc_opts *o, struct gc_stats *st)
 			ret = 0;
 	}
 out:
+	free_names(g.idx_names, g.nr_idx);
 	for (size_t i = 0; i < g.nr_stale; i++)
 		free(g.stale[i].stem);
 	free(g.stale);
