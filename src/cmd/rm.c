@@ -357,6 +357,7 @@ int cmd_rm(int argc, const char **argv)
 		cli_usage_fatal(&o, "invalid compression level");
 	verbose = opt_count(&o, "verbose");
 	repo = cli_open_repo();
+	cli_lock_writer(repo);
 	if (vfs_new(&vfs, repo) < 0)
 		die("%s", err_last());
 
