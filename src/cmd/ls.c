@@ -470,7 +470,7 @@ int cmd_ls(int argc, const char **argv)
 			opt_release(&o);
 			return 1;
 		}
-		if (vfs_new_remote(&c.vfs, cli) < 0)
+		if (client_vfs_new(&c.vfs, cli) < 0)
 			die("%s", err_last());
 	} else if (vfs_new(&c.vfs, repo) < 0) {
 		die("%s", err_last());

@@ -3,7 +3,7 @@
  *             [--map-user/group/uid/gid OLD=NEW] [-v] [-q] PATH...
  *
  * Extracts saved paths from the VFS (FORMAT.md 6.2), local or, with -r,
- * the server's (FORMAT.md 7.3; the same walk over vfs_new_remote, file
+ * the server's (FORMAT.md 7.3; the same walk over client_vfs_new, file
  * contents through one `join` each): directories are
  * created first and get their metadata after their contents (so times
  * and read-only modes stick), files are streamed blob by blob, hard
@@ -1186,7 +1186,7 @@ int cmd_restore(int argc, const char **argv)
 			opt_release(&o);
 			return 1;
 		}
-		ret = vfs_new_remote(&c.vfs, cli);
+		ret = client_vfs_new(&c.vfs, cli);
 	} else {
 		ret = vfs_new(&c.vfs, repo);
 	}

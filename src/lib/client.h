@@ -125,6 +125,15 @@ int client_resolve(struct client *c, const char *path,
  */
 const char *client_resolve_error(const struct client *c);
 
+/*
+ * A vfs over the server's repository (bup's RemoteRepo; vfs.h): every
+ * read goes to the server (cat-batch, refs, rev-list, join, resolve),
+ * so c must stay open, and idle between calls, until vfs_free().  The
+ * same calls, items and errors as a local vfs.  client_vfs.c.
+ */
+struct vfs;
+int client_vfs_new(struct vfs **out, struct client *c);
+
 /* Fetch one idx from the server into the cache (send-index). */
 int client_sync_index(struct client *c, const char *name);
 

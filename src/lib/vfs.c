@@ -10,12 +10,13 @@
  * - a branch lists its commits by author date, duplicates numbered so
  *   the oldest gets -0, plus "latest" (FORMAT.md 6.2).
  *
- * A vfs over a remote repository (vfs_new_remote) runs the same code
- * with bup's RemoteRepo underneath (FORMAT.md 7.3): objects come from
- * cat-batch, refs from `refs`, a branch's commits from one `rev-list`,
- * whole files and .bupm from `join` (one streamed request instead of a
- * round trip per chunk), and resolve() is the server's `resolve`, as
- * bup's vfs.resolve redirects for a remote repository.
+ * Every read goes through a struct vfs_source (vfs.h): this file knows
+ * neither the odb nor the client.  A local repository's source is in
+ * vfs_local.c; a server's (bup's RemoteRepo, FORMAT.md 7.3) is in
+ * client_vfs.c, and provides the optional operations, which replace
+ * the walks below: a branch's commits from one `rev-list`, whole files
+ * and .bupm from `join`, and resolve() by the server, as bup's
+ * vfs.resolve redirects for a remote repository.
  */
 #include "vfs.h"
 
@@ -26,13 +27,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "client.h"
 #include "commit.h"
 #include "err.h"
 #include "metafmt.h"
-#include "odb.h"
-#include "refs.h"
-#include "repo.h"
 #include "tree.h"
 
 /* A branch's commit list, computed once per vfs (bup caches it too). */
@@ -42,9 +39,7 @@ struct vfs_revlist {
 };
 
 struct vfs {
-	struct repo *repo;
-	struct odb *odb;
-	struct client *client;     /* remote: set instead of repo and odb */
+	struct vfs_source *src;
 	struct vfs_revlist *revlists;
 	size_t nr_revlists, alloc_revlists;
 	struct buf resolve_err;    /* vfs_resolve_error() */
@@ -112,26 +107,11 @@ void vfs_list_copy(struct vfs_list *dst, const struct vfs_list *src)
 	}
 }
 
-int vfs_new(struct vfs **out, struct repo *repo)
-{
-	struct vfs *v;
-	struct odb *odb = repo_odb(repo);
-
-	if (!odb)
-		return err_last_code() ? err_last_code() : ERR_GENERIC;
-	v = xcalloc(1, sizeof(*v));
-	v->repo = repo;
-	v->odb = odb;
-	buf_init(&v->resolve_err, 0);
-	*out = v;
-	return 0;
-}
-
-int vfs_new_remote(struct vfs **out, struct client *c)
+int vfs_new_source(struct vfs **out, struct vfs_source *src)
 {
 	struct vfs *v = xcalloc(1, sizeof(*v));
 
-	v->client = c;
+	v->src = src;
 	buf_init(&v->resolve_err, 0);
 	*out = v;
 	return 0;
@@ -145,6 +125,8 @@ void vfs_free(struct vfs *v)
 		vfs_list_release(&v->revlists[i].entries);
 	free(v->revlists);
 	buf_release(&v->resolve_err);
+	if (v->src->ops->free)
+		v->src->ops->free(v->src);
 	free(v);
 }
 
@@ -155,79 +137,51 @@ void vfs_root(struct vfs_item *out)
 	out->mode = VFS_DEFAULT_DIR_MODE;
 }
 
-/* ---- the object source: the local odb, or the server ---------------- */
+/* ---- reads through the source ---------------------------------------- */
 
-/*
- * Append an object to out.  From a server the id is checked as odb_read
- * checks a pack's: a server cannot pass off other bytes as an object.
- */
 static int obj_read(struct vfs *v, const struct oid *oid, enum obj_type *type,
 		    struct buf *out)
 {
-	struct buf tmp = BUF_INIT;
-	struct buf *dst = out->len ? &tmp : out;
-	char hex[OID_HEXSZ + 1];
-	struct oid got;
-	int ret;
-
-	if (!v->client)
-		return odb_read_flags(v->odb, oid, type, out,
-				      ODB_READ_CRC_BLOBS);
-	ret = client_cat(v->client, oid_to_hex(oid, hex), &got, type, dst);
-	if (ret >= 0) {
-		oid_hash_object(&got, *type, dst->data, dst->len);
-		if (!oid_eq(&got, oid))
-			ret = err_set(ERR_CORRUPT, "server sent object %s with "
-				      "content hashing to %s", oid_hex(oid),
-				      oid_hex(&got));
-	}
-	if (ret < 0)
-		buf_reset(dst);
-	else if (dst == &tmp)
-		buf_add(out, tmp.data, tmp.len);
-	buf_release(&tmp);
-	return ret;
+	return v->src->ops->cat(v->src, oid, type, out);
 }
 
-struct ref_list {
-	char **names;
-	struct oid *oids;
-	size_t nr, alloc, oalloc;
+static int for_each_ref(struct vfs *v, const char *prefix, vfs_ref_fn fn,
+			void *ctx)
+{
+	return v->src->ops->refs(v->src, prefix, fn, ctx);
+}
+
+struct find_ref {
+	const char *refname;
+	struct oid *oid;
+	int found;
 };
 
-static int ref_list_add(void *ctx, const char *refname, const struct oid *oid)
+static int find_ref_each(void *ctx, const char *refname,
+			 const struct oid *oid)
 {
-	struct ref_list *l = ctx;
+	struct find_ref *f = ctx;
 
-	ALLOC_GROW(l->names, l->nr + 1, l->alloc);
-	ALLOC_GROW(l->oids, l->nr + 1, l->oalloc);
-	l->names[l->nr] = xstrdup(refname);
-	l->oids[l->nr++] = *oid;
+	if (!f->found && !strcmp(refname, f->refname)) {
+		*f->oid = *oid;
+		f->found = 1;
+	}
 	return 0;
 }
 
-/*
- * refs_for_each over heads or tags.  From a server the list is read
- * whole first (bup's tuple(repo.refs(...))), since fn asks the server
- * for objects and the reply must not be interleaved with that.
- */
-static int for_each_ref(struct vfs *v, const char *prefix, refs_each_fn fn,
-			void *ctx)
+/* One ref: ERR_NOTFOUND if it does not exist. */
+static int read_ref(struct vfs *v, const char *refname, struct oid *out)
 {
-	struct ref_list l = { 0 };
-	int tags = !strcmp(prefix, "refs/tags/"), ret;
+	struct find_ref f = { refname, out, 0 };
+	int ret;
 
-	if (!v->client)
-		return refs_for_each(v->repo, prefix, fn, ctx);
-	ret = client_refs(v->client, NULL, 0, !tags, tags, ref_list_add, &l);
-	for (size_t i = 0; ret >= 0 && i < l.nr; i++)
-		if (!strncmp(l.names[i], prefix, strlen(prefix)))
-			ret = fn(ctx, l.names[i], &l.oids[i]);
-	for (size_t i = 0; i < l.nr; i++)
-		free(l.names[i]);
-	free(l.names);
-	free(l.oids);
-	return ret < 0 ? ret : 0;
+	if (v->src->ops->read_ref)
+		return v->src->ops->read_ref(v->src, refname, out);
+	ret = for_each_ref(v, strncmp(refname, "refs/tags/", 10) ?
+			   "refs/heads/" : "refs/tags/", find_ref_each, &f);
+	if (ret < 0)
+		return ret;
+	return f.found ? 0 : err_set(ERR_NOTFOUND, "no ref '%s'", refname);
 }
 
 static int join_add(void *ctx, const void *data, size_t len)
@@ -529,79 +483,21 @@ out:
 }
 
 /*
- * From a server: one `rev-list` with bup's format "%T %at", answered by
- * git as "commit <id>" and "<tree> <author time>" lines per commit.
- */
-static int rev_list_remote(struct vfs *v, const struct oid *head,
-			   struct rev **out, size_t *nr_out)
-{
-	char hex[OID_HEXSZ + 1];
-	const char *refs[1] = { oid_to_hex(head, hex) };
-	struct buf text = BUF_INIT;
-	struct rev *revs = NULL;
-	size_t nr = 0, alloc = 0;
-	char *p, *end;
-	int ret;
-
-	ret = client_rev_list(v->client, refs, 1, "%T %at", &text);
-	if (ret < 0)
-		goto out;
-	p = text.data;
-	end = text.data + text.len;
-	while (p < end) {
-		char *nl = memchr(p, '\n', (size_t)(end - p)), *nl2, *e;
-		struct rev *r;
-		long long t;
-
-		if (!nl || nl - p != 7 + OID_HEXSZ || memcmp(p, "commit ", 7))
-			goto bad;
-		*nl = '\0';
-		ALLOC_GROW(revs, nr + 1, alloc);
-		r = &revs[nr++];
-		memset(r, 0, sizeof(*r));
-		if (oid_from_hex(&r->coid, p + 7) < 0)
-			goto bad;
-		p = nl + 1;
-		nl2 = memchr(p, '\n', (size_t)(end - p));
-		if (!nl2 || nl2 - p < OID_HEXSZ + 2 || p[OID_HEXSZ] != ' ')
-			goto bad;
-		*nl2 = '\0';
-		p[OID_HEXSZ] = '\0';
-		errno = 0;
-		t = strtoll(p + OID_HEXSZ + 1, &e, 10);
-		if (oid_from_hex(&r->tree, p) < 0 || *e || errno)
-			goto bad;
-		r->author_time = t;
-		p = nl2 + 1;
-	}
-	*out = revs;
-	*nr_out = nr;
-	revs = NULL;
-	goto out;
-bad:
-	ret = err_set(ERR_CORRUPT, "unexpected rev-list output from the "
-		      "server for %s", hex);
-out:
-	free(revs);
-	buf_release(&text);
-	return ret < 0 ? ret : 0;
-}
-
-/*
  * git rev-list HEAD order: repeatedly take the newest (committer date)
  * commit not yet shown.  Linear bup branches are simply the parent chain.
  */
-static int rev_list(struct vfs *v, const struct oid *head, struct rev **out,
-		    size_t *nr_out)
+static int rev_list(struct vfs *v, const struct oid *head,
+		    struct vfs_rev **out, size_t *nr_out)
 {
-	struct rev *queue = NULL, *revs = NULL;
+	struct rev *queue = NULL;
+	struct vfs_rev *revs = NULL;
 	size_t qnr = 0, qalloc = 0, nr = 0, alloc = 0;
 	struct oid *seen = NULL;
 	size_t nseen = 0, aseen = 0;
 	int ret = 0;
 
-	if (v->client)
-		return rev_list_remote(v, head, out, nr_out);
+	if (v->src->ops->rev_list)
+		return v->src->ops->rev_list(v->src, head, out, nr_out);
 	ALLOC_GROW(queue, 1, qalloc);
 	queue[qnr].coid = *head;
 	queue[qnr].commit_time = 0;
@@ -623,7 +519,9 @@ static int rev_list(struct vfs *v, const struct oid *head, struct rev **out,
 		if (ret < 0)
 			break;
 		ALLOC_GROW(revs, nr + 1, alloc);
-		revs[nr++] = r;
+		revs[nr].coid = r.coid;
+		revs[nr].tree = r.tree;
+		revs[nr++].author_time = r.author_time;
 		for (size_t i = 0; i < np; i++) {
 			struct rev p;
 			struct oid *pp = NULL;
@@ -669,7 +567,7 @@ static int revlist_entries(struct vfs *v, const struct oid *head,
 			   const struct vfs_list **out)
 {
 	struct vfs_revlist *rl;
-	struct rev *revs = NULL;
+	struct vfs_rev *revs = NULL;
 	size_t nr = 0, i = 0;
 	char tip[64] = "";
 	int ret;
@@ -944,7 +842,7 @@ static int lookup(struct vfs *v, const struct vfs_item *dir, const char *name,
 		    !strcmp(name, ".."))
 			return 0;
 		refname = xstrfmt("refs/heads/%s", name);
-		ret = refs_read(v->repo, refname, &head);
+		ret = read_ref(v, refname, &head);
 		free(refname);
 		if (ret == ERR_NOTFOUND)
 			return 0;
@@ -1074,21 +972,23 @@ static int resolve_error(struct vfs *v, int *err_no, int eno, const char *what,
 }
 
 /*
- * bup's RemoteRepo.resolve: the server resolves; its IOError arrives as
- * errno and message and reads "[Errno N] message" like a local one.
+ * A source that resolves (bup's RemoteRepo.resolve: the server): its
+ * IOError arrives as errno and message and reads "[Errno N] message"
+ * like a local one.
  */
-static int resolve_remote(struct vfs *v, const char *path,
-			  const struct vfs_list *parent, int want_meta,
-			  int follow, struct vfs_list *out, int *err_no)
+static int resolve_by_source(struct vfs *v, const char *path,
+			     const struct vfs_list *parent, int want_meta,
+			     int follow, struct vfs_list *out, int *err_no)
 {
-	int ret = client_resolve(v->client, path, parent, want_meta, follow,
-				 out, err_no);
+	struct buf msg = BUF_INIT;
+	int ret = v->src->ops->resolve(v->src, path, parent, want_meta,
+				       follow, out, err_no, &msg);
 
 	if (ret < 0 && *err_no) {
-		buf_addf(&v->resolve_err, "[Errno %d] %s", *err_no,
-			 client_resolve_error(v->client));
+		buf_addf(&v->resolve_err, "[Errno %d] %s", *err_no, msg.data);
 		ret = err_set(ERR_GENERIC, "%s", v->resolve_err.data);
 	}
+	buf_release(&msg);
 	return ret;
 }
 
@@ -1104,9 +1004,9 @@ int vfs_resolve(struct vfs *v, const char *path,
 
 	*err_no = 0;
 	buf_reset(&v->resolve_err);
-	if (v->client)
-		return resolve_remote(v, path, parent, want_meta, follow, out,
-				      err_no);
+	if (v->src->ops->resolve)
+		return resolve_by_source(v, path, parent, want_meta, follow,
+					 out, err_no);
 	decompose(path, &p);
 	if (p.must_be_dir)
 		follow = 1;
@@ -1461,10 +1361,8 @@ int vfs_file_stream(struct vfs *v, const struct oid *oid, vfs_data_fn fn,
 	long long n;
 	int ret;
 
-	if (v->client) {
-		char hex[OID_HEXSZ + 1];
-		return client_join(v->client, oid_to_hex(oid, hex), fn, ctx);
-	}
+	if (v->src->ops->join)
+		return v->src->ops->join(v->src, oid, fn, ctx);
 	if ((ret = vfs_file_open(v, oid, &f)) < 0)
 		return ret;
 	while ((n = vfs_file_next(f, &p)) > 0)

@@ -69,15 +69,96 @@ void vfs_item_init(struct vfs_item *it);
 void vfs_item_release(struct vfs_item *it);
 void vfs_item_copy(struct vfs_item *dst, const struct vfs_item *src);
 
-int vfs_new(struct vfs **out, struct repo *repo);
 /*
- * A vfs over a remote repository (bup's RemoteRepo): every read goes to
- * the server through c (cat-batch, refs, rev-list, join, resolve), so c
- * must stay open, and idle between calls, until vfs_free().  The same
- * calls, items and errors as a local vfs.
+ * Where a vfs reads from: a table of operations, as struct objsink is
+ * where writes go.  A local repository (vfs_source_local_new) and a
+ * server (client_vfs_new in client.h) are the two real sources; the
+ * vfs code knows only this table.
+ *
+ * cat and refs are required.  The optional ones are bup's RemoteRepo
+ * short cuts, which a source provides when it can do the work in one
+ * request; NULL means the vfs does it itself through cat and refs.
+ * Every operation returns 0 or a negative enum err_code with the
+ * message set (err.h); a source never prints or exits.  A callback
+ * given to an operation may call other operations of the same source.
  */
-struct client;
-int vfs_new_remote(struct vfs **out, struct client *c);
+struct vfs_source;
+
+/* One commit of a branch, as rev_list yields it. */
+struct vfs_rev {
+	struct oid coid, tree;
+	int64_t author_time;
+};
+
+typedef int (*vfs_ref_fn)(void *ctx, const char *refname,
+			  const struct oid *oid);
+typedef int (*vfs_data_fn)(void *ctx, const void *data, size_t len);
+
+struct vfs_source_ops {
+	/*
+	 * Append the object named oid to out and set *type; on error out
+	 * is left as it was.  ERR_NOTFOUND if it is missing, ERR_CORRUPT
+	 * if what the store holds is not that object: the bytes given
+	 * must be the object's (checked by its id, or as odb.h's
+	 * ODB_READ_CRC_BLOBS checks blobs).
+	 */
+	int (*cat)(struct vfs_source *s, const struct oid *oid,
+		   enum obj_type *type, struct buf *out);
+	/*
+	 * fn for each ref whose name starts with prefix ("refs/heads/" or
+	 * "refs/tags/"), full name and id, in refname order.  A negative
+	 * return from fn stops the walk and is returned.
+	 */
+	int (*refs)(struct vfs_source *s, const char *prefix, vfs_ref_fn fn,
+		    void *ctx);
+	/* Optional: one ref's id, ERR_NOTFOUND if it does not exist. */
+	int (*read_ref)(struct vfs_source *s, const char *refname,
+			struct oid *out);
+	/*
+	 * Optional: the commits reachable from head in git rev-list
+	 * order (newest committer date first), in a malloc'd array the
+	 * caller frees.  NULL: the vfs walks the parents through cat.
+	 */
+	int (*rev_list)(struct vfs_source *s, const struct oid *head,
+			struct vfs_rev **out, size_t *nr);
+	/*
+	 * Optional: a whole file (blob or chunked fanout tree) streamed
+	 * to fn, as vfs_file_stream() documents.  NULL: the vfs reads
+	 * the fanout through cat.
+	 */
+	int (*join)(struct vfs_source *s, const struct oid *oid,
+		    vfs_data_fn fn, void *ctx);
+	/*
+	 * Optional: vfs_resolve() done by the source.  An ENOTDIR/ELOOP
+	 * error sets *err_no and puts bup's message (without "[Errno
+	 * N] ") in msg.  NULL: the vfs resolves through the others.
+	 */
+	int (*resolve)(struct vfs_source *s, const char *path,
+		       const struct vfs_list *parent, int want_meta,
+		       int follow, struct vfs_list *out, int *err_no,
+		       struct buf *msg);
+	/* Optional: free the source (called by vfs_free). */
+	void (*free)(struct vfs_source *s);
+};
+
+struct vfs_source {
+	const struct vfs_source_ops *ops;
+};
+
+/*
+ * A vfs reading through src, which it owns from then on: vfs_free()
+ * calls src->ops->free.  Never fails; returns 0.
+ */
+int vfs_new_source(struct vfs **out, struct vfs_source *src);
+
+/*
+ * The source over a local repository: objects from its odb (blobs
+ * checked by CRC, as restore and join read them), refs from refs.c.
+ * r must outlive the source.  Fails as repo_odb() does.
+ */
+int vfs_source_local_new(struct vfs_source **out, struct repo *repo);
+/* vfs_new_source() over vfs_source_local_new(repo). */
+int vfs_new(struct vfs **out, struct repo *repo);
 void vfs_free(struct vfs *v);
 
 /* The root item ("/"). */
@@ -140,12 +221,11 @@ void vfs_file_close(struct vfs_file *f);
 
 /*
  * The whole contents of a file (blob or chunked fanout tree), passed to
- * fn piece by piece: the vfs_file_next() loop locally, one streamed
- * `join` request from a server (no round trip per chunk).  An error
- * returned by fn stops the stream and is returned; on a remote vfs the
- * connection is then unusable.
+ * fn piece by piece: the source's join if it has one (a server's one
+ * streamed `join` request, no round trip per chunk), else the
+ * vfs_file_next() loop.  An error returned by fn stops the stream and
+ * is returned; on a remote vfs the connection is then unusable.
  */
-typedef int (*vfs_data_fn)(void *ctx, const void *data, size_t len);
 int vfs_file_stream(struct vfs *v, const struct oid *oid, vfs_data_fn fn,
 		    void *ctx);
 
