@@ -664,6 +664,41 @@ void cli_upkeep_progress(int rate_limited, const char *line)
 	pthread_mutex_unlock(&msg_lock);
 }
 
+/* client.h's index-transfer lines: bup's qprogress() and progress() */
+static void client_progress(int rate_limited, const char *line)
+{
+	if (rate_limited)
+		cli_progress("%s", line);
+	else
+		cli_progress_done("%s", line);
+}
+
+static int env_int(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v ? (int)strtol(v, NULL, 10) : 0;
+}
+
+int cli_client_open(struct client **out, const char *remote,
+		    const char *bupdir, int create)
+{
+	struct client_opts o = {
+		.progress = client_progress,
+		/* bup's midx/bloom children print straight to our stderr */
+		.upkeep_progress = cli_upkeep_progress,
+		.ssh = getenv("CBUP_SSH"),
+		.remote_bup = getenv("CBUP_REMOTE_BUP"),
+		.reverse = getenv("BUP_SERVER_REVERSE"),
+		.debug = env_int("BUP_DEBUG"),
+		.force_tty = env_int("BUP_FORCE_TTY"),
+		.has_tty_width = getenv("BUP_TTY_WIDTH") != NULL,
+		.tty_width = env_int("BUP_TTY_WIDTH"),
+	};
+
+	return client_open(out, remote, bupdir, create, &o);
+}
+
 int cli_finish_stdout(int code)
 {
 	if (fflush(stdout) || ferror(stdout)) {

@@ -168,6 +168,16 @@ void cli_progress_done(const char *fmt, ...) PRINTF(1, 2);
  */
 void cli_upkeep_progress(int rate_limited, const char *line);
 
+/*
+ * client_open() (client.h) as every command connects: progress lines
+ * and the upkeep's through cli_progress and cli_upkeep_progress, and
+ * what bup's client reads from the environment (CBUP_SSH,
+ * CBUP_REMOTE_BUP, BUP_SERVER_REVERSE, BUP_DEBUG, BUP_FORCE_TTY,
+ * BUP_TTY_WIDTH) read now, after main() has set the tty variables.
+ */
+int cli_client_open(struct client **out, const char *remote,
+		    const char *bupdir, int create);
+
 /* Flush stdout; a write error (EPIPE, ENOSPC) becomes exit 1. */
 int cli_finish_stdout(int code);
 

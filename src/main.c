@@ -14,8 +14,6 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "client.h"
-#include "packwriter.h"
 
 #define CMD(name, ident, summary) int cmd_##ident(int argc, const char **argv);
 #include "cmd/cmds.h"
@@ -150,22 +148,9 @@ static void set_tty_env(const char *name)
 	setenv("BUP_TTY_WIDTH", n, 1);
 }
 
-/* client.h's index-transfer lines: bup's qprogress() and progress() */
-static void client_progress(int rate_limited, const char *line)
-{
-	if (rate_limited)
-		cli_progress("%s", line);
-	else
-		cli_progress_done("%s", line);
-}
-
 static int run(const struct cli_cmd *cmd, int argc, const char **argv)
 {
 	set_tty_env(cmd->name);
-	client_set_progress(client_progress);
-	/* bup's midx/bloom children print straight to our stderr */
-	client_set_upkeep_progress(cli_upkeep_progress);
-	packwriter_set_progress(cli_upkeep_progress);
 	return cli_finish_stdout(cmd->fn(argc, argv));
 }
 

@@ -1453,6 +1453,7 @@ static int open_writer(struct get_ctx *g)
 		po.max_size = (uint64_t)limit;
 	po.max_objects = MAX(1, po.max_size / 5000);
 	po.threads = cli_threads();
+	po.progress = cli_upkeep_progress;
 	if (g->cli) {
 		struct client_writer_opts co;
 		client_writer_opts_from(&co, &po);
@@ -1509,7 +1510,7 @@ int cmd_get(int argc, const char **argv)
 
 	cli_atexit(abort_transfer, &g);
 	if ((g.remote || reverse) &&
-	    (ret = client_open(&g.cli, g.remote, g.repo->path, 0)) < 0)
+	    (ret = cli_client_open(&g.cli, g.remote, g.repo->path, 0)) < 0)
 		goto fail;
 	if (!g.cli && (ret = vfs_new(&g.dest_vfs, g.repo)) < 0)
 		goto fail;

@@ -64,7 +64,8 @@ int cmd_init(int argc, const char **argv)
 		struct repo *repo = cli_open_repo();
 		struct client *cli;
 
-		ret = client_open(&cli, opt_str(&o, "remote"), repo->path, 1);
+		ret = cli_client_open(&cli, opt_str(&o, "remote"), repo->path,
+				      1);
 		if (!ret)
 			ret = client_close(cli);
 		repo_free(repo);

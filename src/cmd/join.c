@@ -177,7 +177,7 @@ int cmd_join(int argc, const char **argv)
 	/* bup checks the local repository even for -r */
 	repo = cli_open_repo();
 	if (opt_count(&o, "r") && opt_str(&o, "r") && *opt_str(&o, "r") &&
-	    client_open(&cli, opt_str(&o, "r"), repo->path, 0) < 0)
+	    cli_client_open(&cli, opt_str(&o, "r"), repo->path, 0) < 0)
 		die("%s", err_last());
 	if (opt_count(&o, "o") && opt_str(&o, "o") && *opt_str(&o, "o"))
 		out = opt_str(&o, "o");

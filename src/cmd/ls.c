@@ -464,7 +464,7 @@ int cmd_ls(int argc, const char **argv)
 	}
 	/* bup: RemoteRepo(opt.remote), the same listing over the server */
 	if (remote && *remote) {
-		if (client_open(&cli, remote, repo->path, 0) < 0) {
+		if (cli_client_open(&cli, remote, repo->path, 0) < 0) {
 			error("%s", err_last());
 			repo_free(repo);
 			opt_release(&o);

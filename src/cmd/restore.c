@@ -1177,7 +1177,7 @@ int cmd_restore(int argc, const char **argv)
 	dirs_init(&c);
 	/* bup: RemoteRepo(opt.remote), after the chdir to outdir */
 	if (remote && *remote) {
-		if (client_open(&cli, remote, repo->path, 0) < 0) {
+		if (cli_client_open(&cli, remote, repo->path, 0) < 0) {
 			error("%s", err_last());
 			dirs_release(&c);
 			close(c.topfd);

@@ -1788,7 +1788,7 @@ int cmd_save(int argc, const char **argv)
 	}
 	/* bup: Client(opt.remote); a ClientError is "error: %s", exit 1 */
 	if ((remote || reverse) &&
-	    (ret = client_open(&s.cli, remote, repo->path, 0)) < 0)
+	    (ret = cli_client_open(&s.cli, remote, repo->path, 0)) < 0)
 		goto fail;
 	/*
 	 * The branch is read and checked before any writer starts its
@@ -1813,6 +1813,7 @@ int cmd_save(int argc, const char **argv)
 			po.max_size = (uint64_t)limit;
 		po.max_objects = MAX(1, po.max_size / 5000);
 		po.threads = cli_threads();
+		po.progress = cli_upkeep_progress;
 		if (s.cli) {
 			struct client_writer_opts co;
 			client_writer_opts_from(&co, &po);

@@ -922,6 +922,7 @@ static int do_receive_objects(struct server *s)
 		po.no_upkeep = s->dumb;   /* bup: run_midx=not dumb */
 		/* received objects are verified on these workers */
 		po.threads = cli_threads();
+		po.progress = cli_upkeep_progress;
 		po.on_pack = on_pack;
 		po.on_pack_ctx = s;
 		if ((ret = packwriter_new(&w, s->repo->objdir,

@@ -364,7 +364,7 @@ int cmd_split(int argc, const char **argv)
 		cli_lock_writer(repo);
 	/* FORMAT.md 7: objects and refs go to the server */
 	if (writing && (remote || reverse) &&
-	    (ret = client_open(&cli, remote, repo->path, 0)) < 0)
+	    (ret = cli_client_open(&cli, remote, repo->path, 0)) < 0)
 		goto fail;
 
 	if (name && writing) {
@@ -397,6 +397,7 @@ int cmd_split(int argc, const char **argv)
 			? (uint64_t)max_pack_objects
 			: MAX(1, po.max_size / 5000);
 		po.threads = cli_threads();
+		po.progress = cli_upkeep_progress;
 		if (cli) {
 			struct client_writer_opts co;
 			client_writer_opts_from(&co, &po);

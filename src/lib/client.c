@@ -162,9 +162,9 @@ static int spawn(struct client *c, const char *const *argv)
 	return 0;
 }
 
-static int connect_ssh_or_file(struct client *c)
+static int connect_ssh_or_file(struct client *c, const struct client_opts *o)
 {
-	const char *remote_bup = getenv("CBUP_REMOTE_BUP");
+	const char *remote_bup = o->remote_bup;
 	const char *argv[8];
 	char *cmd = NULL;
 	int ret, n = 0;
@@ -177,17 +177,13 @@ static int connect_ssh_or_file(struct client *c)
 		argv[n] = NULL;
 		return spawn(c, argv);
 	} else {
-		const char *ssh = getenv("CBUP_SSH");
-		const char *dbg = getenv("BUP_DEBUG");
-		const char *tty = getenv("BUP_FORCE_TTY");
-		const char *width = getenv("BUP_TTY_WIDTH");
-		char *w = width ? xstrfmt("BUP_TTY_WIDTH=%d", (int)strtol(width, NULL, 10))
-				: xstrdup("");
+		const char *ssh = o->ssh;
+		char *w = o->has_tty_width ?
+			xstrfmt("BUP_TTY_WIDTH=%d", o->tty_width) : xstrdup("");
 
 		/* ssh.py's command line, spaces and all */
 		cmd = xstrfmt("sh -c 'BUP_DEBUG=%d BUP_FORCE_TTY=%d %s %s "
-			      "server'", dbg ? (int)strtol(dbg, NULL, 10) : 0,
-			      tty ? (int)strtol(tty, NULL, 10) : 0, w,
+			      "server'", o->debug, o->force_tty, w,
 			      remote_bup && *remote_bup ? remote_bup : "bup");
 		free(w);
 		argv[n++] = ssh && *ssh ? ssh : "ssh";
@@ -374,22 +370,15 @@ out:
 	return ret;
 }
 
-static client_progress_fn upkeep_progress_fn;
-
-void client_set_upkeep_progress(client_progress_fn fn)
-{
-	upkeep_progress_fn = fn;
-}
-
 static int refresh_cache(struct client *c)
 {
 	int ret;
 
 	/* bup: git.auto_midx(cachedir): midx --auto, then bloom */
-	ret = midx_auto(c->cachedir, 0, 0, NULL, upkeep_progress_fn);
+	ret = midx_auto(c->cachedir, 0, 0, NULL, c->upkeep_progress);
 	if (ret >= 0)
 		ret = bloom_update_ex(c->cachedir, NULL, 0, 0, NULL, NULL,
-				      upkeep_progress_fn);
+				      c->upkeep_progress);
 	if (ret < 0)
 		return ret;
 	if (c->cache)
@@ -403,25 +392,20 @@ static int has_idx_suffix(const char *s)
 	return n > 4 && !strcmp(s + n - 4, ".idx");
 }
 
-static client_progress_fn progress_fn;
-
-void client_set_progress(client_progress_fn fn)
-{
-	progress_fn = fn;
-}
-
-static void progressf(int rate_limited, const char *fmt, ...) PRINTF(2, 3);
-static void progressf(int rate_limited, const char *fmt, ...)
+static void progressf(struct client *c, int rate_limited, const char *fmt,
+		      ...) PRINTF(3, 4);
+static void progressf(struct client *c, int rate_limited, const char *fmt,
+		      ...)
 {
 	struct buf b = BUF_INIT;
 	va_list ap;
 
-	if (!progress_fn)
+	if (!c->progress)
 		return;
 	va_start(ap, fmt);
 	buf_vaddf(&b, fmt, ap);
 	va_end(ap);
-	progress_fn(rate_limited, b.data);
+	c->progress(rate_limited, b.data);
 	buf_release(&b);
 }
 
@@ -453,17 +437,17 @@ int client_sync_index(struct client *c, const char *name)
 	}
 	/* one idx in memory: bounded by u32, and parsed before use */
 	buf_grow(&b, n);
-	progressf(0, "Receiving index from server: %d/%u\r", 0, n);
+	progressf(c, 0, "Receiving index from server: %d/%u\r", 0, n);
 	for (uint32_t got = 0; got < n; ) {
 		uint32_t k = MIN(n - got, IDX_PIECE);
 
 		if ((ret = proto_read(&c->conn, b.data + got, k)) < 0)
 			goto out;
 		got += k;
-		progressf(1, "Receiving index from server: %u/%u\r", got, n);
+		progressf(c, 1, "Receiving index from server: %u/%u\r", got, n);
 	}
 	buf_setlen(&b, n);
-	progressf(0, "Receiving index from server: %u/%u, done.\n", n, n);
+	progressf(c, 0, "Receiving index from server: %u/%u, done.\n", n, n);
 	if ((ret = proto_check_ok(&c->conn)) < 0)
 		goto out;
 	if ((ret = idx_parse(&idx, name, b.data, b.len)) < 0)
@@ -620,10 +604,12 @@ static int hang_up(struct client *c)
 }
 
 int client_open(struct client **out, const char *remote, const char *bupdir,
-		int create)
+		int create, const struct client_opts *opts)
 {
+	static const struct client_opts defaults;
 	struct client *c = xcalloc(1, sizeof(*c));
-	const char *reverse = getenv("BUP_SERVER_REVERSE");
+	const struct client_opts *o = opts ? opts : &defaults;
+	const char *reverse = o->reverse;
 	struct buf name = BUF_INIT;
 	char *rev_remote = NULL;
 	int ret;
@@ -631,6 +617,8 @@ int client_open(struct client **out, const char *remote, const char *bupdir,
 	*out = NULL;
 	c->pid = -1;
 	c->in_fd = c->out_fd = c->demux_w = -1;
+	c->progress = o->progress;
+	c->upkeep_progress = o->upkeep_progress;
 	buf_init(&c->resolve_err, 0);
 	if (!remote) {
 		if (!reverse)
@@ -653,7 +641,7 @@ int client_open(struct client **out, const char *remote, const char *bupdir,
 	} else if (!strcmp(c->protocol, "bup")) {
 		if ((ret = connect_bup(c)) < 0)
 			goto fail;
-	} else if ((ret = connect_ssh_or_file(c)) < 0) {
+	} else if ((ret = connect_ssh_or_file(c, o)) < 0) {
 		goto fail;
 	}
 	proto_conn_init(&c->conn, c->in_fd, c->out_fd);

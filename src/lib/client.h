@@ -5,7 +5,8 @@
  * through an objsink that streams receive-objects-v2, and reading refs,
  * objects and VFS resolutions back.
  *
- * Connections:
+ * Connections (the environment named here reaches the library through
+ * struct client_opts, filled by the command layer: cli_client_open):
  *   "host:path", "ssh://host[:port]/path"
  *       `ssh [-p PORT] HOST -- sh -c 'BUP_DEBUG=n BUP_FORCE_TTY=n bup
  *       server'`, as bup.  CBUP_SSH replaces "ssh" (one program name);
@@ -56,6 +57,9 @@ struct client {
 	const char *busy;       /* command in progress, bup's _busy */
 	int broken;             /* the connection is out of sync */
 	struct buf resolve_err; /* client_resolve_error() */
+	/* struct client_opts' hooks */
+	void (*progress)(int rate_limited, const char *line);
+	void (*upkeep_progress)(int rate_limited, const char *line);
 };
 
 /*
@@ -67,13 +71,46 @@ int client_parse_remote(const char *remote, char **protocol, char **host,
 			char **port, char **path);
 
 /*
+ * Where bup's client prints "Receiving index from server: %d/%d\r"
+ * while it fetches an idx (sync_index): the hook gets each line, with
+ * rate_limited 1 where bup calls qprogress() (at most one line per
+ * 0.1 s) and 0 where it calls progress(); printing, and only when
+ * stderr is a terminal, is the caller's business.
+ */
+typedef void (*client_progress_fn)(int rate_limited, const char *line);
+
+struct client_opts {
+	/* The index-transfer lines above; NULL: none. */
+	client_progress_fn progress;
+	/*
+	 * The same kind of hook for the lines of the midx and bloom
+	 * upkeep on the index cache after idx files arrived (bup's
+	 * git.auto_midx, which runs `bup midx --auto` and `bup bloom` as
+	 * child processes): see midx_opts.progress and
+	 * bloom_update_ex().  NULL: none.
+	 */
+	client_progress_fn upkeep_progress;
+	/*
+	 * What bup's client takes from its environment, read by the
+	 * caller (the library reads none): CBUP_SSH and CBUP_REMOTE_BUP
+	 * (NULL or "": "ssh" and "bup"); BUP_SERVER_REVERSE (the host
+	 * name, NULL outside reverse mode); BUP_DEBUG, BUP_FORCE_TTY and
+	 * BUP_TTY_WIDTH as numbers, passed on to an ssh server's command
+	 * line (BUP_TTY_WIDTH only if has_tty_width).  The strings need
+	 * to live only as long as the client_open() call.
+	 */
+	const char *ssh, *remote_bup, *reverse;
+	int debug, force_tty, has_tty_width, tty_width;
+};
+
+/*
  * Connect.  bupdir is the local repository (for the index cache);
  * create sends init-dir instead of set-dir.  remote NULL means reverse
- * mode (BUP_SERVER_REVERSE must be set).  On success the server's
- * indexes are synchronised into the cache.
+ * mode (opts->reverse must be set).  opts NULL: all defaults.  On
+ * success the server's indexes are synchronised into the cache.
  */
 int client_open(struct client **out, const char *remote, const char *bupdir,
-		int create);
+		int create, const struct client_opts *opts);
 /*
  * Send quit, wait for the server; ERR_GENERIC ("server tunnel returned
  * exit code N") if it failed.  Frees the client.
@@ -136,24 +173,6 @@ int client_vfs_new(struct vfs **out, struct client *c);
 
 /* Fetch one idx from the server into the cache (send-index). */
 int client_sync_index(struct client *c, const char *name);
-
-/*
- * Where bup's client prints "Receiving index from server: %d/%d\r"
- * while it fetches an idx (sync_index): the hook gets each line, with
- * rate_limited 1 where bup calls qprogress() (at most one line per
- * 0.1 s) and 0 where it calls progress(); printing, and only when
- * stderr is a terminal, is the caller's business.  NULL (the default):
- * no lines.  Process-wide; set it once before client_open().
- */
-typedef void (*client_progress_fn)(int rate_limited, const char *line);
-void client_set_progress(client_progress_fn fn);
-/*
- * The same kind of hook for the lines of the midx and bloom upkeep on
- * the index cache after idx files arrived (bup's git.auto_midx, which
- * runs `bup midx --auto` and `bup bloom` as child processes): see
- * midx_opts.progress and bloom_update_ex().  NULL (the default): none.
- */
-void client_set_upkeep_progress(client_progress_fn fn);
 
 /*
  * The remote pack writer: an objsink that compresses each new object

@@ -737,13 +737,6 @@ static void pw_free(struct packwriter *w)
 	free(w);
 }
 
-static packwriter_progress_fn upkeep_progress_fn;
-
-void packwriter_set_progress(packwriter_progress_fn fn)
-{
-	upkeep_progress_fn = fn;
-}
-
 int packwriter_close(struct packwriter *w)
 {
 	int ret;
@@ -758,10 +751,10 @@ int packwriter_close(struct packwriter *w)
 		 * a run that ends several packs prints its lines (and adds
 		 * to its bloom) once per pack, where we do it once.
 		 */
-		ret = midx_auto(w->packdir, 0, 0, NULL, upkeep_progress_fn);
+		ret = midx_auto(w->packdir, 0, 0, NULL, w->opts.progress);
 		if (ret >= 0)
 			ret = bloom_update_ex(w->packdir, NULL, 0, 0, NULL,
-					      NULL, upkeep_progress_fn);
+					      NULL, w->opts.progress);
 		if (ret > 0)
 			ret = 0;
 	}

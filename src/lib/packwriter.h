@@ -24,6 +24,15 @@ struct packwriter;
 
 #define PACKWRITER_DEFAULT_MAX_SIZE 1000000000ULL
 
+/*
+ * Where the midx and bloom upkeep of packwriter_close() reports the
+ * lines bup's `bup midx --auto` and `bup bloom` children print on a
+ * terminal (midx_opts.progress, bloom_update_ex()): rate_limited 1 for
+ * bup's qprogress(), 0 for progress(); showing them is the caller's
+ * business.
+ */
+typedef void (*packwriter_progress_fn)(int rate_limited, const char *line);
+
 struct packwriter_opts {
 	int level;              /* zlib level 0-9; bup's default is 1 */
 	enum zlib_impl impl;
@@ -34,6 +43,8 @@ struct packwriter_opts {
 	/* Called with each finished pack's idx path (for -vv, remote). */
 	void (*on_pack)(void *ctx, const char *idx_path);
 	void *on_pack_ctx;
+	/* The upkeep's lines (above); NULL: none. */
+	packwriter_progress_fn progress;
 };
 
 /*
@@ -73,15 +84,6 @@ int packwriter_drain(struct packwriter *w);
 int packwriter_flush(struct packwriter *w);
 /* Flush, update midx/bloom, free.  Returns 0 or the first error. */
 int packwriter_close(struct packwriter *w);
-/*
- * Where the midx and bloom upkeep of packwriter_close() reports the
- * lines bup's `bup midx --auto` and `bup bloom` children print on a
- * terminal (midx_opts.progress, bloom_update_ex()); showing them is the
- * caller's business.  NULL (the default): none.  Process-wide, as the
- * client's hooks (client.h); set it once before any writer exists.
- */
-typedef void (*packwriter_progress_fn)(int rate_limited, const char *line);
-void packwriter_set_progress(packwriter_progress_fn fn);
 /* Remove any temporary pack and free; nothing becomes visible. */
 void packwriter_abort(struct packwriter *w);
 

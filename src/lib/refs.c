@@ -319,6 +319,12 @@ static void default_email(struct buf *out, const char *user)
 		freeaddrinfo(ai);
 }
 
+/*
+ * git's ident (ident.c): bup leaves reflog lines to the git it runs
+ * (update-ref), which reads GIT_COMMITTER_* and EMAIL itself; this code
+ * stands in for that git, so it reads them here, as git does, rather
+ * than from every command that moves a ref.
+ */
 static void git_committer_ident(struct buf *out, struct ident_cfg *c)
 {
 	const char *name = getenv("GIT_COMMITTER_NAME");

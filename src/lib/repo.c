@@ -36,6 +36,11 @@
 
 /* ---- locating ---------------------------------------------------- */
 
+/*
+ * The one environment read that stays in the library by design: bup
+ * resolves the default repository from BUP_DIR (else ~/.bup) at this
+ * level too (git.py's guess_repo()), for every caller, server included.
+ */
 char *repo_default_path(void)
 {
 	const char *d = getenv("BUP_DIR");
@@ -982,7 +987,11 @@ int repo_init_ex(const char *path, struct repo_init_info *info)
 	head = join(d, "HEAD");
 	info->reinit = path_exists(head);
 
-	/* Templates: $GIT_TEMPLATE_DIR, init.templateDir, git's default. */
+	/*
+	 * Templates: $GIT_TEMPLATE_DIR, init.templateDir, git's default.
+	 * bup leaves this to the `git init` it runs, which reads its own
+	 * environment: this code stands in for that git, so it does too.
+	 */
 	if (getenv("GIT_TEMPLATE_DIR"))
 		tdir = xstrdup(getenv("GIT_TEMPLATE_DIR"));
 	else if (cfg_lookup(NULL, "init.templateDir", &tdir))
