@@ -3,7 +3,8 @@
  * tree are byte-identical to bup's (testvectors/pack); round trips read
  * back through the odb; the idx equals git index-pack's; git verify-pack
  * and git fsck --strict accept the repository; size limits split packs;
- * worker threads give the same bytes as inline; dedup.
+ * worker threads give the same bytes as inline; dedup; each writer
+ * reports its midx/bloom upkeep to its own progress hook.
  */
 #include <dirent.h>
 #include <pthread.h>
@@ -421,4 +422,56 @@ UNIT_TEST(packwriter, threads_on_pack_and_raw_order)
 	      !memcmp(a.data, b.data, a.len));
 	buf_release(&a);
 	buf_release(&b);
+}
+
+/* Each writer reports its upkeep's lines to its own hook, or to none. */
+struct upkeep_lines {
+	int n;
+	int saw_bloom;
+};
+static struct upkeep_lines upkeep_a, upkeep_b;
+
+static void upkeep_hook_a(int rate_limited, const char *line)
+{
+	(void)rate_limited;
+	upkeep_a.n++;
+	upkeep_a.saw_bloom |= !strncmp(line, "bloom: ", 7);
+}
+
+static void upkeep_hook_b(int rate_limited, const char *line)
+{
+	(void)rate_limited;
+	(void)line;
+	upkeep_b.n++;
+}
+
+UNIT_TEST(packwriter, upkeep_progress_per_writer)
+{
+	struct packwriter_opts o = { .level = 1, .progress = upkeep_hook_a };
+	struct packwriter *w;
+	struct oid oid;
+	char objdir[4096];
+
+	memset(&upkeep_a, 0, sizeof(upkeep_a));
+	memset(&upkeep_b, 0, sizeof(upkeep_b));
+	new_repo(objdir, sizeof(objdir));
+	CHECK(packwriter_new(&w, objdir, NULL, &o) == 0);
+	CHECK(packwriter_write(w, OBJ_BLOB, "a", 1, &oid) == 0);
+	CHECK(packwriter_close(w) == 0);
+	CHECK(upkeep_a.n > 0 && upkeep_a.saw_bloom);
+	CHECK(upkeep_b.n == 0);
+
+	/* another writer's hook; then none at all */
+	upkeep_a.n = 0;
+	o.progress = upkeep_hook_b;
+	CHECK(packwriter_new(&w, objdir, NULL, &o) == 0);
+	CHECK(packwriter_write(w, OBJ_BLOB, "b", 1, &oid) == 0);
+	CHECK(packwriter_close(w) == 0);
+	CHECK(upkeep_a.n == 0 && upkeep_b.n > 0);
+	upkeep_b.n = 0;
+	o.progress = NULL;
+	CHECK(packwriter_new(&w, objdir, NULL, &o) == 0);
+	CHECK(packwriter_write(w, OBJ_BLOB, "c", 1, &oid) == 0);
+	CHECK(packwriter_close(w) == 0);
+	CHECK(upkeep_a.n == 0 && upkeep_b.n == 0);
 }
