@@ -30,6 +30,7 @@
 #include "commit.h"
 #include "err.h"
 #include "metafmt.h"
+#include "revwalk.h"
 #include "tree.h"
 
 /* A branch's commit list, computed once per vfs (bup caches it too). */
@@ -451,107 +452,43 @@ out:
 
 /* --- branches and commits --- */
 
-struct rev {
-	struct oid coid, tree;
-	int64_t author_time, commit_time;
-};
-
-static int rev_load(struct vfs *v, const struct oid *coid, struct rev *out,
-		    struct oid **parents, size_t *nr_parents)
+/* revwalk's reader through the source. */
+static int read_commit(void *ctx, const struct oid *oid,
+		       struct commit_info *out)
 {
 	struct buf b = BUF_INIT;
-	struct commit_info ci;
-	int ret = read_typed(v, coid, OBJ_COMMIT, &b);
+	int ret = read_typed(ctx, oid, OBJ_COMMIT, &b);
 
-	if (ret < 0)
-		goto out;
-	ret = commit_parse(&ci, b.data, b.len);
-	if (ret < 0)
-		goto out;
-	out->coid = *coid;
-	out->tree = ci.tree;
-	out->author_time = ci.author_time;
-	out->commit_time = ci.committer_time;
-	*parents = ci.parents;
-	*nr_parents = ci.nr_parents;
-	ci.parents = NULL;
-	ci.nr_parents = 0;
-	commit_release(&ci);
-out:
+	if (ret >= 0)
+		ret = commit_parse(out, b.data, b.len);
 	buf_release(&b);
 	return ret;
 }
 
 /*
- * git rev-list HEAD order: repeatedly take the newest (committer date)
- * commit not yet shown.  Linear bup branches are simply the parent chain.
+ * A branch's commits in git rev-list order (bup's vfs asks git): the
+ * source's own list if it has one, else revwalk over cat.
  */
 static int rev_list(struct vfs *v, const struct oid *head,
 		    struct vfs_rev **out, size_t *nr_out)
 {
-	struct rev *queue = NULL;
-	struct vfs_rev *revs = NULL;
-	size_t qnr = 0, qalloc = 0, nr = 0, alloc = 0;
-	struct oid *seen = NULL;
-	size_t nseen = 0, aseen = 0;
-	int ret = 0;
+	struct revwalk_entry *ents;
+	struct vfs_rev *revs;
+	size_t nr;
+	int ret;
 
 	if (v->src->ops->rev_list)
 		return v->src->ops->rev_list(v->src, head, out, nr_out);
-	ALLOC_GROW(queue, 1, qalloc);
-	queue[qnr].coid = *head;
-	queue[qnr].commit_time = 0;
-	qnr++;
-	ALLOC_GROW(seen, 1, aseen);
-	seen[nseen++] = *head;
-	while (qnr) {
-		size_t best = 0;
-		struct oid *parents = NULL;
-		size_t np = 0;
-		struct rev r;
-
-		for (size_t i = 1; i < qnr; i++)
-			if (queue[i].commit_time > queue[best].commit_time)
-				best = i;
-		r = queue[best];
-		queue[best] = queue[--qnr];
-		ret = rev_load(v, &r.coid, &r, &parents, &np);
-		if (ret < 0)
-			break;
-		ALLOC_GROW(revs, nr + 1, alloc);
-		revs[nr].coid = r.coid;
-		revs[nr].tree = r.tree;
-		revs[nr++].author_time = r.author_time;
-		for (size_t i = 0; i < np; i++) {
-			struct rev p;
-			struct oid *pp = NULL;
-			size_t pnp = 0;
-			size_t k;
-			for (k = 0; k < nseen; k++)
-				if (oid_eq(&seen[k], &parents[i]))
-					break;
-			if (k < nseen)
-				continue;
-			ALLOC_GROW(seen, nseen + 1, aseen);
-			seen[nseen++] = parents[i];
-			/* Peek at the parent's date to order the queue. */
-			ret = rev_load(v, &parents[i], &p, &pp, &pnp);
-			free(pp);
-			if (ret < 0)
-				break;
-			ALLOC_GROW(queue, qnr + 1, qalloc);
-			queue[qnr++] = p;
-		}
-		free(parents);
-		if (ret < 0)
-			break;
-	}
-	free(queue);
-	free(seen);
-	if (ret < 0) {
-		free(revs);
+	ret = revwalk_list(head, NULL, read_commit, v, &ents, &nr);
+	if (ret < 0)
 		return ret;
+	revs = xcalloc(nr ? nr : 1, sizeof(*revs));
+	for (size_t i = 0; i < nr; i++) {
+		revs[i].coid = ents[i].oid;
+		revs[i].tree = ents[i].tree;
+		revs[i].author_time = ents[i].author_time;
 	}
+	free(ents);
 	*out = revs;
 	*nr_out = nr;
 	return 0;

@@ -5,7 +5,7 @@
  * inside saves, missing paths and objects, chunked files, metadata from
  * .bupm.  Then the same vfs over in-memory sources, which shows that it
  * reads only through struct vfs_source: a counting one, and damaged
- * objects that must come back as errors.
+ * objects that must come back as errors, and a merge in rev-list order.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -751,6 +751,82 @@ UNIT_TEST(vfs, damaged_objects_are_errors)
 	CHECK(vfs_file_stream(v, &fan, collect, &b) == ERR_CORRUPT);
 	CHECK(vfs_file_open(v, &commit, &f) == ERR_CORRUPT);
 
+	tree_builder_release(&tb);
+	buf_release(&b);
+	vfs_free(v);
+	mem_release(&m);
+	tz_restore();
+}
+
+/* One commit with any number of parents, at time t. */
+static struct oid mem_commit(struct mem_source *m, const struct oid *tree,
+			     const struct oid *parents, size_t np, int64_t t)
+{
+	struct buf b = BUF_INIT;
+	struct oid oid;
+
+	buf_addf(&b, "tree %s\n", oid_hex(tree));
+	for (size_t i = 0; i < np; i++)
+		buf_addf(&b, "parent %s\n", oid_hex(&parents[i]));
+	buf_addf(&b, "author T <t@example.com> %lld +0000\n"
+		 "committer T <t@example.com> %lld +0000\n\nm\n",
+		 (long long)t, (long long)t);
+	oid = mem_add(m, OBJ_COMMIT, b.data, b.len);
+	buf_release(&b);
+	return oid;
+}
+
+/*
+ * A merge of two commits of the same second, the second a child of the
+ * first: git rev-list order (newest committer date first, arrival among
+ * equals), as a server's rev-list lists them, so the first parent is
+ * the newer of the two same-second saves.
+ */
+UNIT_TEST(vfs, merge_history_in_rev_list_order)
+{
+	static const char *const want[] = {
+		".", "2023-11-14-221320", "2023-11-14-231320-0",
+		"2023-11-14-231320-1", "2023-11-15-001320", "latest" };
+	struct mem_source m = { .src.ops = &mem_ops };
+	struct vfs *v;
+	struct vfs_list l, c;
+	struct tree_builder tb;
+	struct buf b = BUF_INIT;
+	struct oid tree, root, ab[2], merge;
+	const struct vfs_entry *e;
+	int ret;
+
+	tz_utc();
+	tree_builder_init(&tb);
+	tree_builder_serialize(&tb, &b);
+	tree = mem_add(&m, OBJ_TREE, b.data, b.len);
+	root = mem_commit(&m, &tree, NULL, 0, T1);
+	ab[0] = mem_commit(&m, &tree, &root, 1, T2);
+	ab[1] = mem_commit(&m, &tree, &ab[0], 1, T2);
+	merge = mem_commit(&m, &tree, ab, 2, T2 + 3600);
+	mem_ref(&m, "refs/heads/m", &merge);
+	CHECK(vfs_new_source(&v, &m.src) == 0);
+
+	e = resolve(v, "/m", 0, 0, &l, &ret);
+	CHECK(ret == 0 && e);
+	if (e) {
+		struct vfs_item it;
+
+		vfs_item_copy(&it, &e->item);
+		vfs_list_init(&c);
+		CHECK(vfs_contents(v, &it, 0, &c) == 0);
+		CHECK(names_are(&c, want, 6));
+		if (c.nr == 6) {
+			/* rev-list: merge, ab[0], ab[1], root */
+			CHECK(oid_eq(&c.e[3].item.coid, &ab[0]));
+			CHECK(oid_eq(&c.e[2].item.coid, &ab[1]));
+			CHECK(oid_eq(&c.e[1].item.coid, &root));
+			CHECK(oid_eq(&c.e[4].item.coid, &merge));
+		}
+		vfs_list_release(&c);
+		vfs_item_release(&it);
+	}
+	vfs_list_release(&l);
 	tree_builder_release(&tb);
 	buf_release(&b);
 	vfs_free(v);
