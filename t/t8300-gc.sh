@@ -5,8 +5,8 @@
 # after bup's gc of the same repository, and in zlib mode the same pack
 # files; bup's verbose lines, usage errors, missing-object stop and
 # --ignore-missing report; each tool reads what the other collected;
-# and the gc lock (FORMAT.md 14): gc waits for writers, writers wait
-# for gc.
+# and the gc lock (FORMAT.md 14, an flock on objects/): gc waits for
+# writers, writers wait for gc.
 . "$(dirname "$0")/test-lib.sh"
 
 P=objects/pack
@@ -112,7 +112,7 @@ test_expect_success 'a removed branch: its data goes, the rest restores' '
 	fsck_clean "$BUP_DIR" &&
 	ls "$BUP_DIR/$P" >packs &&
 	grep "^bup\.bloom$" packs &&
-	! grep "cbup-gc.lock\|tmp" packs
+	! grep "lock\|tmp" packs
 '
 
 test_expect_success BUP 'the same objects remain as after bup gc' '
@@ -284,8 +284,7 @@ test_expect_success 'an empty repository: nothing to collect' '
 
 test_expect_success 'gc waits for a writer holding the lock' '
 	rm -rf c && cp -a base c && rm c/refs/heads/ab &&
-	: >c/cbup-gc.lock &&
-	hold -s c/cbup-gc.lock &&
+	hold -s c/objects &&
 	in_bg gc.err cbup -d c gc -v &&
 	gcpid=$bgpid &&
 	wait_for_file gc.err \
@@ -300,8 +299,7 @@ test_expect_success 'gc waits for a writer holding the lock' '
 
 test_expect_success 'writers wait for a running gc' '
 	rm -rf c && cp -a base c &&
-	: >c/cbup-gc.lock &&
-	hold -x c/cbup-gc.lock &&
+	hold -x c/objects &&
 	mkdir -p w && echo w >w/f &&
 	cbup -d c index w >/dev/null &&
 	in_bg save.err cbup -d c save --strip -n w w &&

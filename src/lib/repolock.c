@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -13,36 +12,22 @@
 #include "repo.h"
 #include "util.h"
 
-#define REPOLOCK_NAME "cbup-gc.lock"
-
 /*
- * Open the lock file: read-write (created if missing), else read-only:
- * flock needs no write access, so users sharing a repository lock the
- * same file whoever created it.  ERR_NOTFOUND when there is none and it
- * cannot be created (a read-only repository).
+ * The lock is the repository's objects/ directory itself, opened
+ * read-only: flock(2) works on directories, every repository has one,
+ * nothing needs creating (a lock file would be a file that bup's
+ * repositories lack, and one more thing to own and leave behind), and
+ * any user who can read the repository can lock it.
  */
 static int lock_fd(struct repo *r)
 {
-	char *path;
 	int fd;
 
 	if (r->lock_fd > 0)
 		return r->lock_fd;
-	path = xstrfmt("%s/" REPOLOCK_NAME, r->path);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-	if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM))
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		int ret = errno == ENOENT || errno == EACCES ||
-			  errno == EROFS || errno == EPERM ?
-			err_set(ERR_NOTFOUND, "cannot create lock file '%s': "
-				"%s", path, strerror(errno)) :
-			err_errno("cannot open lock file '%s'", path);
-
-		free(path);
-		return ret;
-	}
-	free(path);
+	fd = open(r->objdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return err_errno("cannot open '%s' to lock it", r->objdir);
 	/* keep it off the descriptors commands treat as stdio */
 	if (fd <= 2) {
 		int hi = fcntl(fd, F_DUPFD_CLOEXEC, 3);
@@ -79,11 +64,6 @@ int repolock_take(struct repo *r, enum repolock_mode mode, int wait,
 	if (r->lock_mode == (int)mode)
 		return 0;
 	fd = lock_fd(r);
-	if (fd == ERR_NOTFOUND && mode == REPOLOCK_WRITER) {
-		/* nothing can be written here: nothing to protect */
-		r->lock_mode = (int)mode;
-		return 0;
-	}
 	if (fd < 0)
 		return fd;
 	if (!do_flock(fd, op | LOCK_NB))
@@ -95,18 +75,16 @@ int repolock_take(struct repo *r, enum repolock_mode mode, int wait,
 		return 0;
 	}
 	if (e != EWOULDBLOCK)
-		return err_errno("cannot lock '%s/" REPOLOCK_NAME "'",
-				 r->path);
+		return err_errno("cannot lock '%s'", r->objdir);
 	if (!wait)
-		return err_set(ERR_LOCKED, "'%s/" REPOLOCK_NAME "' is locked "
-			       "by %s", r->path, mode == REPOLOCK_GC ?
+		return err_set(ERR_LOCKED, "'%s' is locked by %s", r->objdir,
+			       mode == REPOLOCK_GC ?
 			       "a running save, get, split or server" :
 			       "a running gc");
 	if (waiting)
 		waiting(ctx, mode);
 	if (do_flock(fd, op) < 0)
-		return err_errno("cannot lock '%s/" REPOLOCK_NAME "'",
-				 r->path);
+		return err_errno("cannot lock '%s'", r->objdir);
 held:
 	r->lock_mode = (int)mode;
 	/* what an earlier listing saw may be gone now */

@@ -1,19 +1,17 @@
 /*
- * The repository's gc lock (FORMAT.md 14): one file, <repo>/cbup-gc.lock,
- * locked with flock(2).  Every cbup command that writes objects or refs
+ * The repository's gc lock (FORMAT.md 14): flock(2) on the repository's
+ * objects/ directory.  Every cbup command that writes objects or refs
  * holds it shared from before it first asks "does this object exist?"
  * (dedup) until its last ref is written; gc holds it exclusively from
  * the moment it starts judging objects dead until the last old pack is
  * gone.  So no writer can name an object that gc has decided to drop.
  *
  * The kernel releases an flock when its holder dies, however it dies:
- * there is no stale lock to recover, and the file itself is never
- * removed (removing it would let two processes lock two different
- * files of the same name); it is opened read-only when it belongs to
- * another user (flock needs no write access).  A file system without
- * locks (ENOLCK, EOPNOTSUPP) gives success with nothing held: there gc
- * is as unsafe as bup's.  A writer in a repository where the file can
- * be neither opened nor created holds nothing: it cannot write there.
+ * there is no stale lock to recover, and no lock file to create, own or
+ * leave behind (the directory is opened read-only, so anyone who can
+ * read the repository can take it).  A file system without locks
+ * (ENOLCK, EOPNOTSUPP) gives success with nothing held: there gc is as
+ * unsafe as bup's.
  *
  * The lock lives as long as the struct repo (repo_free() drops it).
  */
