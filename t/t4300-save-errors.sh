@@ -55,7 +55,7 @@ test_expect_success BUP 'vanished, shrunk, grown, rewritten: bup'"'"'s tree, err
 	lcg 2 300000 >"$S/grow" &&
 	lcg 4 100000 | dd of="$S/inplace" bs=1000 seek=10 count=5 \
 		conv=notrunc status=none &&
-	save_both -t -c -n v --strip "$S" && same_save &&
+	save_both -t -c -d 1700000000 -n v --strip "$S" && same_save &&
 	test "$(cat "$W/c.rc")" = 1 &&
 	grep "No such file or directory: .*/gone" "$W/c.err" &&
 	grep "^WARNING: 1 errors encountered while saving\.$" "$W/c.err" &&
