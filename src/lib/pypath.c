@@ -244,6 +244,27 @@ int pypath_realpath(struct buf *out, const char *path)
 	return ret;
 }
 
+int pypath_resolve_parent(struct buf *out, const char *path)
+{
+	struct stat st;
+	struct buf head = BUF_INIT;
+	size_t hl, to, start = out->len;
+	int ret;
+
+	if (lstat(path, &st) || !S_ISLNK(st.st_mode))
+		return pypath_realpath(out, path);
+	pypath_split(path, strlen(path), &hl, &to);
+	buf_add(&head, path, hl);
+	/* realpath("") is the working directory */
+	ret = pypath_realpath(out, head.data);
+	buf_release(&head);
+	/* join(): the tail is never absolute, the head is */
+	if (out->len > start && out->data[out->len - 1] != '/')
+		buf_addch(out, '/');
+	buf_addstr(out, path + to);
+	return ret;
+}
+
 /* The quote repr() picks: " when the text has a ' and no ". */
 static char repr_quote(const void *data, size_t len)
 {

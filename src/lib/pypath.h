@@ -40,6 +40,13 @@ int pypath_abspath(struct buf *out, const char *path);
 int pypath_realpath(struct buf *out, const char *path);
 
 /*
+ * bup.helpers.resolve_parent(): realpath(path), except that a final
+ * symlink is not followed (join(realpath(head), tail) then).  Returns
+ * what pypath_abspath() returns.
+ */
+int pypath_resolve_parent(struct buf *out, const char *path);
+
+/*
  * posixpath.split(): `*head_len` bytes of head (trailing slashes
  * dropped unless the head is all slashes) and the tail from offset
  * `*tail_ofs` of path.
