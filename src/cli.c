@@ -21,6 +21,7 @@
 #include "lib/err.h"
 #include "lib/odb.h"
 #include "lib/proc.h"
+#include "lib/pypath.h"
 #include "lib/repo.h"
 #include "lib/repolock.h"
 #include "lib/validate.h"
@@ -123,6 +124,18 @@ void cli_add_error(const char *fmt, ...)
 	last_prog = 0;
 	nr_errors++;
 	pthread_mutex_unlock(&msg_lock);
+	buf_release(&b);
+}
+
+void cli_add_oserror(const char *prefix, int err, const char *path,
+		     int bytes)
+{
+	struct buf b = BUF_INIT;
+
+	if (prefix)
+		buf_addstr(&b, prefix);
+	pypath_oserror(&b, err, path, bytes);
+	cli_add_error("%s", b.data);
 	buf_release(&b);
 }
 
@@ -340,7 +353,7 @@ void cli_usage_fatal(struct opts *o, const char *fmt, ...)
 
 void cli_bytes_repr(struct buf *out, const char *s)
 {
-	buf_add_pyrepr(out, s, 1);
+	pypath_bytes_repr(out, s, strlen(s));
 }
 
 /*

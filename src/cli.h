@@ -53,6 +53,12 @@ void cli_log(const char *fmt, ...) PRINTF(1, 2);
  * cli_errors() returns the count.
  */
 void cli_add_error(const char *fmt, ...) PRINTF(1, 2);
+/*
+ * bup's add_error() of an OSError: prefix (may be NULL), then
+ * pypath_oserror() of err and path (bytes: the call took a bytes path).
+ */
+void cli_add_oserror(const char *prefix, int err, const char *path,
+		     int bytes);
 int cli_errors(void);
 
 /*
@@ -77,7 +83,7 @@ void cli_init(void);
  */
 NORETURN void main_usage(const char *msg);
 
-/* Python's repr() of bytes (b'...'), as bup prints some paths. */
+/* pypath_bytes_repr() of a C string: b'...', as bup prints some paths. */
 void cli_bytes_repr(struct buf *out, const char *s);
 /* bup's path_msg(): UTF-8 with invalid bytes as \xNN. */
 void cli_path_msg(struct buf *out, const char *s);

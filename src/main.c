@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "err.h"
+#include "pypath.h"
 
 #define CMD(name, ident, summary) int cmd_##ident(int argc, const char **argv);
 #include "cmd/cmds.h"
@@ -36,61 +38,6 @@ const struct cli_cmd *cli_find_cmd(const char *name)
 		if (!strcmp(commands[i].name, name))
 			return &commands[i];
 	return NULL;
-}
-
-/*
- * Python's os.path.abspath(): join with the cwd, then normpath (collapse
- * "//", ".", "..", drop the trailing slash; POSIX keeps exactly two
- * leading slashes).
- */
-static char *abspath(const char *dir)
-{
-	struct buf in = BUF_INIT, out = BUF_INIT;
-	const char *p;
-	int lead = 0;
-
-	if (dir[0] != '/') {
-		char cwd[PATH_MAX];
-		if (!getcwd(cwd, sizeof(cwd)))
-			die("cannot get the current directory: %s",
-			    strerror(errno));
-		buf_addf(&in, "%s/", cwd);
-	}
-	buf_addstr(&in, dir);
-	p = in.data;
-	if (p[0] == '/')
-		lead = (p[1] == '/' && p[2] != '/') ? 2 : 1;
-	for (int i = 0; i < lead; i++)
-		buf_addch(&out, '/');
-	while (*p) {
-		const char *e;
-		size_t n;
-
-		while (*p == '/')
-			p++;
-		e = strchrnul(p, '/');
-		n = (size_t)(e - p);
-		if (!n || (n == 1 && p[0] == '.')) {
-			/* skip */
-		} else if (n == 2 && p[0] == '.' && p[1] == '.') {
-			char *slash;
-			if (out.len > (size_t)lead) {
-				slash = strrchr(out.data + lead, '/');
-				buf_setlen(&out, slash ?
-					   (size_t)(slash - out.data) :
-					   (size_t)lead);
-			}
-		} else {
-			if (out.len > (size_t)lead)
-				buf_addch(&out, '/');
-			buf_add(&out, p, n);
-		}
-		p = e;
-	}
-	if (!out.len)
-		buf_addch(&out, '.');
-	buf_release(&in);
-	return buf_detach(&out, NULL);
 }
 
 /* main.py's extract_argval(): the value of -d/--bup-dir[=] (caller frees). */
@@ -226,9 +173,11 @@ int main(int argc, const char **argv)
 
 	/* Make BUP_DIR absolute, so a later chdir does not matter. */
 	if (bup_dir && *bup_dir) {
-		char *abs = abspath(bup_dir);
-		setenv("BUP_DIR", abs, 1);
-		free(abs);
+		struct buf abs = BUF_INIT;
+		if (pypath_abspath(&abs, bup_dir))
+			die("%s", err_last());
+		setenv("BUP_DIR", abs.data, 1);
+		buf_release(&abs);
 	}
 	free(bup_dir);
 

@@ -33,30 +33,6 @@ static const char cat_file_optspec[] =
 
 int cmd_cat_file(int argc, const char **argv);
 
-/* Python's repr() of bytes, as bup's %r shows paths. */
-static void py_repr(struct buf *out, const char *s)
-{
-	char q = strchr(s, '\'') && !strchr(s, '"') ? '"' : '\'';
-
-	buf_addch(out, 'b');
-	buf_addch(out, q);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '\\' || *p == (unsigned char)q)
-			buf_addf(out, "\\%c", *p);
-		else if (*p == '\t')
-			buf_addstr(out, "\\t");
-		else if (*p == '\n')
-			buf_addstr(out, "\\n");
-		else if (*p == '\r')
-			buf_addstr(out, "\\r");
-		else if (*p < 0x20 || *p >= 0x7f)
-			buf_addf(out, "\\x%02x", *p);
-		else
-			buf_addch(out, (char)*p);
-	}
-	buf_addch(out, q);
-}
-
 /* bup: re.match of "slashes, name, slash, name" on the target */
 static int has_branch_and_rev(const char *t)
 {
@@ -224,7 +200,7 @@ int cmd_cat_file(int argc, const char **argv)
 		cli_usage_fatal(&o, "--meta and --bupm are incompatible");
 	target = o.argv[0];
 	if (!has_branch_and_rev(target)) {
-		py_repr(&r1, target);
+		cli_bytes_repr(&r1, target);
 		cli_usage_fatal(&o, "path %s doesn't include a branch and "
 				"revision", r1.data);
 	}
@@ -246,15 +222,15 @@ int cmd_cat_file(int argc, const char **argv)
 				buf_addch(&msg, '/');
 			buf_addstr(&msg, res.e[i].name);
 		}
-		py_repr(&r1, msg.data);
-		py_repr(&r2, target);
+		cli_bytes_repr(&r1, msg.data);
+		cli_bytes_repr(&r2, target);
 		cli_log("error: cannot access %s in %s\n", r1.data, r2.data);
 		goto out;
 	}
 	fflush(stdout);
 	if (opt_count(&o, "bupm")) {
 		if (!S_ISDIR(leaf->mode)) {
-			py_repr(&r1, target);
+			cli_bytes_repr(&r1, target);
 			cli_usage_fatal(&o, "%s is not a directory", r1.data);
 		}
 		if (write_bupm(repo, v, leaf) < 0)
@@ -264,7 +240,7 @@ int cmd_cat_file(int argc, const char **argv)
 			goto out;
 	} else {
 		if (!S_ISREG(leaf->mode)) {
-			py_repr(&r1, target);
+			cli_bytes_repr(&r1, target);
 			cli_usage_fatal(&o, "%s is not a plain file",
 					r1.data);
 		}

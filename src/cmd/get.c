@@ -35,6 +35,7 @@
 #include "lib/err.h"
 #include "lib/odb.h"
 #include "lib/packwriter.h"
+#include "lib/pypath.h"
 #include "lib/refs.h"
 #include "lib/repo.h"
 #include "lib/tree.h"
@@ -260,60 +261,16 @@ static NORETURN void misuse_spec(const char *before, const struct spec *s,
 	misuse_buf(&m);
 }
 
-/* Python's os.path.normpath() of a POSIX path. */
-static char *normpath(const char *p)
-{
-	struct buf out = BUF_INIT;
-	const char **parts = NULL;
-	size_t nr = 0, alloc = 0, slashes = 0;
-	char *copy = xstrdup(p), *s, *save = NULL;
-
-	if (!*p) {
-		free(copy);
-		return xstrdup(".");
-	}
-	while (p[slashes] == '/')
-		slashes++;
-	/* POSIX lets an initial "//" mean something else: Python keeps it */
-	slashes = slashes == 2 ? 2 : slashes ? 1 : 0;
-	for (s = strtok_r(copy, "/", &save); s; s = strtok_r(NULL, "/", &save)) {
-		if (!strcmp(s, "."))
-			continue;
-		if (!strcmp(s, "..")) {
-			if (nr && strcmp(parts[nr - 1], "..")) {
-				nr--;
-				continue;
-			}
-			if (slashes)
-				continue;
-		}
-		ALLOC_GROW(parts, nr + 1, alloc);
-		parts[nr++] = s;
-	}
-	for (size_t i = 0; i < slashes; i++)
-		buf_addch(&out, '/');
-	for (size_t i = 0; i < nr; i++) {
-		if (i)
-			buf_addch(&out, '/');
-		buf_addstr(&out, parts[i]);
-	}
-	if (!out.len)
-		buf_addch(&out, '.');
-	free(parts);
-	free(copy);
-	return buf_detach(&out, NULL);
-}
-
 /* bup's cleanup_vfs_path(): normpath, then absolute. */
 static char *cleanup_vfs_path(const char *p)
 {
-	char *n = normpath(p), *r;
+	struct buf n = BUF_INIT;
 
-	if (n[0] == '/')
-		return n;
-	r = xstrfmt("/%s", n);
-	free(n);
-	return r;
+	/* normpath() keeps a path relative exactly when it was */
+	if (p[0] != '/')
+		buf_addch(&n, '/');
+	pypath_normpath(&n, p);
+	return buf_detach(&n, NULL);
 }
 
 static int starts_with(const char *s, const char *prefix)

@@ -31,6 +31,7 @@
 #include "lib/hlink.h"
 #include "lib/lockfile.h"
 #include "lib/meta.h"
+#include "lib/pypath.h"
 #include "lib/repo.h"
 
 int cmd_index(int argc, const char **argv);
@@ -81,53 +82,13 @@ static int namecmp(const char *a, size_t an, const char *b, size_t bn)
 	return an < bn ? -1 : an > bn;
 }
 
-/* bup's add_error() of an OSError about a bytes path. */
-static void add_oserror(const char *prefix, int err, const char *path)
-{
-	struct buf m = BUF_INIT;
-
-	buf_addstr(&m, prefix);
-	drecurse_oserror(&m, err, path, 1);
-	cli_add_error("%s", m.data);
-	buf_release(&m);
-}
-
-/*
- * Python's repr() of a str holding path_msg(bytes): what bup prints with
- * %r after path_msg() (check -v).  Non-ASCII code points are kept except
- * the Latin-1 controls, no-break space and soft hyphen, which Python
- * does not consider printable.
- */
+/* repr(path_msg(s)): what bup prints with %r after path_msg() (check -v). */
 static void str_repr(struct buf *out, const char *s)
 {
 	struct buf t = BUF_INIT;
-	const unsigned char *p;
-	char q;
 
 	cli_path_msg(&t, s);
-	q = strchr(t.data, '\'') && !strchr(t.data, '"') ? '"' : '\'';
-	buf_addch(out, q);
-	for (p = (const unsigned char *)t.data; *p; p++) {
-		if (*p == '\\' || *p == (unsigned char)q) {
-			buf_addch(out, '\\');
-			buf_addch(out, *p);
-		} else if (*p == '\n') {
-			buf_addstr(out, "\\n");
-		} else if (*p == '\r') {
-			buf_addstr(out, "\\r");
-		} else if (*p == '\t') {
-			buf_addstr(out, "\\t");
-		} else if (*p < 0x20 || *p == 0x7f) {
-			buf_addf(out, "\\x%02x", *p);
-		} else if (*p == 0xc2 && (p[1] <= 0xa0 || p[1] == 0xad) &&
-			   p[1] >= 0x80) {
-			buf_addf(out, "\\x%02x", p[1]);
-			p++;
-		} else {
-			buf_addch(out, *p);
-		}
-	}
-	buf_addch(out, q);
+	pypath_str_repr(out, t.data);
 	buf_release(&t);
 }
 
@@ -162,11 +123,11 @@ static char *resolve_top(const char *p, const char *caller)
 	struct buf b = BUF_INIT;
 	struct stat st;
 
-	drecurse_resolve_parent(&b, p);
+	pypath_resolve_parent(&b, p);
 	if (lstat(b.data, &st) < 0) {
 		struct buf pre = BUF_INIT;
 		buf_addf(&pre, "%s: ", caller);
-		add_oserror(pre.data, errno, b.data);
+		cli_add_oserror(pre.data, errno, b.data, 1);
 		buf_release(&pre);
 		buf_release(&b);
 		return NULL;
@@ -273,11 +234,11 @@ static int reader_open(struct bindex *ix, int *exists, const char *path,
 	if (n != BINDEX_HDRLEN || memcmp(hdr, BINDEX_HDR, BINDEX_HDRLEN)) {
 		struct buf m = BUF_INIT;
 		buf_addstr(&m, "warning: ");
-		drecurse_pyrepr(&m, path, strlen(path));
+		pypath_bytes_repr(&m, path, strlen(path));
 		buf_addstr(&m, ": header: expected ");
-		drecurse_pyrepr(&m, BINDEX_HDR, BINDEX_HDRLEN);
+		pypath_bytes_repr(&m, BINDEX_HDR, BINDEX_HDRLEN);
 		buf_addstr(&m, ", got ");
-		drecurse_pyrepr(&m, (const char *)hdr, (size_t)n);
+		pypath_bytes_repr(&m, (const char *)hdr, (size_t)n);
 		buf_addch(&m, '\n');
 		cli_log("%s", m.data);
 		buf_release(&m);
@@ -501,7 +462,7 @@ static int store_meta(struct update *u, const char *path,
 	if (meta_from_path(&u->meta, path, st, META_ZERO_TIMES, meta_warn,
 			   NULL)) {
 		if (errno)
-			add_oserror("", errno, path);
+			cli_add_oserror(NULL, errno, path, 1);
 		else
 			cli_add_error("%s", err_last());
 		return 1;
@@ -910,7 +871,7 @@ static int print_index(const char *indexfile, const struct print_opts *po,
 			 * too; bup raises "cannot find %r" here.
 			 */
 			struct buf m = BUF_INIT;
-			drecurse_pyrepr(&m, tops[i].rp, rplen);
+			pypath_bytes_repr(&m, tops[i].rp, rplen);
 			r = error("cannot find %s", m.data);
 			buf_release(&m);
 		}
@@ -964,17 +925,8 @@ static int lock_index(struct lockfile *l, const char *indexfile)
 static char *abs_repo_dir(const char *path)
 {
 	struct buf b = BUF_INIT;
-	char *cwd, *p;
 
-	if (path[0] == '/') {
-		drecurse_normpath(&b, path);
-	} else {
-		cwd = getcwd(NULL, 0);
-		p = xstrfmt("%s/%s", cwd ? cwd : "/", path);
-		drecurse_normpath(&b, p);
-		free(p);
-		free(cwd);
-	}
+	pypath_abspath(&b, path);
 	return buf_detach(&b, NULL);
 }
 

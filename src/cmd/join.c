@@ -16,6 +16,7 @@
 #include "lib/commit.h"
 #include "lib/err.h"
 #include "lib/odb.h"
+#include "lib/pypath.h"
 #include "lib/refs.h"
 #include "lib/repo.h"
 #include "lib/tree.h"
@@ -27,20 +28,6 @@ static const char optspec[] =
 	"--\n"
 	"r,remote=  remote repository path\n"
 	"o=         output filename\n";
-
-/* Python's repr() of a str holding only printable ASCII. */
-static void str_repr(struct buf *out, const char *s)
-{
-	char q = strchr(s, '\'') && !strchr(s, '"') ? '"' : '\'';
-
-	buf_addch(out, q);
-	for (; *s; s++) {
-		if (*s == '\\' || *s == q)
-			buf_addch(out, '\\');
-		buf_addch(out, *s);
-	}
-	buf_addch(out, q);
-}
 
 /*
  * The path bup reports for a missing object: a Python list of tree
@@ -68,7 +55,7 @@ static int join_oid(struct odb *odb, int fd, const struct oid *oid,
 
 	if (ret == ERR_NOTFOUND) {
 		cli_bytes_repr(&t, shown);
-		str_repr(&item, t.data);
+		pypath_str_repr(&item, t.data);
 		path_push(path, &item);
 		ret = err_set(ERR_NOTFOUND, "missing ref at [%s]", path->data);
 		goto out;
@@ -108,7 +95,7 @@ static int join_oid(struct odb *odb, int fd, const struct oid *oid,
 		buf_addstr(&item, "commit:");
 		buf_add(&item, t.data, t.len);
 		buf_reset(&t);
-		str_repr(&t, item.data);
+		pypath_str_repr(&t, item.data);
 		path_push(path, &t);
 		ret = join_oid(odb, fd, &ci.tree, oid_to_hex(&ci.tree, hex),
 			       path);
@@ -134,7 +121,7 @@ static int join_ref(struct repo *repo, int fd, const char *ref)
 	if (refs_resolve(repo, ref, &oid)) {
 		struct buf t = BUF_INIT, item = BUF_INIT;
 		cli_bytes_repr(&t, ref);
-		str_repr(&item, t.data);
+		pypath_str_repr(&item, t.data);
 		ret = err_set(ERR_NOTFOUND, "missing ref at [%s]", item.data);
 		buf_release(&t);
 		buf_release(&item);

@@ -15,6 +15,7 @@
 #include "lib/err.h"
 #include "lib/idx.h"
 #include "lib/midx.h"
+#include "lib/pypath.h"
 
 static const char list_idx_optspec[] =
 	"bup list-idx [--find=<prefix>] <idxfilenames...>\n"
@@ -51,7 +52,7 @@ static void name_error(const char *name, const char *msg)
 {
 	struct buf r = BUF_INIT;
 
-	buf_add_pyrepr(&r, name, 1);
+	pypath_bytes_repr(&r, name, strlen(name));
 	cli_add_error("%s: %s", r.data, msg);
 	buf_release(&r);
 }

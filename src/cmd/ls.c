@@ -27,6 +27,7 @@
 #include "lib/err.h"
 #include "lib/meta.h"
 #include "lib/metafmt.h"
+#include "lib/pypath.h"
 #include "lib/repo.h"
 #include "lib/vfs.h"
 
@@ -83,46 +84,6 @@ static void note_meta_heads(struct ls_ctx *c, const struct vfs_list *l)
 			   c->alloc_meta_heads);
 		c->meta_heads[c->nr_meta_heads++] = it->oid;
 	}
-}
-
-/* bup's posixpath.normpath() on bytes. */
-static void normpath(struct buf *out, const char *path)
-{
-	int initial = 0;
-	char **comps = NULL;
-	size_t nr = 0, alloc = 0;
-	const char *s = path;
-
-	if (!*path) {
-		buf_addch(out, '.');
-		return;
-	}
-	if (path[0] == '/')
-		initial = path[1] == '/' && path[2] != '/' ? 2 : 1;
-	while (*s) {
-		const char *e = strchrnul(s, '/');
-		size_t n = (size_t)(e - s);
-		if (!n || (n == 1 && s[0] == '.')) {
-			/* skip */
-		} else if (!(n == 2 && s[0] == '.' && s[1] == '.') ||
-			   (!initial && !nr) ||
-			   (nr && !strcmp(comps[nr - 1], ".."))) {
-			ALLOC_GROW(comps, nr + 1, alloc);
-			comps[nr++] = xstrndup(s, n);
-		} else if (nr) {
-			free(comps[--nr]);
-		}
-		s = *e ? e + 1 : e;
-	}
-	for (int i = 0; i < initial; i++)
-		buf_addch(out, '/');
-	for (size_t i = 0; i < nr; i++) {
-		buf_addf(out, "%s%s", i ? "/" : "", comps[i]);
-		free(comps[i]);
-	}
-	free(comps);
-	if (!initial && !nr)
-		buf_addch(out, '.');
 }
 
 /*
@@ -380,8 +341,8 @@ static int ls_path(struct ls_ctx *c, const char *path)
 			cli_path_msg(&joined, res.e[i].name);
 		}
 		cli_path_msg(&msg, path);
-		metafmt_str_repr(&r1, joined.data);
-		metafmt_str_repr(&r2, msg.data);
+		pypath_str_repr(&r1, joined.data);
+		pypath_str_repr(&r2, msg.data);
 		cli_log("error: cannot access %s in %s\n", r1.data, r2.data);
 		buf_release(&joined);
 		buf_release(&msg);
@@ -396,7 +357,7 @@ static int ls_path(struct ls_ctx *c, const char *path)
 			goto fail;
 	} else {
 		struct buf name = BUF_INIT;
-		normpath(&name, path);
+		pypath_normpath(&name, path);
 		ret = item_line(c, &leaf->item, name.data, &line);
 		buf_release(&name);
 		if (ret < 0)

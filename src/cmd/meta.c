@@ -37,6 +37,7 @@
 #include "lib/err.h"
 #include "lib/meta.h"
 #include "lib/metafmt.h"
+#include "lib/pypath.h"
 #include "platform/fs.h"
 
 int cmd_meta(int argc, const char **argv);
@@ -536,14 +537,10 @@ static void close_dir(int fd)
 /* os.path.dirname() */
 static void dirname_of(struct buf *out, const struct buf *p)
 {
-	const char *slash = memrchr(p->data, '/', p->len);
-	size_t n = slash ? (size_t)(slash - p->data) + 1 : 0, k = n;
+	size_t head, tail;
 
-	while (k && p->data[k - 1] == '/')
-		k--;
-	if (k)
-		n = k;   /* strip the trailing slashes unless all slashes */
-	set_str(out, p->data, n);
+	pypath_split(p->data, p->len, &head, &tail);
+	set_str(out, p->data, head);
 }
 
 /* _set_up_path() */

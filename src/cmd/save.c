@@ -46,6 +46,7 @@
 #include "lib/meta.h"
 #include "lib/odb.h"
 #include "lib/packwriter.h"
+#include "lib/pypath.h"
 #include "lib/refs.h"
 #include "lib/repo.h"
 #include "lib/tree.h"
@@ -75,7 +76,7 @@ static const char optspec[] =
 /* bup's default fanout 16 (hashsplit.fanout): 4 extra bits per level. */
 #define SAVE_FANBITS 4
 
-/* ---- Python path helpers (posixpath / bup.helpers) ------------------ */
+/* ---- byte-string helpers -------------------------------------------- */
 
 static int bytes_cmp(const char *a, size_t an, const char *b, size_t bn)
 {
@@ -88,170 +89,6 @@ static int bytes_cmp(const char *a, size_t an, const char *b, size_t bn)
 static int has_prefix(const char *s, size_t n, const char *p, size_t pn)
 {
 	return n >= pn && !memcmp(s, p, pn);
-}
-
-/* posixpath.normpath(). */
-static void py_normpath(struct buf *out, const char *p)
-{
-	size_t lead = 0, base, ncomp = 0;
-	const char *s = p;
-
-	buf_reset(out);
-	if (p[0] == '/')
-		lead = (p[1] == '/' && p[2] != '/') ? 2 : 1;
-	for (size_t i = 0; i < lead; i++)
-		buf_addch(out, '/');
-	base = out->len;
-	while (*s) {
-		const char *e;
-		size_t n;
-		int dotdot;
-
-		while (*s == '/')
-			s++;
-		if (!*s)
-			break;
-		e = strchrnul(s, '/');
-		n = (size_t)(e - s);
-		dotdot = n == 2 && s[0] == '.' && s[1] == '.';
-		if (n == 1 && s[0] == '.') {
-			/* skip */
-		} else if (!dotdot || (!lead && !ncomp) ||
-			   (ncomp && out->len - base >= 2 &&
-			    !memcmp(out->data + out->len - 2, "..", 2) &&
-			    (out->len - base == 2 ||
-			     out->data[out->len - 3] == '/'))) {
-			if (ncomp)
-				buf_addch(out, '/');
-			buf_add(out, s, n);
-			ncomp++;
-		} else if (ncomp) {
-			/* ".." drops the last component */
-			char *sl = memrchr(out->data + base, '/',
-					   out->len - base);
-			buf_setlen(out, sl ? (size_t)(sl - out->data) : base);
-			ncomp--;
-		}
-		s = e;
-	}
-	if (!out->len)
-		buf_addch(out, '.');
-}
-
-/* posixpath.abspath(). */
-static void py_abspath(struct buf *out, const char *p)
-{
-	struct buf tmp = BUF_INIT;
-
-	if (p[0] != '/') {
-		char cwd[PATH_MAX];
-		if (getcwd(cwd, sizeof(cwd)))
-			buf_addstr(&tmp, cwd);
-		buf_addch(&tmp, '/');
-	}
-	buf_addstr(&tmp, p);
-	py_normpath(out, tmp.data);
-	buf_release(&tmp);
-}
-
-/*
- * posixpath.realpath() (non-strict): symlinks resolved as far as the
- * path exists, the missing rest appended as normalised.
- */
-static void py_realpath(struct buf *out, const char *p)
-{
-	struct buf abs = BUF_INIT, parent = BUF_INIT;
-	char *r;
-	const char *slash;
-
-	py_abspath(&abs, p);
-	r = realpath(abs.data, NULL);
-	if (r) {
-		buf_reset(out);
-		buf_addstr(out, r);
-		free(r);
-		goto out;
-	}
-	slash = strrchr(abs.data, '/');
-	if (!slash || abs.len <= 1) {
-		buf_reset(out);
-		buf_addstr(out, abs.data);
-		goto out;
-	}
-	if (slash == abs.data)
-		buf_addch(&parent, '/');
-	else
-		buf_add(&parent, abs.data, (size_t)(slash - abs.data));
-	py_realpath(out, parent.data);
-	if (out->len && out->data[out->len - 1] != '/')
-		buf_addch(out, '/');
-	buf_addstr(out, slash + 1);
-out:
-	buf_release(&abs);
-	buf_release(&parent);
-}
-
-/* os.path.split(): the head without trailing slashes (unless all are). */
-static void py_split(const char *p, size_t n, size_t *headlen,
-		     size_t *tailofs)
-{
-	size_t i = n, h;
-
-	while (i && p[i - 1] != '/')
-		i--;
-	*tailofs = i;
-	h = i;
-	while (h && p[h - 1] == '/')
-		h--;
-	*headlen = h ? h : i;   /* "///x" keeps its slashes */
-}
-
-/* bup.helpers.resolve_parent(): realpath, except of a final symlink. */
-static void resolve_parent(struct buf *out, const char *p)
-{
-	struct stat st;
-
-	if (!lstat(p, &st) && S_ISLNK(st.st_mode)) {
-		size_t hl, to;
-		struct buf dir = BUF_INIT, rdir = BUF_INIT;
-
-		py_split(p, strlen(p), &hl, &to);
-		buf_add(&dir, p, hl);
-		py_realpath(&rdir, dir.data);  /* realpath("") is the cwd */
-		buf_reset(out);
-		buf_add(out, rdir.data, rdir.len);
-		/* os.path.join(dir, name) */
-		if (p[to] && (!out->len || out->data[out->len - 1] != '/'))
-			buf_addch(out, '/');
-		buf_addstr(out, p + to);
-		buf_release(&dir);
-		buf_release(&rdir);
-		return;
-	}
-	py_realpath(out, p);
-}
-
-/* An OSError as str() shows it: "[Errno 2] No such file ...: 'path'". */
-static void add_oserror(int e, const char *prefix, const char *path,
-			int bytes_path)
-{
-	struct buf b = BUF_INIT;
-
-	if (prefix)
-		buf_addstr(&b, prefix);
-	buf_addf(&b, "[Errno %d] %s", e, strerror(e));
-	if (path) {
-		buf_addstr(&b, ": ");
-		if (bytes_path) {
-			cli_bytes_repr(&b, path);
-		} else {
-			buf_addch(&b, '\'');
-			cli_path_msg(&b, path);
-			buf_addch(&b, '\'');
-		}
-	}
-	cli_add_error("%s", b.data);
-	buf_release(&b);
 }
 
 /* ---- archive path components (bup.helpers *_path_components) ------- */
@@ -312,7 +149,7 @@ static void path_components(struct comps *c, const char *path)
 
 	comps_reset(c);
 	comps_add(c, "", 0, "/", 1, 1);
-	py_abspath(&norm, path);
+	pypath_abspath(&norm, path);
 	if (strcmp(norm.data, "/")) {
 		/* norm_path.split('/')[1:], full_path += '/' + p */
 		s = norm.data + 1;
@@ -338,7 +175,7 @@ static void stripped_path_components(struct comps *c, const char *path,
 {
 	struct buf norm = BUF_INIT, prefix = BUF_INIT;
 
-	py_abspath(&norm, path);
+	pypath_abspath(&norm, path);
 	for (size_t i = 0; i < nr; i++) {
 		size_t bl = strlen(prefixes[i]);
 		const char *s, *e;
@@ -388,7 +225,7 @@ static void grafted_path_components(struct comps *c, struct graft *g,
 	struct buf clean = BUF_INIT, grafted = BUF_INIT;
 	struct comps cc = { BUF_INIT, NULL, 0, 0 };
 
-	py_abspath(&clean, path);
+	pypath_abspath(&clean, path);
 	for (size_t i = 0; i < nr; i++) {
 		const char *old = g[i].old_path, *new = g[i].new_path;
 		size_t strip, nprefix, k;
@@ -973,7 +810,7 @@ static int split_file(struct save *s, const char *path, int fd,
 		/* '%s: %s' % (ent.name, e) of a read error */
 		cli_bytes_repr(&b, path);
 		buf_addstr(&b, ": ");
-		add_oserror(e, b.data, NULL, 0);
+		cli_add_oserror(b.data, e, NULL, 0);
 		buf_release(&b);
 		return 1;
 	}
@@ -984,7 +821,7 @@ report_named:
 		struct buf b = BUF_INIT;
 		cli_bytes_repr(&b, path);
 		buf_addstr(&b, ": ");
-		add_oserror(e, b.data, path, 0);
+		cli_add_oserror(b.data, e, path, 0);
 		buf_release(&b);
 	}
 	return 1;
@@ -1080,7 +917,7 @@ static int save_entry(struct save *s, struct bindex_iter *it)
 	uint64_t oldsize = e->size;
 	struct oid oid;
 
-	py_split(name, namelen, &dirlen, &fileofs);
+	pypath_split(name, namelen, &dirlen, &fileofs);
 	file = name + fileofs;
 	exists = !!(e->flags & BINDEX_EXISTS);
 	hashvalid = already_saved(s, it);
@@ -1173,7 +1010,7 @@ static int save_entry(struct save *s, struct bindex_iter *it)
 			meta_reset(&l->meta);
 		} else if (meta_from_path(&l->meta, fs, NULL, META_NORMALIZE,
 					  meta_warn, NULL)) {
-			add_oserror(errno, NULL, fs, 0);
+			cli_add_oserror(NULL, errno, fs, 0);
 			/* sic: bup records the component name here */
 			set_lastskip(s, l->name.data, l->name.len);
 			meta_reset(&l->meta);
@@ -1243,7 +1080,7 @@ static int save_entry(struct save *s, struct bindex_iter *it)
 		}
 		if (meta_from_path_fd(m, name, fd, NULL, META_NORMALIZE,
 				      meta_warn, NULL)) {
-			add_oserror(errno, NULL, name, 0);
+			cli_add_oserror(NULL, errno, name, 0);
 			if (fd >= 0)
 				close(fd);
 			set_lastskip(s, name, namelen);
@@ -1330,9 +1167,10 @@ static size_t reduce_paths(struct save *s, char ***out)
 	for (int i = 0; i < s->nr_sources; i++) {
 		struct stat st;
 
-		resolve_parent(&b, s->sources[i]);
+		buf_reset(&b);
+		pypath_resolve_parent(&b, s->sources[i]);
 		if (lstat(b.data, &st) < 0) {
-			add_oserror(errno, "reduce_paths: ", b.data, 1);
+			cli_add_oserror("reduce_paths: ", errno, b.data, 1);
 			continue;
 		}
 		if (S_ISDIR(st.st_mode) &&
@@ -1720,10 +1558,12 @@ int cmd_save(int argc, const char **argv)
 						"empty");
 			old_p = xstrndup(v, (size_t)(eq - v));
 			new_p = xstrdup(eq + 1);
-			resolve_parent(&t, old_p);
-			py_normpath(&a, t.data);
-			resolve_parent(&t, new_p);
-			py_normpath(&b, t.data);
+			buf_reset(&t);
+			pypath_resolve_parent(&t, old_p);
+			pypath_normpath(&a, t.data);
+			buf_reset(&t);
+			pypath_resolve_parent(&t, new_p);
+			pypath_normpath(&b, t.data);
 			s.grafts = xrealloc(s.grafts, (s.nr_grafts + 1) *
 					    sizeof(*s.grafts));
 			s.grafts[s.nr_grafts].old_path = buf_detach(&a, NULL);
@@ -1754,7 +1594,8 @@ int cmd_save(int argc, const char **argv)
 
 		s.strip_prefixes = xcalloc(n, sizeof(char *));
 		for (size_t i = 0; i < n; i++) {
-			py_abspath(&b, s.strip ? o.argv[i] : strip_path);
+			buf_reset(&b);
+			pypath_abspath(&b, s.strip ? o.argv[i] : strip_path);
 			if (!strcmp(b.data, "/"))
 				continue;   /* a prefix of "/" is ignored */
 			s.strip_prefixes[s.nr_strip_prefixes++] =

@@ -113,30 +113,6 @@ void buf_addf(struct buf *b, const char *fmt, ...)
 	va_end(ap);
 }
 
-void buf_add_pyrepr(struct buf *b, const char *s, int b_prefix)
-{
-	char q = strchr(s, '\'') && !strchr(s, '"') ? '"' : '\'';
-
-	if (b_prefix)
-		buf_addch(b, 'b');
-	buf_addch(b, q);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '\\' || *p == (unsigned char)q)
-			buf_addf(b, "\\%c", *p);
-		else if (*p == '\t')
-			buf_addstr(b, "\\t");
-		else if (*p == '\n')
-			buf_addstr(b, "\\n");
-		else if (*p == '\r')
-			buf_addstr(b, "\\r");
-		else if (*p < 0x20 || *p >= 0x7f)
-			buf_addf(b, "\\x%02x", *p);
-		else
-			buf_addch(b, (char)*p);
-	}
-	buf_addch(b, q);
-}
-
 void buf_remove(struct buf *b, size_t pos, size_t len)
 {
 	if (pos > b->len || len > b->len - pos)

@@ -40,13 +40,6 @@ void buf_addstr(struct buf *b, const char *s);
 void buf_addch(struct buf *b, int c);
 void buf_addf(struct buf *b, const char *fmt, ...) PRINTF(2, 3);
 void buf_vaddf(struct buf *b, const char *fmt, va_list ap);
-/*
- * Append Python's repr() of the byte string s (bup prints paths and argv
- * this way): quoted with ' (or " when s has ' and no "), backslash
- * escapes for \\, the quote, \t \n \r, \xNN for other bytes outside
- * 0x20..0x7e; with b_prefix a leading "b" as Python 3 shows bytes.
- */
-void buf_add_pyrepr(struct buf *b, const char *s, int b_prefix);
 /* Remove `len` bytes starting at `pos`. */
 void buf_remove(struct buf *b, size_t pos, size_t len);
 

@@ -13,6 +13,7 @@
 
 #include "commit.h"
 #include "err.h"
+#include "pypath.h"
 
 static int corrupt(const char *what)
 {
@@ -231,9 +232,14 @@ void commit_argv_repr(struct buf *out, int argc, const char *const *argv,
 {
 	buf_addch(out, '[');
 	for (int i = 0; i < argc; i++) {
+		size_t at;
+
 		if (i)
 			buf_addstr(out, ", ");
-		buf_add_pyrepr(out, argv[i], b_prefix);
+		at = out->len;
+		pypath_bytes_repr(out, argv[i], strlen(argv[i]));
+		if (!b_prefix)
+			buf_remove(out, at, 1);
 	}
 	buf_addch(out, ']');
 }

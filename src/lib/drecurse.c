@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "pypath.h"
 
 void drecurse_opts_release(struct drecurse_opts *o)
 {
@@ -31,177 +32,12 @@ void drecurse_opts_release(struct drecurse_opts *o)
 	memset(o, 0, sizeof(*o));
 }
 
-/* ---- path helpers ---------------------------------------------------- */
-
-void drecurse_normpath(struct buf *out, const char *path)
-{
-	/* posixpath.normpath: collapse "//", ".", "..", trailing '/'. */
-	size_t start = out->len, n = strlen(path);
-	int absolute = path[0] == '/';
-	size_t i = 0;
-
-	if (!n) {
-		buf_addch(out, '.');
-		return;
-	}
-	if (absolute)
-		buf_addch(out, '/');
-	/* POSIX keeps exactly two leading slashes; Python does too. */
-	if (absolute && n > 1 && path[1] == '/' && (n == 2 || path[2] != '/'))
-		buf_addch(out, '/');
-	while (i < n) {
-		size_t j = i, clen;
-		while (j < n && path[j] != '/')
-			j++;
-		clen = j - i;
-		if (!clen || (clen == 1 && path[i] == '.')) {
-			/* skip */
-		} else if (clen == 2 && path[i] == '.' && path[i + 1] == '.') {
-			/* pop a component unless at the root or after ".." */
-			size_t base = start + (absolute ? 1 : 0);
-			char *last = NULL;
-			int dotdot;
-			if (out->len > base) {
-				last = memrchr(out->data + base, '/',
-					       out->len - base);
-				last = last ? last + 1 : out->data + base;
-			}
-			dotdot = last && out->data + out->len - last == 2 &&
-				 last[0] == '.' && last[1] == '.';
-			if (last && !dotdot) {
-				size_t nl = (size_t)(last - out->data);
-				if (nl > base)
-					nl--;  /* the '/' before it */
-				buf_setlen(out, nl);
-			} else if (!absolute) {
-				if (out->len > base)
-					buf_addch(out, '/');
-				buf_add(out, "..", 2);
-			}
-		} else {
-			if (out->len > start &&
-			    out->data[out->len - 1] != '/')
-				buf_addch(out, '/');
-			buf_add(out, path + i, clen);
-		}
-		i = j + 1;
-	}
-	if (out->len == start)
-		buf_addch(out, '.');
-}
-
-static void abspath(struct buf *out, const char *path)
-{
-	if (path[0] == '/') {
-		drecurse_normpath(out, path);
-	} else {
-		char cwd[PATH_MAX];
-		char *p;
-		if (!getcwd(cwd, sizeof(cwd)))
-			memcpy(cwd, "/", 2);
-		p = xstrfmt("%s/%s", cwd, path);
-		drecurse_normpath(out, p);
-		free(p);
-	}
-}
-
-/* os.path.realpath (non-strict): resolve what exists. */
-static void realpath_py(struct buf *out, const char *path)
-{
-	char *r = realpath(path, NULL);
-	struct buf tmp = BUF_INIT;
-	const char *slash;
-
-	if (r) {
-		buf_addstr(out, r);
-		free(r);
-		return;
-	}
-	abspath(&tmp, path);
-	slash = strrchr(tmp.data, '/');
-	if (slash && slash != tmp.data) {
-		char *dir = xstrndup(tmp.data, (size_t)(slash - tmp.data));
-		r = realpath(dir, NULL);
-		free(dir);
-		if (r) {
-			buf_addstr(out, r);
-			if (strcmp(r, "/"))
-				buf_addch(out, '/');
-			buf_addstr(out, slash + 1);
-			free(r);
-			buf_release(&tmp);
-			return;
-		}
-	}
-	buf_add(out, tmp.data, tmp.len);
-	buf_release(&tmp);
-}
-
-void drecurse_resolve_parent(struct buf *out, const char *path)
-{
-	struct stat st;
-
-	if (!lstat(path, &st) && S_ISLNK(st.st_mode)) {
-		const char *slash = strrchr(path, '/');
-		struct buf dir = BUF_INIT;
-		const char *name = slash ? slash + 1 : path;
-		if (slash)
-			buf_add(&dir, path, slash == path ? 1 :
-					    (size_t)(slash - path));
-		realpath_py(out, dir.len ? dir.data : ".");
-		if (out->len && out->data[out->len - 1] != '/')
-			buf_addch(out, '/');
-		buf_addstr(out, name);
-		buf_release(&dir);
-	} else {
-		realpath_py(out, path);
-	}
-}
-
-void drecurse_pyrepr(struct buf *out, const char *s, size_t n)
-{
-	char q = memchr(s, '\'', n) && !memchr(s, '"', n) ? '"' : '\'';
-
-	buf_addch(out, 'b');
-	buf_addch(out, q);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == (unsigned char)q || c == '\\') {
-			buf_addch(out, '\\');
-			buf_addch(out, c);
-		} else if (c == '\t') {
-			buf_addstr(out, "\\t");
-		} else if (c == '\n') {
-			buf_addstr(out, "\\n");
-		} else if (c == '\r') {
-			buf_addstr(out, "\\r");
-		} else if (c < 0x20 || c >= 0x7f) {
-			buf_addf(out, "\\x%02x", c);
-		} else {
-			buf_addch(out, c);
-		}
-	}
-	buf_addch(out, q);
-}
-
-void drecurse_oserror(struct buf *out, int err, const char *path, int bytes)
-{
-	size_t at;
-
-	buf_addf(out, "[Errno %d] %s: ", err, strerror(err));
-	at = out->len;
-	drecurse_pyrepr(out, path, strlen(path));
-	/* bup's xstat.lstat raises with a str filename: no b prefix */
-	if (!bytes)
-		buf_remove(out, at, 1);
-}
-
 /* ---- option helpers -------------------------------------------------- */
 
 void drecurse_add_exclude(struct drecurse_opts *o, const char *path)
 {
 	struct buf b = BUF_INIT;
-	drecurse_resolve_parent(&b, path);
+	pypath_resolve_parent(&b, path);
 	ALLOC_GROW(o->excluded, o->nr_excluded + 1, o->alloc_excluded);
 	o->excluded[o->nr_excluded++] = buf_detach(&b, NULL);
 	o->sorted = 0;
@@ -212,7 +48,7 @@ static int read_lines(const char *file, struct buf *b)
 	struct buf path = BUF_INIT;
 	int r;
 
-	drecurse_resolve_parent(&path, file);
+	pypath_resolve_parent(&path, file);
 	r = buf_read_file(b, path.data);
 	buf_release(&path);
 	if (r < 0)
@@ -454,7 +290,7 @@ static int is_excluded(struct walk *w, const char *path)
 		o->sorted = 1;
 	}
 	buf_reset(&w->tmp);
-	drecurse_normpath(&w->tmp, path);
+	pypath_normpath(&w->tmp, path);
 	key = w->tmp.data;
 	return bsearch(&key, o->excluded, o->nr_excluded, sizeof(char *),
 		       cmpstr) != NULL;
@@ -501,7 +337,7 @@ static int walk_dir(struct walk *w, int dfd)
 	if (!d) {
 		close(dfd);
 		buf_addf(&msg, "%s: ", w->path.data);
-		drecurse_oserror(&msg, errno, w->path.data, 1);
+		pypath_oserror(&msg, errno, w->path.data, 1);
 		report(w, &msg);
 		goto out;
 	}
@@ -519,9 +355,9 @@ static int walk_dir(struct walk *w, int dfd)
 			buf_setlen(&w->path, base);
 			buf_add(&w->path, de->d_name, n);
 			buf_reset(&w->tmp);
-			drecurse_resolve_parent(&w->tmp, w->path.data);
+			pypath_resolve_parent(&w->tmp, w->path.data);
 			buf_addf(&msg, "%s: ", w->tmp.data);
-			drecurse_oserror(&msg, errno, de->d_name, 0);
+			pypath_oserror(&msg, errno, de->d_name, 0);
 			report(w, &msg);
 			continue;
 		}
@@ -538,7 +374,7 @@ static int walk_dir(struct walk *w, int dfd)
 	if (errno) {
 		buf_setlen(&w->path, base);
 		buf_addf(&msg, "%s: ", w->path.data);
-		drecurse_oserror(&msg, errno, w->path.data, 1);
+		pypath_oserror(&msg, errno, w->path.data, 1);
 		report(w, &msg);
 	}
 	if (nr)
@@ -557,7 +393,7 @@ static int walk_dir(struct walk *w, int dfd)
 			int skip_contents = 0;
 			if (w->o->bup_dir) {
 				buf_reset(&w->tmp);
-				drecurse_normpath(&w->tmp, w->path.data);
+				pypath_normpath(&w->tmp, w->path.data);
 				if (!strcmp(w->tmp.data, w->o->bup_dir))
 					continue;
 			}
@@ -584,7 +420,7 @@ static int walk_dir(struct walk *w, int dfd)
 					int err = errno;
 					buf_setlen(&w->path, base);
 					buf_addf(&msg, "%s: ", w->path.data);
-					drecurse_oserror(&msg, err, name, 1);
+					pypath_oserror(&msg, err, name, 1);
 					report(w, &msg);
 					buf_add(&w->path, name, e->len);
 				} else {
@@ -626,7 +462,7 @@ int drecurse_walk(struct drecurse_opts *o, const char *const *paths,
 
 		if (lstat(path, &st) < 0) {
 			buf_addstr(&msg, "recursive_dirlist: ");
-			drecurse_oserror(&msg, errno, path, 0);
+			pypath_oserror(&msg, errno, path, 0);
 			report(&w, &msg);
 			continue;
 		}
@@ -636,12 +472,12 @@ int drecurse_walk(struct drecurse_opts *o, const char *const *paths,
 		}
 		fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 		if (fd < 0) {
-			drecurse_oserror(&msg, errno, path, 1);
+			pypath_oserror(&msg, errno, path, 1);
 			report(&w, &msg);
 			continue;
 		}
 		if (fstat(fd, &st) < 0) {
-			drecurse_oserror(&msg, errno, path, 1);
+			pypath_oserror(&msg, errno, path, 1);
 			report(&w, &msg);
 			close(fd);
 			continue;

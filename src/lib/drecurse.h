@@ -74,20 +74,4 @@ typedef int (*drecurse_fn)(void *data, const char *path, size_t len,
 int drecurse_walk(struct drecurse_opts *o, const char *const *paths,
 		  size_t nr, drecurse_fn fn, void *data);
 
-/*
- * bup's resolve_parent(): absolute path with every symlink resolved
- * except a final one.  Appends to `out`.
- */
-void drecurse_resolve_parent(struct buf *out, const char *path);
-/* Lexical os.path.normpath / abspath. */
-void drecurse_normpath(struct buf *out, const char *path);
-/* Python repr() of a bytes object, as bup's messages show paths. */
-void drecurse_pyrepr(struct buf *out, const char *s, size_t n);
-/*
- * str(OSError): "[Errno N] Text: b'path'" (bytes) or "... 'path'" (as
- * bup's xstat.lstat reports it).
- */
-void drecurse_oserror(struct buf *out, int err, const char *path,
-		      int bytes);
-
 #endif

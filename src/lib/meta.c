@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "pypath.h"
 #include "vint.h"
 #include "platform/acl.h"
 #include "platform/attr.h"
@@ -489,43 +490,6 @@ int meta_decode(struct meta *m, const void *buf, size_t len, size_t *used)
 /* ------------------------------------------------------------------ */
 /* Python-style messages                                               */
 
-/* repr() of bytes (b'...') or of str ('...'), appended to out. */
-static void add_repr(struct buf *out, const char *s, size_t n, int bytes)
-{
-	int dq = memchr(s, '\'', n) && !memchr(s, '"', n);
-	char q = dq ? '"' : '\'';
-
-	if (bytes)
-		buf_addch(out, 'b');
-	buf_addch(out, q);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '\\' || c == (unsigned char)q)
-			buf_addf(out, "\\%c", c);
-		else if (c == '\n')
-			buf_addstr(out, "\\n");
-		else if (c == '\r')
-			buf_addstr(out, "\\r");
-		else if (c == '\t')
-			buf_addstr(out, "\\t");
-		else if (c < 0x20 || c == 0x7f || (bytes && c >= 0x80))
-			buf_addf(out, "\\x%02x", c);
-		else
-			buf_addch(out, (char)c);
-	}
-	buf_addch(out, q);
-}
-
-/* str(OSError): "[Errno N] strerror" plus ": 'path'" / ": b'path'". */
-static void add_oserror(struct buf *out, int e, const char *path, int bytes)
-{
-	buf_addf(out, "[Errno %d] %s", e, strerror(e));
-	if (path) {
-		buf_addstr(out, ": ");
-		add_repr(out, path, strlen(path), bytes);
-	}
-}
-
 static void warnf(meta_warn_fn warn, void *ctx, const char *fmt, ...)
 	PRINTF(3, 4);
 static void warnf(meta_warn_fn warn, void *ctx, const char *fmt, ...)
@@ -551,7 +515,7 @@ static void warn_oserror(meta_warn_fn warn, void *ctx, const char *prefix,
 	if (!warn)
 		return;
 	buf_addstr(&b, prefix);
-	add_oserror(&b, e, path, bytes);
+	pypath_oserror(&b, e, path, bytes);
 	warn(ctx, b.data);
 	buf_release(&b);
 }
@@ -1181,10 +1145,10 @@ static int apply_acl(const struct meta *m, struct target *t,
 		for (int i = 0; i < (def ? 4 : 2); i++) {
 			if (i)
 				buf_addstr(&b, ", ");
-			add_repr(&b, m->acl[i].data, m->acl[i].len, 1);
+			pypath_bytes_repr(&b, m->acl[i].data, m->acl[i].len);
 		}
 		buf_addstr(&b, "] for ");
-		add_repr(&b, t->path, strlen(t->path), 0);
+		pypath_str_repr(&b, t->path);
 		if (warn)
 			warn(ctx, b.data);
 		buf_release(&b);
@@ -1216,7 +1180,7 @@ static int apply_linux_attr(const struct meta *m, struct target *t,
 		return err_errno("cannot set Linux attr of '%s'", t->path);
 	/* bup prints "(0x%s)" of hex(): the "0x0x" is its own. */
 	buf_addstr(&b, "Linux chattr: ");
-	add_oserror(&b, e, t->path, 0);
+	pypath_oserror(&b, e, t->path, 0);
 	buf_addf(&b, " (0x0x%llx)", (unsigned long long)m->linux_attr);
 	if (e == EINVAL)
 		buf_addstr(&b, " (if you're not using ntfs-3g, please report)");
@@ -1234,9 +1198,9 @@ static void warn_xattr(meta_warn_fn warn, void *ctx, const char *what,
 	if (!warn)
 		return;
 	buf_addf(&b, "xattr.%s ", what);
-	add_repr(&b, path, strlen(path), 0);
+	pypath_str_repr(&b, path);
 	buf_addstr(&b, ": ");
-	add_oserror(&b, e, NULL, 0);
+	pypath_oserror(&b, e, NULL, 0);
 	warn(ctx, b.data);
 	buf_release(&b);
 }

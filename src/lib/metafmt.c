@@ -13,6 +13,8 @@
 #include <sys/sysmacros.h>
 #include <time.h>
 
+#include "pypath.h"
+
 const char *metafmt_classification(int64_t mode, int include_exec)
 {
 	mode_t m = (mode_t)mode;
@@ -157,66 +159,6 @@ void metafmt_summary(struct buf *out, const struct meta *m, const char *name,
 	buf_release(&size);
 }
 
-void metafmt_bytes_repr(struct buf *out, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-	int sq = memchr(p, '\'', len) != NULL, dq = memchr(p, '"', len) != NULL;
-	char q = sq && !dq ? '"' : '\'';
-
-	buf_addch(out, 'b');
-	buf_addch(out, q);
-	for (size_t i = 0; i < len; i++) {
-		unsigned c = p[i];
-		if (c == '\\' || c == (unsigned char)q) {
-			buf_addch(out, '\\');
-			buf_addch(out, (int)c);
-		} else if (c == '\t') {
-			buf_addstr(out, "\\t");
-		} else if (c == '\n') {
-			buf_addstr(out, "\\n");
-		} else if (c == '\r') {
-			buf_addstr(out, "\\r");
-		} else if (c < 0x20 || c >= 0x7f) {
-			buf_addf(out, "\\x%02x", c);
-		} else {
-			buf_addch(out, (int)c);
-		}
-	}
-	buf_addch(out, q);
-}
-
-void metafmt_str_repr(struct buf *out, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	char q = strchr(s, '\'') && !strchr(s, '"') ? '"' : '\'';
-
-	buf_addch(out, q);
-	while (*p) {
-		unsigned c = *p;
-		if (c == '\\' || c == (unsigned char)q) {
-			buf_addch(out, '\\');
-			buf_addch(out, (int)c);
-		} else if (c == '\t') {
-			buf_addstr(out, "\\t");
-		} else if (c == '\n') {
-			buf_addstr(out, "\\n");
-		} else if (c == '\r') {
-			buf_addstr(out, "\\r");
-		} else if (c < 0x20 || c == 0x7f) {
-			buf_addf(out, "\\x%02x", c);
-		} else if (c == 0xc2 && p[1] >= 0x80 &&
-			   (p[1] <= 0xa0 || p[1] == 0xad)) {
-			/* U+0080..U+00A0 and U+00AD are not printable */
-			buf_addf(out, "\\x%02x", p[1]);
-			p++;
-		} else {
-			buf_addch(out, (int)c);
-		}
-		p++;
-	}
-	buf_addch(out, q);
-}
-
 static void add_time_repr(struct buf *out, const char *name,
 			  const struct meta_time *t)
 {
@@ -238,7 +180,7 @@ void metafmt_meta_repr(struct buf *out, const struct meta *m)
 		 (const void *)m);
 	if (m->path.len) {
 		buf_addstr(out, " path:");
-		metafmt_bytes_repr(out, m->path.data, m->path.len);
+		pypath_bytes_repr(out, m->path.data, m->path.len);
 	}
 	if (m->mode) {
 		/* the common record sets all of these (FORMAT.md 5.3) */
@@ -248,12 +190,12 @@ void metafmt_meta_repr(struct buf *out, const struct meta *m)
 		buf_addf(out, " uid:%lld gid:%lld", (long long)m->uid,
 			 (long long)m->gid);
 		buf_addstr(out, " user:");
-		metafmt_bytes_repr(out, m->user.data, m->user.len);
+		pypath_bytes_repr(out, m->user.data, m->user.len);
 		buf_addstr(out, " group:");
-		metafmt_bytes_repr(out, m->group.data, m->group.len);
+		pypath_bytes_repr(out, m->group.data, m->group.len);
 		/* bup prints the group again here (its __repr__ typo) */
 		buf_addstr(out, " rdev:");
-		metafmt_bytes_repr(out, m->group.data, m->group.len);
+		pypath_bytes_repr(out, m->group.data, m->group.len);
 	}
 	if (m->size >= 0)
 		buf_addf(out, " size:%lld", (long long)m->size);

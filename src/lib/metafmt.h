@@ -49,20 +49,6 @@ void metafmt_summary(struct buf *out, const struct meta *m, const char *name,
 		     enum metafmt_class classification, unsigned flags);
 
 /*
- * Python's repr() of a bytes value of any content (b'...'), as bup
- * prints object ids and paths inside its exception texts.
- */
-void metafmt_bytes_repr(struct buf *out, const void *data, size_t len);
-
-/*
- * Python's repr() of a str: quotes chosen as Python does, backslash,
- * quote and control characters escaped; other non-ASCII text (valid
- * UTF-8 from bup's path_msg) passes through, except the C1 controls,
- * U+00A0 and U+00AD, which Python also escapes as \xNN.
- */
-void metafmt_str_repr(struct buf *out, const char *s);
-
-/*
  * bup's Metadata.__repr__() ("<<class 'bup.metadata.Metadata'> instance
  * at 0x... mode: ... >"), used inside bup's VFS error texts.  The
  * address is the record's own, as Python prints id(); callers that

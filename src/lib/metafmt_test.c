@@ -73,15 +73,3 @@ UNIT_TEST(metafmt, summary_like_bup)
 	buf_release(&b);
 	meta_release(&m);
 }
-
-UNIT_TEST(metafmt, reprs)
-{
-	struct buf b = BUF_INIT;
-
-	metafmt_bytes_repr(&b, "a'\0\xff\\", 5);
-	CHECK(!strcmp(b.data, "b\"a'\\x00\\xff\\\\\""));
-	buf_reset(&b);
-	metafmt_str_repr(&b, "it's \xc3\xa9\xc2\xa0\\xff");
-	CHECK(!strcmp(b.data, "\"it's \xc3\xa9\\xa0\\\\xff\""));
-	buf_release(&b);
-}

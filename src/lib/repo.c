@@ -32,6 +32,7 @@
 #include "buf.h"
 #include "err.h"
 #include "odb.h"
+#include "pypath.h"
 #include "repo.h"
 
 /* ---- locating ---------------------------------------------------- */
@@ -927,17 +928,13 @@ static int write_new_file(const char *dir, const char *name,
 	return ret;
 }
 
-/* Python's os.path.dirname(): the head, trailing slashes stripped. */
+/* Python's os.path.dirname(): the head of pypath_split(). */
 static char *py_dirname(const char *p)
 {
-	const char *slash = strrchr(p, '/');
-	size_t n = slash ? (size_t)(slash - p) + 1 : 0, k = n;
+	size_t head, tail;
 
-	while (k && p[k - 1] == '/')
-		k--;
-	if (k)
-		n = k;   /* an all-slash head stays as is */
-	return xstrndup(p, n);
+	pypath_split(p, strlen(p), &head, &tail);
+	return xstrndup(p, head);
 }
 
 /* git's probe: does chmod +x stick on this filesystem? */

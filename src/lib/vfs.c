@@ -30,6 +30,7 @@
 #include "commit.h"
 #include "err.h"
 #include "metafmt.h"
+#include "pypath.h"
 #include "revwalk.h"
 #include "tree.h"
 
@@ -841,16 +842,16 @@ static void item_repr(struct buf *out, const struct vfs_item *it)
 	case VFS_CHUNKY:
 	case VFS_COMMIT:
 		buf_addstr(out, ", oid=");
-		metafmt_bytes_repr(out, it->oid.hash, sizeof(it->oid.hash));
+		pypath_bytes_repr(out, it->oid.hash, sizeof(it->oid.hash));
 		if (it->kind == VFS_COMMIT) {
 			buf_addstr(out, ", coid=");
-			metafmt_bytes_repr(out, it->coid.hash,
+			pypath_bytes_repr(out, it->coid.hash,
 					   sizeof(it->coid.hash));
 		}
 		break;
 	case VFS_FAKELINK:
 		buf_addstr(out, ", target=");
-		metafmt_bytes_repr(out, it->target, strlen(it->target));
+		pypath_bytes_repr(out, it->target, strlen(it->target));
 		break;
 	default:
 		break;
@@ -866,7 +867,7 @@ static void resolution_repr(struct buf *out, const struct vfs_list *l,
 		if (i)
 			buf_addstr(out, ", ");
 		buf_addch(out, '(');
-		metafmt_bytes_repr(out, l->e[i].name, strlen(l->e[i].name));
+		pypath_bytes_repr(out, l->e[i].name, strlen(l->e[i].name));
 		buf_addstr(out, ", ");
 		item_repr(out, &l->e[i].item);
 		buf_addch(out, ')');
@@ -890,7 +891,7 @@ static int resolve_error(struct vfs *v, int *err_no, int eno, const char *what,
 		buf_addstr(&m, "too many symlinks encountered while resolving ");
 	else
 		buf_addstr(&m, "path ");
-	metafmt_bytes_repr(&m, path, strlen(path));
+	pypath_bytes_repr(&m, path, strlen(path));
 	if (parent && parent->nr) {
 		buf_addstr(&m, eno == ELOOP ? " relative to " :
 			   " (relative to ");
