@@ -19,8 +19,8 @@
  *
  * The reflog ident is git's committer ident (GIT_COMMITTER_NAME/EMAIL,
  * committer.* / user.* config, else passwd and the host name with git's
- * ".(none)" fallback), not bup's commit ident.  A small reader for the
- * few config keys needed lives here so refs do not depend on more.
+ * ".(none)" fallback), not bup's commit ident, read with repo.c's
+ * config reader.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -152,116 +152,42 @@ struct ident_cfg {
 	int log_all;   /* -1 unset, 0 false, 1 true, 2 always */
 };
 
-static char *trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' ||
-			 e[-1] == '\n'))
-		*--e = '\0';
-	return s;
-}
-
 /*
- * Just enough of git's config syntax for the keys refs need:
- * "[section]" headers, "key = value" lines, '#'/';' comments, and a
- * quoted value.  Keys and sections are case-insensitive.
+ * One key, NULL when unset.  An unreadable or malformed config file
+ * counts as unset here: a ref update does not fail over a reflog's
+ * ident.
  */
-static void cfg_read_file(struct ident_cfg *c, const char *path)
+static char *cfg_get(struct repo *r, const char *key)
 {
-	FILE *f = fopen(path, "r");
-	char line[4096], section[128] = "";
+	char *v = NULL;
 
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		char *s = trim(line), *eq, *key, *val, **slot = NULL;
-
-		if (!*s || *s == '#' || *s == ';')
-			continue;
-		if (*s == '[') {
-			char *end = strchr(s, ']');
-			size_t n = end ? (size_t)(end - s - 1) : 0;
-			if (n >= sizeof(section))
-				n = 0;
-			memcpy(section, s + 1, n);
-			section[n] = '\0';
-			continue;
-		}
-		eq = strchr(s, '=');
-		if (eq)
-			*eq = '\0';
-		key = trim(s);
-		val = eq ? trim(eq + 1) : (char *)"true";
-		if (*val == '"') {
-			size_t n = strlen(val);
-			if (n >= 2 && val[n - 1] == '"') {
-				val[n - 1] = '\0';
-				val++;
-			}
-		}
-		if (!strcasecmp(section, "user")) {
-			if (!strcasecmp(key, "name"))
-				slot = &c->user_name;
-			else if (!strcasecmp(key, "email"))
-				slot = &c->user_email;
-		} else if (!strcasecmp(section, "committer")) {
-			if (!strcasecmp(key, "name"))
-				slot = &c->committer_name;
-			else if (!strcasecmp(key, "email"))
-				slot = &c->committer_email;
-		} else if (!strcasecmp(section, "core") &&
-			   !strcasecmp(key, "logallrefupdates")) {
-			if (!strcasecmp(val, "always"))
-				c->log_all = 2;
-			else
-				c->log_all = !strcasecmp(val, "true") ||
-					     !strcasecmp(val, "yes") ||
-					     !strcasecmp(val, "on") ||
-					     !strcmp(val, "1");
-		}
-		if (slot) {
-			free(*slot);
-			*slot = xstrdup(val);
-		}
+	if (repo_config_get(r, key, &v)) {
+		free(v);
+		return NULL;
 	}
-	fclose(f);
+	return v;
 }
 
-/* git's order: system, XDG/global, repository; later wins. */
+/* The keys the reflog needs, from git's files (repo_config_get()). */
 static void cfg_load(struct ident_cfg *c, struct repo *r)
 {
-	const char *home = getenv("HOME"), *xdg = getenv("XDG_CONFIG_HOME");
-	const char *global = getenv("GIT_CONFIG_GLOBAL");
-	char *p;
+	char *v;
 
 	memset(c, 0, sizeof(*c));
+	c->user_name = cfg_get(r, "user.name");
+	c->user_email = cfg_get(r, "user.email");
+	c->committer_name = cfg_get(r, "committer.name");
+	c->committer_email = cfg_get(r, "committer.email");
 	c->log_all = -1;
-	if (!getenv("GIT_CONFIG_NOSYSTEM")) {
-		const char *sys = getenv("GIT_CONFIG_SYSTEM");
-		cfg_read_file(c, sys ? sys : "/etc/gitconfig");
-	}
-	if (global) {
-		cfg_read_file(c, global);
-	} else {
-		if (xdg && *xdg)
-			p = xstrfmt("%s/git/config", xdg);
+	if ((v = cfg_get(r, "core.logAllRefUpdates"))) {
+		if (!strcasecmp(v, "always"))
+			c->log_all = 2;
 		else
-			p = xstrfmt("%s/.config/git/config", home ? home : "");
-		cfg_read_file(c, p);
-		free(p);
-		if (home) {
-			p = xstrfmt("%s/.gitconfig", home);
-			cfg_read_file(c, p);
-			free(p);
-		}
+			c->log_all = !strcasecmp(v, "true") ||
+				     !strcasecmp(v, "yes") ||
+				     !strcasecmp(v, "on") || !strcmp(v, "1");
+		free(v);
 	}
-	p = xstrfmt("%s/config", r->path);
-	cfg_read_file(c, p);
-	free(p);
 }
 
 static void cfg_release(struct ident_cfg *c)

@@ -45,6 +45,17 @@ static void make_repo(struct repo *r)
 	free(p);
 }
 
+static int write_all_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	int ret;
+
+	if (!f)
+		return -1;
+	ret = fputs(text, f) < 0;
+	return fclose(f) || ret ? -1 : 0;
+}
+
 static void free_repo(struct repo *r)
 {
 	free(r->path);
@@ -107,6 +118,46 @@ UNIT_TEST(refs, update_read_reflog)
 	buf_release(&log);
 	unsetenv("GIT_COMMITTER_NAME");
 	unsetenv("GIT_COMMITTER_EMAIL");
+	unsetenv("GIT_COMMITTER_DATE");
+	free_repo(&r);
+}
+
+/* The reflog ident comes from git's config rules (repo_config_get()). */
+UNIT_TEST(refs, reflog_ident_from_config)
+{
+	struct repo r;
+	struct oid a;
+	struct buf cfg = BUF_INIT, log = BUF_INIT;
+	char *p;
+
+	make_repo(&r);
+	oid_from_hex(&a, A);
+	setenv("GIT_CONFIG_GLOBAL", "/dev/null", 1);
+	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
+	setenv("GIT_COMMITTER_DATE", "@1700000000", 1);
+	unsetenv("GIT_COMMITTER_NAME");
+	unsetenv("GIT_COMMITTER_EMAIL");
+	buf_addstr(&cfg, "[Core]\n\tLogAllRefUpdates\n[x]\n\tlong = ");
+	/* longer than any line buffer: no key hides in its tail */
+	for (int i = 0; i < 5000; i++)
+		buf_addch(&cfg, i % 100 ? 'n' : '=');
+	buf_addstr(&cfg, "\n[user]\n\tname = \"Q \\\"U\\\" \\\n"
+		   "Ser\" ; comment\n\temail = u@example.com\n"
+		   "[committer \"sub\"]\n\tname = not this\n");
+	p = xstrfmt("%s/config", r.path);
+	CHECK(write_all_file(p, cfg.data) == 0);
+	free(p);
+	CHECK(refs_update(&r, "refs/heads/y", &a, NULL, 0, NULL) == 0);
+	p = xstrfmt("%s/logs/refs/heads/y", r.path);
+	CHECK(buf_read_file(&log, p) == 0);
+	CHECK(!strcmp(log.data,
+		      "0000000000000000000000000000000000000000 " A
+		      " Q \"U\" Ser <u@example.com> 1700000000 +0000\n"));
+	free(p);
+	buf_release(&log);
+	buf_release(&cfg);
+	unsetenv("GIT_CONFIG_GLOBAL");
+	unsetenv("GIT_CONFIG_NOSYSTEM");
 	unsetenv("GIT_COMMITTER_DATE");
 	free_repo(&r);
 }

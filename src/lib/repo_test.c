@@ -98,6 +98,91 @@ UNIT_TEST(repo, init_layout_and_config)
 	unsetenv("GIT_CONFIG_GLOBAL");
 }
 
+/*
+ * git's config rules, each value as `git config --file F --get KEY`
+ * 2.39 printed it for this file: sections and subsections, case,
+ * quotes, escapes, comments, continuation and CRLF lines, a value
+ * longer than any line buffer, the last value winning.
+ */
+UNIT_TEST(repo, config_git_rules)
+{
+	const char *t = unit_tmpdir();
+	char *d = xstrfmt("%s/r", t), *cfg = xstrfmt("%s/r/config", t);
+	struct buf text = BUF_INIT, longv = BUF_INIT;
+	struct repo *r = NULL;
+	static const struct {
+		const char *key, *value;
+	} want[] = {
+		{ "user.name", "A \"q\" B" },
+		{ "USER.Email", "a   b@c" },
+		{ "committer.name", "  second  " },
+		{ "core.logAllRefUpdates", "true" },   /* a bare name */
+		{ "esc.x\"y\\z.v", "tab\there\nnl\bbs" },
+		{ "legacy.subsec.k", "v1" },
+		{ "sp.v", "a   b    c  " },
+	};
+	char *v = NULL;
+
+	setenv("GIT_CONFIG_GLOBAL", "/dev/null", 1);
+	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
+	CHECK(repo_init(d) == 0);
+	CHECK(repo_open(&r, d) == 0);
+	if (!r)
+		goto out;
+	for (int i = 0; i < 5000; i++)
+		buf_addch(&longv, 'x');
+	buf_addf(&text,
+		 "; leading comment\n"
+		 "# another\n"
+		 "[User]\n"
+		 "\tname = \"A \\\"q\\\" B\"  ; trailing\n"
+		 "\tEMAIL = a\\\n"
+		 "   b@c # comment\n"
+		 "[committer]\n"
+		 "\tname = first\n"
+		 "\tname = \"  second  \"\n"
+		 "[core]\n"
+		 "\tlogAllRefUpdates\r\n"
+		 "[esc \"x\\\"y\\\\z\"]\n"
+		 "\tv = tab\\there\\nnl\\bbs\n"
+		 "[Legacy.SubSec]\n"
+		 "\tk = v1\n"
+		 "[long]\n"
+		 "\tv = %s\n"
+		 "[sp]\n"
+		 "\tv =   a   b  \"  c  \"  \n", longv.data);
+	write_file(cfg, text.data);
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
+		CHECK(repo_config_get(r, want[i].key, &v) == 0);
+		if (!v || strcmp(v, want[i].value))
+			unit_fail(__FILE__, __LINE__, "%s: '%s', git: '%s'",
+				  want[i].key, v ? v : "(null)",
+				  want[i].value);
+		free(v);
+	}
+	CHECK(repo_config_get(r, "long.v", &v) == 0);
+	CHECK(v && !strcmp(v, longv.data));
+	free(v);
+	/* a legacy subsection is lower-cased, a quoted one is not */
+	CHECK(repo_config_get(r, "legacy.SubSec.k", &v) == ERR_NOTFOUND);
+	free(v);
+	/* an unknown escape, an open quote: git refuses the file */
+	write_file(cfg, "[a]\n\tv = \\q\n");
+	CHECK(repo_config_get(r, "a.v", &v) == ERR_CORRUPT);
+	free(v);
+	write_file(cfg, "[a]\n\tv = \"open\n");
+	CHECK(repo_config_get(r, "a.v", &v) == ERR_CORRUPT);
+	free(v);
+out:
+	repo_free(r);
+	buf_release(&text);
+	buf_release(&longv);
+	free(d);
+	free(cfg);
+	unsetenv("GIT_CONFIG_GLOBAL");
+	unsetenv("GIT_CONFIG_NOSYSTEM");
+}
+
 UNIT_TEST(repo, config_read_write)
 {
 	const char *t = unit_tmpdir();
