@@ -349,6 +349,19 @@ void cli_usage_fatal(struct opts *o, const char *fmt, ...)
 	write_usage_and_exit(o, m.data);
 }
 
+double cli_parse_date(struct opts *o, const char *str)
+{
+	struct buf m = BUF_INIT;
+	double date;
+
+	if (!opt_parse_float(str, &date))
+		return date;
+	/* bup: '... %r' % e, the repr of the ValueError */
+	pypath_str_repr(&m, err_last());
+	cli_usage_fatal(o, "invalid date format (should be a float): "
+			"ValueError(%s)", m.data);
+}
+
 /* ---- repository -------------------------------------------------- */
 
 void cli_bytes_repr(struct buf *out, const char *s)

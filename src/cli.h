@@ -97,6 +97,11 @@ void cli_parse_opts(struct opts *o, const char *optspec, int argc,
 /* Print "usage...\nerror: msg" and exit 97 (bup's o.fatal). */
 NORETURN void cli_usage_fatal(struct opts *o, const char *fmt, ...)
 	PRINTF(2, 3);
+/*
+ * bup's parse_date_or_fatal(): str as Python's float() reads it
+ * (opt_parse_float()), or cli_usage_fatal() with bup's message.
+ */
+double cli_parse_date(struct opts *o, const char *str);
 
 /*
  * Open the repository from BUP_DIR/-d or ~/.bup; on failure print bup's

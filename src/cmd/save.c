@@ -1321,19 +1321,6 @@ static int save_tree(struct save *s, struct oid *tree)
 
 /* ---- the command ---------------------------------------------------- */
 
-/* Python's float(): surrounding whitespace allowed, nothing else. */
-static int parse_float(const char *str, double *out)
-{
-	char *end;
-
-	*out = strtod(str, &end);
-	if (end == str)
-		return -1;
-	while (*end == ' ' || *end == '\t' || *end == '\n')
-		end++;
-	return *end ? -1 : 0;
-}
-
 static long long num_opt(struct opts *o, const char *flag)
 {
 	long long v = 0;
@@ -1514,11 +1501,7 @@ int cmd_save(int argc, const char **argv)
 	if (!o.argc)
 		cli_usage_fatal(&o, "no filenames given");
 	if (opt_count(&o, "d") && (str = opt_str(&o, "d")) && *str) {
-		if (parse_float(str, &date) < 0)
-			cli_usage_fatal(&o, "invalid date format (should be "
-					"a float): ValueError(\"could not "
-					"convert string to float: '%s'\")",
-					str);
+		date = cli_parse_date(&o, str);
 	} else {
 		date = now_secs();
 	}

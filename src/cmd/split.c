@@ -240,20 +240,6 @@ static char *trim_ws(char *s)
 	return s;
 }
 
-/* Python's float(): surrounding whitespace allowed, nothing else. */
-static int parse_float(const char *s, double *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtod(s, &end);
-	if (end == s)
-		return -1;
-	while (*end == ' ' || *end == '\t' || *end == '\n')
-		end++;
-	return *end ? -1 : 0;
-}
-
 static long long num_opt(struct opts *o, const char *flag)
 {
 	long long v = 0;
@@ -326,16 +312,7 @@ int cmd_split(int argc, const char **argv)
 	/* bup: client.bwlimit, which only its remote pack writer obeys */
 	bwlimit = num_opt(&o, "bwlimit");
 	if (opt_count(&o, "d") && opt_str(&o, "d") && *opt_str(&o, "d")) {
-		if (parse_float(opt_str(&o, "d"), &date) < 0) {
-			struct buf m = BUF_INIT;
-			/* Python: ValueError("could not convert ...: 'X'") */
-			buf_addstr(&m, "invalid date format (should be a "
-				       "float): ValueError(\"could not "
-				       "convert string to float: '");
-			buf_addstr(&m, opt_str(&o, "d"));
-			buf_addstr(&m, "'\")");
-			cli_usage_fatal(&o, "%s", m.data);
-		}
+		date = cli_parse_date(&o, opt_str(&o, "d"));
 	} else {
 		struct timeval tv;
 		gettimeofday(&tv, NULL);

@@ -17,11 +17,14 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "opt.h"
+#include "err.h"
+#include "pypath.h"
 
 /* ---- code points ------------------------------------------------- */
 
@@ -1054,6 +1057,94 @@ int opt_int(const struct opts *o, const char *flag, long long *out,
  * powers of 1024), truncated to an integer.  Text after the unit is
  * ignored, as re.match only anchors the start.
  */
+/* Python's whitespace for float(): Py_ISSPACE (not 0x1c..0x1f). */
+static int float_ws(int c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+static int is_digit(int c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Whether s is one of Python's float() words: inf, infinity, nan. */
+static int float_word(const char *s)
+{
+	if (*s == '+' || *s == '-')
+		s++;
+	return !strcasecmp(s, "inf") || !strcasecmp(s, "infinity") ||
+	       !strcasecmp(s, "nan");
+}
+
+/* [+-] digits [. digits] [e [+-] digits], one digit at least before e. */
+static int float_decimal(const char *s)
+{
+	int digits = 0;
+
+	if (*s == '+' || *s == '-')
+		s++;
+	while (is_digit(*s)) {
+		s++;
+		digits++;
+	}
+	if (*s == '.')
+		for (s++; is_digit(*s); s++)
+			digits++;
+	if (!digits)
+		return 0;
+	if (*s == 'e' || *s == 'E') {
+		s++;
+		if (*s == '+' || *s == '-')
+			s++;
+		if (!is_digit(*s))
+			return 0;
+		while (is_digit(*s))
+			s++;
+	}
+	return !*s;
+}
+
+int opt_parse_float(const char *s, double *out)
+{
+	const char *p = s, *end = s + strlen(s);
+	struct buf clean = BUF_INIT;
+	int ret = 0;
+
+	while (p < end && float_ws((unsigned char)*p))
+		p++;
+	while (end > p && float_ws((unsigned char)end[-1]))
+		end--;
+	for (const char *q = p; q < end; q++) {
+		/* '_' groups digits: only between two of them */
+		if (*q != '_')
+			buf_addch(&clean, *q);
+		else if (q == p || q + 1 == end || !is_digit(q[-1]) ||
+			 !is_digit(q[1]))
+			goto bad;
+	}
+	/*
+	 * The grammar is checked first: strtod() would also take hex
+	 * floats, "nan(...)" and a prefix.  It rounds as Python does
+	 * (correctly), and overflows to inf as float() does.
+	 */
+	if (!float_word(clean.data) && !float_decimal(clean.data))
+		goto bad;
+	*out = strtod(clean.data, NULL);
+	goto out;
+bad:
+	{
+		struct buf m = BUF_INIT;
+		pypath_str_repr(&m, s);
+		ret = err_set(ERR_USAGE, "could not convert string to "
+			      "float: %s", m.data);
+		buf_release(&m);
+	}
+out:
+	buf_release(&clean);
+	return ret;
+}
+
 int opt_parse_num(const char *s, long long *out)
 {
 	const char *p = s, *u;

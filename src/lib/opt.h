@@ -99,4 +99,15 @@ void opt_textwrap(struct buf *out, const char *text, long width,
 /* Parse "123", "4k", "1M"... (powers of 1024, as bup's parse_num). */
 int opt_parse_num(const char *s, long long *out);
 
+/*
+ * Python's float() of a str: ASCII whitespace around ("\t\n\v\f\r "),
+ * an optional sign, then "inf", "infinity" or "nan" in any
+ * case, or decimal digits with at most one '.' and an optional
+ * exponent; '_' only between two digits; out of range is +-inf or 0 as
+ * in Python.  Returns 0, or ERR_USAGE with Python's message ("could
+ * not convert string to float: 'x'").  NEEDSWORK: Python also takes
+ * non-ASCII digits and whitespace.
+ */
+int opt_parse_float(const char *s, double *out);
+
 #endif

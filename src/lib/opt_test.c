@@ -3,10 +3,13 @@
  * below were produced by bup 0.33.7's options.py under Python 3.11 with
  * BUP_TTY_WIDTH set), and getopt.gnu_getopt's parsing and messages.
  */
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "err.h"
 #include "opt.h"
 #include "unit.h"
 
@@ -732,4 +735,62 @@ UNIT_TEST(opt, parse_num)
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
 		CHECK(opt_parse_num(bad[i], &v) == -1);
+}
+
+/* float() as Python answers it: t/vectors/python/pypath.txt. */
+UNIT_TEST(opt, parse_float_vectors)
+{
+	FILE *f = fopen(unit_vector("python/pypath.txt"), "r");
+	char line[4096];
+	int nr = 0;
+
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char in[256] = "", want[256] = "", *w, *save = NULL;
+		size_t n = 0;
+		double d = -1;
+		int ret;
+
+		line[strcspn(line, "\n")] = '\0';
+		if (strncmp(line, "float ", 6))
+			continue;
+		strtok_r(line, " ", &save);
+		w = strtok_r(NULL, " ", &save);
+		for (; strcmp(w, "-") && w[0] && w[1] && n < 255; w += 2)
+			in[n++] = (char)strtol((char[3]){ w[0], w[1], 0 },
+					       NULL, 16);
+		in[n] = '\0';
+		w = strtok_r(NULL, " ", &save);
+		ret = opt_parse_float(in, &d);
+		if (!strcmp(w, "error")) {
+			w = strtok_r(NULL, " ", &save);
+			for (n = 0; w[0] && w[1] && n < 255; w += 2)
+				want[n++] = (char)strtol(
+					(char[3]){ w[0], w[1], 0 }, NULL, 16);
+			want[n] = '\0';
+			CHECK(ret == ERR_USAGE);
+			if (strcmp(err_last(), want))
+				unit_fail(__FILE__, __LINE__, "float('%s'): "
+					  "'%s', Python: '%s'", in,
+					  err_last(), want);
+		} else if (!strcmp(w, "nan")) {
+			CHECK(ret == 0 && isnan(d));
+		} else {
+			uint64_t bits;
+			char got[17];
+
+			memcpy(&bits, &d, sizeof(bits));
+			snprintf(got, sizeof(got), "%016llx",
+				 (unsigned long long)bits);
+			if (ret || strcmp(got, w))
+				unit_fail(__FILE__, __LINE__, "float('%s'): "
+					  "%d %s, Python: %s", in, ret, got,
+					  w);
+		}
+		nr++;
+	}
+	fclose(f);
+	CHECK(nr > 40);
 }

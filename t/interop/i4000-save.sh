@@ -226,7 +226,8 @@ test_expect_success BUP 'vanished and retyped files: bup'"'"'s errors, exit 1' '
 '
 
 test_expect_success BUP 'usage errors: same text, exit 97' '
-	for args in "" "-t" "-t --date x $D" "-n a..b $D" \
+	for args in "" "-t" "-t --date x $D" "-t --date 0x10 $D" \
+		"-t --date nan(1) $D" "-t --date 1__0 $D" "-n a..b $D" \
 		"-t --strip --strip-path=/x $D" "-t --strip --graft a=b $D" \
 		"-t --strip-path=/x --graft a=b $D" "-t --graft ab $D" \
 		"-t --graft a=b=c $D" "-t --graft =b $D" "-t --nosuch $D"
