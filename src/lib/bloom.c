@@ -126,30 +126,11 @@ static int bloom_parse_header(const char *name, const unsigned char *p,
 static int bloom_parse_names(struct bloom_file *b, const char *name,
 			     const unsigned char *p, size_t names_len)
 {
-	size_t nr_names = 0, i;
-	char **list, *data;
+	size_t nr_names, bad;
+	char **list;
 
-	if (names_len) {
-		nr_names = 1;
-		for (i = 0; i < names_len; i++)
-			if (!p[i])
-				nr_names++;
-	}
-	list = xmalloc(st_add(st_mult(nr_names, sizeof(char *)),
-			      st_add(names_len, 1)));
-	data = (char *)(list + nr_names);
-	if (names_len)
-		memcpy(data, p, names_len);
-	data[names_len] = '\0';
-	for (i = 0; i < nr_names; i++) {
-		size_t n = strlen(data);
-		if (!n || memchr(data, '/', n)) {
-			free(list);
-			return bloom_corrupt(name, "invalid idx name #%zu", i);
-		}
-		list[i] = data;
-		data += n + 1;
-	}
+	if (idx_parse_names(&list, &nr_names, &bad, p, names_len))
+		return bloom_corrupt(name, "invalid idx name #%zu", bad);
 	b->idxnames = list;
 	b->nr_idxnames = nr_names;
 	return 0;

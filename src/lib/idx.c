@@ -303,3 +303,41 @@ int idx_write_v2(int fd, const char *path, struct idx_entry *entries,
 	free(b);
 	return ret;
 }
+
+int idx_parse_names(char ***list, size_t *nr, size_t *bad, const void *buf,
+		    size_t len)
+{
+	const char *names = buf;
+	size_t count = 0;
+	char **v, *data;
+
+	*list = NULL;
+	*nr = 0;
+	if (len) {
+		count = 1;
+		for (size_t i = 0; i < len; i++)
+			if (!names[i])
+				count++;
+	}
+	/* count <= len + 1, both from a mapped file: st_* still check */
+	v = xmalloc(st_add(st_mult(count, sizeof(char *)), st_add(len, 1)));
+	data = (char *)(v + count);
+	if (len)
+		memcpy(data, names, len);
+	data[len] = '\0';
+	for (size_t i = 0; i < count; i++) {
+		size_t n = strlen(data);
+
+		if (!n || memchr(data, '/', n) || !strcmp(data, ".") ||
+		    !strcmp(data, "..")) {
+			free(v);
+			*bad = i;
+			return -1;
+		}
+		v[i] = data;
+		data += n + 1;
+	}
+	*list = v;
+	*nr = count;
+	return 0;
+}

@@ -52,6 +52,18 @@ uint64_t idx_nth_offset(const struct idx_file *idx, uint32_t n);
 /* CRC-32 of entry n (v2; 0 for v1, which has none). */
 uint32_t idx_nth_crc(const struct idx_file *idx, uint32_t n);
 
+/*
+ * The idx names that close a midx or bloom file (FORMAT.md 2.5, 2.6):
+ * basenames joined by single NULs, no trailing NUL.  Returns 0 with
+ * *list (one allocation holding the pointers and the names: free(*list))
+ * and *nr (0 for len 0), or -1 with *bad the index of the first name
+ * that is empty, holds a '/' or is "." or "..": readers join the names
+ * with the file's directory.  The caller reports that as its own
+ * corruption.
+ */
+int idx_parse_names(char ***list, size_t *nr, size_t *bad, const void *buf,
+		    size_t len);
+
 /* One object for the writer. */
 struct idx_entry {
 	struct oid oid;

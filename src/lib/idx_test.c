@@ -254,3 +254,35 @@ UNIT_TEST(idx, open_errors)
 	CHECK(idx_open(&idx, path) == ERR_CORRUPT);
 	CHECK(strstr(err_last(), path) != NULL);
 }
+
+/* The name list closing midx and bloom files: what is refused. */
+UNIT_TEST(idx, parse_names)
+{
+	static const char ok[] = "pack-a.idx\0pack-b.idx";
+	static const struct {
+		const char *buf;
+		size_t len, bad;
+	} rejects[] = {
+		{ "a\0", 2, 1 },          /* a trailing NUL: an empty name */
+		{ "\0a", 2, 0 },
+		{ "a\0b/c", 5, 1 },
+		{ "a\0b\0..", 7, 2 },
+		{ ".", 1, 0 },
+		{ "x\0\0y", 4, 1 },
+	};
+	char **list = NULL;
+	size_t nr = 9, bad = 9;
+
+	CHECK(idx_parse_names(&list, &nr, &bad, ok, sizeof(ok) - 1) == 0);
+	CHECK(nr == 2 && list && !strcmp(list[0], "pack-a.idx") &&
+	      !strcmp(list[1], "pack-b.idx"));
+	free(list);
+	CHECK(idx_parse_names(&list, &nr, &bad, "", 0) == 0 && nr == 0);
+	free(list);
+	for (size_t i = 0; i < ARRAY_SIZE(rejects); i++) {
+		bad = 99;
+		CHECK(idx_parse_names(&list, &nr, &bad, rejects[i].buf,
+				      rejects[i].len) == -1);
+		CHECK(bad == rejects[i].bad && !list && !nr);
+	}
+}

@@ -70,7 +70,7 @@ int midx_parse(struct midx_file *m, const char *name, const void *buf,
 	uint64_t fan_bytes, need;
 	const unsigned char *names;
 	size_t names_len, nr_names = 0, i;
-	char **list, *data;
+	char **list;
 
 	memset(m, 0, sizeof(*m));
 	if (len < MIDX_HDR)
@@ -111,34 +111,8 @@ int midx_parse(struct midx_file *m, const char *name, const void *buf,
 	names_len = len - need;
 	if (prev && !names_len)
 		return midx_corrupt(name, "no idx names");
-	if (names_len) {
-		nr_names = 1;
-		for (i = 0; i < names_len; i++)
-			if (!names[i])
-				nr_names++;
-	}
-	/* One block: the pointer array, then the names, NUL-terminated. */
-	list = xmalloc(st_add(st_mult(nr_names, sizeof(char *)),
-			      st_add(names_len, 1)));
-	data = (char *)(list + nr_names);
-	if (names_len)
-		memcpy(data, names, names_len);
-	data[names_len] = '\0';
-	for (i = 0; i < nr_names; i++) {
-		size_t n = strlen(data);
-		/*
-		 * Names are joined with single NULs, no trailing NUL; they
-		 * are basenames that readers join with the midx's directory,
-		 * so an empty name or one with a '/' is refused.
-		 */
-		if (!n || memchr(data, '/', n) || !strcmp(data, "..") ||
-		    !strcmp(data, ".")) {
-			free(list);
-			return midx_corrupt(name, "invalid idx name #%zu", i);
-		}
-		list[i] = data;
-		data += n + 1;
-	}
+	if (idx_parse_names(&list, &nr_names, &i, names, names_len))
+		return midx_corrupt(name, "invalid idx name #%zu", i);
 	m->map = p;
 	m->map_len = len;
 	m->bits = bits;
