@@ -1033,26 +1033,6 @@ out:
 	return ret;
 }
 
-/* git's "+HHMM": the sign of the offset itself (bup's _git_date_str) */
-static void add_git_tz(struct buf *out, int tz)
-{
-	int a = tz < 0 ? -tz : tz;
-
-	buf_addf(out, "%c%02d%02d", tz < 0 ? '-' : '+', a / 60, a % 60);
-}
-
-/*
- * bup's utc_offset_str for the local zone: "%+03d%02d" of the hours, so
- * an offset between -1h and 0 is printed with '+' (FORMAT.md 6.1).
- */
-static void add_local_tz(struct buf *out, int64_t t)
-{
-	int tz = commit_local_tz(t), a = tz < 0 ? -tz : tz;
-
-	buf_addf(out, "%c%02d%02d", tz < 0 && a / 60 ? '-' : '+', a / 60,
-		 a % 60);
-}
-
 static int64_t now_secs(void)
 {
 	struct timeval tv;
@@ -1070,6 +1050,7 @@ static int append_commit(struct get_ctx *g, const struct oid *commit,
 			 struct oid *tree)
 {
 	struct commit_info ci;
+	struct commit_sig author, committer;
 	struct buf text = BUF_INIT, ident = BUF_INIT;
 	int64_t now = now_secs();
 	int ret;
@@ -1080,16 +1061,12 @@ static int append_commit(struct get_ctx *g, const struct oid *commit,
 	if ((ret = copy_reachable(g, &ci.tree)) < 0)
 		goto out;
 	commit_default_ident(&ident);
-	buf_addf(&text, "tree %s\n", oid_hex(&ci.tree));
-	if (parent)
-		buf_addf(&text, "parent %s\n", oid_hex(parent));
-	buf_addf(&text, "author %s %lld ", ci.author,
-		 (long long)ci.author_time);
-	add_git_tz(&text, ci.author_tz);
-	buf_addf(&text, "\ncommitter %s %lld ", ident.data, (long long)now);
-	add_local_tz(&text, now);
-	buf_addstr(&text, "\n\n");
-	buf_add(&text, ci.message, ci.message_len);
+	author = (struct commit_sig){ ci.author, ci.author_time,
+				      ci.author_tz, 0 };
+	committer = (struct commit_sig){ ident.data, now,
+					 commit_local_tz(now), 1 };
+	commit_format_sigs(&text, &ci.tree, parent, &author, &committer,
+			   ci.message, ci.message_len);
 	ret = objsink_write(g->sink, OBJ_COMMIT, text.data, text.len,
 			    new_commit);
 out:

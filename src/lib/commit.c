@@ -163,29 +163,46 @@ void commit_release(struct commit_info *c)
  * bup's utc_offset_str: "%+03d%02d" % (-h if off < 0 else h, m), so an
  * offset between -1h and 0 (h == 0) is printed with a '+' (bup quirk).
  */
-static void add_tz(struct buf *out, int tz)
+static void add_tz(struct buf *out, int tz, int local)
 {
 	int a = tz < 0 ? -tz : tz;
 	int h = a / 60, m = a % 60;
 
-	buf_addf(out, "%c%02d%02d", tz < 0 && h ? '-' : '+', h, m);
+	/* bup: "%+03d" of -0 hours is "+00" in utc_offset_str() only */
+	buf_addf(out, "%c%02d%02d", tz < 0 && (h || !local) ? '-' : '+', h,
+		 m);
+}
+
+static void add_sig(struct buf *out, const char *what,
+		    const struct commit_sig *s)
+{
+	buf_addf(out, "%s %s %lld ", what, s->ident, (long long)s->secs);
+	add_tz(out, s->tz_minutes, s->tz_local);
+	buf_addch(out, '\n');
+}
+
+void commit_format_sigs(struct buf *out, const struct oid *tree,
+			const struct oid *parent,
+			const struct commit_sig *author,
+			const struct commit_sig *committer, const char *msg,
+			size_t msg_len)
+{
+	buf_addf(out, "tree %s\n", oid_hex(tree));
+	if (parent)
+		buf_addf(out, "parent %s\n", oid_hex(parent));
+	add_sig(out, "author", author);
+	add_sig(out, "committer", committer);
+	buf_addch(out, '\n');
+	buf_add(out, msg, msg_len);
 }
 
 void commit_format(struct buf *out, const struct oid *tree,
 		   const struct oid *parent, const char *ident, int64_t secs,
 		   int tz_minutes, const char *msg, size_t msg_len)
 {
-	buf_addf(out, "tree %s\n", oid_hex(tree));
-	if (parent)
-		buf_addf(out, "parent %s\n", oid_hex(parent));
-	for (int i = 0; i < 2; i++) {
-		buf_addf(out, "%s %s %lld ", i ? "committer" : "author", ident,
-			 (long long)secs);
-		add_tz(out, tz_minutes);
-		buf_addch(out, '\n');
-	}
-	buf_addch(out, '\n');
-	buf_add(out, msg, msg_len);
+	struct commit_sig sig = { ident, secs, tz_minutes, 1 };
+
+	commit_format_sigs(out, tree, parent, &sig, &sig, msg, msg_len);
 }
 
 void commit_default_ident(struct buf *out)

@@ -28,9 +28,31 @@ struct commit_info {
 int commit_parse(struct commit_info *c, const void *buf, size_t len);
 void commit_release(struct commit_info *c);
 
+/* An author or committer line: "Name <mail>", time and zone. */
+struct commit_sig {
+	const char *ident;
+	int64_t secs;
+	int tz_minutes;        /* east of UTC */
+	/*
+	 * bup formats the local zone with "%+03d%02d" (helpers'
+	 * utc_offset_str: -00:30 is "+0030") and a zone taken from a
+	 * commit as git does ("-0030"): set for the former.
+	 */
+	int tz_local;
+};
+
 /*
- * bup's commit text: tree, optional parent, author and committer
- * `ident` at (secs, tz), blank line, msg.
+ * bup's commit text (git.create_commit_blob): tree, optional parent,
+ * author, committer, blank line, msg.
+ */
+void commit_format_sigs(struct buf *out, const struct oid *tree,
+			const struct oid *parent,
+			const struct commit_sig *author,
+			const struct commit_sig *committer, const char *msg,
+			size_t msg_len);
+/*
+ * commit_format_sigs() with `ident` at (secs, tz_minutes, local zone)
+ * as both author and committer: what save, split and get write.
  */
 void commit_format(struct buf *out, const struct oid *tree,
 		   const struct oid *parent, const char *ident, int64_t secs,

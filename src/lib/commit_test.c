@@ -124,3 +124,39 @@ UNIT_TEST(commit, default_ident)
 	      b.data[b.len - 1] == '>');
 	buf_release(&b);
 }
+
+/* bup get's append: the source's author and zone, our local committer. */
+UNIT_TEST(commit, format_sigs)
+{
+	struct commit_sig author = { "A U <a@x>", 1600000000, -30, 0 };
+	struct commit_sig committer = { "C <c@y>", 1700000000, -30, 1 };
+	struct buf out = BUF_INIT, again = BUF_INIT;
+	struct commit_info c;
+
+	commit_format_sigs(&out, &oid_empty_tree, &oid_empty_blob, &author,
+			   &committer, "msg\n", 4);
+	CHECK(!strcmp(out.data,
+		      "tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n"
+		      "parent e69de29bb2d1d6434b8b29ae775ad8c2e48c5391\n"
+		      "author A U <a@x> 1600000000 -0030\n"
+		      "committer C <c@y> 1700000000 +0030\n"
+		      "\nmsg\n"));
+	/* a parsed commit formats back to its own bytes */
+	CHECK(commit_parse(&c, out.data, out.len) == 0);
+	author = (struct commit_sig){ c.author, c.author_time, c.author_tz,
+				      0 };
+	committer = (struct commit_sig){ c.committer, c.committer_time,
+					 c.committer_tz, 0 };
+	commit_format_sigs(&again, &c.tree, &c.parents[0], &author,
+			   &committer, c.message, c.message_len);
+	CHECK(again.len == out.len && !strcmp(again.data, out.data));
+	commit_release(&c);
+	/* commit_format() is both sides in the local style */
+	buf_reset(&out);
+	commit_format(&out, &oid_empty_tree, NULL, "a <b@c>", 5, 90, "", 0);
+	CHECK(!strcmp(out.data,
+		      "tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n"
+		      "author a <b@c> 5 +0130\ncommitter a <b@c> 5 +0130\n\n"));
+	buf_release(&out);
+	buf_release(&again);
+}
