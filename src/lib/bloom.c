@@ -46,13 +46,16 @@ static uint32_t bloom_max_bits(uint32_t k)
 PRINTF(2, 3)
 static int bloom_corrupt(const char *name, const char *fmt, ...)
 {
-	char msg[512];
+	struct buf msg = BUF_INIT;
 	va_list ap;
+	int ret;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	buf_vaddf(&msg, fmt, ap);
 	va_end(ap);
-	return err_set(ERR_CORRUPT, "%s: corrupt bloom: %s", name, msg);
+	ret = err_set(ERR_CORRUPT, "%s: corrupt bloom: %s", name, msg.data);
+	buf_release(&msg);
+	return ret;
 }
 
 static void bloom_say(void (*fn)(const char *), const char *fmt, ...)
@@ -130,7 +133,9 @@ static int bloom_parse_names(struct bloom_file *b, const char *name,
 	char **list;
 
 	if (idx_parse_names(&list, &nr_names, &bad, p, names_len))
-		return bloom_corrupt(name, "invalid idx name #%zu", bad);
+		return bad == SIZE_MAX ?
+			bloom_corrupt(name, "idx name list too large") :
+			bloom_corrupt(name, "invalid idx name #%zu", bad);
 	b->idxnames = list;
 	b->nr_idxnames = nr_names;
 	return 0;

@@ -1,61 +1,118 @@
-/* Thread-local error slot (err.h). */
+/*
+ * Thread-local error slot (err.h).  Messages may be any length: each
+ * thread keeps two growable buffers, the current message and a scratch
+ * one, and swaps them, so that steady-state reporting allocates nothing
+ * and a message can quote err_last() itself.  A thread's buffers are
+ * freed when it exits (a pthread key destructor).
+ */
 #include "err.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-static _Thread_local char err_msg[1024];
-static _Thread_local int err_code_last;
+#include "buf.h"
+
+struct err_slot {
+	struct buf msg, scratch;
+	int code;
+};
+
+static _Thread_local struct err_slot *slot;
+static pthread_key_t slot_key;
+static pthread_once_t slot_once = PTHREAD_ONCE_INIT;
+static int slot_key_ok;
+
+static void slot_free(void *p)
+{
+	struct err_slot *s = p;
+
+	buf_release(&s->msg);
+	buf_release(&s->scratch);
+	free(s);
+}
+
+static void slot_key_init(void)
+{
+	slot_key_ok = !pthread_key_create(&slot_key, slot_free);
+}
+
+static struct err_slot *get_slot(void)
+{
+	if (!slot) {
+		slot = xcalloc(1, sizeof(*slot));
+		buf_init(&slot->msg, 0);
+		buf_init(&slot->scratch, 0);
+		pthread_once(&slot_once, slot_key_init);
+		/* (without a key the slot lives as long as the process) */
+		if (slot_key_ok)
+			pthread_setspecific(slot_key, slot);
+	}
+	return slot;
+}
 
 /*
  * Callers may pass err_last() itself as an argument (to prefix a path
- * to a lower-level message), so format into a scratch buffer first:
- * vsnprintf() from and into the same array is undefined.
+ * to a lower-level message), so format into the scratch buffer, then
+ * swap: the old message stays valid while it is read.
  */
+static int set_v(int code, int add_errno, const char *fmt, va_list ap)
+{
+	int e = errno;
+	struct err_slot *s = get_slot();
+	struct buf t;
+
+	buf_reset(&s->scratch);
+	buf_vaddf(&s->scratch, fmt, ap);
+	if (add_errno)
+		buf_addf(&s->scratch, ": %s", strerror(e));
+	t = s->msg;
+	s->msg = s->scratch;
+	s->scratch = t;
+	s->code = code;
+	errno = e;
+	return code;
+}
+
 int err_set(int code, const char *fmt, ...)
 {
-	char tmp[sizeof(err_msg)];
 	va_list ap;
+	int ret;
+
 	va_start(ap, fmt);
-	vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	ret = set_v(code, 0, fmt, ap);
 	va_end(ap);
-	memcpy(err_msg, tmp, sizeof(err_msg));
-	err_code_last = code;
-	return code;
+	return ret;
 }
 
 int err_errno(const char *fmt, ...)
 {
-	int e = errno;
-	char tmp[sizeof(err_msg)];
-	size_t n;
 	va_list ap;
+	int ret;
 
 	va_start(ap, fmt);
-	vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	ret = set_v(ERR_IO, 1, fmt, ap);
 	va_end(ap);
-	memcpy(err_msg, tmp, sizeof(err_msg));
-	n = strlen(err_msg);
-	snprintf(err_msg + n, sizeof(err_msg) - n, ": %s", strerror(e));
-	err_code_last = ERR_IO;
-	errno = e;
-	return ERR_IO;
+	return ret;
 }
 
 const char *err_last(void)
 {
-	return err_msg;
+	return slot ? slot->msg.data : "";
 }
 
 int err_last_code(void)
 {
-	return err_code_last;
+	return slot ? slot->code : 0;
 }
 
 void err_clear(void)
 {
-	err_msg[0] = '\0';
-	err_code_last = 0;
+	if (slot) {
+		buf_reset(&slot->msg);
+		slot->code = 0;
+	}
 }

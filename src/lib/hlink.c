@@ -596,8 +596,10 @@ static int pr_memo(struct pr *r, uint32_t idx, int put)
 		if (idx > r->len)
 			return pcorrupt("memo index too large");
 		if (idx >= r->nmemo) {
-			size_t n = (size_t)idx + 1;
-			r->memo = xrealloc(r->memo, n * sizeof(*r->memo));
+			size_t n = (size_t)idx + 1, size;
+			if (st_mult_checked(&size, n, sizeof(*r->memo)))
+				return pcorrupt("memo index too large");
+			r->memo = xrealloc(r->memo, size);
 			memset(r->memo + r->nmemo, 0,
 			       (n - r->nmemo) * sizeof(*r->memo));
 			r->nmemo = n;

@@ -308,7 +308,7 @@ int idx_parse_names(char ***list, size_t *nr, size_t *bad, const void *buf,
 		    size_t len)
 {
 	const char *names = buf;
-	size_t count = 0;
+	size_t count = 0, size;
 	char **v, *data;
 
 	*list = NULL;
@@ -319,8 +319,14 @@ int idx_parse_names(char ***list, size_t *nr, size_t *bad, const void *buf,
 			if (!names[i])
 				count++;
 	}
-	/* count <= len + 1, both from a mapped file: st_* still check */
-	v = xmalloc(st_add(st_mult(count, sizeof(char *)), st_add(len, 1)));
+	/* (count <= len + 1, but a 32-bit size_t can still overflow) */
+	if (st_mult_checked(&size, count, sizeof(char *)) ||
+	    st_add_checked(&size, size, len) ||
+	    st_add_checked(&size, size, 1)) {
+		*bad = SIZE_MAX;
+		return -1;
+	}
+	v = xmalloc(size);
 	data = (char *)(v + count);
 	if (len)
 		memcpy(data, names, len);

@@ -58,8 +58,8 @@ uint32_t idx_nth_crc(const struct idx_file *idx, uint32_t n);
  * *list (one allocation holding the pointers and the names: free(*list))
  * and *nr (0 for len 0), or -1 with *bad the index of the first name
  * that is empty, holds a '/' or is "." or "..": readers join the names
- * with the file's directory.  The caller reports that as its own
- * corruption.
+ * with the file's directory; *bad is SIZE_MAX when the list is too
+ * large to hold.  The caller reports either as its own corruption.
  */
 int idx_parse_names(char ***list, size_t *nr, size_t *bad, const void *buf,
 		    size_t len);

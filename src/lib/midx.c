@@ -46,13 +46,16 @@
 PRINTF(2, 3)
 static int midx_corrupt(const char *name, const char *fmt, ...)
 {
-	char msg[512];
+	struct buf msg = BUF_INIT;
 	va_list ap;
+	int ret;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	buf_vaddf(&msg, fmt, ap);
 	va_end(ap);
-	return err_set(ERR_CORRUPT, "%s: corrupt midx: %s", name, msg);
+	ret = err_set(ERR_CORRUPT, "%s: corrupt midx: %s", name, msg.data);
+	buf_release(&msg);
+	return ret;
 }
 
 /* The top `bits` bits of an id as a big-endian u32 (bup's extract_bits). */
@@ -112,7 +115,9 @@ int midx_parse(struct midx_file *m, const char *name, const void *buf,
 	if (prev && !names_len)
 		return midx_corrupt(name, "no idx names");
 	if (idx_parse_names(&list, &nr_names, &i, names, names_len))
-		return midx_corrupt(name, "invalid idx name #%zu", i);
+		return i == SIZE_MAX ?
+			midx_corrupt(name, "idx name list too large") :
+			midx_corrupt(name, "invalid idx name #%zu", i);
 	m->map = p;
 	m->map_len = len;
 	m->bits = bits;

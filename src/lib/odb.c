@@ -644,8 +644,14 @@ static int cmp_u64(const void *a, const void *b)
 static int build_revidx(struct odb_pack *p)
 {
 	uint32_t nr = p->idx->nr;
+	size_t size;
 
-	p->revidx = xmalloc(st_mult((size_t)nr + 1, sizeof(uint64_t)));
+	/* nr comes from the idx: too many for a 32-bit size_t is corrupt */
+	if (st_add_checked(&size, nr, 1) ||
+	    st_mult_checked(&size, size, sizeof(uint64_t)))
+		return err_set(ERR_CORRUPT, "%s: %u objects do not fit in "
+			       "memory", p->idx->path, nr);
+	p->revidx = xmalloc(size);
 	for (uint32_t i = 0; i < nr; i++) {
 		uint64_t off = idx_nth_offset(p->idx, i);
 		if (off == IDX_BAD_OFFSET) {

@@ -45,9 +45,28 @@ NORETURN void util_bug(const char *file, int line, const char *fmt, ...)
 	PRINTF(3, 4);
 #define BUG(...) util_bug(__FILE__, __LINE__, __VA_ARGS__)
 
-/* Die with "fatal: size overflow" rather than wrap. */
+/*
+ * Die with "fatal: size overflow" rather than wrap: for sizes the
+ * program computed itself, where an overflow is a bug.
+ */
 size_t st_add(size_t a, size_t b);
 size_t st_mult(size_t a, size_t b);
+
+/*
+ * The checked forms, for sizes taken from a file or the network, where
+ * an overflow is hostile or damaged input that the caller reports as
+ * such (ERR_CORRUPT naming the file): 0 with the result in *out, or -1
+ * on overflow (*out is then unspecified).
+ */
+static inline int st_add_checked(size_t *out, size_t a, size_t b)
+{
+	return __builtin_add_overflow(a, b, out) ? -1 : 0;
+}
+
+static inline int st_mult_checked(size_t *out, size_t a, size_t b)
+{
+	return __builtin_mul_overflow(a, b, out) ? -1 : 0;
+}
 
 /*
  * qsort that accepts an empty (possibly NULL) array: qsort(NULL, 0, ...)
