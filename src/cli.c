@@ -369,55 +369,9 @@ void cli_bytes_repr(struct buf *out, const char *s)
 	pypath_bytes_repr(out, s, strlen(s));
 }
 
-/*
- * Python's bytes.decode(errors='backslashreplace') (bup's path_msg):
- * valid UTF-8 passes through, every byte of an invalid sequence
- * becomes \xNN.
- */
 void cli_path_msg(struct buf *out, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-
-	while (*p) {
-		size_t n = 0;
-		unsigned c = *p;
-		uint32_t cp = 0;
-
-		if (c < 0x80) {
-			buf_addch(out, c);
-			p++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 2;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 3;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 4;
-			cp = c & 0x07;
-		}
-		for (size_t i = 1; n && i < n; i++) {
-			if ((p[i] & 0xc0) != 0x80) {
-				n = 0;
-				break;
-			}
-			cp = cp << 6 | (p[i] & 0x3f);
-		}
-		/* Reject overlongs, surrogates and > U+10FFFF as Python. */
-		if (n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
-			n = 0;
-		if (n == 4 && (cp < 0x10000 || cp > 0x10ffff))
-			n = 0;
-		if (!n) {
-			buf_addf(out, "\\x%02x", c);
-			p++;
-			continue;
-		}
-		buf_add(out, p, n);
-		p += n;
-	}
+	pypath_path_msg(out, s);
 }
 
 void cli_shorten_hash(struct buf *out, const char *s)

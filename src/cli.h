@@ -85,7 +85,7 @@ NORETURN void main_usage(const char *msg);
 
 /* pypath_bytes_repr() of a C string: b'...', as bup prints some paths. */
 void cli_bytes_repr(struct buf *out, const char *s);
-/* bup's path_msg(): UTF-8 with invalid bytes as \xNN. */
+/* bup's path_msg(): pypath_path_msg(). */
 void cli_path_msg(struct buf *out, const char *s);
 
 /*

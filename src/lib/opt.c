@@ -43,44 +43,17 @@ static struct ustr u_decode(const char *s, size_t n)
 	u.c = xmalloc(st_mult(n + 1, sizeof(*u.c)));
 	u.len = 0;
 	while (i < n) {
-		unsigned c = p[i];
-		size_t k = 0;
-		uint32_t cp = 0;
+		uint32_t cp;
+		size_t k = pypath_utf8_decode(p + i, n - i, &cp);
 
-		if (c < 0x80) {
-			u.c[u.len++] = c;
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			k = 2;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			k = 3;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			k = 4;
-			cp = c & 0x07;
-		}
-		if (k && i + k > n)
-			k = 0;
-		for (size_t j = 1; k && j < k; j++) {
-			if ((p[i + j] & 0xc0) != 0x80)
-				k = 0;
-			else
-				cp = cp << 6 | (p[i + j] & 0x3f);
-		}
-		if (k == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
-			k = 0;
-		if (k == 4 && (cp < 0x10000 || cp > 0x10ffff))
-			k = 0;
 		if (!k) {
-			u.c[u.len++] = 0xdc00 + c;
-			i++;
+			/* surrogateescape */
+			u.c[u.len++] = 0xdc00 + p[i];
+			k = 1;
 		} else {
 			u.c[u.len++] = cp;
-			i += k;
 		}
+		i += k;
 	}
 	return u;
 }

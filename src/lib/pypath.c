@@ -306,23 +306,32 @@ void pypath_bytes_repr(struct buf *out, const void *data, size_t len)
 	buf_addch(out, q);
 }
 
-/*
- * Length of the valid UTF-8 sequence at p (Python's strict decoder:
- * no overlong forms, no surrogates, nothing above U+10FFFF), or 0.
- */
-static size_t utf8_len(const unsigned char *p)
+size_t pypath_utf8_decode(const void *data, size_t avail, uint32_t *cp)
 {
+	const unsigned char *p = data;
 	unsigned lo = 0x80, hi = 0xbf;
+	uint32_t c;
 	size_t n;
 
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		n = 3;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		n = 4;
-	else
+	if (!avail)
 		return 0;
+	if (p[0] < 0x80) {
+		*cp = p[0];
+		return 1;
+	}
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		n = 2;
+		c = p[0] & 0x1f;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3;
+		c = p[0] & 0x0f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4;
+		c = p[0] & 0x07;
+	} else {
+		return 0;
+	}
+	/* the second byte's range excludes overlongs, surrogates, >10FFFF */
 	if (p[0] == 0xe0)
 		lo = 0xa0;
 	else if (p[0] == 0xed)
@@ -331,43 +340,63 @@ static size_t utf8_len(const unsigned char *p)
 		lo = 0x90;
 	else if (p[0] == 0xf4)
 		hi = 0x8f;
-	if (p[1] < lo || p[1] > hi)
+	if (avail < n || p[1] < lo || p[1] > hi)
 		return 0;
-	/* (a NUL ends the string: it is no continuation byte either) */
-	for (size_t i = 2; i < n; i++)
+	for (size_t i = 1; i < n; i++) {
 		if (p[i] < 0x80 || p[i] > 0xbf)
 			return 0;
+		c = c << 6 | (p[i] & 0x3f);
+	}
+	*cp = c;
 	return n;
 }
 
 void pypath_str_repr(struct buf *out, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	char q = repr_quote(s, strlen(s));
+	size_t left = strlen(s);
+	char q = repr_quote(s, left);
 
 	buf_addch(out, q);
-	while (*p) {
-		size_t n;
+	while (left) {
+		uint32_t cp;
+		size_t n = pypath_utf8_decode(p, left, &cp);
 
-		if (*p < 0x80) {
-			add_ascii(out, *p++, q);
-			continue;
-		}
-		n = utf8_len(p);
 		if (!n) {
 			/* os.fsdecode()'s surrogateescape */
-			buf_addf(out, "\\udc%02x", *p++);
-		} else if (n == 2 && p[0] == 0xc2 &&
-			   (p[1] <= 0xa0 || p[1] == 0xad)) {
+			buf_addf(out, "\\udc%02x", *p);
+			n = 1;
+		} else if (cp < 0x80) {
+			add_ascii(out, cp, q);
+		} else if (cp <= 0xa0 || cp == 0xad) {
 			/* U+0080..U+00A0 and U+00AD are not printable */
-			buf_addf(out, "\\x%02x", p[1]);
-			p += 2;
+			buf_addf(out, "\\x%02x", (unsigned)cp);
 		} else {
 			buf_add(out, p, n);
-			p += n;
 		}
+		p += n;
+		left -= n;
 	}
 	buf_addch(out, q);
+}
+
+void pypath_path_msg(struct buf *out, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t left = strlen(s);
+
+	while (left) {
+		uint32_t cp;
+		size_t n = pypath_utf8_decode(p, left, &cp);
+
+		if (n)
+			buf_add(out, p, n);
+		else
+			buf_addf(out, "\\x%02x", *p);
+		n += !n;
+		p += n;
+		left -= n;
+	}
 }
 
 void pypath_oserror(struct buf *out, int err, const char *path, int bytes)

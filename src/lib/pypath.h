@@ -12,6 +12,7 @@
 #define CBUP_PYPATH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 
@@ -60,6 +61,22 @@ void pypath_split(const char *path, size_t len, size_t *head_len,
  * outside 0x20..0x7e.
  */
 void pypath_bytes_repr(struct buf *out, const void *data, size_t len);
+
+/*
+ * Python's strict UTF-8 decoder at data (avail >= 0 bytes): the length
+ * (1..4) of the valid sequence there with its code point in *cp, or 0
+ * when the first byte starts none (overlong forms, surrogates, code
+ * points above U+10FFFF and cut sequences are invalid).  An invalid
+ * byte is one error: surrogateescape makes it U+DC80..U+DCFF,
+ * backslashreplace "\xNN", and decoding goes on at the next byte.
+ */
+size_t pypath_utf8_decode(const void *data, size_t avail, uint32_t *cp);
+
+/*
+ * bup's path_msg(): bytes.decode('utf-8', errors='backslashreplace'),
+ * valid UTF-8 as is, every byte of an invalid sequence as \xNN.
+ */
+void pypath_path_msg(struct buf *out, const char *s);
 
 /*
  * repr() of the str os.fsdecode() makes of the NUL-terminated bytes s

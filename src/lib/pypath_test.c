@@ -119,6 +119,16 @@ UNIT_TEST(pypath, text_vectors)
 				unit_fail(__FILE__, __LINE__, "str repr %s: "
 					  "%s, Python: %s", v.f[0], got.data,
 					  want.data);
+		} else if (!strcmp(v.kind, "path_msg") && v.nr == 2) {
+			CHECK(!unhex(&in, v.f[0]) && !unhex(&want, v.f[1]));
+			buf_reset(&got);
+			/* (a C string: the case with a NUL stops there) */
+			pypath_path_msg(&got, in.data);
+			if (strlen(in.data) == in.len &&
+			    strcmp(got.data, want.data))
+				unit_fail(__FILE__, __LINE__, "path_msg %s: "
+					  "%s, Python: %s", v.f[0], got.data,
+					  want.data);
 		} else if (!strcmp(v.kind, "oserror") && v.nr == 4) {
 			CHECK(!unhex(&in, v.f[2]) && !unhex(&want, v.f[3]));
 			buf_reset(&got);
@@ -131,7 +141,7 @@ UNIT_TEST(pypath, text_vectors)
 		nr++;
 	}
 	/* every kind of line was there */
-	CHECK(nr > 90);
+	CHECK(nr > 110);
 	fclose(f);
 	buf_release(&in);
 	buf_release(&want);
