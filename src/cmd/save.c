@@ -1395,21 +1395,7 @@ static int open_index(struct save *s, const char *path)
 	    memcmp(hdr, BINDEX_HDR, BINDEX_HDRLEN)) {
 		struct buf got = BUF_INIT, name = BUF_INIT;
 		/* bup: %r of the bytes it read, "%s" of the bytes name */
-		buf_addch(&got, 'b');
-		buf_addch(&got, '\'');
-		for (long long i = 0; i < n; i++) {
-			unsigned char c = hdr[i];
-			if (c == '\\' || c == '\'')
-				buf_addf(&got, "\\%c", c);
-			else if (c == '\t' || c == '\n' || c == '\r')
-				buf_addf(&got, "\\%c", c == '\t' ? 't' :
-					 c == '\n' ? 'n' : 'r');
-			else if (c >= 0x20 && c < 0x7f)
-				buf_addch(&got, c);
-			else
-				buf_addf(&got, "\\x%02x", c);
-		}
-		buf_addch(&got, '\'');
+		pypath_bytes_repr(&got, hdr, n > 0 ? (size_t)n : 0);
 		buf_reset(&name);
 		cli_bytes_repr(&name, path);
 		cli_log("warning: %s: header: expected "
