@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -15,6 +16,7 @@
 
 #include "damage.h"
 #include "err.h"
+#include "opt.h"
 #include "util.h"
 
 #define MT_N 624
@@ -247,11 +249,9 @@ int damage_file(struct damage_rng *r, const char *path,
 	if ((o->percent && strcmp(o->percent, "0")) || o->size) {
 		uint64_t ms1 = 0, ms2;
 		if (o->percent) {
-			char *end;
 			double p;
-			errno = 0;
-			p = strtod(o->percent, &end);
-			if (end == o->percent || *end || errno) {
+			/* bup: float(percent); int() of inf or nan fails */
+			if (opt_parse_float(o->percent, &p) || !isfinite(p)) {
 				ret = err_set(ERR_USAGE, "invalid --percent "
 					      "'%s'", o->percent);
 				goto out;
