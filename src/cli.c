@@ -398,19 +398,23 @@ void cli_shorten_hash(struct buf *out, const char *s)
 
 char *cli_repo_rel(const struct repo *r, const char *path)
 {
-	struct buf out = BUF_INIT, pm = BUF_INIT;
-	char *full = realpath(path, NULL), *top = realpath(r->path, NULL);
+	struct buf out = BUF_INIT, pm = BUF_INIT, full = BUF_INIT,
+		   top = BUF_INIT;
 	const char *rel = path;
-	size_t n = top ? strlen(top) : 0;
 
-	if (full && top && !strncmp(full, top, n) && full[n] == '/')
-		rel = full + n + 1;
+	/* bup: os.path.abspath() of both, no symlink resolved */
+	pypath_abspath(&full, path);
+	pypath_abspath(&top, r->path);
+	if (!top.len || top.data[top.len - 1] != '/')
+		buf_addch(&top, '/');
+	if (!strncmp(full.data, top.data, top.len))
+		rel = full.data + top.len;
 	if (!strncmp(rel, "index-cache/", 12))
 		rel += 12;
 	cli_shorten_hash(&out, rel);
 	cli_path_msg(&pm, out.data);
-	free(full);
-	free(top);
+	buf_release(&full);
+	buf_release(&top);
 	buf_release(&out);
 	return buf_detach(&pm, NULL);
 }
