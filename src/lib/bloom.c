@@ -64,29 +64,31 @@ static void bloom_progress(void (*fn)(int, const char *), int rate_limited,
 			   const char *fmt, ...) PRINTF(3, 4);
 static void bloom_say(void (*fn)(const char *), const char *fmt, ...)
 {
-	char msg[1024];
+	struct buf msg = BUF_INIT;
 	va_list ap;
 
 	if (!fn)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	buf_vaddf(&msg, fmt, ap);
 	va_end(ap);
-	fn(msg);
+	fn(msg.data);
+	buf_release(&msg);
 }
 
 static void bloom_progress(void (*fn)(int, const char *), int rate_limited,
 			   const char *fmt, ...)
 {
-	char line[512];
+	struct buf line = BUF_INIT;
 	va_list ap;
 
 	if (!fn)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	buf_vaddf(&line, fmt, ap);
 	va_end(ap);
-	fn(rate_limited, line);
+	fn(rate_limited, line.data);
+	buf_release(&line);
 }
 
 /* The 16-byte header, given the file's length. */

@@ -402,15 +402,16 @@ static void midx_say(void (*fn)(const char *), const char *fmt, ...)
 	PRINTF(2, 3);
 static void midx_say(void (*fn)(const char *), const char *fmt, ...)
 {
-	char msg[1024];
+	struct buf msg = BUF_INIT;
 	va_list ap;
 
 	if (!fn)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	buf_vaddf(&msg, fmt, ap);
 	va_end(ap);
-	fn(msg);
+	fn(msg.data);
+	buf_release(&msg);
 }
 
 static void midx_say_progress(void (*fn)(int, const char *),

@@ -52,13 +52,13 @@ static int pack_corrupt(const struct pack_file *p, uint64_t off,
 		       p->path, what, (unsigned long long)off);
 }
 
-/* The same, with the message of the error that was just set. */
+/*
+ * The same, with the message of the error that was just set (err_set()
+ * may quote err_last(): it formats before it replaces).
+ */
 static int pack_corrupt_last(const struct pack_file *p, uint64_t off)
 {
-	char why[256];
-
-	snprintf(why, sizeof(why), "%s", err_last());
-	return pack_corrupt(p, off, why);
+	return pack_corrupt(p, off, err_last());
 }
 
 int pack_open(struct pack_file **out, const char *path)
