@@ -32,6 +32,16 @@ void drecurse_opts_release(struct drecurse_opts *o)
 	memset(o, 0, sizeof(*o));
 }
 
+/*
+ * bup: '%s: %s' % (path, e) with a bytes path, which Python 3 shows as
+ * its repr (b'...').
+ */
+static void add_path_prefix(struct buf *msg, const char *path)
+{
+	pypath_bytes_repr(msg, path, strlen(path));
+	buf_addstr(msg, ": ");
+}
+
 /* ---- option helpers -------------------------------------------------- */
 
 void drecurse_add_exclude(struct drecurse_opts *o, const char *path)
@@ -336,7 +346,7 @@ static int walk_dir(struct walk *w, int dfd)
 
 	if (!d) {
 		close(dfd);
-		buf_addf(&msg, "%s: ", w->path.data);
+		add_path_prefix(&msg, w->path.data);
 		pypath_oserror(&msg, errno, w->path.data, 1);
 		report(w, &msg);
 		goto out;
@@ -356,7 +366,7 @@ static int walk_dir(struct walk *w, int dfd)
 			buf_add(&w->path, de->d_name, n);
 			buf_reset(&w->tmp);
 			pypath_resolve_parent(&w->tmp, w->path.data);
-			buf_addf(&msg, "%s: ", w->tmp.data);
+			add_path_prefix(&msg, w->tmp.data);
 			pypath_oserror(&msg, errno, de->d_name, 0);
 			report(w, &msg);
 			continue;
@@ -373,7 +383,7 @@ static int walk_dir(struct walk *w, int dfd)
 	}
 	if (errno) {
 		buf_setlen(&w->path, base);
-		buf_addf(&msg, "%s: ", w->path.data);
+		add_path_prefix(&msg, w->path.data);
 		pypath_oserror(&msg, errno, w->path.data, 1);
 		report(w, &msg);
 	}
@@ -419,7 +429,7 @@ static int walk_dir(struct walk *w, int dfd)
 				if (cfd < 0) {
 					int err = errno;
 					buf_setlen(&w->path, base);
-					buf_addf(&msg, "%s: ", w->path.data);
+					add_path_prefix(&msg, w->path.data);
 					pypath_oserror(&msg, err, name, 1);
 					report(w, &msg);
 					buf_add(&w->path, name, e->len);
