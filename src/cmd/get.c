@@ -38,6 +38,7 @@
 #include "lib/pypath.h"
 #include "lib/refs.h"
 #include "lib/repo.h"
+#include "lib/revwalk.h"
 #include "lib/tree.h"
 #include "lib/vfs.h"
 
@@ -900,137 +901,28 @@ static int read_commit(struct get_ctx *g, const struct oid *oid,
 	return ret;
 }
 
-/* A set of commit ids (open addressing; ids are uniformly random). */
-struct oidset {
-	struct oid *slots;
-	unsigned char *used;
-	size_t nr, cap;
-};
-
-static int oidset_insert(struct oidset *s, const struct oid *o)
-{
-	size_t i;
-
-	if (2 * (s->nr + 1) > s->cap) {
-		struct oidset n = { 0 };
-		n.cap = s->cap ? 2 * s->cap : 64;
-		n.slots = xcalloc(n.cap, sizeof(*n.slots));
-		n.used = xcalloc(n.cap, 1);
-		for (size_t k = 0; k < s->cap; k++)
-			if (s->used[k])
-				oidset_insert(&n, &s->slots[k]);
-		free(s->slots);
-		free(s->used);
-		*s = n;
-	}
-	for (i = get_be32(o->hash) & (s->cap - 1); s->used[i];
-	     i = (i + 1) & (s->cap - 1))
-		if (oid_eq(&s->slots[i], o))
-			return 0;
-	s->used[i] = 1;
-	s->slots[i] = *o;
-	s->nr++;
-	return 1;
-}
-
-static void oidset_release(struct oidset *s)
-{
-	free(s->slots);
-	free(s->used);
-	memset(s, 0, sizeof(*s));
-}
-
-#define RL_SWAP(a, b) do { struct rl_item t_ = (a); (a) = (b); (b) = t_; } while (0)
-
-struct rl_item {
-	struct oid oid;
-	int64_t date;
-	uint64_t seq;
-};
-
-/* newest committer date first; equal dates in insertion order (git) */
-static int rl_before(const struct rl_item *a, const struct rl_item *b)
-{
-	return a->date != b->date ? a->date > b->date : a->seq < b->seq;
-}
-
 /*
- * `git rev-list TIP` in the source: every commit reachable from tip,
- * newest committer date first (git's default order, a date-ordered
- * queue).  Stops early once `until` has been listed.
+ * `git rev-list TIP` in the source (revwalk.h: newest committer date
+ * first), stopping once `until` has been listed.
  */
 static int rev_list(struct get_ctx *g, const struct oid *tip,
 		    const struct oid *until, struct oid **out, size_t *nr_out)
 {
-	struct rl_item *heap = NULL;
-	size_t nh = 0, ah = 0, nr = 0, alloc = 0;
-	struct oidset seen = { 0 };
-	struct oid *list = NULL;
-	uint64_t seq = 0;
-	struct commit_info ci;
-	int ret;
+	struct revwalk_entry *e;
+	size_t nr;
+	int ret = revwalk_list(tip, until, revwalk_read_odb, g->src_odb, &e,
+			       &nr);
 
-	if ((ret = read_commit(g, tip, &ci)) < 0)
-		goto out;
-	ALLOC_GROW(heap, 1, ah);
-	heap[nh++] = (struct rl_item){ *tip, ci.committer_time, seq++ };
-	commit_release(&ci);
-	oidset_insert(&seen, tip);
-	while (nh) {
-		struct rl_item top = heap[0];
-		size_t i = 0;
-
-		/* pop the heap's root */
-		heap[0] = heap[--nh];
-		for (;;) {
-			size_t l = 2 * i + 1, r = l + 1, m = i;
-			if (l < nh && rl_before(&heap[l], &heap[m]))
-				m = l;
-			if (r < nh && rl_before(&heap[r], &heap[m]))
-				m = r;
-			if (m == i)
-				break;
-			RL_SWAP(heap[i], heap[m]);
-			i = m;
-		}
-		ALLOC_GROW(list, nr + 1, alloc);
-		list[nr++] = top.oid;
-		if (until && oid_eq(&top.oid, until))
-			break;
-		if ((ret = read_commit(g, &top.oid, &ci)) < 0)
-			goto out;
-		for (size_t p = 0; p < ci.nr_parents; p++) {
-			struct commit_info pc;
-			if (!oidset_insert(&seen, &ci.parents[p]))
-				continue;
-			if ((ret = read_commit(g, &ci.parents[p], &pc)) < 0) {
-				commit_release(&ci);
-				goto out;
-			}
-			ALLOC_GROW(heap, nh + 1, ah);
-			i = nh++;
-			heap[i] = (struct rl_item){ ci.parents[p],
-						    pc.committer_time, seq++ };
-			commit_release(&pc);
-			while (i && rl_before(&heap[i], &heap[(i - 1) / 2])) {
-				RL_SWAP(heap[i], heap[(i - 1) / 2]);
-				i = (i - 1) / 2;
-			}
-		}
-		commit_release(&ci);
-	}
-	ret = 0;
-out:
-	free(heap);
-	oidset_release(&seen);
-	if (ret < 0) {
-		free(list);
-		list = NULL;
-		nr = 0;
-	}
-	*out = list;
+	*out = NULL;
+	*nr_out = 0;
+	if (ret < 0)
+		return ret;
+	*out = xcalloc(nr ? nr : 1, sizeof(**out));
+	for (size_t i = 0; i < nr; i++)
+		(*out)[i] = e[i].oid;
 	*nr_out = nr;
-	return ret;
+	free(e);
+	return 0;
 }
 
 static int64_t now_secs(void)
