@@ -17,13 +17,21 @@
 #   index   index of a changed tree (the index, its temporaries, its lock)
 #   midx    midx -f
 #   bloom   bloom -f
+#   gc      gc -v of a repository where it has work of every kind: a
+#           branch removed whose pack has nothing else (deleted), a
+#           branch removed whose commit shares a pack with another
+#           branch's data (that pack rewritten, into three packs by
+#           pack.packSizeLimit), packs kept; then midx and bloom made
 #
 # Each operation runs once under strace first, which counts its calls
 # of rename, fsync, fdatasync, link, flock, unlink, rmdir, ftruncate,
 # fallocate and of the writes into the repository's files; the kill
 # points are chosen from those counts (every call where there are few,
 # four spread over the run where there are more; the first and last
-# write into each file) and printed as "# kill at ..." lines.  The
+# write into each file; for gc, where the order of new packs and
+# removals is the point, every rename, successful unlink, fsync,
+# fdatasync, flock, truncate and ftruncate) and printed as "# kill
+# at ..." lines.  The
 # server's writes into its files are counted among those on the file
 # (strace -P): how often it writes to the client depends on timing (its
 # "index" suggestions).  Every point starts from a copy of the same
@@ -36,9 +44,12 @@
 #     (whose parent is the old one and whose tree is what the
 #     uninterrupted run saved);
 #   - every earlier save restores byte for byte (t/helper/manifest), and
-#     earlier splits join back to their input;
+#     earlier splits join back to their input (gc: every ref, all left
+#     where they were, and cbup fsck is clean);
 #   - the same operation run again, without strace and without any
-#     manual step, succeeds, and what it made restores correctly;
+#     manual step, succeeds, and what it made restores correctly (gc:
+#     the repository then holds exactly the objects that the
+#     uninterrupted gc left, git cat-file --batch-all-objects);
 #   - after that run no temporary, lock or lock owner file of the
 #     killed run is left (tmpfile.h: the writers sweep dead writers'
 #     temporaries).
@@ -52,7 +63,7 @@ T="$W/t"                # the indexed tree of the index operation
 B="$W/base"             # the repositories every point starts from
 K="$W/k"                # the copies a point works on
 MANIFEST="$TOP/t/helper/manifest"
-TRACED=rename,renameat,renameat2,fsync,fdatasync,link,linkat,flock,unlink,unlinkat,rmdir,ftruncate,fallocate,write,pwrite64
+TRACED=rename,renameat,renameat2,fsync,fdatasync,link,linkat,flock,unlink,unlinkat,rmdir,truncate,ftruncate,fallocate,write,pwrite64
 NAME1=2023-11-14-221320 # the saves dated 1700000000 and 1700000100
 NAME2=2023-11-14-221500
 export CBUP_THREADS=0
@@ -138,6 +149,25 @@ test_expect_success 'setup: saves, a split, a get and a remote save to build on'
 	chmod +x "$W/srv-wrap"
 '
 
+# The repository of the gc operation: repo as above, plus a branch
+# "gone" whose pack nothing else uses and a branch "r1" whose commit
+# shares a pack with the data of "r2" (a split of the same data: its own
+# pack holds its commit alone), both removed; pack.packSizeLimit makes
+# the rewrite of r1'"'"'s pack three packs.
+test_expect_success 'setup: a repository where gc has work of every kind' '
+	cp -a "$B/repo" "$B/gc" &&
+	lcg 8 200000 >"$W/data-gone" && lcg 9 300000 >"$W/data-r" &&
+	BUP_DIR="$B/gc" cbup split -n gone -d 1700000000 "$W/data-gone" &&
+	BUP_DIR="$B/gc" cbup split -n r1 -d 1700000000 "$W/data-r" &&
+	BUP_DIR="$B/gc" cbup split -n r2 -d 1700000100 "$W/data-r" &&
+	git --git-dir="$B/gc" update-ref -d refs/heads/gone &&
+	git --git-dir="$B/gc" update-ref -d refs/heads/r1 &&
+	git --git-dir="$B/gc" config pack.packSizeLimit 100000 &&
+	git --git-dir="$B/gc" for-each-ref \
+		--format="%(refname:short) %(objectname)" >"$W/gc.refs" &&
+	cat "$W/gc.refs"
+'
+
 # old REPO REF: REF in REPO of the base repositories
 old() {
 	awk -v r="$2" '$1 == r { print $2 }' "$W/$1.refs"
@@ -156,6 +186,8 @@ fresh() {
 	index)
 		cp -a "$B/repo" "$K/repo" && cp -a "$B/ix" "$K/ix" &&
 		cp -a "$B/ix.meta" "$K/ix.meta" ;;
+	gc)
+		cp -a "$B/gc" "$K/repo" ;;
 	esac
 }
 
@@ -185,6 +217,8 @@ op_run() {
 		BUP_DIR="$K/repo" "$@" "$CBUP" midx -f ;;
 	bloom)
 		BUP_DIR="$K/repo" "$@" "$CBUP" bloom -f ;;
+	gc)
+		BUP_DIR="$K/repo" "$@" "$CBUP" gc -v ;;
 	esac >"$W/op.out" 2>"$W/op.err"
 }
 
@@ -283,6 +317,7 @@ choose() {
 		}
 		k = ++n[$2]
 		file[$2, k] = $3
+		ret[$2, k] = $4
 		if ($2 ~ /^(write|pwrite64)$/ && $3 !~ /^(\/|pipe|\?|[^\/]*\/logs\/)/) {
 			if (!(($2, $3) in first)) {
 				first[$2, $3] = k
@@ -342,6 +377,13 @@ choose() {
 					point(sc, first[sc, files[sc, j]])
 					point(sc, last[sc, files[sc, j]])
 				}
+			} else if (op == "gc" &&
+				   sc ~ /^(rename|unlink|fsync|fdatasync|flock|f?truncate)$/) {
+				# (an unlink that fails, ENOENT, changes nothing:
+				# a kill there is a kill after the call before)
+				for (k = 1; k <= c; k++)
+					if (sc != "unlink" || ret[sc, k] !~ /^-1/)
+						point(sc, k)
 			} else if (c <= 4) {
 				for (k = 1; k <= c; k++)
 					point(sc, k)
@@ -426,6 +468,34 @@ leftovers() {
 	grep .
 }
 
+# objects REPO: every object of REPO, sorted (packs and loose)
+objects() {
+	git --git-dir="$1" cat-file --batch-all-objects --batch-check | sort
+}
+
+# orphans: the packs of $K/repo without an idx
+orphans() {
+	for kp_p in "$K"/repo/objects/pack/*.pack; do
+		test -e "${kp_p%.pack}.idx" || echo "$kp_p" || return 1
+	done
+}
+
+# gc_data_ok: the refs of the gc repository are where they were, every
+# commit of each restores or joins byte for byte, and cbup fsck is clean
+# on every pack that has an idx (a kill between the renames of a new
+# pack and its idx, or between the removals of an old idx and its pack,
+# leaves a pack without one, which nothing reads; fsck, bup'"'"'s as
+# cbup'"'"'s, would fail on it: the next gc removes it)
+gc_data_ok() {
+	git --git-dir="$K/repo" for-each-ref \
+		--format="%(refname:short) %(objectname)" >"$W/gc.refs.now" &&
+	test_cmp "$W/gc.refs" "$W/gc.refs.now" &&
+	earlier "$K/repo" s &&
+	joins "$K/repo" sp "$W/data1" &&
+	joins "$K/repo" r2 "$W/data-r" &&
+	BUP_DIR="$K/repo" cbup fsck "$K"/repo/objects/pack/*.idx
+}
+
 # expect OP: record what the uninterrupted run of OP made
 expect() {
 	case $1 in
@@ -441,6 +511,18 @@ expect() {
 		BUP_DIR="$K/repo" cbup index -s -f "$K/ix" "$T" >"$W/index.s" ;;
 	midx|bloom)
 		ls "$K/repo/objects/pack" >"$W/$1.ls" ;;
+	gc)
+		# (the work is all there: a pack deleted, one rewritten into
+		# three, packs kept; and the garbage is gone)
+		cat "$W/op.err" &&
+		grep "^deleting pack-" "$W/op.err" &&
+		grep "^rewriting b.pack-" "$W/op.err" &&
+		test $(grep -c "^created pack-" "$W/op.err") = 3 &&
+		grep "^keeping b.pack-" "$W/op.err" &&
+		objects "$K/repo" >"$W/gc.objects" &&
+		objects "$B/gc" >"$W/gc.before" &&
+		test $(wc -l <"$W/gc.objects") -lt $(wc -l <"$W/gc.before") &&
+		gc_data_ok ;;
 	esac
 }
 
@@ -475,6 +557,9 @@ killed_ok() {
 	midx|bloom)
 		sound "$K/repo" &&
 		earlier "$K/repo" s ;;
+	gc)
+		sound "$K/repo" &&
+		gc_data_ok ;;
 	esac
 }
 
@@ -516,6 +601,14 @@ next_ok() {
 			BUP_DIR="$K/repo" cbup bloom -c "$i" || return 1
 		done &&
 		earlier "$K/repo" s ;;
+	gc)
+		sound "$K/repo" &&
+		objects "$K/repo" >"$W/gc.now" &&
+		test_cmp "$W/gc.objects" "$W/gc.now" &&
+		gc_data_ok &&
+		orphans >"$W/orphans" &&
+		cat "$W/orphans" && test ! -s "$W/orphans" &&
+		BUP_DIR="$K/repo" cbup fsck ;;
 	esac
 }
 
@@ -552,7 +645,7 @@ kill_run() {
 	fi
 }
 
-OPS=${CBUP_KILL_OPS:-"save split get remote index midx bloom save-mt"}
+OPS=${CBUP_KILL_OPS:-"save split get remote index midx bloom save-mt gc"}
 
 for op in $OPS; do
 	test_expect_success STRACE "$op: counted, points chosen" '

@@ -49,6 +49,8 @@ struct gc {
 	uint64_t finished;               /* objects in pw's finished packs */
 	char **idx_names;                /* the packs before the mark */
 	size_t nr_idx;
+	char **orphans;                  /* packs without idx, then */
+	size_t nr_orphans, alloc_orphans;
 	struct stale *stale;
 	size_t nr_stale, alloc_stale;
 	int err;                         /* first error of a callback */
@@ -306,6 +308,80 @@ static int clear(struct gc *g)
 }
 
 /* ---- sweep --------------------------------------------------------- */
+
+static int remove_pack(struct gc *g, const char *stem);
+
+/* Is there no idx beside the pack `path` (".../pack-HEX.pack")? */
+static int idx_missing(const char *path)
+{
+	char *idx = xstrfmt("%.*s.idx", (int)(strlen(path) - 5), path);
+	int missing = access(idx, F_OK) < 0 && errno == ENOENT;
+
+	free(idx);
+	return missing;
+}
+
+/* The packs without an idx, before the mark (sorted). */
+static int list_orphans(struct gc *g)
+{
+	char **names;
+	size_t nr;
+	int ret = file_glob_suffix(g->r->packdir, ".pack", &names, &nr);
+
+	for (size_t i = 0; !ret && i < nr; i++) {
+		if (idx_missing(names[i])) {
+			ALLOC_GROW(g->orphans, g->nr_orphans + 1,
+				   g->alloc_orphans);
+			g->orphans[g->nr_orphans++] = names[i];
+		} else {
+			free(names[i]);
+		}
+		names[i] = NULL;
+	}
+	if (ret)
+		return ret;
+	free(names);
+	if (g->nr_orphans > 1)
+		qsort(g->orphans, g->nr_orphans, sizeof(*g->orphans),
+		      cmp_str);
+	return 0;
+}
+
+/*
+ * Remove the packs that had no idx before the mark and still have none.
+ * A writer or a gc killed between renaming a pack and its idx into
+ * place, or between removing an old pack's idx and the pack, leaves one
+ * (2.4: the pack is renamed first and removed last, so that no idx
+ * names a missing pack).  Nothing reads it (readers go through the idx
+ * files), no ref relies on it (a writer writes its ref after its idx),
+ * and no cbup writer can be between its two renames while gc holds the
+ * lock; but fsck, bup's as ours, fails on it, and nothing else would
+ * ever remove it.  (A bup writer, which takes no lock, would have to
+ * stall between its two renames for the whole mark.)
+ */
+static int remove_orphans(struct gc *g)
+{
+	size_t removed = 0;
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < g->nr_orphans; i++) {
+		const char *path = g->orphans[i];
+		char *stem;
+
+		if (!idx_missing(path))
+			continue;
+		stem = xstrndup(path, strlen(path) - 5);
+		ret = remove_pack(g, stem);
+		free(stem);
+		removed++;
+	}
+	if (!ret && removed) {
+		char *p = xstrfmt("%s/x", g->r->packdir);
+		ret = file_fsync_parent(p);
+		free(p);
+	}
+	return ret;
+}
 
 /*
  * Remove a pack that is no longer needed: its idx first, so that no idx
@@ -602,7 +678,9 @@ static int sweep(struct gc *g)
 	po.on_pack = on_pack;
 	po.on_pack_ctx = g;
 	/* no odb: every live object is copied, none is "already there" */
-	ret = packwriter_new(&g->pw, g->r->objdir, NULL, &po);
+	ret = remove_orphans(g);
+	if (!ret)
+		ret = packwriter_new(&g->pw, g->r->objdir, NULL, &po);
 	names = g->idx_names;
 	nr = g->nr_idx;
 	for (size_t i = 0; !ret && i < nr; i++) {
@@ -680,6 +758,8 @@ int gc_run(struct repo *r, const struct gc_opts *o, struct gc_stats *st)
 	 */
 	ret = list_idx(&g, &g.idx_names, &g.nr_idx);
 	if (!ret)
+		ret = list_orphans(&g);
+	if (!ret)
 		ret = mark(&g);
 	if (ret)
 		goto out;
@@ -710,6 +790,7 @@ int gc_run(struct repo *r, const struct gc_opts *o, struct gc_stats *st)
 	}
 out:
 	free_names(g.idx_names, g.nr_idx);
+	free_names(g.orphans, g.nr_orphans);
 	for (size_t i = 0; i < g.nr_stale; i++)
 		free(g.stale[i].stem);
 	free(g.stale);
