@@ -183,12 +183,21 @@ static int need_repo(struct server *s)
  * until the connection ends the server holds the gc lock shared
  * (FORMAT.md 14), so no gc removes what the client was told exists.
  */
+static void writer_waiting(void *ctx, enum repolock_mode mode)
+{
+	(void)ctx;
+	(void)mode;
+	/* on stderr, which the client shares: the user sees why it waits */
+	cli_log("bup server: waiting for the running gc to finish\n");
+}
+
 static int need_writer(struct server *s)
 {
 	int ret = need_repo(s);
 
 	if (!ret)
-		ret = repolock_take(s->repo, REPOLOCK_WRITER, 1, NULL, NULL);
+		ret = repolock_take(s->repo, REPOLOCK_WRITER, 1,
+				    writer_waiting, NULL);
 	return ret;
 }
 
