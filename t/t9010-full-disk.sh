@@ -6,7 +6,12 @@
 # lock, and keep what was there before intact.  Then the disk is filled to
 # a series of levels so that the failure lands in turn in the pack data,
 # the idx, the midx/bloom upkeep and the ref update (FORMAT.md 2.4, 1.4):
-# each run either succeeds completely or fails cleanly.
+# each run either succeeds completely or fails cleanly.  Last, gc on a
+# full disk: filled so that its new pack, that pack's idx, or the midx
+# and bloom it makes at the end run out of space, it fails naming the
+# file and "No space left on device", the repository is intact (every
+# ref reads back, git fsck and cbup fsck clean), and once space is freed
+# gc completes, with the objects of a gc that never failed.
 #
 # Needs root for mount(2); the script re-executes itself in a private
 # mount namespace (unshare -m) so no mount can outlive it, and skips with
@@ -154,6 +159,113 @@ test_expect_success 'restore onto a full disk: clear error, no hang' '
 	for f in big1 big2 big3 big4 small; do
 		cmp rt/$f "$DISK/out/$f" || return 1
 	done
+'
+
+# ---- gc ---------------------------------------------------------------
+
+# A repository where gc has work: "a" and "r2" and "tiny" kept; "gone"
+# (its own pack) and "r1" (whose commit shares a pack with r2'"'"'s data:
+# that pack is rewritten, in packs of 100 kB) removed.  "tiny", a save of
+# 400 small files, makes the midx and bloom several pages large.
+G="$DISK/g"
+GSTASH="$TRASH/gstash"
+
+# g_reset: the gc repository as set up, and the disk otherwise empty
+g_reset() {
+	rm -rf "$G" "$DISK/filler" && cp -a "$GSTASH" "$G"
+}
+
+# g_intact: every ref of the gc repository reads back, its packs are
+# whole (repo_consistent), cbup fsck is clean
+g_intact() {
+	BUP_DIR=$G repo_consistent &&
+	BUP_DIR=$G cbup join a >"$TRASH/out.a" && cmp data1 "$TRASH/out.a" &&
+	BUP_DIR=$G cbup join r2 >"$TRASH/out.r" && cmp data-r "$TRASH/out.r" &&
+	rm -rf "$TRASH/out.t" &&
+	BUP_DIR=$G cbup restore -q -C "$TRASH/out.t" "/tiny/latest$TRASH/tiny/." &&
+	diff -r tiny "$TRASH/out.t" &&
+	BUP_DIR=$G cbup fsck
+}
+
+# g_objects: every object of the gc repository, sorted
+g_objects() {
+	git --git-dir="$G" cat-file --batch-all-objects --batch-check | sort
+}
+
+test_expect_success 'gc setup: a repository with work for gc, on the tmpfs' '
+	rm -rf "$DISK"/* &&
+	lcg 8 100000 >data-gone && lcg 9 250000 >data-r &&
+	mkdir tiny && i=0 &&
+	while test $i -lt 400; do
+		echo "tiny file $i" >tiny/f$i && i=$((i + 1)) || return 1
+	done &&
+	export BUP_DIR="$G" &&
+	cbup init >/dev/null 2>&1 &&
+	cbup split -n a data1 &&
+	cbup split -n gone data-gone &&
+	cbup split -n r1 -d 1700000000 data-r &&
+	cbup split -n r2 -d 1700000100 data-r &&
+	cbup index tiny >/dev/null && cbup save -n tiny tiny &&
+	git --git-dir="$G" update-ref -d refs/heads/gone &&
+	git --git-dir="$G" update-ref -d refs/heads/r1 &&
+	git --git-dir="$G" config pack.packSizeLimit 100000 &&
+	g_intact &&
+	cp -a "$G" "$GSTASH" &&
+	: "the objects of an uninterrupted gc" &&
+	cbup gc -v 2>err &&
+	cat err &&
+	grep "^deleting" err && grep "^rewriting" err &&
+	test $(grep -c "^created" err) -ge 2 &&
+	ls "$G/objects/pack" >packs && grep "midx$" packs && grep bup.bloom packs &&
+	g_objects >gc.objects &&
+	g_intact
+'
+
+# From 16 kB free (the first new pack fails) up to where gc succeeds, in
+# 4 kB pages around the last pack'"'"'s end, its idx, the midx and the
+# bloom (about 135, 147, 151 and 155 kB free; the old packs'"'"' space
+# comes back only when gc exits, which holds them open).
+glevels="16384 65536"
+i=0
+while [ $i -lt 10 ]; do
+	glevels="$glevels $((135168 + 4096 * i))"
+	i=$((i + 1))
+done
+
+test_expect_success 'gc on a full disk: a clean failure naming the file, or success' '
+	: >stages &&
+	for free in $glevels; do
+		g_reset &&
+		fill_to $free &&
+		ok_or_fails_cleanly env BUP_DIR="$G" cbup gc || {
+			echo "at $free bytes free"; return 1; }
+		if [ $run_rc = 0 ]; then
+			echo "ok $free" >>stages
+		else
+			err_mentions "No space left on device" &&
+			grep "^error: .*'"'"'$G/objects/[^'"'"']*'"'"': No space left on device" err \
+				>named &&
+			case $(cat named) in
+			*/pack-tmp-*/pack?:*) echo "pack $free" ;;
+			*/pack-tmp-*/idx?:*) echo "idx $free" ;;
+			*.midx*) echo "midx $free" ;;
+			*bup.bloom*) echo "bloom $free" ;;
+			*) echo "other: $(cat named)" ;;
+			esac >>stages &&
+			rm -f "$DISK/filler" &&
+			g_intact &&
+			BUP_DIR=$G cbup gc || {
+				echo "at $free bytes free: bad failure or damage"
+				return 1; }
+		fi &&
+		g_objects >gc.now &&
+		test_cmp gc.objects gc.now &&
+		g_intact || { echo "at $free bytes free: not collected"; return 1; }
+	done &&
+	cat stages &&
+	! grep other stages &&
+	grep "^pack " stages && grep "^idx " stages &&
+	grep "^midx " stages && grep "^bloom " stages && grep "^ok " stages
 '
 
 test_done
