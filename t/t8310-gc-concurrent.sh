@@ -145,7 +145,11 @@ stopped_split() {
 	git --git-dir="$1" update-ref -d refs/heads/old &&
 	ls "$1"/objects/pack/*.idx >"$W/idx.before" &&
 	rm -f "$W/stop.log" &&
-	{ BUP_DIR="$1" CBUP_THREADS=0 strace -f -qq -o "$W/stop.log" \
+	# (LeakSanitizer cannot run under ptrace: a sanitizer build runs
+	# without it there)
+	{ BUP_DIR="$1" CBUP_THREADS=0 \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		strace -f -qq -o "$W/stop.log" \
 		-e trace=link -e inject=link:signal=STOP \
 		"$CBUP" split -n new "$W/D" 2>"$W/split.err" & } &&
 	sp=$! &&
