@@ -374,7 +374,7 @@ for R in $ROUNDS; do
 		go=$! &&
 		failed= &&
 		for p in $pids; do
-			wait $p || failed="$failed $p"
+			if ! wait $p; then failed="$failed $p"; fi || return 1
 		done &&
 		touch "$W/stop-$R" &&
 		{ wait $ga || failed="$failed gc-a"; } &&

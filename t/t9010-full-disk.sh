@@ -255,7 +255,7 @@ test_expect_success 'gc on a full disk: a clean failure naming the file, or succ
 			rm -f "$DISK/filler" &&
 			g_intact &&
 			BUP_DIR=$G cbup gc || {
-				echo "at $free bytes free: bad failure or damage"
+				echo "at $free bytes free: bad failure or damage" &&
 				return 1; }
 		fi &&
 		g_objects >gc.now &&
