@@ -221,46 +221,62 @@ test_expect_success 'gc setup: a repository with work for gc, on the tmpfs' '
 	g_intact
 '
 
-# From 16 kB free (the first new pack fails) up to where gc succeeds, in
-# 4 kB pages around the last pack'"'"'s end, its idx, the midx and the
-# bloom (about 135, 147, 151 and 155 kB free; the old packs'"'"' space
-# comes back only when gc exits, which holds them open).
-glevels="16384 65536"
-i=0
-while [ $i -lt 10 ]; do
-	glevels="$glevels $((135168 + 4096 * i))"
-	i=$((i + 1))
-done
+# g_level FREE: gc with FREE bytes free, and the old packs held open (by
+# this shell, as a reader such as restore would: their space comes back
+# only when the last holder closes them, so that what gc needs grows
+# with each file it writes, whatever the order of the packs); records
+# the stage that ran out of space ("pack", "idx", "midx", "bloom") or
+# "ok" in ./stages; the repository must be intact after a failure, and
+# after the next gc with space hold the objects of an uninterrupted gc
+g_level() {
+	g_reset &&
+	set -- "$G"/objects/pack/*.pack &&
+	test $# = 5 &&
+	exec 5<"$1" 6<"$2" 7<"$3" 8<"$4" 9<"$5" &&
+	fill_to $g_free &&
+	ok_or_fails_cleanly env BUP_DIR="$G" cbup gc || {
+		echo "at $g_free bytes free" && return 1; }
+	exec 5<&- 6<&- 7<&- 8<&- 9<&- &&
+	if [ $run_rc = 0 ]; then
+		echo "ok $g_free" >>stages
+	else
+		err_mentions "No space left on device" &&
+		grep "^error: .*'$G/objects/[^']*': No space left on device" err \
+			>named &&
+		case $(cat named) in
+		*/pack-tmp-*/pack?:*) echo "pack $g_free" ;;
+		*/pack-tmp-*/idx?:*) echo "idx $g_free" ;;
+		*.midx*) echo "midx $g_free" ;;
+		*bup.bloom*) echo "bloom $g_free" ;;
+		*) echo "other: $(cat named)" ;;
+		esac >>stages &&
+		rm -f "$DISK/filler" &&
+		g_intact &&
+		BUP_DIR=$G cbup gc || {
+			echo "at $g_free bytes free: bad failure or damage" &&
+			return 1; }
+	fi &&
+	g_objects >gc.now &&
+	test_cmp gc.objects gc.now &&
+	g_intact || { echo "at $g_free bytes free: not collected" && return 1; }
+}
 
+# From 16 kB free up in steps of 32 kB to the first level where gc
+# succeeds, then that last step again in 4 kB pages: the end of the last
+# new pack, its idx, the midx and the bloom each run out of space there.
 test_expect_success 'gc on a full disk: a clean failure naming the file, or success' '
 	: >stages &&
-	for free in $glevels; do
-		g_reset &&
-		fill_to $free &&
-		ok_or_fails_cleanly env BUP_DIR="$G" cbup gc || {
-			echo "at $free bytes free"; return 1; }
-		if [ $run_rc = 0 ]; then
-			echo "ok $free" >>stages
-		else
-			err_mentions "No space left on device" &&
-			grep "^error: .*'"'"'$G/objects/[^'"'"']*'"'"': No space left on device" err \
-				>named &&
-			case $(cat named) in
-			*/pack-tmp-*/pack?:*) echo "pack $free" ;;
-			*/pack-tmp-*/idx?:*) echo "idx $free" ;;
-			*.midx*) echo "midx $free" ;;
-			*bup.bloom*) echo "bloom $free" ;;
-			*) echo "other: $(cat named)" ;;
-			esac >>stages &&
-			rm -f "$DISK/filler" &&
-			g_intact &&
-			BUP_DIR=$G cbup gc || {
-				echo "at $free bytes free: bad failure or damage" &&
-				return 1; }
-		fi &&
-		g_objects >gc.now &&
-		test_cmp gc.objects gc.now &&
-		g_intact || { echo "at $free bytes free: not collected"; return 1; }
+	g_free=16384 &&
+	while ! grep -q "^ok " stages; do
+		g_level &&
+		g_free=$((g_free + 32768)) &&
+		test $g_free -lt 1048576 || return 1
+	done &&
+	g_top=$((g_free - 32768)) &&
+	g_free=$((g_top - 28672)) &&
+	while test $g_free -lt $g_top; do
+		g_level &&
+		g_free=$((g_free + 4096)) || return 1
 	done &&
 	cat stages &&
 	! grep other stages &&
