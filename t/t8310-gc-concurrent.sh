@@ -25,7 +25,8 @@
 # split and get is recorded with what it must give back (t/helper/
 # manifest, the input file); after each round every record so far
 # restores or joins byte for byte, git fsck --strict and cbup fsck are
-# clean on both repositories.
+# clean on both repositories.  And a save from an index whose
+# remembered blob ids gc removed (local and -r) writes them again.
 . "$(dirname "$0")/test-lib.sh"
 
 MANIFEST="$TOP/t/helper/manifest"
@@ -196,6 +197,34 @@ test_expect_success STRACE,BUP 'the control: bup gc, without the lock, loses tha
 	test_must_fail env BUP_DIR="$W/n" cbup join new >"$W/j" 2>"$W/join.err" &&
 	cat "$W/join.err" &&
 	grep -i "missing\|not found" "$W/join.err"
+'
+
+# The index remembers the blob of each file it saw saved (bup's
+# hashvalid): a save from it must not trust those ids once a gc removed
+# the objects (bup checks that they exist; so must cbup, locally and
+# through the server's idx list).
+test_expect_success 'a save from an index whose objects gc removed writes them again' '
+	mkdir -p "$W/x/d" && lcg 31 100000 >"$W/x/d/f" &&
+	echo "the file g of t8310" >"$W/x/g" &&
+	"$MANIFEST" --no-root "$W/x" >"$W/x.man" &&
+	BUP_DIR="$A" cbup index -f "$W/ix-x" "$W/x" >/dev/null &&
+	BUP_DIR="$A" cbup save -f "$W/ix-x" -n x --strip "$W/x" &&
+	BUP_DIR="$C" cbup index -f "$W/ix-xr" "$W/x" >/dev/null &&
+	BUP_DIR="$C" cbup save -f "$W/ix-xr" -r ":$O" -n x --strip "$W/x" &&
+	blob=$(git --git-dir="$A" rev-parse "x:g") &&
+	for repo in "$A" "$O"; do
+		git --git-dir="$repo" update-ref -d refs/heads/x &&
+		BUP_DIR=$repo cbup gc &&
+		test_must_fail git --git-dir="$repo" cat-file -e $blob ||
+		return 1
+	done &&
+	BUP_DIR="$A" cbup save -f "$W/ix-x" -n y --strip "$W/x" &&
+	BUP_DIR="$C" cbup save -f "$W/ix-xr" -r ":$O" -n y --strip "$W/x" &&
+	for repo in "$A" "$O"; do
+		git --git-dir="$repo" cat-file -e $blob &&
+		restores "$repo" /y/latest "$W/x.man" &&
+		fsck_clean "$repo" || return 1
+	done
 '
 
 # ---- rounds ------------------------------------------------------------
