@@ -218,6 +218,7 @@ test_expect_success 'gc setup: a repository with work for gc, on the tmpfs' '
 	test $(grep -c "^created" err) -ge 2 &&
 	ls "$G/objects/pack" >packs && grep "midx$" packs && grep bup.bloom packs &&
 	g_objects >gc.objects &&
+	git --git-dir="$G" for-each-ref >g.refs &&
 	g_intact
 '
 
@@ -256,9 +257,14 @@ g_level() {
 			echo "at $g_free bytes free: bad failure or damage" &&
 			return 1; }
 	fi &&
+	# (the objects of the uninterrupted gc, whose refs read back, the
+	# refs unmoved and every pack whole: what read back then does now)
 	g_objects >gc.now &&
 	test_cmp gc.objects gc.now &&
-	g_intact || { echo "at $g_free bytes free: not collected" && return 1; }
+	git --git-dir="$G" for-each-ref >g.refs.now &&
+	test_cmp g.refs g.refs.now &&
+	BUP_DIR=$G cbup fsck || {
+		echo "at $g_free bytes free: not collected" && return 1; }
 }
 
 # From 16 kB free up in steps of 32 kB to the first level where gc

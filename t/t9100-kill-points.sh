@@ -602,10 +602,15 @@ next_ok() {
 		done &&
 		earlier "$K/repo" s ;;
 	gc)
+		# (the objects of the uninterrupted gc, whose refs restored,
+		# the refs unmoved, and every pack whole: what restored then
+		# restores now)
 		sound "$K/repo" &&
 		objects "$K/repo" >"$W/gc.now" &&
 		test_cmp "$W/gc.objects" "$W/gc.now" &&
-		gc_data_ok &&
+		git --git-dir="$K/repo" for-each-ref \
+			--format="%(refname:short) %(objectname)" >"$W/gc.refs.now" &&
+		test_cmp "$W/gc.refs" "$W/gc.refs.now" &&
 		orphans >"$W/orphans" &&
 		cat "$W/orphans" && test ! -s "$W/orphans" &&
 		BUP_DIR="$K/repo" cbup fsck ;;
