@@ -22,10 +22,10 @@
 # handshake, not a timing: a gc always has writers to overlap with,
 # and is not starved by their shared locks), and each gc loop runs
 # once after each iteration a writer completes.  Every completed save,
-# split and get is recorded with what it must give back (t/helper/
-# manifest, the input file); after each round every record so far
-# restores or joins byte for byte, git fsck --strict and cbup fsck are
-# clean on both repositories.  And a save from an index whose
+# split and get is recorded with what it must give back (a copy of the
+# tree it saved, compared by t/helper/manifest; the input file); after
+# each round every record so far restores or joins byte for byte, git
+# fsck --strict and cbup fsck are clean on both repositories.  And a save from an index whose
 # remembered blob ids gc removed (local and -r) writes them again.
 . "$(dirname "$0")/test-lib.sh"
 
