@@ -54,8 +54,9 @@ fsck_clean() {
 	BUP_DIR="$1" cbup fsck
 }
 
-# hold -s|-x FILE: hold an flock on FILE in a background process (pid
-# in $holder) and return once it is held
+# hold -s|-x PATH: hold an flock on PATH (the gc lock is one on the
+# repository's objects/, FORMAT.md 14) in a background process (pid in
+# $holder) and return once it is held
 hold() {
 	rm -f "$W/held" &&
 	{ sh -c 'exec 9<"$2" && flock "$1" 9 && touch "$3" && exec sleep 600' \
@@ -98,8 +99,7 @@ test_expect_success 'setup: two repositories, a client of the second' '
 '
 
 test_expect_success 'get waits for a running gc of its destination' '
-	: >"$O/cbup-gc.lock" &&
-	hold -x "$O/cbup-gc.lock" &&
+	hold -x "$O/objects" &&
 	{ BUP_DIR="$O" cbup get -s "$A" --ff s 2>"$W/get.err" & } &&
 	gp=$! &&
 	wait_for "$W/get.err" "waiting for the running gc to finish" &&
@@ -113,7 +113,7 @@ test_expect_success 'get waits for a running gc of its destination' '
 test_expect_success 'the server waits for a running gc (split -r, save -r)' '
 	mkdir -p "$W/t" && echo t >"$W/t/f" &&
 	BUP_DIR="$C" cbup index -f "$W/ix-t" "$W/t" >/dev/null &&
-	hold -x "$O/cbup-gc.lock" &&
+	hold -x "$O/objects" &&
 	{ BUP_DIR="$C" cbup split -r ":$O" -n e "$W/E" 2>"$W/rsplit.err" & } &&
 	sp=$! &&
 	{ BUP_DIR="$C" cbup save -r ":$O" -f "$W/ix-t" -n t --strip "$W/t" \
