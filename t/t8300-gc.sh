@@ -297,6 +297,24 @@ test_expect_success 'gc waits for a writer holding the lock' '
 	restores c /a/latest src/a
 '
 
+test_expect_success 'a waiting gc is not starved by new writers' '
+	rm -rf c && cp -a base c && rm c/refs/heads/ab &&
+	hold -s c/objects &&
+	in_bg gc.err cbup -d c gc &&
+	gcpid=$bgpid &&
+	wait_for_file gc.err \
+		"gc: waiting for the running save, get, split or server to finish" &&
+	mkdir -p w2 && echo late >w2/f &&
+	in_bg late.err cbup -d c split -n late w2/f &&
+	lpid=$bgpid &&
+	wait_for_file late.err "waiting for the running gc to finish" &&
+	kill -0 $gcpid && kill -0 $lpid &&
+	kill $holder &&
+	wait $gcpid && wait $lpid &&
+	git --git-dir=c rev-parse -q --verify late &&
+	restores c /a/latest src/a
+'
+
 test_expect_success 'writers wait for a running gc' '
 	rm -rf c && cp -a base c &&
 	hold -x c/objects &&

@@ -204,6 +204,8 @@ void repo_free(struct repo *r)
 		odb_free(r->odb);
 	if (r->lock_fd > 0)
 		close(r->lock_fd);  /* drops the gc lock (repolock.h) */
+	if (r->gate_fd > 0)
+		close(r->gate_fd);
 	free(r->path);
 	free(r->objdir);
 	free(r->packdir);

@@ -15,7 +15,8 @@ struct repo {
 	char *objdir;    /* path/objects */
 	char *packdir;   /* path/objects/pack */
 	struct odb *odb; /* opened on first repo_odb() */
-	int lock_fd;     /* repolock.h: the gc lock file, 0 if not open */
+	int lock_fd;     /* repolock.h: objects/ locked, 0 if not open */
+	int gate_fd;     /* repolock.h: objects/pack, gc's turnstile */
 	int lock_mode;   /* enum repolock_mode held */
 };
 

@@ -6,6 +6,11 @@
  * the moment it starts judging objects dead until the last old pack is
  * gone.  So no writer can name an object that gc has decided to drop.
  *
+ * A waiting gc is not starved by a stream of writers: objects/pack is
+ * a turnstile that writers pass shared and gc holds exclusive from
+ * before it waits for objects/ until it is done, so writers that come
+ * after a waiting gc queue behind it.
+ *
  * The kernel releases an flock when its holder dies, however it dies:
  * there is no stale lock to recover, and no lock file to create, own or
  * leave behind (the directory is opened read-only, so anyone who can
