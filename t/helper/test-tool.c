@@ -18,6 +18,19 @@
  *   rollsum-speed [SECS]  MB/s of the chunker's rollsum scan (one core, one
  *                         stream, and two interleaved halves as hashsplit.c
  *                         scans) on incompressible bytes
+ *   pack-speed PACK...    one core, on the given pack files (read into
+ *                         memory first; whole passes over all of them
+ *                         for at least 0.5 s of this thread's CPU time,
+ *                         which is what the figures divide by): MB per
+ *                         CPU second of pack bytes for each
+ *                         part of a full verify -- CRC-32 and SHA-1 of
+ *                         the raw bytes, inflating every object with
+ *                         libdeflate and with zlib, and inflate plus the
+ *                         object id (git's "type size\0" header; a
+ *                         delta is inflated, not resolved or hashed);
+ *                         and the one-core floor of a full verify
+ *                         (CRC-32 + SHA-1 + inflate and id, one after
+ *                         another)
  *   gen-packs OBJDIR N PER-PACK SEED
  *                         write N distinct small blobs into packs of at most
  *                         PER-PACK objects under OBJDIR (no midx/bloom: run
@@ -40,10 +53,12 @@
 
 #include <libdeflate.h>
 #include "oid.h"
+#include "pack.h"
 #include "packwriter.h"
 #include "rollsum.h"
 #include "sha1batch.h"
 #include "util.h"
+#include "zlib.h"
 #include <zlib_sys.h>  /* the system <zlib.h>; see there */
 
 static const char usage_str[] =
@@ -55,7 +70,8 @@ static const char usage_str[] =
 	"   or: test-tool run-stats OUTFILE CMD [ARGS...]\n"
 	"   or: test-tool rollsum-speed [SECONDS]\n"
 	"   or: test-tool sha1-speed [SECONDS]\n"
-	"   or: test-tool gen-packs OBJDIR N PER-PACK SEED\n";
+	"   or: test-tool gen-packs OBJDIR N PER-PACK SEED\n"
+	"   or: test-tool pack-speed PACK...\n";
 
 static int usage(void)
 {
@@ -573,6 +589,188 @@ static int cmd_gen_packs(int argc, char **argv)
 	return 0;
 }
 
+/* ---- pack-speed ---------------------------------------------------- */
+
+/*
+ * This thread's CPU time: a machine's limit, which neighbours' load on a
+ * shared machine does not lower (it does lower wall-clock figures).
+ */
+static double cpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct ps_pack {
+	unsigned char *data;
+	size_t len;
+};
+
+/*
+ * One pass over every object of every pack, in file order.  mode 0:
+ * libdeflate inflate; 1: zlib inflate; 2: libdeflate inflate and the
+ * object id.  Each stream's end comes from the inflater itself, so this
+ * needs no idx.  Returns the number of objects, or -1 on a bad pack.
+ */
+static long long ps_walk(const struct ps_pack *packs, int nr, int mode,
+			 struct libdeflate_decompressor *d, z_stream *zs,
+			 unsigned char **out, size_t *outcap)
+{
+	struct sha1_ctx sha = { NULL };
+	long long objs = 0;
+
+	sha1_init(&sha);
+	for (int i = 0; i < nr; i++) {
+		const unsigned char *p = packs[i].data;
+		size_t end = packs[i].len - OID_RAWSZ, at = 12;
+		uint32_t n = (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 |
+			     (uint32_t)p[10] << 8 | p[11];
+
+		for (uint32_t k = 0; k < n; k++) {
+			enum obj_type type;
+			uint64_t size;
+			size_t hl = pack_decode_header(p + at, end - at, &type,
+						       &size), used = 0;
+
+			if (!hl)
+				return -1;
+			at += hl;
+			if (type == OBJ_REF_DELTA) {
+				at += OID_RAWSZ;
+			} else if (type == OBJ_OFS_DELTA) {
+				while (at < end && (p[at] & 0x80))
+					at++;
+				at++;
+			}
+			if (at >= end)
+				return -1;
+			if (size + 1 > *outcap) {
+				*outcap = (size_t)size + 1;
+				free(*out);
+				*out = malloc(*outcap);
+				if (!*out)
+					return -1;
+			}
+			if (mode == 1) {
+				inflateReset(zs);
+				zs->next_in = (unsigned char *)p + at;
+				zs->avail_in = (uInt)MIN(end - at, (size_t)UINT32_MAX);
+				zs->next_out = *out;
+				zs->avail_out = (uInt)size + 1;
+				if (inflate(zs, Z_FINISH) != Z_STREAM_END ||
+				    zs->total_out != size)
+					return -1;
+				used = zs->total_in;
+			} else {
+				if (libdeflate_zlib_decompress_ex(d, p + at,
+						end - at, *out, (size_t)size,
+						&used, NULL) != LIBDEFLATE_SUCCESS)
+					return -1;
+				if (mode == 2 && type >= OBJ_COMMIT &&
+				    type <= OBJ_BLOB) {
+					struct oid id;
+
+					oid_hash_object_ctx(&sha, &id, type,
+							    *out, (size_t)size);
+				}
+			}
+			at += used;
+			objs++;
+		}
+		if (at != end)
+			return -1;
+	}
+	sha1_release(&sha);
+	return objs;
+}
+
+static int cmd_pack_speed(int argc, char **argv)
+{
+	static const char *const names[] = {
+		"crc32", "sha1", "inflate-libdeflate", "inflate-zlib",
+		"inflate+id",
+	};
+	int nr = argc - 1;
+	struct ps_pack *packs = xcalloc(nr > 0 ? (size_t)nr : 1,
+					sizeof(*packs));
+	struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
+	unsigned char *out = NULL, sum[OID_RAWSZ];
+	size_t outcap = 0;
+	double total = 0, mbps[5];
+	long long objs = 0;
+	z_stream zs;
+
+	if (nr < 1)
+		return usage();
+	memset(&zs, 0, sizeof(zs));
+	if (!d || inflateInit(&zs) != Z_OK)
+		return 1;
+	for (int i = 0; i < nr; i++) {
+		struct stat st;
+		int fd = open(argv[i + 1], O_RDONLY);
+
+		if (fd < 0 || fstat(fd, &st) < 0 ||
+		    st.st_size < 12 + OID_RAWSZ) {
+			fprintf(stderr, "test-tool: cannot read %s\n",
+				argv[i + 1]);
+			return 1;
+		}
+		packs[i].len = (size_t)st.st_size;
+		packs[i].data = malloc(packs[i].len);
+		if (!packs[i].data ||
+		    pread_full(fd, packs[i].data, packs[i].len, 0) < 0 ||
+		    memcmp(packs[i].data, "PACK", 4)) {
+			fprintf(stderr, "test-tool: %s is not a pack\n",
+				argv[i + 1]);
+			return 1;
+		}
+		close(fd);
+		total += (double)packs[i].len;
+	}
+	for (int m = 0; m < 5; m++) {
+		double t0 = cpu_now(), t;
+		int passes = 0;
+
+		/* whole passes until half a CPU second has gone by */
+		do {
+			for (int i = 0; i < nr; i++) {
+				if (m == 0)
+					zlib_crc32(0, packs[i].data,
+						   packs[i].len);
+				else if (m == 1)
+					sha1_buf(sum, packs[i].data,
+						 packs[i].len);
+			}
+			if (m >= 2)
+				objs = ps_walk(packs, nr, m == 2 ? 0 :
+					       m == 3 ? 1 : 2, d, &zs, &out,
+					       &outcap);
+			if (objs < 0) {
+				fprintf(stderr, "test-tool: bad object in "
+					"the packs\n");
+				return 1;
+			}
+			passes++;
+			t = cpu_now() - t0;
+		} while (t < 0.5);
+		mbps[m] = passes * total / 1e6 / (t > 0 ? t : 1e-9);
+	}
+	printf("packs %d objects %lld MB %.1f", nr, objs, total / 1e6);
+	for (int m = 0; m < 5; m++)
+		printf(" %s %.0f", names[m], mbps[m]);
+	/* the parts one after another, as one thread of a full verify */
+	printf(" floor %.0f\n", 1 / (1 / mbps[0] + 1 / mbps[1] + 1 / mbps[4]));
+	inflateEnd(&zs);
+	libdeflate_free_decompressor(d);
+	for (int i = 0; i < nr; i++)
+		free(packs[i].data);
+	free(packs);
+	free(out);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -588,6 +786,7 @@ int main(int argc, char **argv)
 		{ "rollsum-speed", cmd_rollsum_speed },
 		{ "sha1-speed", cmd_sha1_speed },
 		{ "gen-packs", cmd_gen_packs },
+		{ "pack-speed", cmd_pack_speed },
 	};
 
 	if (argc >= 2)
