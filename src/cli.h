@@ -189,6 +189,19 @@ void cli_upkeep_progress(int rate_limited, const char *line);
 int cli_client_open(struct client **out, const char *remote,
 		    const char *bupdir, int create);
 
+/*
+ * bup's bup_rm() (lib/bup/rm.py), shared by rm and prune-older
+ * (cmd/rm.c): remove the branches and saves named by paths (rewrite.h),
+ * writing new commits at zlib `level`.  Rejected paths are reported as
+ * bup's add_error and nothing is removed: then it logs "not proceeding
+ * with any removals" and returns 1.  A ref that cannot be changed is
+ * reported (and counted, cli_errors()) and the others are still tried;
+ * with verbose each rewritten branch is logged.  Returns 0 otherwise;
+ * a failure while writing dies.
+ */
+int cli_rm_paths(struct repo *r, int n, const char **paths, int level,
+		 int verbose);
+
 /* Flush stdout; a write error (EPIPE, ENOSPC) becomes exit 1. */
 int cli_finish_stdout(int code);
 
