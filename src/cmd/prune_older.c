@@ -20,6 +20,7 @@
 #include "lib/gc.h"
 #include "lib/odb.h"
 #include "lib/prune.h"
+#include "lib/pypath.h"
 #include "lib/refs.h"
 #include "lib/repo.h"
 #include "lib/rewrite.h"
@@ -50,29 +51,6 @@ static NORETURN void py_crash(const char *line)
 	fflush(stdout);
 	fprintf(stderr, "%s\n", line);
 	exit(1);
-}
-
-/* Python's repr() of an ASCII str, as bup's '%r is not a valid period'. */
-static void py_str_repr(struct buf *out, const char *s)
-{
-	char q = strchr(s, '\'') && !strchr(s, '"') ? '"' : '\'';
-
-	buf_addch(out, q);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '\\' || *p == q)
-			buf_addf(out, "\\%c", *p);
-		else if (*p == '\n')
-			buf_addstr(out, "\\n");
-		else if (*p == '\r')
-			buf_addstr(out, "\\r");
-		else if (*p == '\t')
-			buf_addstr(out, "\\t");
-		else if (*p < 0x20 || *p == 0x7f)
-			buf_addf(out, "\\x%02x", *p);
-		else
-			buf_addch(out, *p);
-	}
-	buf_addch(out, q);
 }
 
 /*
@@ -288,7 +266,8 @@ int cmd_prune_older(int argc, const char **argv)
 				ascii_crash(extent);
 		if (prune_parse_period(&p, extent) < 0) {
 			struct buf r = BUF_INIT;
-			py_str_repr(&r, extent);
+			/* bup: '%r' % extent, a str */
+			pypath_str_repr(&r, extent);
 			cli_usage_fatal(&o, "%s is not a valid period", r.data);
 		}
 		prune_start_at(&start[k], now, &p);
