@@ -202,6 +202,15 @@ int cli_client_open(struct client **out, const char *remote,
 int cli_rm_paths(struct repo *r, int n, const char **paths, int level,
 		 int verbose);
 
+/*
+ * bup's bup_gc() (lib/bup/gc.py), shared by gc and prune-older
+ * (cmd/gc.c): gc_run() with go's threshold, level, verbose and
+ * ignore_missing, bup's lines through the callbacks it sets, and its
+ * messages on failure.  Returns the exit code, 0 or 1.
+ */
+struct gc_opts;
+int cli_gc_run(struct repo *r, struct gc_opts *go);
+
 /* Flush stdout; a write error (EPIPE, ENOSPC) becomes exit 1. */
 int cli_finish_stdout(int code);
 

@@ -78,7 +78,10 @@ test_expect_success BUP 'setup: saves by bup at chosen dates, a long branch by g
 		return 1
 	done <many.dates &&
 	git --git-dir=repo update-ref refs/heads/many $p &&
-	test $(git --git-dir=repo rev-list --count many) = 250
+	test $(git --git-dir=repo rev-list --count many) = 250 &&
+	# bup writes no loose objects: pack what git wrote, beside bup'"'"'s
+	git --git-dir=repo repack -dq &&
+	test $(git --git-dir=repo count-objects | cut -d" " -f1) = 0
 '
 
 test_expect_success BUP 'without --unsafe: refused as bup, exit 97' '
@@ -314,6 +317,77 @@ test_expect_success BUP 'saves sharing a second: bup refuses to remove them, so 
 	grep "^not proceeding with any removals$" err.c &&
 	git --git-dir=c rev-list --count dup >n &&
 	echo 2 >want && test_cmp want n
+'
+
+# gc_both SPEC...: a real prune with bup's default --gc on b and c;
+# the same output but for pack names (cbup's compressor makes other
+# pack bytes) and the order of the pack lines (cbup visits packs in
+# name order, FORMAT.md 14), the same refs, the same objects left.
+gc_both() {
+	fresh &&
+	run_both --unsafe -v --wrt $NOW "$@" &&
+	test_cmp rc.b rc.c &&
+	test_cmp out.b out.c &&
+	sed "s/pack-[0-9a-f]*/pack-X/g" err.b | sort >err.b.masked &&
+	sed "s/pack-[0-9a-f]*/pack-X/g" err.c | sort >err.c.masked &&
+	test_cmp err.b.masked err.c.masked &&
+	git --git-dir=b show-ref >refs.b &&
+	git --git-dir=c show-ref >refs.c &&
+	test_cmp refs.b refs.c &&
+	for d in b c; do
+		git --git-dir=$d cat-file --batch-all-objects \
+			--batch-check="%(objectname) %(objecttype)" >objs.$d ||
+		return 1
+	done &&
+	test_cmp objs.b objs.c
+}
+
+test_expect_success BUP '--gc (the default): the same objects left as by bup' '
+	gc_both --keep-all-for 2w --keep-monthlies-for 1y &&
+	grep "^found [0-9]* objects$" err.c &&
+	grep "^removing unreachable data$" err.c &&
+	grep "^discarded [0-9]*% of objects$" err.c &&
+	fsck_clean c &&
+	BUP_DIR=$TRASH/c cbup prune-older --unsafe --pretend --wrt $NOW \
+		--keep-all-for 2w --keep-monthlies-for 1y main >verdicts &&
+	! grep "^-" verdicts &&
+	git --git-dir=repo rev-list --count main >n.before &&
+	git --git-dir=c rev-list --count main >n.after &&
+	test $(cat n.after) -lt $(cat n.before) &&
+	for s in $(sed -n "s,^+ main/,,p" verdicts); do
+		rm -rf out &&
+		BUP_DIR=$TRASH/c cbup restore -C out \
+			"/main/$s/${TRASH#/}/src/f" >/dev/null 2>&1 &&
+		test "$(date -d @$(cat out/f) +%Y-%m-%d-%H%M%S)" = "$s" ||
+		return 1
+	done
+'
+
+test_expect_success BUP '--gc: the files of removed saves are gone' '
+	fresh &&
+	BUP_DIR=$TRASH/c cbup prune-older --unsafe --pretend --wrt $NOW \
+		--keep-dailies-for 1m main >verdicts &&
+	sed -n "s,^- main/,,p" verdicts >gone &&
+	test -s gone &&
+	gc_both --keep-dailies-for 1m main &&
+	fsck_clean c &&
+	for s in $(cat gone); do
+		t=$(TZ=$TZ date -d "$(echo $s |
+			sed "s/\(....\)-\(..\)-\(..\)-\(..\)\(..\)\(..\)/\1-\2-\3 \4:\5:\6/")" +%s) &&
+		blob=$(echo $t | git hash-object --stdin) &&
+		git --git-dir=repo cat-file -e $blob &&
+		test_must_fail git --git-dir=c cat-file -e $blob || return 1
+	done &&
+	BUP_DIR=$TRASH/c bup ls main >ls.bup &&
+	BUP_DIR=$TRASH/c cbup ls main >ls.cbup &&
+	test_cmp ls.bup ls.cbup
+'
+
+test_expect_success BUP '--gc-threshold and -# reach the gc, as bup' '
+	gc_both --keep-monthlies-for 1y --gc-threshold 50 -9 &&
+	fsck_clean c &&
+	gc_both --keep-all-for 1s other --gc-threshold 0 &&
+	fsck_clean c
 '
 
 test_done

@@ -135,44 +135,24 @@ static int parse_threshold(const char *s, int *out)
 	return 0;
 }
 
-int cmd_gc(int argc, const char **argv)
+int cli_gc_run(struct repo *r, struct gc_opts *go)
 {
-	struct opts o;
-	struct gc_opts go = GC_OPTS_INIT;
-	struct gc_stats st;
 	struct gc_cmd c = { 0 };
-	struct repo *r;
+	struct gc_stats st;
 	int ret;
 
-	memset(&o, 0, sizeof(o));
-	cli_parse_opts(&o, optspec, argc, argv);
-	if (o.argc)
-		cli_usage_fatal(&o, "no positional parameters expected");
-	if (parse_threshold(opt_str(&o, "threshold"), &go.threshold) < 0)
-		cli_usage_fatal(&o, "threshold must be an integer percentage "
-				"value");
-	if (opt_get(&o, "#")->count) {
-		long long lvl;
-
-		if (opt_int(&o, "#", &lvl, 0) < 0 || lvl < 0 || lvl > 9)
-			cli_usage_fatal(&o, "invalid compression level");
-		go.level = (int)lvl;
-	}
-	c.verbose = opt_count(&o, "verbose");
-	go.verbose = c.verbose;
-	go.ignore_missing = opt_count(&o, "ignore-missing");
-	go.threads = cli_threads();
-	go.log = gc_log_line;
-	go.progress = gc_progress_line;
-	go.item = gc_item;
-	go.pack = gc_pack;
-	go.waiting = gc_waiting;
-	go.ctx = &c;
-
-	r = cli_open_repo();
+	c.verbose = go->verbose;
 	c.r = r;
-	ret = gc_run(r, &go, &st);
-	if (ret == ERR_NOTFOUND && !go.ignore_missing &&
+	go->threads = cli_threads();
+	go->log = gc_log_line;
+	go->progress = gc_progress_line;
+	go->item = gc_item;
+	go->pack = gc_pack;
+	go->waiting = gc_waiting;
+	go->ctx = &c;
+	memset(&st, 0, sizeof(st));
+	ret = gc_run(r, go, &st);
+	if (ret == ERR_NOTFOUND && !go->ignore_missing &&
 	    !oid_is_zero(&st.missing_oid)) {
 		/* bup: log('bup: missing object %r \n'); exit(1) */
 		cli_log("bup: missing object '%s' \n",
@@ -192,6 +172,34 @@ int cmd_gc(int argc, const char **argv)
 			(unsigned long long)st.missing);
 		ret = 1;
 	}
+	return ret;
+}
+
+int cmd_gc(int argc, const char **argv)
+{
+	struct opts o;
+	struct gc_opts go = GC_OPTS_INIT;
+	struct repo *r;
+	int ret;
+
+	memset(&o, 0, sizeof(o));
+	cli_parse_opts(&o, optspec, argc, argv);
+	if (o.argc)
+		cli_usage_fatal(&o, "no positional parameters expected");
+	if (parse_threshold(opt_str(&o, "threshold"), &go.threshold) < 0)
+		cli_usage_fatal(&o, "threshold must be an integer percentage "
+				"value");
+	if (opt_get(&o, "#")->count) {
+		long long lvl;
+
+		if (opt_int(&o, "#", &lvl, 0) < 0 || lvl < 0 || lvl > 9)
+			cli_usage_fatal(&o, "invalid compression level");
+		go.level = (int)lvl;
+	}
+	go.verbose = opt_count(&o, "verbose");
+	go.ignore_missing = opt_count(&o, "ignore-missing");
+	r = cli_open_repo();
+	ret = cli_gc_run(r, &go);
 	repo_free(r);
 	opt_release(&o);
 	return ret;

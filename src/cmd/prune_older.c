@@ -185,41 +185,26 @@ static int save_name(struct buf *out, const char *branch, int64_t utc)
 	return 0;
 }
 
-static void gc_log(void *ctx, const char *line)
-{
-	(void)ctx;
-	cli_log("%s", line);
-}
-
-static void gc_progress(void *ctx, const char *line)
-{
-	(void)ctx;
-	if (cli_stderr_is_tty())
-		cli_log("%s", line);
-}
-
-static int collect_garbage(struct repo *repo, struct opts *o, int level,
-			   int verbose)
+/*
+ * bup's bup_gc(threshold, compression, verbosity), the same run and
+ * lines as `cbup gc` (cli_gc_run()).  As cbup gc, live objects are
+ * copied as stored unless -# or --compress asks for a level.  Returns
+ * the exit code.
+ */
+static int collect_garbage(struct repo *repo, struct opts *o, int verbose)
 {
 	struct gc_opts go = GC_OPTS_INIT;
-	struct gc_stats st;
-	long long threshold;
+	long long threshold, level;
 
-	/* bup passes the value on; a non-number fails inside its gc */
+	/* bup hands the value on unchecked; its gc then fails on it */
 	if (opt_int(o, "gc-threshold", &threshold, 0) < 0 ||
 	    threshold < 0 || threshold > 100)
 		die("invalid --gc-threshold %s", opt_str(o, "gc-threshold"));
 	go.threshold = (int)threshold;
-	go.level = level;
+	if (opt_get(o, "#")->count && !opt_int(o, "#", &level, 0))
+		go.level = (int)level;
 	go.verbose = verbose;
-	go.log = gc_log;
-	go.progress = gc_progress;
-	memset(&st, 0, sizeof(st));
-	(void)repo;
-	(void)go;
-	/* NEEDSWORK: gc_run() (gc.h) once src/lib/gc.c is in the tree */
-	die("garbage collection is not available yet; use --no-gc");
-	return 0;
+	return cli_gc_run(repo, &go);
 }
 
 int cmd_prune_older(int argc, const char **argv);
@@ -336,8 +321,11 @@ int cmd_prune_older(int argc, const char **argv)
 			ret = 1;
 			goto out;
 		}
-		if (opt_count(&o, "gc") && !cli_errors())
-			collect_garbage(repo, &o, (int)level, verbose);
+		if (opt_count(&o, "gc") && !cli_errors() &&
+		    collect_garbage(repo, &o, verbose)) {
+			ret = 1;
+			goto out;
+		}
 	}
 	if (cli_errors()) {
 		cli_log("warning: %d errors encountered\n", cli_errors());

@@ -69,6 +69,11 @@ int cli_rm_paths(struct repo *r, int n, const char **paths, int level,
 
 	rewrite_plan_init(&plan);
 	rewrite_result_init(&res);
+	/*
+	 * FORMAT.md 14: shared from before the first lookup until the
+	 * last ref, so that a gc cannot drop what the new commits name.
+	 */
+	cli_lock_writer(r);
 	if (vfs_new(&vfs, r) < 0)
 		die("%s", err_last());
 	for (int i = 0; i < n; i++)
