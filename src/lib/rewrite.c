@@ -10,6 +10,7 @@
 #include "commit.h"
 #include "err.h"
 #include "odb.h"
+#include "oidset.h"
 #include "packwriter.h"
 #include "refs.h"
 #include "repo.h"
@@ -36,63 +37,6 @@ static int read_commit(struct odb *odb, const struct oid *oid,
 }
 
 /* ---- rev-list ------------------------------------------------------- */
-
-/*
- * The commits seen so far: an open-addressing set of ids (the first
- * four bytes of a SHA-1 are as good as a hash), so that long histories
- * cost linear time.
- */
-struct oid_set {
-	struct oid *slot;
-	unsigned char *used;
-	size_t nr, cap;     /* cap a power of two, kept at most half full */
-};
-
-static size_t set_pos(const struct oid_set *s, const struct oid *oid)
-{
-	uint32_t h;
-	size_t i;
-
-	memcpy(&h, oid->hash, sizeof(h));
-	for (i = h & (s->cap - 1); s->used[i]; i = (i + 1) & (s->cap - 1))
-		if (oid_eq(&s->slot[i], oid))
-			break;
-	return i;
-}
-
-/* 1 if oid was already in s; else adds it and returns 0. */
-static int set_add(struct oid_set *s, const struct oid *oid)
-{
-	size_t i;
-
-	if (2 * (s->nr + 1) > s->cap) {
-		struct oid_set n;
-		n.cap = s->cap ? 2 * s->cap : 64;
-		n.nr = 0;
-		n.slot = xcalloc(n.cap, sizeof(*n.slot));
-		n.used = xcalloc(n.cap, 1);
-		for (size_t k = 0; k < s->cap; k++)
-			if (s->used[k])
-				set_add(&n, &s->slot[k]);
-		free(s->slot);
-		free(s->used);
-		*s = n;
-	}
-	i = set_pos(s, oid);
-	if (s->used[i])
-		return 1;
-	s->used[i] = 1;
-	s->slot[i] = *oid;
-	s->nr++;
-	return 0;
-}
-
-static void set_release(struct oid_set *s)
-{
-	free(s->slot);
-	free(s->used);
-	memset(s, 0, sizeof(*s));
-}
 
 /* A commit waiting in the rev-list queue, with what we read of it. */
 struct pending {
@@ -176,14 +120,14 @@ int rewrite_rev_list(struct odb *odb, const struct oid *tip,
 {
 	struct pending *heap = NULL, p;
 	struct rewrite_rev *list = NULL;
-	struct oid_set seen = { NULL, NULL, 0, 0 };
+	struct oidset seen = OIDSET_INIT;
 	size_t hnr = 0, halloc = 0, nr = 0, alloc = 0;
 	uint64_t seq = 0;
 	int ret;
 
 	if ((ret = pending_read(odb, tip, seq++, &p)))
 		return ret;
-	set_add(&seen, tip);
+	oidset_add(&seen, tip);
 	ALLOC_GROW(heap, hnr + 1, halloc);
 	heap_push(heap, &hnr, &p);
 	while (hnr) {
@@ -192,7 +136,7 @@ int rewrite_rev_list(struct odb *odb, const struct oid *tip,
 		list[nr++] = p.rev;
 		for (size_t i = 0; i < p.nr_parents && !ret; i++) {
 			struct pending q;
-			if (set_add(&seen, &p.parents[i]))
+			if (!oidset_add(&seen, &p.parents[i]))
 				continue;
 			ret = pending_read(odb, &p.parents[i], seq++, &q);
 			if (ret)
@@ -207,7 +151,7 @@ int rewrite_rev_list(struct odb *odb, const struct oid *tip,
 	for (size_t i = 0; i < hnr; i++)
 		free(heap[i].parents);
 	free(heap);
-	set_release(&seen);
+	oidset_clear(&seen);
 	if (ret) {
 		free(list);
 		return ret;
