@@ -23,7 +23,7 @@
 #include "lib/pypath.h"
 #include "lib/refs.h"
 #include "lib/repo.h"
-#include "lib/rewrite.h"
+#include "lib/revwalk.h"
 
 static const char optspec[] =
 	"bup prune-older [options...] [BRANCH...]\n"
@@ -277,13 +277,14 @@ int cmd_prune_older(int argc, const char **argv)
 		die("%s", err_last());
 
 	for (size_t b = 0; b < branches.nr; b++) {
-		struct rewrite_rev *revs = NULL;
+		struct revwalk_entry *revs = NULL;
 		int64_t *utc;
 		int *keep;
 		size_t n = 0;
 
-		if (rewrite_rev_list(cli_odb(repo), &branches.b[b].oid, &revs,
-				     &n) < 0)
+		/* bup: git rev-list --pretty=format:%at BRANCH_ID */
+		if (revwalk_list(&branches.b[b].oid, NULL, revwalk_read_odb,
+				 cli_odb(repo), &revs, &n) < 0)
 			die("%s", err_last());
 		utc = xcalloc(n + 1, sizeof(*utc));
 		keep = xcalloc(n + 1, sizeof(*keep));

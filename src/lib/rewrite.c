@@ -10,156 +10,13 @@
 #include "commit.h"
 #include "err.h"
 #include "odb.h"
-#include "oidset.h"
 #include "packwriter.h"
 #include "refs.h"
 #include "repo.h"
+#include "revwalk.h"
 #include "rewrite.h"
 #include "util.h"
 #include "vfs.h"
-
-/* ---- reading commits ------------------------------------------------ */
-
-static int read_commit(struct odb *odb, const struct oid *oid,
-		       struct commit_info *ci)
-{
-	struct buf b = BUF_INIT;
-	enum obj_type type;
-	int ret = odb_read(odb, oid, &type, &b);
-
-	if (!ret && type != OBJ_COMMIT)
-		ret = err_set(ERR_CORRUPT, "expected 'commit', saw '%s' for %s",
-			      obj_type_name(type), oid_hex(oid));
-	if (!ret)
-		ret = commit_parse(ci, b.data, b.len);
-	buf_release(&b);
-	return ret;
-}
-
-/* ---- rev-list ------------------------------------------------------- */
-
-/* A commit waiting in the rev-list queue, with what we read of it. */
-struct pending {
-	struct rewrite_rev rev;
-	uint64_t seq;         /* insertion order breaks date ties, as git's
-				 prio_queue does */
-	struct oid *parents;
-	size_t nr_parents;
-};
-
-/* Max-heap on (committer date, then earliest insertion). */
-static int pending_before(const struct pending *a, const struct pending *b)
-{
-	if (a->rev.committer_time != b->rev.committer_time)
-		return a->rev.committer_time > b->rev.committer_time;
-	return a->seq < b->seq;
-}
-
-static void heap_push(struct pending *h, size_t *nr, const struct pending *p)
-{
-	size_t i = (*nr)++;
-
-	h[i] = *p;
-	while (i) {
-		size_t up = (i - 1) / 2;
-		struct pending t;
-		if (!pending_before(&h[i], &h[up]))
-			break;
-		t = h[i];
-		h[i] = h[up];
-		h[up] = t;
-		i = up;
-	}
-}
-
-static struct pending heap_pop(struct pending *h, size_t *nr)
-{
-	struct pending top = h[0];
-	size_t i = 0, n = --(*nr);
-
-	h[0] = h[n];
-	for (;;) {
-		size_t l = 2 * i + 1, r = l + 1, best = i;
-		struct pending t;
-		if (l < n && pending_before(&h[l], &h[best]))
-			best = l;
-		if (r < n && pending_before(&h[r], &h[best]))
-			best = r;
-		if (best == i)
-			break;
-		t = h[i];
-		h[i] = h[best];
-		h[best] = t;
-		i = best;
-	}
-	return top;
-}
-
-static int pending_read(struct odb *odb, const struct oid *oid, uint64_t seq,
-			struct pending *p)
-{
-	struct commit_info ci;
-	int ret = read_commit(odb, oid, &ci);
-
-	if (ret)
-		return ret;
-	p->rev.oid = *oid;
-	p->rev.author_time = ci.author_time;
-	p->rev.committer_time = ci.committer_time;
-	p->seq = seq;
-	p->parents = ci.parents;
-	p->nr_parents = ci.nr_parents;
-	ci.parents = NULL;
-	ci.nr_parents = 0;
-	commit_release(&ci);
-	return 0;
-}
-
-int rewrite_rev_list(struct odb *odb, const struct oid *tip,
-		     struct rewrite_rev **out, size_t *nr_out)
-{
-	struct pending *heap = NULL, p;
-	struct rewrite_rev *list = NULL;
-	struct oidset seen = OIDSET_INIT;
-	size_t hnr = 0, halloc = 0, nr = 0, alloc = 0;
-	uint64_t seq = 0;
-	int ret;
-
-	if ((ret = pending_read(odb, tip, seq++, &p)))
-		return ret;
-	oidset_add(&seen, tip);
-	ALLOC_GROW(heap, hnr + 1, halloc);
-	heap_push(heap, &hnr, &p);
-	while (hnr) {
-		p = heap_pop(heap, &hnr);
-		ALLOC_GROW(list, nr + 1, alloc);
-		list[nr++] = p.rev;
-		for (size_t i = 0; i < p.nr_parents && !ret; i++) {
-			struct pending q;
-			if (!oidset_add(&seen, &p.parents[i]))
-				continue;
-			ret = pending_read(odb, &p.parents[i], seq++, &q);
-			if (ret)
-				break;
-			ALLOC_GROW(heap, hnr + 1, halloc);
-			heap_push(heap, &hnr, &q);
-		}
-		free(p.parents);
-		if (ret)
-			break;
-	}
-	for (size_t i = 0; i < hnr; i++)
-		free(heap[i].parents);
-	free(heap);
-	oidset_clear(&seen);
-	if (ret) {
-		free(list);
-		return ret;
-	}
-	*out = list;
-	*nr_out = nr;
-	return 0;
-}
 
 /* ---- the plan (bup's dead_items) ------------------------------------ */
 
@@ -336,7 +193,7 @@ static int append_commit(struct odb *odb, struct packwriter *w,
 {
 	struct commit_info ci;
 	struct buf b = BUF_INIT;
-	int ret = read_commit(odb, oid, &ci);
+	int ret = revwalk_read_odb(odb, oid, &ci);
 
 	if (ret)
 		return ret;
@@ -360,12 +217,14 @@ static int filter_branch(struct odb *odb, struct packwriter *w,
 			 const struct rewrite_branch *b,
 			 struct rewrite_update *u)
 {
-	struct rewrite_rev *revs = NULL;
+	struct revwalk_entry *revs = NULL;
 	struct oid *drop, last;
 	size_t nr = 0, first = 0;
 	int have_last = 0, ret;
 
-	if ((ret = rewrite_rev_list(odb, &b->head, &revs, &nr)))
+	/* `git rev-list TIP`, as bup's filter_branch */
+	ret = revwalk_list(&b->head, NULL, revwalk_read_odb, odb, &revs, &nr);
+	if (ret)
 		return ret;
 	drop = xmalloc(st_mult(b->nr_drop, sizeof(*drop)));
 	memcpy(drop, b->drop, b->nr_drop * sizeof(*drop));

@@ -19,9 +19,9 @@
  *
  * Nothing is deleted from the packs: gc (gc.h) reclaims the space.
  *
- * rewrite_rev_list() is `git rev-list TIP` (prune-older classifies its
- * output).  Functions return 0 or a negative enum err_code with the
- * message in err_last().  Not thread-safe (a vfs is not).
+ * Histories are walked in `git rev-list` order (revwalk.h).  Functions
+ * return 0 or a negative enum err_code with the message in err_last().
+ * Not thread-safe (a vfs is not).
  */
 #ifndef CBUP_REWRITE_H
 #define CBUP_REWRITE_H
@@ -34,21 +34,6 @@
 struct odb;
 struct repo;
 struct vfs;
-
-/* One commit as `git rev-list` lists it. */
-struct rewrite_rev {
-	struct oid oid;
-	int64_t author_time;     /* %at */
-	int64_t committer_time;  /* the order of the list */
-};
-
-/*
- * `git rev-list TIP`: newest committer date first; commits with the
- * same date in the order they were reached (git's insertion order).
- * *out (caller frees) holds *nr_out entries.
- */
-int rewrite_rev_list(struct odb *odb, const struct oid *tip,
-		     struct rewrite_rev **out, size_t *nr_out);
 
 /* A branch to delete (nr_drop == 0) or to rewrite without drop[]. */
 struct rewrite_branch {

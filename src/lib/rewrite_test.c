@@ -1,7 +1,7 @@
 /*
  * rewrite: on a repository made with git's plumbing (six saves on
  * "main" a day apart with a -0130 offset, "other" forked from the
- * third), rev-list matches `git rev-list` (also across a merge), the
+ * third), the walk is `git rev-list`'s (also across a merge), the
  * plan classifies and rejects paths as bup's dead_items, and a rewrite
  * drops the named saves, writes the survivors again with the same
  * tree, idents, dates and message, leaves older commits alone, deletes
@@ -17,6 +17,7 @@
 #include "odb.h"
 #include "refs.h"
 #include "repo.h"
+#include "revwalk.h"
 #include "rewrite.h"
 #include "store_test_util.h"
 #include "unit.h"
@@ -109,27 +110,32 @@ static void git_out(struct fixture *f, struct buf *out, const char *cmd)
 static void rev_list_text(struct buf *out, struct odb *odb,
 			  const struct oid *tip)
 {
-	struct rewrite_rev *revs = NULL;
+	struct revwalk_entry *revs = NULL;
 	size_t nr = 0;
 
-	CHECK(rewrite_rev_list(odb, tip, &revs, &nr) == 0);
+	CHECK(revwalk_list(tip, NULL, revwalk_read_odb, odb, &revs, &nr) == 0);
 	for (size_t i = 0; i < nr; i++)
 		buf_addf(out, "%s%s", i ? "\n" : "", oid_hex(&revs[i].oid));
 	free(revs);
 }
 
-UNIT_TEST(rewrite, rev_list_matches_git)
+/*
+ * The walk the rewrite relies on (revwalk.h), against git itself on a
+ * real repository: bup's filter_branch runs `git rev-list`.
+ */
+UNIT_TEST(rewrite, history_is_git_rev_list)
 {
 	struct fixture f;
 	struct buf want = BUF_INIT, got = BUF_INIT;
-	struct rewrite_rev *revs = NULL;
+	struct revwalk_entry *revs = NULL;
 	struct oid tip;
 	size_t nr = 0;
 
 	if (fixture_open(&f))
 		return;
 	CHECK(refs_read(f.repo, "refs/heads/main", &tip) == 0);
-	CHECK(rewrite_rev_list(f.odb, &tip, &revs, &nr) == 0);
+	CHECK(revwalk_list(&tip, NULL, revwalk_read_odb, f.odb, &revs, &nr)
+	      == 0);
 	CHECK(nr == 6);
 	/* newest first; %at of each */
 	for (size_t i = 0; i < nr; i++)
@@ -156,7 +162,8 @@ UNIT_TEST(rewrite, rev_list_matches_git)
 	/* a missing commit is an error, not a short list */
 	CHECK(oid_from_hex(&tip, "0123456789012345678901234567890123456789")
 	      == 0);
-	CHECK(rewrite_rev_list(f.odb, &tip, &revs, &nr) == ERR_NOTFOUND);
+	CHECK(revwalk_list(&tip, NULL, revwalk_read_odb, f.odb, &revs, &nr)
+	      == ERR_NOTFOUND);
 	buf_release(&want);
 	buf_release(&got);
 	fixture_close(&f);
