@@ -5,7 +5,7 @@
  * rewrites the branch without the named saves.  Commits older than the
  * oldest removed one are kept as they are; every later commit that
  * survives is written again (same tree, author, committer, dates and
- * message, FORMAT.md 6.1) on top of the new parent, into a new pack.
+ * message, FORMAT.md 6.4) on top of the new parent, into a new pack.
  * Refs change only at the very end, each against its old value, so a
  * failure before leaves the repository as it was.  Nothing is deleted
  * from the packs: `bup gc` reclaims the space later.

@@ -1,6 +1,7 @@
 /*
  * Which saves prune-older keeps, as bup 0.33.7's prune-older
- * (lib/bup/cmd/prune_older.py classify_saves, helpers.period_as_secs):
+ * (lib/bup/cmd/prune_older.py classify_saves, helpers.period_as_secs;
+ * FORMAT.md 6.4):
  *
  *  - a period is "forever" or N followed by s, min, h, d, w, m (31
  *    days) or y (366 days), N a decimal number; zero is no period;

@@ -1,7 +1,7 @@
 /*
  * Rewriting branch history without some saves (rewrite.h), bup 0.33.7's
  * lib/bup/rm.py: dead_items, filter_branch, append_commit and the ref
- * updates of bup_rm.  Commits are written as FORMAT.md 6.1 describes.
+ * updates of bup_rm; FORMAT.md 6.4.
  */
 #include <stdlib.h>
 #include <string.h>
