@@ -42,6 +42,19 @@ fresh() {
 # date order (the 250-day one after the 200-day one).
 MAIN_DAYS="1100 800 700 420 400 390 200 250 95 60 59 40 10 3"
 
+# 250 dates from 1200 days before NOW, 1 s to 9 days apart (an LCG).
+many_dates() {
+	awk -v now=$NOW -v day=$DAY 'BEGIN {
+		x = 7
+		t = now - 1200 * day
+		for (i = 0; i < 250; i++) {
+			x = (x * 1103515245 + 12345) % 2147483648
+			t += 1 + x % (9 * day)
+			print t
+		}
+	}'
+}
+
 test_expect_success BUP 'setup: saves by bup at chosen dates, a long branch by git' '
 	mkdir src &&
 	bup init >/dev/null 2>&1 &&
@@ -65,10 +78,7 @@ test_expect_success BUP 'setup: saves by bup at chosen dates, a long branch by g
 		bup save -n other --date=$t src 2>/dev/null || return 1
 	done &&
 	tree=$(git --git-dir=repo rev-parse main^{tree}) &&
-	awk "BEGIN { x = 7; t = $NOW - 1200 * $DAY;
-		for (i = 0; i < 250; i++) {
-			x = (x * 1103515245 + 12345) % 2147483648;
-			t += 1 + x % (9 * $DAY); print t } }" >many.dates &&
+	many_dates >many.dates &&
 	p= &&
 	while read -r t; do
 		p=$(GIT_AUTHOR_NAME=a GIT_AUTHOR_EMAIL=a@b \

@@ -314,7 +314,7 @@ int cmd_prune_older(int argc, const char **argv)
 	}
 
 	if (!pretend) {
-		/* PackWriter and gc take bup's level; zlib refuses others */
+		/* bup's PackWriter takes the level; zlib refuses others */
 		if (opt_int(&o, "#", &level, 0) < 0 || level < 0 || level > 9)
 			die("invalid compression level %s", opt_str(&o, "#"));
 		if (cli_rm_paths(repo, (int)nr_rm, removals, (int)level,
