@@ -211,6 +211,22 @@ test_expect_success BUP '--pretend in other time zones' '
 	done
 '
 
+test_expect_success BUP '--wrt beyond 64 bits: the same verdicts and crash as bup' '
+	run_both --unsafe --pretend --wrt 123456789012345678901234567890 \
+		--keep-all-for 1d main &&
+	same_as_bup &&
+	grep "^- main/" out.c && ! grep "^+" out.c &&
+	run_both --unsafe --pretend --wrt -1234567890123456789012345 \
+		--keep-all-for 1d main &&
+	same_as_bup &&
+	grep "^+ main/" out.c && ! grep "^-" out.c &&
+	run_both --unsafe --pretend -v --wrt -1234567890123456789012345 \
+		--keep-dailies-for 1d main &&
+	test_cmp rc.b rc.c && test_cmp out.b out.c &&
+	tail -n 1 err.b >want && test_cmp want err.c &&
+	grep "^OverflowError: timestamp out of range for platform time_t$" err.c
+'
+
 test_expect_success BUP 'show-ref matching of branch arguments' '
 	fresh &&
 	for d in b c; do

@@ -216,7 +216,8 @@ int cmd_prune_older(int argc, const char **argv)
 	size_t nr_rm = 0, alloc_rm = 0;
 	struct repo *repo;
 	struct opts o;
-	long long now, level = 1;
+	__int128 now;
+	long long level = 1;
 	int verbose, pretend, any = 0, ret = 0;
 
 	cli_parse_opts(&o, optspec, argc, argv);
@@ -224,9 +225,8 @@ int cmd_prune_older(int argc, const char **argv)
 		cli_usage_fatal(&o, "refusing to run dangerous, experimental "
 				"command without --unsafe");
 	if (!opt_str(&o, "wrt"))
-		now = (long long)time(NULL);
-	else if (opt_int(&o, "wrt", &now, 0) < 0)
-		/* NEEDSWORK: bup takes integers beyond 64 bits too */
+		now = time(NULL);
+	else if (prune_parse_wrt(&now, opt_str(&o, "wrt")) < 0)
 		cli_usage_fatal(&o, "--wrt value %s is not an integer",
 				opt_str(&o, "wrt"));
 

@@ -61,12 +61,41 @@ bad:
 	return err_set(ERR_USAGE, "not a valid period");
 }
 
-void prune_start_at(struct prune_start *out, int64_t now,
+/*
+ * |now| stays below 10^36 and a period below 4 * 10^32 (MAG_CAP times
+ * 366 days), so now - secs cannot overflow an __int128 (1.7 * 10^38),
+ * and a saturated now still gives a start beyond any time_t.
+ */
+#define WRT_CAP ((__int128)1000000000000000000LL * 1000000000000000000LL)
+
+int prune_parse_wrt(__int128 *out, const char *s)
+{
+	const char *p = s;
+	int neg = *p == '-';
+	__int128 v = 0;
+
+	if (neg)
+		p++;
+	/* str(int(s)) == s: digits only, no leading zero, no "-0" */
+	if (*p < '0' || *p > '9' || (*p == '0' && (p[1] || neg)))
+		return err_set(ERR_USAGE, "not an integer");
+	for (; *p >= '0' && *p <= '9'; p++)
+		if (v < WRT_CAP)
+			v = v * 10 + (*p - '0');
+	if (*p)
+		return err_set(ERR_USAGE, "not an integer");
+	if (v > WRT_CAP)
+		v = WRT_CAP;
+	*out = neg ? -v : v;
+	return 0;
+}
+
+void prune_start_at(struct prune_start *out, __int128 now,
 		    const struct prune_period *p)
 {
 	out->set = 1;
 	out->neg_inf = p->forever;
-	out->utc = p->forever ? 0 : (__int128)now - p->secs;
+	out->utc = p->forever ? 0 : now - p->secs;
 }
 
 static int in_period(const struct prune_start *s, int64_t utc)

@@ -51,6 +51,15 @@ struct prune_period {
  */
 int prune_parse_period(struct prune_period *out, const char *s);
 
+/*
+ * --wrt as bup reads it (options._intify, then `isinstance(now, int)`):
+ * 0 when s is an integer written as Python writes it (an optional '-',
+ * no leading zero, not "-0"), of any size, or ERR_USAGE.  Beyond
+ * +-10^36 the value saturates, which changes no verdict and no message
+ * (every start is then out of time_t's range either way).
+ */
+int prune_parse_wrt(__int128 *out, const char *s);
+
 struct prune_start {
 	int set;             /* given; else +infinity */
 	int neg_inf;         /* "forever": -infinity */
@@ -58,7 +67,7 @@ struct prune_start {
 };
 
 /* The start of a period given at `now`. */
-void prune_start_at(struct prune_start *out, int64_t now,
+void prune_start_at(struct prune_start *out, __int128 now,
 		    const struct prune_period *p);
 
 /*

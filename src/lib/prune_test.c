@@ -52,6 +52,28 @@ UNIT_TEST(prune, periods)
 	CHECK(!p.forever && p.secs > (__int128)INT64_MAX * 1000);
 }
 
+UNIT_TEST(prune, wrt_as_python_int)
+{
+	static const char *const bad[] = {
+		"", "-", "+5", "05", "-0", "00", " 5", "5 ", "1.5", "1e3",
+		"abc", "5x", "--5",
+	};
+	__int128 v;
+
+	CHECK(prune_parse_wrt(&v, "0") == 0 && v == 0);
+	CHECK(prune_parse_wrt(&v, "1700000000") == 0 && v == 1700000000);
+	CHECK(prune_parse_wrt(&v, "-99999999999999") == 0 &&
+	      v == -99999999999999LL);
+	/* bup's ints have no bound; far beyond 64 bits, still an int */
+	CHECK(prune_parse_wrt(&v, "123456789012345678901234567890") == 0 &&
+	      v > (__int128)INT64_MAX * 1000000);
+	CHECK(prune_parse_wrt(&v, "-9999999999999999999999999999999999999999"
+			      "99999999") == 0 && v < -(__int128)INT64_MAX *
+	      INT64_MAX / 100);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		CHECK(prune_parse_wrt(&v, bad[i]) == ERR_USAGE);
+}
+
 UNIT_TEST(prune, starts)
 {
 	struct prune_period p;
@@ -158,6 +180,20 @@ UNIT_TEST(prune, kinds_in_turn)
 	classify(keep, t, ARRAY_SIZE(t), "999999999999999999999999y", "", "",
 		 "");
 	check_keep(keep, "+++++++++++++", ARRAY_SIZE(t));
+	/* and a huge --wrt with a huge period: still beyond every save */
+	{
+		struct prune_start s[PRUNE_NR];
+		struct prune_period p;
+		__int128 now;
+		memset(s, 0, sizeof(s));
+		CHECK(prune_parse_wrt(&now, "1" "000000000000000000000000000"
+				      "000000000000000000") == 0);
+		CHECK(prune_parse_period(&p, "99999999999999999999999999y")
+		      == 0);
+		prune_start_at(&s[PRUNE_ALL], now, &p);
+		CHECK(prune_classify(keep, t, ARRAY_SIZE(t), s) == 0);
+		check_keep(keep, "-------------", ARRAY_SIZE(t));
+	}
 	set_tz(NULL);
 }
 
