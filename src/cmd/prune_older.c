@@ -62,6 +62,7 @@ static NORETURN void ascii_crash(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t pos = 0;
+	uint32_t cp;
 	struct buf m = BUF_INIT;
 
 	while (*p < 0x80) {
@@ -70,32 +71,15 @@ static NORETURN void ascii_crash(const char *s)
 	}
 	buf_addstr(&m, "UnicodeEncodeError: 'ascii' codec can't encode "
 		   "character '");
-	{
-		uint32_t cp = 0;
-		size_t n = *p >= 0xf0 && *p <= 0xf4 ? 4 :
-			   *p >= 0xe0 && *p <= 0xef ? 3 :
-			   *p >= 0xc2 && *p <= 0xdf ? 2 : 0;
-		cp = n == 4 ? *p & 0x07 : n == 3 ? *p & 0x0f : *p & 0x1f;
-		for (size_t i = 1; i < n; i++) {
-			if ((p[i] & 0xc0) != 0x80) {
-				n = 0;
-				break;
-			}
-			cp = cp << 6 | (p[i] & 0x3f);
-		}
-		/* overlong and surrogate forms do not decode either */
-		if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-		    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-			n = 0;
-		if (!n)
-			cp = 0xdc00 | *p;
-		if (cp < 0x100)
-			buf_addf(&m, "\\x%02x", cp);
-		else if (cp < 0x10000)
-			buf_addf(&m, "\\u%04x", cp);
-		else
-			buf_addf(&m, "\\U%08x", cp);
-	}
+	/* surrogateescape: a byte that starts no UTF-8 is U+DC80..DCFF */
+	if (!pypath_utf8_decode(p, strlen((const char *)p), &cp))
+		cp = 0xdc00 | *p;
+	if (cp < 0x100)
+		buf_addf(&m, "\\x%02x", cp);
+	else if (cp < 0x10000)
+		buf_addf(&m, "\\u%04x", cp);
+	else
+		buf_addf(&m, "\\U%08x", cp);
 	buf_addf(&m, "' in position %zu: ordinal not in range(128)", pos);
 	py_crash(m.data);
 }

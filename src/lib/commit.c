@@ -205,32 +205,6 @@ void commit_format(struct buf *out, const struct oid *tree,
 	commit_format_sigs(out, tree, parent, &sig, &sig, msg, msg_len);
 }
 
-/* bup's _git_date_str(): the sign of the offset itself. */
-static void add_git_date(struct buf *out, int64_t secs, int tz)
-{
-	int a = tz < 0 ? -tz : tz;
-
-	buf_addf(out, "%lld %c%02d%02d", (long long)secs, tz < 0 ? '-' : '+',
-		 a / 60, a % 60);
-}
-
-void commit_format_idents(struct buf *out, const struct oid *tree,
-			  const struct oid *parent, const char *author,
-			  int64_t author_secs, int author_tz,
-			  const char *committer, int64_t committer_secs,
-			  int committer_tz, const char *msg, size_t msg_len)
-{
-	buf_addf(out, "tree %s\n", oid_hex(tree));
-	if (parent)
-		buf_addf(out, "parent %s\n", oid_hex(parent));
-	buf_addf(out, "author %s ", author);
-	add_git_date(out, author_secs, author_tz);
-	buf_addf(out, "\ncommitter %s ", committer);
-	add_git_date(out, committer_secs, committer_tz);
-	buf_addstr(out, "\n\n");
-	buf_add(out, msg, msg_len);
-}
-
 void commit_default_ident(struct buf *out)
 {
 	uid_t uid = getuid();

@@ -57,18 +57,6 @@ void commit_format_sigs(struct buf *out, const struct oid *tree,
 void commit_format(struct buf *out, const struct oid *tree,
 		   const struct oid *parent, const char *ident, int64_t secs,
 		   int tz_minutes, const char *msg, size_t msg_len);
-/*
- * bup's create_commit_blob() with both idents and explicit offsets, as
- * rm and prune-older rewrite a commit on a new parent (rm.py
- * append_commit): the offsets are written by _git_date_str, whose sign
- * is that of the offset ("-0030" stays "-0030", unlike commit_format's
- * utc_offset_str).  tz in minutes east of UTC.
- */
-void commit_format_idents(struct buf *out, const struct oid *tree,
-			  const struct oid *parent, const char *author,
-			  int64_t author_secs, int author_tz,
-			  const char *committer, int64_t committer_secs,
-			  int committer_tz, const char *msg, size_t msg_len);
 /* "NAME <USER@HOST>" as bup builds it from passwd and gethostname. */
 void commit_default_ident(struct buf *out);
 /* Local UTC offset in minutes at time t (localtime_r tm_gmtoff). */

@@ -160,33 +160,3 @@ UNIT_TEST(commit, format_sigs)
 	buf_release(&out);
 	buf_release(&again);
 }
-
-UNIT_TEST(commit, format_idents_keeps_both)
-{
-	struct buf out = BUF_INIT;
-	struct commit_info c;
-	static const char want[] =
-		"tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n"
-		"parent e69de29bb2d1d6434b8b29ae775ad8c2e48c5391\n"
-		"author A U <a@b> 1600000000 -0030\n"
-		"committer C <c@d> 1600000099 +0530\n"
-		"\n"
-		"msg\n";
-
-	/* rm's append_commit: _git_date_str keeps the sign of -00:30 */
-	commit_format_idents(&out, &oid_empty_tree, &oid_empty_blob,
-			     "A U <a@b>", 1600000000, -30, "C <c@d>",
-			     1600000099, 330, "msg\n", 4);
-	CHECK(!strcmp(out.data, want));
-	CHECK(commit_parse(&c, out.data, out.len) == 0);
-	CHECK(c.author_tz == -30 && c.committer_tz == 330);
-	CHECK(c.author_time == 1600000000 && c.committer_time == 1600000099);
-	commit_release(&c);
-	buf_reset(&out);
-	/* a root commit has no parent line */
-	commit_format_idents(&out, &oid_empty_tree, NULL, "a <b>", 1, 0,
-			     "a <b>", 2, -60, "", 0);
-	CHECK(!strcmp(out.data, "tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n"
-		      "author a <b> 1 +0000\ncommitter a <b> 2 -0100\n\n"));
-	buf_release(&out);
-}

@@ -192,15 +192,22 @@ static int append_commit(struct odb *odb, struct packwriter *w,
 			 struct oid *out)
 {
 	struct commit_info ci;
+	struct commit_sig author, committer;
 	struct buf b = BUF_INIT;
 	int ret = revwalk_read_odb(odb, oid, &ci);
 
 	if (ret)
 		return ret;
-	/* bup keeps one parent: the new one (rm.py append_commit) */
-	commit_format_idents(&b, &ci.tree, parent, ci.author, ci.author_time,
-			     ci.author_tz, ci.committer, ci.committer_time,
-			     ci.committer_tz, ci.message, ci.message_len);
+	/*
+	 * bup keeps one parent: the new one (rm.py append_commit); the
+	 * zones are the commit's, written as git does (tz_local = 0)
+	 */
+	author = (struct commit_sig){ ci.author, ci.author_time,
+				      ci.author_tz, 0 };
+	committer = (struct commit_sig){ ci.committer, ci.committer_time,
+					 ci.committer_tz, 0 };
+	commit_format_sigs(&b, &ci.tree, parent, &author, &committer,
+			   ci.message, ci.message_len);
 	ret = packwriter_write(w, OBJ_COMMIT, b.data, b.len, out);
 	buf_release(&b);
 	commit_release(&ci);

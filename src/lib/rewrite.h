@@ -10,7 +10,7 @@
  *  - rewrite_write() (bup's filter_branch per branch): commits older
  *    than the oldest dropped one stay as they are; every later commit
  *    that survives is written again (same tree, idents, dates and
- *    message, FORMAT.md 6.4; commit_format_idents()) on top of the new
+ *    message, FORMAT.md 6.4; commit_format_sigs()) on top of the new
  *    parent, all into one new pack.  A branch left with no commit is
  *    deleted.  No ref is touched: the result lists the ref updates;
  *  - rewrite_apply() makes one update, against the value the plan
