@@ -30,9 +30,9 @@ LDFLAGS += -fsanitize=$(SANITIZE)
 override O := $(O)-san
 endif
 
-LIB_SRC := $(filter-out %_test.c,$(wildcard src/lib/*.c src/platform/*.c))
+LIB_SRC := $(filter-out %_test.c,$(wildcard src/lib/*/*.c src/platform/*.c))
 CMD_SRC := $(wildcard src/cmd/*.c)
-TEST_SRC := $(wildcard src/lib/*_test.c)
+TEST_SRC := $(wildcard src/lib/*/*_test.c)
 FUZZ_SRC := $(wildcard t/fuzz/fuzz_*.c)
 
 LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o)

@@ -15,16 +15,16 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "lib/client.h"
-#include "lib/commit.h"
-#include "lib/drecurse.h"
-#include "lib/err.h"
-#include "lib/odb.h"
-#include "lib/proc.h"
-#include "lib/pypath.h"
-#include "lib/repo.h"
-#include "lib/repolock.h"
-#include "lib/validate.h"
+#include "remote/client.h"
+#include "store/commit.h"
+#include "index/drecurse.h"
+#include "util/err.h"
+#include "store/odb.h"
+#include "util/proc.h"
+#include "util/pypath.h"
+#include "store/repo.h"
+#include "store/repolock.h"
+#include "pipelines/validate.h"
 
 /* ---- messages ---------------------------------------------------- */
 

@@ -8,8 +8,8 @@
 
 #include <stdio.h>
 
-#include "lib/opt.h"
-#include "lib/util.h"
+#include "util/opt.h"
+#include "util/util.h"
 
 struct repo;
 struct odb;

@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "err.h"
-#include "pypath.h"
+#include "util/err.h"
+#include "util/pypath.h"
 
 #define CMD(name, ident, summary) int cmd_##ident(int argc, const char **argv);
 #include "cmd/cmds.h"

@@ -20,7 +20,7 @@ by_clang() {
 }
 
 test_expect_success 'setup: a stub tree with the real Makefile' '
-	mkdir -p stub/src/lib stub/src/cmd stub/src/platform stub/scripts &&
+	mkdir -p stub/src/lib/util stub/src/cmd stub/src/platform stub/scripts &&
 	cp "$TOP/Makefile" stub/ &&
 	printf "#!/bin/sh\nexit 0\n" >stub/scripts/install-deps &&
 	chmod +x stub/scripts/install-deps &&
@@ -29,7 +29,7 @@ test_expect_success 'setup: a stub tree with the real Makefile' '
 	printf "int stub_cli(void);\nint stub_cli(void) { return 0; }\n" \
 		>stub/src/cli.c &&
 	printf "int stub_lib(void);\nint stub_lib(void) { return 0; }\n" \
-		>stub/src/lib/stub.c &&
+		>stub/src/lib/util/stub.c &&
 	make -C stub -j2 >out 2>&1 &&
 	test -x stub/build/cbup && stub/build/cbup &&
 	test "$(readlink stub/cbup)" = build/cbup
@@ -39,7 +39,7 @@ test_expect_success CLANG 'make CC=clang after a gcc build rebuilds with clang' 
 	make -C stub -j2 CC=gcc >out 2>&1 &&
 	test_must_fail by_clang stub/build/cbup &&
 	make -C stub -j2 CC=clang >out 2>&1 &&
-	grep "^clang .* -c -o build/src/lib/stub.o" out &&
+	grep "^clang .* -c -o build/src/lib/util/stub.o" out &&
 	by_clang stub/build/cbup
 '
 
@@ -61,7 +61,7 @@ test_expect_success 'make SANITIZE=... after a plain build builds $(O)-san' '
 test_expect_success 'make O=DIR builds into DIR' '
 	make -C stub -j2 O="$TRASH/elsewhere" >out 2>&1 &&
 	test -x "$TRASH/elsewhere/cbup" &&
-	test -f "$TRASH/elsewhere/src/lib/stub.o"
+	test -f "$TRASH/elsewhere/src/lib/util/stub.o"
 '
 
 test_expect_success 'make install: PREFIX, DESTDIR, the bup link only on request' '

@@ -1,6 +1,6 @@
 #!/bin/sh
 # The durability order of what a writer makes visible (DEVELOPERS.md,
-# "Rules that bite"; src/lib/packwriter.c): pack data synced, idx synced,
+# "Rules that bite"; src/lib/store/packwriter.c): pack data synced, idx synced,
 # both renamed into objects/pack, objects/pack synced, and only then the
 # ref written, synced, renamed and refs/heads synced.  Otherwise a power
 # cut can keep a ref whose pack is lost.  Each case runs a command under

@@ -303,7 +303,7 @@ test_expect_success STRACE 'a save killed holding the ref lock: the next save ta
 '
 
 # owner_name LOCK PID: the name of the owner file a cbup process PID on
-# this host links to its ref lock (src/lib/refs.c)
+# this host links to its ref lock (src/lib/store/refs.c)
 owner_name() {
 	echo "$1~cbup@$(uname -n | tr -c "A-Za-z0-9._\n-" _)-$2-aB3dE9.lock"
 }

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Remote writes with compression workers (src/lib/zpool.h): save -r,
+# Remote writes with compression workers (src/lib/store/zpool.h): save -r,
 # split -r and get -r send their frames in write order whatever
 # CBUP_THREADS is, so the server's packs are byte-identical to those of
 # a single-threaded run, across pack limits too; a connection that

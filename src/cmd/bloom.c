@@ -10,10 +10,10 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "lib/bloom.h"
-#include "lib/buf.h"
-#include "lib/err.h"
-#include "lib/repo.h"
+#include "store/bloom.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "store/repo.h"
 
 static const char bloom_optspec[] =
 	"bup bloom [options...]\n"

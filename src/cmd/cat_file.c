@@ -16,14 +16,14 @@
 #include <sys/stat.h>
 
 #include "cli.h"
-#include "lib/buf.h"
-#include "lib/commit.h"
-#include "lib/err.h"
-#include "lib/meta.h"
-#include "lib/odb.h"
-#include "lib/repo.h"
-#include "lib/tree.h"
-#include "lib/vfs.h"
+#include "util/buf.h"
+#include "store/commit.h"
+#include "util/err.h"
+#include "meta/meta.h"
+#include "store/odb.h"
+#include "store/repo.h"
+#include "store/tree.h"
+#include "vfs/vfs.h"
 
 static const char cat_file_optspec[] =
 	"bup cat-file [--meta|--bupm] /branch/revision/[path]\n"

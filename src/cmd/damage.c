@@ -11,9 +11,9 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "lib/buf.h"
-#include "lib/damage.h"
-#include "lib/err.h"
+#include "util/buf.h"
+#include "pipelines/damage.h"
+#include "util/err.h"
 
 int cmd_damage(int argc, const char **argv);
 

@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "lib/drecurse.h"
-#include "lib/err.h"
+#include "index/drecurse.h"
+#include "util/err.h"
 
 static const char drecurse_optspec[] =
 	"bup drecurse <path>\n"

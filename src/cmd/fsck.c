@@ -1,7 +1,7 @@
 /*
  * cbup fsck: check packs, and generate or use par2 recovery data beside
  * them, with bup 0.33.7's options, messages, output and exit codes
- * (lib/bup/cmd/fsck.py).  The work is src/lib/fsck.c.
+ * (lib/bup/cmd/fsck.py).  The work is src/lib/pipelines/fsck.c.
  *
  * Where cbup differs: without --quick the packs are verified in process
  * (what `git verify-pack` checks, with cbup's messages instead of
@@ -18,10 +18,10 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "lib/buf.h"
-#include "lib/err.h"
-#include "lib/fsck.h"
-#include "lib/repo.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "pipelines/fsck.h"
+#include "store/repo.h"
 
 int cmd_fsck(int argc, const char **argv);
 

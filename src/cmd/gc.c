@@ -1,6 +1,6 @@
 /*
  * cbup gc: bup gc (lib/bup/cmd/gc.py and lib/bup/gc.py in 0.33.7) with
- * its options, verbose lines and exit codes.  The work is src/lib/gc.c.
+ * its options, verbose lines and exit codes.  The work is src/lib/pipelines/gc.c.
  *
  * Where cbup differs: it is safe beside cbup's writers (FORMAT.md 14),
  * so --unsafe is accepted and not required; live objects are copied as
@@ -12,11 +12,11 @@
 #include <string.h>
 
 #include "cli.h"
-#include "lib/buf.h"
-#include "lib/err.h"
-#include "lib/gc.h"
-#include "lib/repo.h"
-#include "lib/validate.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "pipelines/gc.h"
+#include "store/repo.h"
+#include "pipelines/validate.h"
 
 int cmd_gc(int argc, const char **argv);
 

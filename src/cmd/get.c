@@ -30,17 +30,17 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "lib/client.h"
-#include "lib/commit.h"
-#include "lib/err.h"
-#include "lib/odb.h"
-#include "lib/packwriter.h"
-#include "lib/pypath.h"
-#include "lib/refs.h"
-#include "lib/repo.h"
-#include "lib/revwalk.h"
-#include "lib/tree.h"
-#include "lib/vfs.h"
+#include "remote/client.h"
+#include "store/commit.h"
+#include "util/err.h"
+#include "store/odb.h"
+#include "store/packwriter.h"
+#include "util/pypath.h"
+#include "store/refs.h"
+#include "store/repo.h"
+#include "store/revwalk.h"
+#include "store/tree.h"
+#include "vfs/vfs.h"
 
 int cmd_get(int argc, const char **argv);
 

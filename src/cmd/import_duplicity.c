@@ -19,11 +19,11 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "lib/buf.h"
-#include "lib/err.h"
-#include "lib/proc.h"
-#include "lib/repo.h"
-#include "lib/util.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/proc.h"
+#include "store/repo.h"
+#include "util/util.h"
 
 int cmd_import_duplicity(int argc, const char **argv);
 

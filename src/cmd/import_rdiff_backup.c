@@ -18,10 +18,10 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "lib/buf.h"
-#include "lib/err.h"
-#include "lib/proc.h"
-#include "lib/util.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/proc.h"
+#include "util/util.h"
 
 int cmd_import_rdiff_backup(int argc, const char **argv);
 

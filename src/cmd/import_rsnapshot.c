@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "lib/util.h"
+#include "util/util.h"
 
 int cmd_import_rsnapshot(int argc, const char **argv);
 

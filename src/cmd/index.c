@@ -25,14 +25,14 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "lib/bindex.h"
-#include "lib/drecurse.h"
-#include "lib/err.h"
-#include "lib/hlink.h"
-#include "lib/lockfile.h"
-#include "lib/meta.h"
-#include "lib/pypath.h"
-#include "lib/repo.h"
+#include "index/bindex.h"
+#include "index/drecurse.h"
+#include "util/err.h"
+#include "index/hlink.h"
+#include "util/lockfile.h"
+#include "meta/meta.h"
+#include "util/pypath.h"
+#include "store/repo.h"
 
 int cmd_index(int argc, const char **argv);
 

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 
 #include "cli.h"
-#include "lib/client.h"
-#include "lib/err.h"
-#include "lib/repo.h"
+#include "remote/client.h"
+#include "util/err.h"
+#include "store/repo.h"
 
 static const char optspec[] =
 	"[BUP_DIR=...] bup init [-r host:path]\n"

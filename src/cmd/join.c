@@ -12,14 +12,14 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "lib/client.h"
-#include "lib/commit.h"
-#include "lib/err.h"
-#include "lib/odb.h"
-#include "lib/pypath.h"
-#include "lib/refs.h"
-#include "lib/repo.h"
-#include "lib/tree.h"
+#include "remote/client.h"
+#include "store/commit.h"
+#include "util/err.h"
+#include "store/odb.h"
+#include "util/pypath.h"
+#include "store/refs.h"
+#include "store/repo.h"
+#include "store/tree.h"
 
 int cmd_join(int argc, const char **argv);
 

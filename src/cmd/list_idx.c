@@ -11,11 +11,11 @@
 #include <string.h>
 
 #include "cli.h"
-#include "lib/buf.h"
-#include "lib/err.h"
-#include "lib/idx.h"
-#include "lib/midx.h"
-#include "lib/pypath.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "store/idx.h"
+#include "store/midx.h"
+#include "util/pypath.h"
 
 static const char list_idx_optspec[] =
 	"bup list-idx [--find=<prefix>] <idxfilenames...>\n"

@@ -22,14 +22,14 @@
 #include <sys/stat.h>
 
 #include "cli.h"
-#include "lib/buf.h"
-#include "lib/client.h"
-#include "lib/err.h"
-#include "lib/meta.h"
-#include "lib/metafmt.h"
-#include "lib/pypath.h"
-#include "lib/repo.h"
-#include "lib/vfs.h"
+#include "util/buf.h"
+#include "remote/client.h"
+#include "util/err.h"
+#include "meta/meta.h"
+#include "meta/metafmt.h"
+#include "util/pypath.h"
+#include "store/repo.h"
+#include "vfs/vfs.h"
 
 static const char optspec[] =
 	"bup ls [-r host:path] [-l] [-d] [-F] [-a] [-A] [-s] [-n] [path...]\n"

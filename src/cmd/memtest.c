@@ -29,11 +29,11 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "lib/bloom.h"
-#include "lib/err.h"
-#include "lib/idx.h"
-#include "lib/midx.h"
-#include "lib/repo.h"
+#include "store/bloom.h"
+#include "util/err.h"
+#include "store/idx.h"
+#include "store/midx.h"
+#include "store/repo.h"
 
 int cmd_memtest(int argc, const char **argv);
 

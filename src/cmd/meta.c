@@ -32,12 +32,12 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "lib/buf.h"
-#include "lib/drecurse.h"
-#include "lib/err.h"
-#include "lib/meta.h"
-#include "lib/metafmt.h"
-#include "lib/pypath.h"
+#include "util/buf.h"
+#include "index/drecurse.h"
+#include "util/err.h"
+#include "meta/meta.h"
+#include "meta/metafmt.h"
+#include "util/pypath.h"
 #include "platform/fs.h"
 
 int cmd_meta(int argc, const char **argv);

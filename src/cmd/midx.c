@@ -14,11 +14,11 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "lib/buf.h"
-#include "lib/err.h"
-#include "lib/idx.h"
-#include "lib/midx.h"
-#include "lib/repo.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "store/idx.h"
+#include "store/midx.h"
+#include "store/repo.h"
 
 static const char midx_optspec[] =
 	"bup midx [options...] <idxnames...>\n"

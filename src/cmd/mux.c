@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "lib/proto.h"
+#include "remote/proto.h"
 
 int cmd_mux(int argc, const char **argv);
 

@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "lib/err.h"
-#include "lib/proto.h"
+#include "util/err.h"
+#include "remote/proto.h"
 
 int cmd_on(int argc, const char **argv);
 

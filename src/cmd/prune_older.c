@@ -15,15 +15,15 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "lib/buf.h"
-#include "lib/err.h"
-#include "lib/gc.h"
-#include "lib/odb.h"
-#include "lib/prune.h"
-#include "lib/pypath.h"
-#include "lib/refs.h"
-#include "lib/repo.h"
-#include "lib/revwalk.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "pipelines/gc.h"
+#include "store/odb.h"
+#include "pipelines/prune.h"
+#include "util/pypath.h"
+#include "store/refs.h"
+#include "store/repo.h"
+#include "store/revwalk.h"
 
 static const char optspec[] =
 	"bup prune-older [options...] [BRANCH...]\n"

@@ -29,12 +29,12 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "lib/buf.h"
-#include "lib/client.h"
-#include "lib/err.h"
-#include "lib/meta.h"
-#include "lib/repo.h"
-#include "lib/vfs.h"
+#include "util/buf.h"
+#include "remote/client.h"
+#include "util/err.h"
+#include "meta/meta.h"
+#include "store/repo.h"
+#include "vfs/vfs.h"
 #include "platform/fs.h"
 
 static const char optspec[] =

@@ -20,11 +20,11 @@
 #include <string.h>
 
 #include "cli.h"
-#include "lib/buf.h"
-#include "lib/err.h"
-#include "lib/repo.h"
-#include "lib/rewrite.h"
-#include "lib/vfs.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "store/repo.h"
+#include "pipelines/rewrite.h"
+#include "vfs/vfs.h"
 
 static const char optspec[] =
 	"bup rm <branch|save...>\n"

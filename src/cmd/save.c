@@ -37,19 +37,19 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "lib/bindex.h"
-#include "lib/client.h"
-#include "lib/commit.h"
-#include "lib/err.h"
-#include "lib/hashsplit.h"
-#include "lib/hlink.h"
-#include "lib/meta.h"
-#include "lib/odb.h"
-#include "lib/packwriter.h"
-#include "lib/pypath.h"
-#include "lib/refs.h"
-#include "lib/repo.h"
-#include "lib/tree.h"
+#include "index/bindex.h"
+#include "remote/client.h"
+#include "store/commit.h"
+#include "util/err.h"
+#include "chunk/hashsplit.h"
+#include "index/hlink.h"
+#include "meta/meta.h"
+#include "store/odb.h"
+#include "store/packwriter.h"
+#include "util/pypath.h"
+#include "store/refs.h"
+#include "store/repo.h"
+#include "store/tree.h"
 
 int cmd_save(int argc, const char **argv);
 

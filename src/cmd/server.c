@@ -41,17 +41,17 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "lib/commit.h"
-#include "lib/err.h"
-#include "lib/odb.h"
-#include "lib/pack.h"
-#include "lib/packwriter.h"
-#include "lib/proto.h"
-#include "lib/refs.h"
-#include "lib/repo.h"
-#include "lib/repolock.h"
-#include "lib/tree.h"
-#include "lib/vfs.h"
+#include "store/commit.h"
+#include "util/err.h"
+#include "store/odb.h"
+#include "store/pack.h"
+#include "store/packwriter.h"
+#include "remote/proto.h"
+#include "store/refs.h"
+#include "store/repo.h"
+#include "store/repolock.h"
+#include "store/tree.h"
+#include "vfs/vfs.h"
 
 int cmd_server(int argc, const char **argv);
 

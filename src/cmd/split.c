@@ -18,15 +18,15 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "lib/client.h"
-#include "lib/commit.h"
-#include "lib/err.h"
-#include "lib/hashsplit.h"
-#include "lib/odb.h"
-#include "lib/packwriter.h"
-#include "lib/refs.h"
-#include "lib/repo.h"
-#include "lib/tree.h"
+#include "remote/client.h"
+#include "store/commit.h"
+#include "util/err.h"
+#include "chunk/hashsplit.h"
+#include "store/odb.h"
+#include "store/packwriter.h"
+#include "store/refs.h"
+#include "store/repo.h"
+#include "store/tree.h"
 
 int cmd_split(int argc, const char **argv);
 

@@ -20,11 +20,11 @@
 #include <string.h>
 
 #include "cli.h"
-#include "lib/buf.h"
-#include "lib/err.h"
-#include "lib/odb.h"
-#include "lib/refs.h"
-#include "lib/repo.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "store/odb.h"
+#include "store/refs.h"
+#include "store/repo.h"
 
 static const char optspec[] =
 	"bup tag\n"

@@ -9,10 +9,10 @@
 #include <string.h>
 
 #include "cli.h"
-#include "lib/err.h"
-#include "lib/odb.h"
-#include "lib/repo.h"
-#include "lib/validate.h"
+#include "util/err.h"
+#include "store/odb.h"
+#include "store/repo.h"
+#include "pipelines/validate.h"
 
 int cmd_validate_object_links(int argc, const char **argv);
 

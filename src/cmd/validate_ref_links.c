@@ -17,13 +17,13 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "lib/buf.h"
-#include "lib/err.h"
-#include "lib/odb.h"
-#include "lib/refs.h"
-#include "lib/repo.h"
-#include "lib/validate.h"
-#include "lib/vfs.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "store/odb.h"
+#include "store/refs.h"
+#include "store/repo.h"
+#include "pipelines/validate.h"
+#include "vfs/vfs.h"
 
 int cmd_validate_ref_links(int argc, const char **argv);
 

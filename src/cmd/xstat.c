@@ -12,9 +12,9 @@
 #include <sys/stat.h>
 
 #include "cli.h"
-#include "lib/buf.h"
-#include "lib/err.h"
-#include "lib/meta.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "meta/meta.h"
 
 int cmd_xstat(int argc, const char **argv);
 

@@ -19,7 +19,7 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "lib/buf.h"
+#include "util/buf.h"
 
 enum plat_fs_open_flags {
 	/* O_PATH instead of O_RDONLY: enough to be a dirfd, or to fchown */

@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-#include "lib/buf.h"
+#include "util/buf.h"
 
 /*
  * Fill `names` with the NUL-separated name list (each name followed by

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "bloom.h"
+#include "store/bloom.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

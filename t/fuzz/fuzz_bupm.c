@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "meta.h"
+#include "util/buf.h"
+#include "meta/meta.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

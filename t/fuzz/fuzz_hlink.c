@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "buf.h"
-#include "hlink.h"
+#include "util/buf.h"
+#include "index/hlink.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "idx.h"
+#include "store/idx.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

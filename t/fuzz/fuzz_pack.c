@@ -10,8 +10,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "pack.h"
+#include "util/buf.h"
+#include "store/pack.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -10,8 +10,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "proto.h"
-#include "vfs.h"
+#include "remote/proto.h"
+#include "vfs/vfs.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -52,14 +52,14 @@
 #include <unistd.h>
 
 #include <libdeflate.h>
-#include "oid.h"
-#include "pack.h"
-#include "packwriter.h"
-#include "rollsum.h"
-#include "sha1batch.h"
-#include "util.h"
-#include "zlib.h"
-#include <zlib_sys.h>  /* the system <zlib.h>; see there */
+#include "util/oid.h"
+#include "store/pack.h"
+#include "store/packwriter.h"
+#include "chunk/rollsum.h"
+#include "store/sha1batch.h"
+#include "util/util.h"
+#include "util/zlib.h"
+#include <zlib.h>
 
 static const char usage_str[] =
 	"usage: test-tool lcg SEED N\n"

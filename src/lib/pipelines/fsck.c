@@ -1,0 +1,711 @@
+/*
+ * bup fsck's checks (fsck.h): pack verification against the idx
+ * (FORMAT.md 2.2, 2.4.1) and bup's par2 handling.  External programs
+ * run through proc_run() (posix_spawnp), never a shell.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/err.h"
+#include "pipelines/fsck.h"
+#include "store/idx.h"
+#include "util/oid.h"
+#include "store/pack.h"
+#include "util/proc.h"
+#include "util/tmpfile.h"
+#include "util/util.h"
+#include "util/zlib.h"
+
+const char *const fsck_par2_suffix[FSCK_PAR2_NR] = {
+	".par2", ".vol000+200.par2",
+};
+
+enum fsck_par2_status fsck_par2_status(const char *stem, unsigned *empty,
+				       unsigned *missing)
+{
+	*empty = *missing = 0;
+	for (int i = 0; i < FSCK_PAR2_NR; i++) {
+		char *path = xstrfmt("%s%s", stem, fsck_par2_suffix[i]);
+		struct stat st;
+
+		/* bup: only FileNotFoundError counts as missing */
+		if (stat(path, &st) < 0)
+			*missing |= errno == ENOENT ? 1u << i : 0;
+		else if (!st.st_size)
+			*empty |= 1u << i;
+		free(path);
+	}
+	if (*empty)
+		return FSCK_PAR2_BAD;
+	if (*missing == (1u << FSCK_PAR2_NR) - 1)
+		return FSCK_PAR2_NONE;
+	return *missing ? FSCK_PAR2_BAD : FSCK_PAR2_OK;
+}
+
+/* ---- child processes -------------------------------------------- */
+
+/*
+ * Run argv (PATH search) in cwd (NULL: ours), stdin inherited.  Its
+ * stdout goes to out, its stderr to err, or to out as well when err is
+ * NULL (one pipe: the bytes keep the order they were written in).  The
+ * exit status (128 + signal for a signal), or a negative error when it
+ * could not be started (ERR_NOTFOUND: not on PATH).
+ */
+static int fsck_spawn(const char *const *argv, const char *cwd,
+		      struct buf *out, struct buf *err)
+{
+	struct proc_fd fds[2] = { { 1, out, -1 }, { 2, err ? err : out, -1 } };
+	int status, ret = proc_run(argv, cwd, fds, 2, &status);
+
+	return ret < 0 ? ret : status;
+}
+
+int fsck_par2_found(void)
+{
+	static const char *const argv[] = { "par2", "--help", NULL };
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC), status, ret;
+	struct proc_fd fds[3] = {
+		{ 0, NULL, null }, { 1, NULL, null }, { 2, NULL, null },
+	};
+
+	/* bup: stdin, stdout and stderr to /dev/null; the status is not used */
+	if (null < 0)
+		return 0;
+	ret = proc_run(argv, NULL, fds, 3, &status);
+	close(null);
+	return ret == 0;
+}
+
+/* Remove dir's entries (not recursively) and dir itself. */
+static void fsck_remove_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (d) {
+		while ((de = readdir(d))) {
+			char *p;
+
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			p = xstrfmt("%s/%s", dir, de->d_name);
+			unlink(p);
+			free(p);
+		}
+		closedir(d);
+	}
+	rmdir(dir);
+}
+
+int fsck_par2_probe(int *parallel, struct buf *out, struct buf *err)
+{
+	const char *argv[6];
+	const char *tmp = getenv("TMPDIR");
+	char *dir, *canary = NULL;
+	int fd, ret;
+
+	*parallel = 0;
+	dir = xstrfmt("%s/bup-fsckXXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(dir)) {
+		ret = err_errno("cannot create a temporary directory in '%s'",
+				tmp && *tmp ? tmp : "/tmp");
+		free(dir);
+		return ret;
+	}
+	canary = xstrfmt("%s/canary", dir);
+	fd = open(canary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	if (fd < 0 || write_full(fd, "canary\n", 7) < 0) {
+		ret = err_errno("cannot write '%s'", canary);
+		if (fd >= 0)
+			close(fd);
+		goto out;
+	}
+	close(fd);
+	argv[0] = "par2";
+	argv[1] = "create";
+	argv[2] = "-qq";
+	argv[3] = "-t1";
+	argv[4] = canary;
+	argv[5] = NULL;
+	ret = fsck_spawn(argv, NULL, out, err);
+	if (ret >= 0) {
+		*parallel = ret == 0;
+		ret = 0;
+	}
+out:
+	fsck_remove_dir(dir);
+	free(canary);
+	free(dir);
+	return ret;
+}
+
+/*
+ * bup's par2(): "par2 ACTION -q|-qq [-t1] ARGS...", its output kept in
+ * r->output.  Returns the exit status; one that could not be started
+ * is reported as 127 with the message in r->error, as a shell would.
+ */
+static int fsck_par2(const struct fsck_opts *o, struct fsck_result *r,
+		     const char *action, const char *const *args,
+		     int verb_floor, const char *cwd)
+{
+	const char *argv[16];
+	size_t n = 0;
+	int ret;
+
+	argv[n++] = "par2";
+	argv[n++] = action;
+	argv[n++] = o->verbose >= verb_floor && !o->stderr_tty ? "-q" : "-qq";
+	if (o->par2_parallel)
+		argv[n++] = "-t1";
+	while (*args && n < ARRAY_SIZE(argv) - 1)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	r->used_par2 = 1;
+	ret = fsck_spawn(argv, cwd, &r->output, NULL);
+	if (ret < 0) {
+		free(r->error);
+		r->error = xstrdup(err_last());
+		ret = 127;
+	}
+	return ret;
+}
+
+/* ---- verification ----------------------------------------------- */
+
+/* SHA-1 of the first len bytes of fd. */
+static int fsck_hash_prefix(int fd, const char *path, uint64_t len,
+			    unsigned char out[OID_RAWSZ])
+{
+	struct sha1_ctx c = { NULL };
+	unsigned char *b = xmalloc(1 << 20);
+	uint64_t off = 0;
+	int ret = 0;
+
+	sha1_init(&c);
+	while (off < len) {
+		size_t n = (size_t)MIN(len - off, (uint64_t)1 << 20);
+
+		if (pread_full(fd, b, n, off) < 0) {
+			ret = err_errno("cannot read '%s'", path);
+			break;
+		}
+		sha1_update(&c, b, n);
+		off += n;
+	}
+	sha1_final(&c, out);
+	sha1_release(&c);
+	free(b);
+	return ret;
+}
+
+int fsck_quick_verify(const char *stem)
+{
+	char *path = xstrfmt("%s.pack", stem);
+	unsigned char want[OID_RAWSZ], got[OID_RAWSZ];
+	char wh[OID_HEXSZ + 1], gh[OID_HEXSZ + 1];
+	struct oid w, g;
+	struct stat st;
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = err_errno("cannot open '%s'", path);
+		goto out;
+	}
+	if (fstat(fd, &st) < 0) {
+		ret = err_errno("cannot stat '%s'", path);
+		goto out;
+	}
+	if (st.st_size < OID_RAWSZ) {
+		ret = err_set(ERR_CORRUPT, "'%s' is too short for a pack "
+			      "(%lld bytes)", path, (long long)st.st_size);
+		goto out;
+	}
+	if (pread_full(fd, want, OID_RAWSZ,
+		       (uint64_t)st.st_size - OID_RAWSZ) < 0) {
+		ret = err_errno("cannot read '%s'", path);
+		goto out;
+	}
+	ret = fsck_hash_prefix(fd, path, (uint64_t)st.st_size - OID_RAWSZ,
+			       got);
+	if (ret < 0)
+		goto out;
+	if (memcmp(want, got, OID_RAWSZ)) {
+		memcpy(w.hash, want, OID_RAWSZ);
+		memcpy(g.hash, got, OID_RAWSZ);
+		/* bup: 'expected %r, got %r' % (hexlify(want), hexdigest) */
+		ret = err_set(ERR_CORRUPT, "expected b'%s', got '%s'",
+			      oid_to_hex(&w, wh), oid_to_hex(&g, gh));
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	return ret;
+}
+
+struct fsck_obj {
+	uint64_t offset;
+	uint32_t n;       /* entry in the idx */
+};
+
+static int fsck_obj_cmp(const void *a, const void *b)
+{
+	const struct fsck_obj *x = a, *y = b;
+
+	return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+struct fsck_base_ctx {
+	struct pack_file *pack;
+	const struct idx_file *idx;
+};
+
+/* REF_DELTA bases come from the same pack, as git verify-pack wants. */
+static int fsck_base(void *vctx, const struct oid *oid, enum obj_type *type,
+		     struct buf *out)
+{
+	struct fsck_base_ctx *ctx = vctx;
+	int64_t pos = idx_find(ctx->idx, oid);
+	uint64_t off;
+
+	if (pos < 0)
+		return err_set(ERR_CORRUPT, "%s: delta base %s is not in the "
+			       "pack", ctx->pack->path, oid_hex(oid));
+	off = idx_nth_offset(ctx->idx, (uint32_t)pos);
+	if (off == IDX_BAD_OFFSET)
+		return ERR_CORRUPT;
+	return pack_read_object(ctx->pack, off, type, out, fsck_base, ctx);
+}
+
+/* Check one object of [off, off + len) against idx entry n. */
+static int fsck_object(struct pack_file *p, const struct idx_file *idx,
+		       uint32_t n, uint64_t off, uint64_t len,
+		       struct buf *raw, struct buf *scratch,
+		       struct sha1_ctx *sha)
+{
+	struct fsck_base_ctx bctx = { p, idx };
+	enum obj_type type;
+	uint64_t size;
+	struct oid want, got;
+	uint32_t crc;
+	int ret;
+
+	idx_nth_oid(idx, n, &want);
+	if (len > PACK_MAX_VERIFY_SIZE)
+		return err_set(ERR_CORRUPT, "%s: object %s at offset %llu: "
+			       "too large (%llu bytes)", p->path,
+			       oid_hex(&want), (unsigned long long)off,
+			       (unsigned long long)len);
+	buf_reset(raw);
+	buf_grow(raw, (size_t)len);
+	if (pread_full(p->fd, raw->data, (size_t)len, off) < 0)
+		return err_errno("cannot read '%s'", p->path);
+	buf_setlen(raw, (size_t)len);
+	crc = zlib_crc32(0, raw->data, raw->len);
+	if (idx->version == 2 && crc != idx_nth_crc(idx, n))
+		return err_set(ERR_CORRUPT, "%s: object %s at offset %llu: "
+			       "CRC mismatch", p->path, oid_hex(&want),
+			       (unsigned long long)off);
+	if (!pack_decode_header((unsigned char *)raw->data, raw->len, &type,
+				&size))
+		return err_set(ERR_CORRUPT, "%s: object %s at offset %llu: "
+			       "bad header", p->path, oid_hex(&want),
+			       (unsigned long long)off);
+	if (type >= OBJ_COMMIT && type <= OBJ_BLOB) {
+		/* whole object: exactly one zlib stream of the size, the id */
+		ret = pack_verify_raw(&want, raw->data, raw->len, crc,
+				      scratch, sha);
+		if (ret < 0)
+			return err_set(ret, "%s: %s at offset %llu", p->path,
+				       err_last(), (unsigned long long)off);
+		return 0;
+	}
+	buf_reset(scratch);
+	ret = pack_read_object(p, off, &type, scratch, fsck_base, &bctx);
+	if (ret < 0)
+		return ret;
+	oid_hash_object_ctx(sha, &got, type, scratch->data, scratch->len);
+	if (!oid_eq(&got, &want))
+		return err_set(ERR_CORRUPT, "%s: object %s at offset %llu: "
+			       "content hashes to %s", p->path,
+			       oid_hex(&want), (unsigned long long)off,
+			       oid_hex(&got));
+	return 0;
+}
+
+int fsck_full_verify(const char *stem)
+{
+	char *ipath = xstrfmt("%s.idx", stem), *ppath = xstrfmt("%s.pack", stem);
+	struct idx_file *idx = NULL;
+	struct pack_file *p = NULL;
+	struct fsck_obj *objs = NULL;
+	struct buf raw = BUF_INIT, scratch = BUF_INIT;
+	struct sha1_ctx sha = { NULL };
+	unsigned char sum[OID_RAWSZ], trailer[OID_RAWSZ];
+	uint64_t end;
+	int ret;
+
+	sha1_init(&sha);
+	if ((ret = idx_open(&idx, ipath)) < 0)
+		goto out;
+	sha1_buf(sum, idx->map, idx->map_len - OID_RAWSZ);
+	if (memcmp(sum, idx->map + idx->map_len - OID_RAWSZ, OID_RAWSZ)) {
+		ret = err_set(ERR_CORRUPT, "%s: idx checksum mismatch", ipath);
+		goto out;
+	}
+	if ((ret = pack_open(&p, ppath)) < 0)
+		goto out;
+	if (p->size < 12 + OID_RAWSZ) {
+		ret = err_set(ERR_CORRUPT, "%s: too short for a pack", ppath);
+		goto out;
+	}
+	end = p->size - OID_RAWSZ;
+	if (pread_full(p->fd, trailer, OID_RAWSZ, end) < 0) {
+		ret = err_errno("cannot read '%s'", ppath);
+		goto out;
+	}
+	if (memcmp(trailer, idx->pack_checksum.hash, OID_RAWSZ)) {
+		ret = err_set(ERR_CORRUPT, "%s: pack checksum does not match "
+			      "its idx", ppath);
+		goto out;
+	}
+	if (p->nr != idx->nr) {
+		ret = err_set(ERR_CORRUPT, "%s: %u objects, its idx lists %u",
+			      ppath, p->nr, idx->nr);
+		goto out;
+	}
+	objs = xcalloc(idx->nr ? idx->nr : 1, sizeof(*objs));
+	for (uint32_t i = 0; i < idx->nr; i++) {
+		objs[i].n = i;
+		objs[i].offset = idx_nth_offset(idx, i);
+		if (objs[i].offset == IDX_BAD_OFFSET) {
+			ret = ERR_CORRUPT;
+			goto out;
+		}
+	}
+	qsort(objs, idx->nr, sizeof(*objs), fsck_obj_cmp);
+	/* the objects must tile [12, end): each one's extent is known */
+	for (uint32_t i = 0; i < idx->nr; i++) {
+		uint64_t off = objs[i].offset;
+		uint64_t next = i + 1 < idx->nr ? objs[i + 1].offset : end;
+
+		if ((i == 0 && off != 12) || next <= off || next > end) {
+			ret = err_set(ERR_CORRUPT, "%s: bad offset %llu in its "
+				      "idx", ppath, (unsigned long long)off);
+			goto out;
+		}
+		ret = fsck_object(p, idx, objs[i].n, off, next - off, &raw,
+				  &scratch, &sha);
+		if (ret < 0)
+			goto out;
+	}
+	if (!idx->nr && end != 12) {
+		ret = err_set(ERR_CORRUPT, "%s: garbage after the header",
+			      ppath);
+		goto out;
+	}
+	/* last, as git does: a damaged object is the better message */
+	if ((ret = fsck_hash_prefix(p->fd, ppath, end, sum)) < 0)
+		goto out;
+	if (memcmp(sum, trailer, OID_RAWSZ))
+		ret = err_set(ERR_CORRUPT, "%s: pack checksum mismatch", ppath);
+out:
+	sha1_release(&sha);
+	buf_release(&raw);
+	buf_release(&scratch);
+	free(objs);
+	pack_close(p);
+	idx_close(idx);
+	free(ipath);
+	free(ppath);
+	return ret;
+}
+
+/* ---- one pack ----------------------------------------------------- */
+
+void fsck_result_init(struct fsck_result *r, const char *stem)
+{
+	memset(r, 0, sizeof(*r));
+	r->stem = xstrdup(stem);
+	buf_init(&r->output, 0);
+}
+
+void fsck_result_release(struct fsck_result *r)
+{
+	for (size_t i = 0; i < r->nr_unexpected; i++)
+		free(r->unexpected[i]);
+	free(r->unexpected);
+	free(r->error);
+	free(r->stem);
+	buf_release(&r->output);
+}
+
+static int fsck_verify(const struct fsck_opts *o, struct fsck_result *r)
+{
+	int ret = o->quick ? fsck_quick_verify(r->stem) :
+			     fsck_full_verify(r->stem);
+
+	if (ret < 0) {
+		r->error = xstrdup(err_last());
+		return 1;   /* bup's quick_verify, git verify-pack */
+	}
+	return 0;
+}
+
+/* Rename dir/name to todir/name: 0, or a negative error code. */
+static int move_out(const char *dir, const char *todir, const char *name)
+{
+	char *from = xstrfmt("%s/%s", dir, name);
+	char *to = xstrfmt("%s/%s", todir, name);
+	int ret = 0;
+
+	if (rename(from, to) < 0)
+		ret = err_errno("cannot rename '%s' to '%s'", from, to);
+	free(from);
+	free(to);
+	return ret;
+}
+
+/*
+ * bup's par2_generate(): par2 works in a temporary directory beside the
+ * pack, on symlinks to it (par2 may leave empty files when interrupted),
+ * and the index file is moved out last, to mark success.
+ */
+static int fsck_generate(const struct fsck_opts *o, struct fsck_result *r)
+{
+	const char *slash = strrchr(r->stem, '/');
+	char *parent = slash ? xstrndup(r->stem, (size_t)(slash - r->stem)) :
+			       xstrdup(".");
+	const char *base = slash ? slash + 1 : r->stem;
+	char *prefix = xstrfmt("%s-bup-tmp-", r->stem);
+	char *idx = xstrfmt("%s.idx", base), *pack = xstrfmt("%s.pack", base);
+	char *p2idx = xstrfmt("%s.par2", base);
+	char *p2vol = xstrfmt("%s.vol000+200.par2", base);
+	char *tmp = NULL;
+	const char *args[7];
+	DIR *d = NULL;
+	struct dirent *de;
+	int dfd, rc = 1;
+
+	dfd = tmpfile_mkdir(prefix, &tmp);
+	if (dfd < 0)
+		goto fail;
+	for (int i = 0; i < 2; i++) {
+		const char *name = i ? pack : idx;
+		char *target = xstrfmt("../%s", name);
+		char *link = xstrfmt("%s/%s", tmp, name);
+		int bad = symlink(target, link) < 0;
+
+		if (bad)
+			err_errno("cannot create '%s'", link);
+		free(target);
+		free(link);
+		if (bad)
+			goto fail;
+	}
+	args[0] = "-n1";
+	args[1] = "-c200";
+	args[2] = "--";
+	args[3] = base;
+	args[4] = pack;
+	args[5] = idx;
+	args[6] = NULL;
+	rc = fsck_par2(o, r, "create", args, 2, tmp);
+	if (rc)
+		goto out;
+	if (!(d = opendir(tmp))) {
+		err_errno("cannot open '%s'", tmp);
+		goto fail;
+	}
+	while ((de = readdir(d))) {
+		const char *n = de->d_name;
+
+		if (!strcmp(n, ".") || !strcmp(n, ".."))
+			continue;
+		if (strcmp(n, idx) && strcmp(n, pack) && strcmp(n, p2idx) &&
+		    strcmp(n, p2vol)) {
+			r->unexpected = xrealloc(r->unexpected,
+				st_mult(r->nr_unexpected + 1,
+					sizeof(*r->unexpected)));
+			r->unexpected[r->nr_unexpected++] = xstrdup(n);
+		}
+		if (!strcmp(n, idx) || !strcmp(n, pack) || !strcmp(n, p2idx))
+			continue;
+		if (move_out(tmp, parent, n) < 0)
+			goto fail;
+	}
+	if (move_out(tmp, parent, p2idx) < 0)
+		goto fail;
+	goto out;
+fail:
+	free(r->error);
+	r->error = xstrdup(err_last());
+	rc = 1;
+out:
+	if (d)
+		closedir(d);
+	if (tmp)
+		fsck_remove_dir(tmp);
+	if (dfd >= 0)
+		close(dfd);
+	free(tmp);
+	free(parent);
+	free(prefix);
+	free(idx);
+	free(pack);
+	free(p2idx);
+	free(p2vol);
+	return rc;
+}
+
+void fsck_pack(const struct fsck_opts *o, struct fsck_result *r)
+{
+	int exists;
+
+	r->par2 = fsck_par2_status(r->stem, &r->empty, &r->missing);
+	if (r->par2 == FSCK_PAR2_BAD)
+		return;
+	exists = r->par2 == FSCK_PAR2_OK;
+	r->code = 0;
+	if (o->par2_ok && exists && (o->repair || !o->generate)) {
+		const char *args[] = { "--", r->stem, NULL };
+		int v = fsck_par2(o, r, "verify", args, 3, NULL);
+
+		if (!v) {
+			r->action = "ok";
+		} else if (o->repair) {
+			int rr = fsck_par2(o, r, "repair", args, 2, NULL);
+
+			r->step = "par2 repair";
+			r->action = rr ? "failed" : "repaired";
+			/* bup: 100 says "repaired" (fsck.py's FIXME) */
+			r->code = rr ? rr : FSCK_REPAIRED;
+		} else {
+			r->step = "par2 verify";
+			r->action = "failed";
+			r->code = v;
+		}
+	} else if (!o->generate || (o->par2_ok && !exists)) {
+		int g = fsck_verify(o, r);
+
+		if (g) {
+			r->step = "git verify";
+			r->action = "failed";
+			r->code = g;
+		} else if (o->par2_ok && o->generate) {
+			int p = fsck_generate(o, r);
+
+			r->action = p ? "failed" : "generated";
+			if (p) {
+				r->step = "par2 create";
+				r->code = p;
+			}
+		} else {
+			r->action = "ok";
+		}
+	} else {
+		r->action = exists ? "exists" : "skipped";
+	}
+}
+
+/* ---- all packs ---------------------------------------------------- */
+
+struct fsck_pool {
+	const struct fsck_opts *o;
+	struct fsck_result *res;
+	size_t nr, next;
+	unsigned char *done;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+};
+
+static void *fsck_worker(void *arg)
+{
+	struct fsck_pool *pl = arg;
+
+	for (;;) {
+		size_t i;
+
+		pthread_mutex_lock(&pl->lock);
+		i = pl->next < pl->nr ? pl->next++ : pl->nr;
+		pthread_mutex_unlock(&pl->lock);
+		if (i == pl->nr)
+			return NULL;
+		fsck_pack(pl->o, &pl->res[i]);
+		pthread_mutex_lock(&pl->lock);
+		pl->done[i] = 1;
+		pthread_cond_broadcast(&pl->cond);
+		pthread_mutex_unlock(&pl->lock);
+	}
+}
+
+static int fsck_strp_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int fsck_has_duplicates(const struct fsck_result *res, size_t nr)
+{
+	char **s = xcalloc(nr, sizeof(*s));
+	int dup = 0;
+
+	for (size_t i = 0; i < nr; i++)
+		s[i] = res[i].stem;
+	qsort(s, nr, sizeof(*s), fsck_strp_cmp);
+	for (size_t i = 1; i < nr && !dup; i++)
+		dup = !strcmp(s[i - 1], s[i]);
+	free(s);
+	return dup;
+}
+
+void fsck_run(const struct fsck_opts *o, struct fsck_result *res,
+	      size_t nr, fsck_done_fn done, void *ctx)
+{
+	struct fsck_pool pl;
+	pthread_t *tids;
+	size_t nt = o->threads > 1 ? (size_t)o->threads : 1, started = 0;
+
+	nt = MIN(nt, nr);
+	if (nt > 1 && fsck_has_duplicates(res, nr))
+		nt = 1;
+	if (nt <= 1) {
+		for (size_t i = 0; i < nr; i++) {
+			fsck_pack(o, &res[i]);
+			done(ctx, &res[i]);
+		}
+		return;
+	}
+	memset(&pl, 0, sizeof(pl));
+	pl.o = o;
+	pl.res = res;
+	pl.nr = nr;
+	pl.done = xcalloc(nr, 1);
+	pthread_mutex_init(&pl.lock, NULL);
+	pthread_cond_init(&pl.cond, NULL);
+	tids = xcalloc(nt, sizeof(*tids));
+	for (size_t i = 0; i < nt; i++)
+		if (!pthread_create(&tids[started], NULL, fsck_worker, &pl))
+			started++;
+	if (!started)
+		fsck_worker(&pl);   /* no thread: do it all here */
+	for (size_t i = 0; i < nr; i++) {
+		pthread_mutex_lock(&pl.lock);
+		while (!pl.done[i])
+			pthread_cond_wait(&pl.cond, &pl.lock);
+		pthread_mutex_unlock(&pl.lock);
+		done(ctx, &res[i]);
+	}
+	for (size_t i = 0; i < started; i++)
+		pthread_join(tids[i], NULL);
+	pthread_mutex_destroy(&pl.lock);
+	pthread_cond_destroy(&pl.cond);
+	free(pl.done);
+	free(tids);
+}

@@ -1,0 +1,835 @@
+/*
+ * vfs: the tree bup's vfs.py shows (FORMAT.md 6.2) over a repository
+ * this test writes with packwriter, tree, commit and refs: the root,
+ * branches, dated saves with -N suffixes and "latest", .tag, symlinks
+ * inside saves, missing paths and objects, chunked files, metadata from
+ * .bupm.  Then the same vfs over in-memory sources, which shows that it
+ * reads only through struct vfs_source: a counting one, and damaged
+ * objects that must come back as errors, and a merge in rev-list order.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/commit.h"
+#include "util/err.h"
+#include "meta/meta.h"
+#include "store/packwriter.h"
+#include "store/refs.h"
+#include "store/repo.h"
+#include "store/tree.h"
+#include "unit.h"
+#include "vfs/vfs.h"
+
+#define T1 1700000000   /* 2023-11-14 22:13:20 UTC */
+#define T2 1700003600   /* 2023-11-14 23:13:20 UTC */
+
+/* Save names are local times: pin the zone, restore it afterwards. */
+static char *saved_tz;
+static int had_tz;
+
+static void tz_utc(void)
+{
+	const char *tz = getenv("TZ");
+
+	had_tz = tz != NULL;
+	saved_tz = tz ? xstrdup(tz) : NULL;
+	setenv("TZ", "UTC", 1);
+	tzset();
+}
+
+static void tz_restore(void)
+{
+	if (had_tz)
+		setenv("TZ", saved_tz, 1);
+	else
+		unsetenv("TZ");
+	free(saved_tz);
+	saved_tz = NULL;
+	tzset();
+}
+
+/* ---- a repository written through the library ---------------------- */
+
+struct fixture {
+	struct repo *repo;
+	struct oid c1, c2, c3;    /* c3 is the head of "main" */
+	struct oid root1, hello, ghost;
+};
+
+static void must(int ret, const char *what)
+{
+	if (ret < 0)
+		unit_fail(__FILE__, __LINE__, "%s: %s", what, err_last());
+}
+
+static struct oid put(struct objsink *s, enum obj_type type, const void *data,
+		      size_t len)
+{
+	struct oid oid;
+
+	must(objsink_write(s, type, data, len, &oid), "write");
+	return oid;
+}
+
+static struct oid put_tree(struct objsink *s, struct tree_builder *tb)
+{
+	struct oid oid;
+
+	must(tree_builder_write(tb, s, &oid), "tree");
+	return oid;
+}
+
+static void file_meta(struct meta *m, unsigned mode, int64_t size,
+		      const char *target)
+{
+	meta_init(m);
+	m->mode = mode;
+	m->uid = 1000;
+	m->gid = 100;
+	buf_addstr(&m->user, "alice");
+	buf_addstr(&m->group, "users");
+	m->mtime.sec = T1;
+	m->atime.sec = T1;
+	m->ctime.sec = T1;
+	m->size = size;
+	if (target)
+		buf_addstr(&m->symlink_target, target);
+}
+
+static struct oid put_commit(struct objsink *s, const struct oid *tree,
+			     const struct oid *parent, int64_t t)
+{
+	struct buf c = BUF_INIT;
+	struct oid oid;
+
+	commit_format(&c, tree, parent, "T <t@example.com>", t, 0, "save\n",
+		      5);
+	oid = put(s, OBJ_COMMIT, c.data, c.len);
+	buf_release(&c);
+	return oid;
+}
+
+/*
+ * main: c1 (T1) <- c2 (T2) <- c3 (T2: same second, so -0 and -1).
+ * c1 and c3 save root1:
+ *   .bupm           dir 040700, then big, dirlink, ghost, hello, link
+ *   big.bup/        chunked "abcdefghij": a subtree with "abc" and
+ *                   "defg", then "hij"
+ *   dirlink -> sub  symlink
+ *   ghost           a blob that is not in the repository
+ *   hello           "hello\n", 0100600
+ *   link -> hello   symlink
+ *   sub/f           no .bupm: default modes
+ * c2 saves a tree with only "hello" ("v2\n").  Tags: t1 -> c1,
+ * tb -> the hello blob.
+ */
+static void make_fixture(struct fixture *fx)
+{
+	const char *dir = unit_tmpdir();
+	struct packwriter_opts o = { .level = 1, .impl = ZLIB_IMPL_ZLIB,
+				     .no_upkeep = 1 };
+	struct packwriter *w;
+	struct objsink *s;
+	struct tree_builder tb;
+	struct oid a, b, c, sub, big, l1, f, link, dlink, bupm, root2, h2;
+	struct meta dm, mm[5];
+	struct meta_bupm_entry ents[5];
+	struct buf bb = BUF_INIT;
+	static const char *const names[5] = {
+		"big", "dirlink", "ghost", "hello", "link" };
+
+	memset(fx, 0, sizeof(*fx));
+	must(repo_init(dir), "init");
+	must(repo_open(&fx->repo, dir), "open");
+	must(packwriter_new(&w, fx->repo->objdir, NULL, &o), "packwriter");
+	s = packwriter_sink(w);
+	tree_builder_init(&tb);
+
+	fx->hello = put(s, OBJ_BLOB, "hello\n", 6);
+	oid_hash_object(&fx->ghost, OBJ_BLOB, "not stored", 10);
+	a = put(s, OBJ_BLOB, "abc", 3);
+	b = put(s, OBJ_BLOB, "defg", 4);
+	c = put(s, OBJ_BLOB, "hij", 3);
+	tree_builder_add(&tb, TREE_MODE_BLOB, "0000000000000000", 16, &a);
+	tree_builder_add(&tb, TREE_MODE_BLOB, "0000000000000003", 16, &b);
+	l1 = put_tree(s, &tb);
+	tree_builder_add(&tb, TREE_MODE_TREE, "0000000000000000", 16, &l1);
+	tree_builder_add(&tb, TREE_MODE_BLOB, "0000000000000007", 16, &c);
+	big = put_tree(s, &tb);
+	f = put(s, OBJ_BLOB, "in sub\n", 7);
+	tree_builder_add(&tb, TREE_MODE_BLOB, "f", 1, &f);
+	sub = put_tree(s, &tb);
+	link = put(s, OBJ_BLOB, "hello", 5);
+	dlink = put(s, OBJ_BLOB, "sub", 3);
+
+	file_meta(&dm, 040700, 0, NULL);
+	file_meta(&mm[0], 0100644, 10, NULL);
+	file_meta(&mm[1], 0120777, 3, "sub");
+	file_meta(&mm[2], 0100644, 10, NULL);
+	file_meta(&mm[3], 0100600, 6, NULL);
+	file_meta(&mm[4], 0120777, 5, "hello");
+	for (int i = 0; i < 5; i++) {
+		ents[i].name = names[i];
+		ents[i].meta = &mm[i];
+	}
+	meta_bupm_build(&bb, &dm, ents, 5);
+	bupm = put(s, OBJ_BLOB, bb.data, bb.len);
+
+	tree_builder_add(&tb, TREE_MODE_BLOB, ".bupm", 5, &bupm);
+	tree_builder_add(&tb, TREE_MODE_TREE, "big.bup", 7, &big);
+	tree_builder_add(&tb, TREE_MODE_LINK, "dirlink", 7, &dlink);
+	tree_builder_add(&tb, TREE_MODE_BLOB, "ghost", 5, &fx->ghost);
+	tree_builder_add(&tb, TREE_MODE_BLOB, "hello", 5, &fx->hello);
+	tree_builder_add(&tb, TREE_MODE_LINK, "link", 4, &link);
+	tree_builder_add(&tb, TREE_MODE_TREE, "sub", 3, &sub);
+	fx->root1 = put_tree(s, &tb);
+	h2 = put(s, OBJ_BLOB, "v2\n", 3);
+	tree_builder_add(&tb, TREE_MODE_BLOB, "hello", 5, &h2);
+	root2 = put_tree(s, &tb);
+
+	fx->c1 = put_commit(s, &fx->root1, NULL, T1);
+	fx->c2 = put_commit(s, &root2, &fx->c1, T2);
+	fx->c3 = put_commit(s, &fx->root1, &fx->c2, T2);
+	must(packwriter_close(w), "close");
+	must(refs_update(fx->repo, "refs/heads/main", &fx->c3, NULL, 0, NULL),
+	     "ref");
+	must(refs_update(fx->repo, "refs/tags/t1", &fx->c1, NULL, 0, NULL),
+	     "tag");
+	must(refs_update(fx->repo, "refs/tags/tb", &fx->hello, NULL, 0, NULL),
+	     "tag");
+
+	tree_builder_release(&tb);
+	buf_release(&bb);
+	meta_release(&dm);
+	for (int i = 0; i < 5; i++)
+		meta_release(&mm[i]);
+}
+
+static void free_fixture(struct fixture *fx)
+{
+	repo_free(fx->repo);
+}
+
+/* Resolve and return the last element (in *l, which the caller owns). */
+static const struct vfs_entry *resolve(struct vfs *v, const char *path,
+				       int want_meta, int follow,
+				       struct vfs_list *l, int *ret)
+{
+	int err_no;
+
+	vfs_list_init(l);
+	*ret = vfs_resolve(v, path, NULL, want_meta, follow, l, &err_no);
+	if (*ret < 0 || !l->nr)
+		return NULL;
+	return &l->e[l->nr - 1];
+}
+
+static int names_are(const struct vfs_list *l, const char *const *want,
+		     size_t nr)
+{
+	if (l->nr != nr)
+		return 0;
+	for (size_t i = 0; i < nr; i++)
+		if (strcmp(l->e[i].name, want[i]))
+			return 0;
+	return 1;
+}
+
+UNIT_TEST(vfs, root_branches_and_saves)
+{
+	static const char *const root[] = { ".", ".tag", "main" };
+	static const char *const saves[] = {
+		".", "2023-11-14-221320", "2023-11-14-231320-0",
+		"2023-11-14-231320-1", "latest" };
+	static const char *const tags[] = { ".", "t1", "tb" };
+	struct fixture fx;
+	struct vfs *v;
+	struct vfs_list l;
+	struct vfs_item rootitem;
+	const struct vfs_entry *e;
+	int ret;
+
+	tz_utc();
+	make_fixture(&fx);
+	CHECK(vfs_new(&v, fx.repo) == 0);
+
+	e = resolve(v, "/", 0, 0, &l, &ret);
+	CHECK(ret == 0 && l.nr == 1 && e && e->item.kind == VFS_ROOT &&
+	      !strcmp(e->name, ""));
+	vfs_list_release(&l);
+
+	vfs_root(&rootitem);
+	vfs_list_init(&l);
+	CHECK(vfs_contents(v, &rootitem, 0, &l) == 0);
+	CHECK(names_are(&l, root, 3));
+	vfs_list_release(&l);
+
+	e = resolve(v, "/main", 0, 0, &l, &ret);
+	CHECK(ret == 0 && e && e->item.kind == VFS_REVLIST &&
+	      oid_eq(&e->item.oid, &fx.c3) && S_ISDIR(e->item.mode));
+	if (e) {
+		struct vfs_item branch;
+		struct vfs_list s;
+
+		vfs_item_copy(&branch, &e->item);
+		vfs_list_init(&s);
+		CHECK(vfs_contents(v, &branch, 0, &s) == 0);
+		CHECK(names_are(&s, saves, 5));
+		if (s.nr == 5) {
+			CHECK(oid_eq(&s.e[1].item.coid, &fx.c1));
+			CHECK(oid_eq(&s.e[1].item.oid, &fx.root1));
+			CHECK(s.e[1].item.commit_time == T1);
+			/* same second: the older gets -0 */
+			CHECK(oid_eq(&s.e[2].item.coid, &fx.c2));
+			CHECK(oid_eq(&s.e[3].item.coid, &fx.c3));
+			CHECK(s.e[4].item.kind == VFS_FAKELINK &&
+			      !strcmp(s.e[4].item.target,
+				      "2023-11-14-231320-1"));
+		}
+		vfs_list_release(&s);
+		vfs_item_release(&branch);
+	}
+	vfs_list_release(&l);
+
+	/* a dated save, and "latest" as a link and followed */
+	e = resolve(v, "/main/2023-11-14-221320", 0, 0, &l, &ret);
+	CHECK(ret == 0 && e && e->item.kind == VFS_COMMIT &&
+	      oid_eq(&e->item.coid, &fx.c1));
+	vfs_list_release(&l);
+	e = resolve(v, "/main/latest", 0, 0, &l, &ret);
+	CHECK(ret == 0 && e && e->item.kind == VFS_FAKELINK &&
+	      S_ISLNK(e->item.mode));
+	vfs_list_release(&l);
+	e = resolve(v, "/main/latest", 0, 1, &l, &ret);
+	CHECK(ret == 0 && e && e->item.kind == VFS_COMMIT &&
+	      oid_eq(&e->item.coid, &fx.c3) &&
+	      !strcmp(e->name, "2023-11-14-231320-1"));
+	vfs_list_release(&l);
+	e = resolve(v, "/main/latest/hello", 0, 0, &l, &ret);
+	CHECK(ret == 0 && l.nr == 4 && e && e->item.kind == VFS_ITEM &&
+	      oid_eq(&e->item.oid, &fx.hello));
+	vfs_list_release(&l);
+
+	/* .tag: a commit is a save, a blob a file */
+	vfs_list_init(&l);
+	e = resolve(v, "/.tag", 0, 0, &l, &ret);
+	CHECK(ret == 0 && e && e->item.kind == VFS_TAGS);
+	if (e) {
+		struct vfs_item t;
+		struct vfs_list s;
+
+		vfs_item_copy(&t, &e->item);
+		vfs_list_init(&s);
+		CHECK(vfs_contents(v, &t, 0, &s) == 0);
+		CHECK(names_are(&s, tags, 3));
+		vfs_list_release(&s);
+		vfs_item_release(&t);
+	}
+	vfs_list_release(&l);
+	e = resolve(v, "/.tag/t1/hello", 0, 0, &l, &ret);
+	CHECK(ret == 0 && e && oid_eq(&e->item.oid, &fx.hello) &&
+	      l.nr == 4 && l.e[2].item.kind == VFS_COMMIT &&
+	      oid_eq(&l.e[2].item.coid, &fx.c1));
+	vfs_list_release(&l);
+	e = resolve(v, "/.tag/tb", 0, 0, &l, &ret);
+	CHECK(ret == 0 && e && e->item.kind == VFS_ITEM &&
+	      S_ISREG(e->item.mode) && oid_eq(&e->item.oid, &fx.hello));
+	vfs_list_release(&l);
+
+	vfs_free(v);
+	free_fixture(&fx);
+	tz_restore();
+}
+
+UNIT_TEST(vfs, symlinks_and_missing)
+{
+	struct fixture fx;
+	struct vfs *v;
+	struct vfs_list l;
+	struct buf t = BUF_INIT;
+	const struct vfs_entry *e;
+	struct vfs_file *f;
+	int ret, err_no;
+
+	tz_utc();
+	make_fixture(&fx);
+	CHECK(vfs_new(&v, fx.repo) == 0);
+
+	/* a symlink at the end: kept, or followed */
+	e = resolve(v, "/main/latest/link", 0, 0, &l, &ret);
+	CHECK(ret == 0 && e && S_ISLNK(e->item.mode) &&
+	      !strcmp(e->name, "link"));
+	if (e) {
+		CHECK(vfs_readlink(v, &e->item, &t) == 0);
+		CHECK(!strcmp(t.data, "hello"));
+	}
+	vfs_list_release(&l);
+	e = resolve(v, "/main/latest/link", 0, 1, &l, &ret);
+	CHECK(ret == 0 && e && !strcmp(e->name, "hello") &&
+	      oid_eq(&e->item.oid, &fx.hello));
+	vfs_list_release(&l);
+	/* along the way: always followed */
+	e = resolve(v, "/main/latest/dirlink/f", 0, 0, &l, &ret);
+	CHECK(ret == 0 && e && !strcmp(e->name, "f") && l.nr == 5 &&
+	      !strcmp(l.e[3].name, "sub"));
+	vfs_list_release(&l);
+	/* ".." and a trailing "/" */
+	e = resolve(v, "/main/latest/sub/../hello", 0, 0, &l, &ret);
+	CHECK(ret == 0 && e && oid_eq(&e->item.oid, &fx.hello));
+	vfs_list_release(&l);
+
+	/* missing paths: a VFS_MISSING last element, not an error */
+	e = resolve(v, "/main/latest/nope", 0, 0, &l, &ret);
+	CHECK(ret == 0 && e && e->item.kind == VFS_MISSING &&
+	      !strcmp(e->name, "nope"));
+	vfs_list_release(&l);
+	e = resolve(v, "/nobranch/latest", 0, 0, &l, &ret);
+	CHECK(ret == 0 && l.nr == 2 && e && e->item.kind == VFS_MISSING);
+	vfs_list_release(&l);
+	e = resolve(v, "/main/1999-01-01-000000", 0, 0, &l, &ret);
+	CHECK(ret == 0 && e && e->item.kind == VFS_MISSING);
+	vfs_list_release(&l);
+
+	/* a file used as a directory: bup's ENOTDIR */
+	vfs_list_init(&l);
+	ret = vfs_resolve(v, "/main/latest/hello/x", NULL, 0, 0, &l, &err_no);
+	CHECK(ret == ERR_GENERIC && err_no == ENOTDIR);
+	CHECK(!strncmp(vfs_resolve_error(v), "[Errno 20] path b'/main/",
+		       strlen("[Errno 20] path b'/main/")));
+	vfs_list_release(&l);
+
+	/* an object the repository lacks: ERR_NOTFOUND */
+	e = resolve(v, "/main/latest/ghost", 0, 0, &l, &ret);
+	CHECK(ret == 0 && e && oid_eq(&e->item.oid, &fx.ghost));
+	vfs_list_release(&l);
+	CHECK(vfs_file_open(v, &fx.ghost, &f) == ERR_NOTFOUND);
+
+	buf_release(&t);
+	vfs_free(v);
+	free_fixture(&fx);
+	tz_restore();
+}
+
+static int collect(void *ctx, const void *data, size_t len)
+{
+	buf_add(ctx, data, len);
+	return 0;
+}
+
+UNIT_TEST(vfs, chunked_contents_and_bupm_meta)
+{
+	struct fixture fx;
+	struct vfs *v;
+	struct vfs_list l;
+	struct vfs_file *f;
+	struct buf got = BUF_INIT;
+	const struct vfs_entry *e;
+	char small[3];
+	uint64_t size;
+	long long n;
+	int ret;
+
+	tz_utc();
+	make_fixture(&fx);
+	CHECK(vfs_new(&v, fx.repo) == 0);
+
+	/* without metadata: default modes, sizes from the objects */
+	e = resolve(v, "/main/latest/big", 0, 0, &l, &ret);
+	CHECK(ret == 0 && e && e->item.kind == VFS_CHUNKY &&
+	      !e->item.has_meta && e->item.mode == VFS_DEFAULT_FILE_MODE);
+	if (e) {
+		CHECK(vfs_item_size(v, &e->item, &size) == 0 && size == 10);
+		/* read in pieces smaller than the chunks */
+		CHECK(vfs_file_open(v, &e->item.oid, &f) == 0);
+		while ((n = vfs_file_read(f, small, sizeof(small))) > 0)
+			buf_add(&got, small, (size_t)n);
+		CHECK(n == 0);
+		CHECK(got.len == 10 && !memcmp(got.data, "abcdefghij", 10));
+		vfs_file_close(f);
+		buf_reset(&got);
+		CHECK(vfs_file_stream(v, &e->item.oid, collect, &got) == 0);
+		CHECK(got.len == 10 && !memcmp(got.data, "abcdefghij", 10));
+	}
+	vfs_list_release(&l);
+	e = resolve(v, "/main/latest/link", 0, 0, &l, &ret);
+	CHECK(ret == 0 && e && e->item.mode == VFS_DEFAULT_SYMLINK_MODE);
+	vfs_list_release(&l);
+
+	/* with metadata: each non-directory entry takes its .bupm record */
+	e = resolve(v, "/main/latest/hello", 1, 0, &l, &ret);
+	CHECK(ret == 0 && e && e->item.has_meta &&
+	      e->item.mode == 0100600 && e->item.meta.uid == 1000 &&
+	      !strcmp(e->item.meta.user.data, "alice") &&
+	      e->item.meta.mtime.sec == T1);
+	/* the save itself carries the directory's record */
+	CHECK(l.nr == 4 && l.e[2].item.has_meta &&
+	      l.e[2].item.mode == 040700);
+	vfs_list_release(&l);
+	e = resolve(v, "/main/latest/link", 1, 0, &l, &ret);
+	CHECK(ret == 0 && e && e->item.has_meta && e->item.mode == 0120777 &&
+	      !strcmp(e->item.meta.symlink_target.data, "hello"));
+	vfs_list_release(&l);
+	e = resolve(v, "/main/latest/big", 1, 0, &l, &ret);
+	CHECK(ret == 0 && e && e->item.has_meta &&
+	      e->item.meta.size == 10);
+	vfs_list_release(&l);
+	/* a directory without .bupm: the default mode, no metadata */
+	e = resolve(v, "/main/latest/sub", 1, 0, &l, &ret);
+	CHECK(ret == 0 && e && !e->item.has_meta &&
+	      e->item.mode == VFS_DEFAULT_DIR_MODE);
+	vfs_list_release(&l);
+
+	/* a listing with metadata: "." first, in demangled-name order */
+	e = resolve(v, "/main/latest", 0, 1, &l, &ret);
+	if (e) {
+		static const char *const want[] = {
+			".", "big", "dirlink", "ghost", "hello", "link", "sub" };
+		struct vfs_item save;
+		struct vfs_list c;
+
+		vfs_item_copy(&save, &e->item);
+		vfs_list_init(&c);
+		CHECK(vfs_contents(v, &save, 1, &c) == 0);
+		CHECK(names_are(&c, want, 7));
+		if (c.nr == 7) {
+			CHECK(c.e[0].item.has_meta &&
+			      c.e[0].item.mode == 040700);
+			CHECK(c.e[1].item.kind == VFS_CHUNKY &&
+			      c.e[1].item.mode == 0100644);
+			CHECK(c.e[6].item.mode == VFS_DEFAULT_DIR_MODE);
+		}
+		vfs_list_release(&c);
+		vfs_item_release(&save);
+		CHECK(vfs_fill_dir_meta(v, &l.e[l.nr - 1].item) == 0);
+		CHECK(l.e[l.nr - 1].item.mode == 040700);
+	}
+	vfs_list_release(&l);
+
+	buf_release(&got);
+	vfs_free(v);
+	free_fixture(&fx);
+	tz_restore();
+}
+
+/* ---- in-memory sources: the vfs reads only through the interface ----- */
+
+struct mem_obj {
+	struct oid oid;
+	enum obj_type type;
+	struct buf data;
+};
+
+struct mem_source {
+	struct vfs_source src;       /* first */
+	struct mem_obj obj[16];
+	size_t nr;
+	const char *refname[8];
+	struct oid ref[8];
+	size_t nr_refs;
+	int cats, refs_calls;
+	struct vfs_source *inner;    /* counting wrapper: forward here */
+};
+
+static struct oid mem_add(struct mem_source *m, enum obj_type type,
+			  const void *data, size_t len)
+{
+	struct mem_obj *o;
+
+	if (m->nr == ARRAY_SIZE(m->obj))
+		BUG("mem_source: too many objects");
+	o = &m->obj[m->nr++];
+	o->type = type;
+	buf_init(&o->data, 0);
+	buf_add(&o->data, data, len);
+	oid_hash_object(&o->oid, type, data, len);
+	return o->oid;
+}
+
+static void mem_ref(struct mem_source *m, const char *name,
+		    const struct oid *oid)
+{
+	if (m->nr_refs == ARRAY_SIZE(m->ref))
+		BUG("mem_source: too many refs");
+	m->refname[m->nr_refs] = name;
+	m->ref[m->nr_refs++] = *oid;
+}
+
+static int mem_cat(struct vfs_source *s, const struct oid *oid,
+		   enum obj_type *type, struct buf *out)
+{
+	struct mem_source *m = (struct mem_source *)s;
+
+	m->cats++;
+	if (m->inner)
+		return m->inner->ops->cat(m->inner, oid, type, out);
+	for (size_t i = 0; i < m->nr; i++)
+		if (oid_eq(&m->obj[i].oid, oid)) {
+			*type = m->obj[i].type;
+			buf_add(out, m->obj[i].data.data, m->obj[i].data.len);
+			return 0;
+		}
+	return err_set(ERR_NOTFOUND, "no object %s", oid_hex(oid));
+}
+
+static int mem_refs(struct vfs_source *s, const char *prefix,
+		    vfs_ref_fn fn, void *ctx)
+{
+	struct mem_source *m = (struct mem_source *)s;
+	int ret = 0;
+
+	m->refs_calls++;
+	if (m->inner)
+		return m->inner->ops->refs(m->inner, prefix, fn, ctx);
+	for (size_t i = 0; !ret && i < m->nr_refs; i++)
+		if (!strncmp(m->refname[i], prefix, strlen(prefix)))
+			ret = fn(ctx, m->refname[i], &m->ref[i]);
+	return ret;
+}
+
+/* No read_ref, rev_list, join, resolve or free: the vfs does those. */
+static const struct vfs_source_ops mem_ops = {
+	.cat = mem_cat,
+	.refs = mem_refs,
+};
+
+static void mem_release(struct mem_source *m)
+{
+	for (size_t i = 0; i < m->nr; i++)
+		buf_release(&m->obj[i].data);
+}
+
+/* A one-commit branch `name` whose tree holds "f" -> data. */
+static struct oid mem_branch(struct mem_source *m, const char *name,
+			     const char *data)
+{
+	struct tree_builder tb;
+	struct buf b = BUF_INIT;
+	struct oid blob, tree, commit;
+
+	blob = mem_add(m, OBJ_BLOB, data, strlen(data));
+	tree_builder_init(&tb);
+	tree_builder_add(&tb, TREE_MODE_BLOB, "f", 1, &blob);
+	tree_builder_serialize(&tb, &b);
+	tree = mem_add(m, OBJ_TREE, b.data, b.len);
+	buf_reset(&b);
+	commit_format(&b, &tree, NULL, "T <t@example.com>", T1, 0, "m\n", 2);
+	commit = mem_add(m, OBJ_COMMIT, b.data, b.len);
+	mem_ref(m, name, &commit);
+	tree_builder_release(&tb);
+	buf_release(&b);
+	return blob;
+}
+
+UNIT_TEST(vfs, memory_source_counts_reads)
+{
+	struct mem_source m = { .src.ops = &mem_ops };
+	struct vfs *v;
+	struct vfs_list l;
+	struct buf got = BUF_INIT;
+	const struct vfs_entry *e;
+	struct oid blob;
+	int ret, before;
+
+	tz_utc();
+	blob = mem_branch(&m, "refs/heads/b", "data\n");
+	CHECK(vfs_new_source(&v, &m.src) == 0);
+
+	/* the commit (walked by the vfs), then the tree */
+	e = resolve(v, "/b/latest/f", 0, 0, &l, &ret);
+	CHECK(ret == 0 && e && oid_eq(&e->item.oid, &blob));
+	CHECK(m.cats == 2 && m.refs_calls == 1);
+	vfs_list_release(&l);
+	/* the branch's commits are cached: only the tree again */
+	before = m.cats;
+	e = resolve(v, "/b/latest/f", 0, 0, &l, &ret);
+	CHECK(ret == 0 && e && m.cats == before + 1);
+	/* file contents through cat, as no join is offered */
+	before = m.cats;
+	if (e)
+		CHECK(vfs_file_stream(v, &e->item.oid, collect, &got) == 0);
+	CHECK(m.cats == before + 1 && !strcmp(got.data, "data\n"));
+	vfs_list_release(&l);
+
+	vfs_free(v);   /* no free op: the source stays the caller's */
+	mem_release(&m);
+	buf_release(&got);
+	tz_restore();
+}
+
+UNIT_TEST(vfs, counting_wrapper_over_local_source)
+{
+	struct fixture fx;
+	struct mem_source m = { .src.ops = &mem_ops };
+	struct vfs *v;
+	struct vfs_list l;
+	const struct vfs_entry *e;
+	int ret;
+
+	tz_utc();
+	make_fixture(&fx);
+	CHECK(vfs_source_local_new(&m.inner, fx.repo) == 0);
+	CHECK(vfs_new_source(&v, &m.src) == 0);
+	e = resolve(v, "/main/latest/dirlink/f", 1, 0, &l, &ret);
+	CHECK(ret == 0 && e && !strcmp(e->name, "f"));
+	CHECK(m.cats > 0 && m.refs_calls == 1);
+	vfs_list_release(&l);
+	vfs_free(v);
+	m.inner->ops->free(m.inner);
+	free_fixture(&fx);
+	tz_restore();
+}
+
+UNIT_TEST(vfs, damaged_objects_are_errors)
+{
+	struct mem_source m = { .src.ops = &mem_ops };
+	struct vfs *v;
+	struct vfs_list l;
+	struct vfs_file *f = NULL;
+	struct buf b = BUF_INIT;
+	struct tree_builder tb;
+	struct oid tree, commit, blob, missing, fan;
+	char buf[16];
+	int ret;
+
+	tz_utc();
+	/* a tree that does not parse (no NUL, no id) */
+	tree = mem_add(&m, OBJ_TREE, "100644 f", 8);
+	commit_format(&b, &tree, NULL, "T <t@example.com>", T1, 0, "m\n", 2);
+	commit = mem_add(&m, OBJ_COMMIT, b.data, b.len);
+	mem_ref(&m, "refs/heads/badtree", &commit);
+	/* a branch naming a blob */
+	blob = mem_add(&m, OBJ_BLOB, "x", 1);
+	mem_ref(&m, "refs/heads/blob", &blob);
+	/* a commit that does not parse */
+	commit = mem_add(&m, OBJ_COMMIT, "garbage\n", 8);
+	mem_ref(&m, "refs/heads/badcommit", &commit);
+	/* a branch whose commit is missing */
+	oid_hash_object(&missing, OBJ_COMMIT, "gone", 4);
+	mem_ref(&m, "refs/heads/gone", &missing);
+	CHECK(vfs_new_source(&v, &m.src) == 0);
+
+	resolve(v, "/badtree/latest/f", 0, 0, &l, &ret);
+	CHECK(ret == ERR_CORRUPT);
+	vfs_list_release(&l);
+	resolve(v, "/blob/latest", 0, 0, &l, &ret);
+	CHECK(ret == ERR_CORRUPT && strstr(err_last(), "not a commit"));
+	vfs_list_release(&l);
+	resolve(v, "/badcommit/latest", 0, 0, &l, &ret);
+	CHECK(ret == ERR_CORRUPT);
+	vfs_list_release(&l);
+	resolve(v, "/gone/latest", 0, 0, &l, &ret);
+	CHECK(ret == ERR_NOTFOUND);
+	vfs_list_release(&l);
+	/* one damaged branch does not hide the others */
+	mem_branch(&m, "refs/heads/good", "ok\n");
+	resolve(v, "/good/latest/f", 0, 0, &l, &ret);
+	CHECK(ret == 0);
+	vfs_list_release(&l);
+
+	/* a fanout naming a missing chunk, and one with a commit in it */
+	tree_builder_init(&tb);
+	tree_builder_add(&tb, TREE_MODE_BLOB, "0000000000000000", 16, &blob);
+	tree_builder_add(&tb, TREE_MODE_BLOB, "0000000000000001", 16,
+			 &missing);
+	buf_reset(&b);
+	tree_builder_serialize(&tb, &b);
+	fan = mem_add(&m, OBJ_TREE, b.data, b.len);
+	CHECK(vfs_file_open(v, &fan, &f) == 0);
+	if (f) {
+		CHECK(vfs_file_read(f, buf, sizeof(buf)) == ERR_NOTFOUND);
+		vfs_file_close(f);
+	}
+	tree_builder_release(&tb);
+	tree_builder_init(&tb);
+	tree_builder_add(&tb, TREE_MODE_BLOB, "0000000000000000", 16,
+			 &commit);
+	buf_reset(&b);
+	tree_builder_serialize(&tb, &b);
+	fan = mem_add(&m, OBJ_TREE, b.data, b.len);
+	CHECK(vfs_file_stream(v, &fan, collect, &b) == ERR_CORRUPT);
+	CHECK(vfs_file_open(v, &commit, &f) == ERR_CORRUPT);
+
+	tree_builder_release(&tb);
+	buf_release(&b);
+	vfs_free(v);
+	mem_release(&m);
+	tz_restore();
+}
+
+/* One commit with any number of parents, at time t. */
+static struct oid mem_commit(struct mem_source *m, const struct oid *tree,
+			     const struct oid *parents, size_t np, int64_t t)
+{
+	struct buf b = BUF_INIT;
+	struct oid oid;
+
+	buf_addf(&b, "tree %s\n", oid_hex(tree));
+	for (size_t i = 0; i < np; i++)
+		buf_addf(&b, "parent %s\n", oid_hex(&parents[i]));
+	buf_addf(&b, "author T <t@example.com> %lld +0000\n"
+		 "committer T <t@example.com> %lld +0000\n\nm\n",
+		 (long long)t, (long long)t);
+	oid = mem_add(m, OBJ_COMMIT, b.data, b.len);
+	buf_release(&b);
+	return oid;
+}
+
+/*
+ * A merge of two commits of the same second, the second a child of the
+ * first: git rev-list order (newest committer date first, arrival among
+ * equals), as a server's rev-list lists them, so the first parent is
+ * the newer of the two same-second saves.
+ */
+UNIT_TEST(vfs, merge_history_in_rev_list_order)
+{
+	static const char *const want[] = {
+		".", "2023-11-14-221320", "2023-11-14-231320-0",
+		"2023-11-14-231320-1", "2023-11-15-001320", "latest" };
+	struct mem_source m = { .src.ops = &mem_ops };
+	struct vfs *v;
+	struct vfs_list l, c;
+	struct tree_builder tb;
+	struct buf b = BUF_INIT;
+	struct oid tree, root, ab[2], merge;
+	const struct vfs_entry *e;
+	int ret;
+
+	tz_utc();
+	tree_builder_init(&tb);
+	tree_builder_serialize(&tb, &b);
+	tree = mem_add(&m, OBJ_TREE, b.data, b.len);
+	root = mem_commit(&m, &tree, NULL, 0, T1);
+	ab[0] = mem_commit(&m, &tree, &root, 1, T2);
+	ab[1] = mem_commit(&m, &tree, &ab[0], 1, T2);
+	merge = mem_commit(&m, &tree, ab, 2, T2 + 3600);
+	mem_ref(&m, "refs/heads/m", &merge);
+	CHECK(vfs_new_source(&v, &m.src) == 0);
+
+	e = resolve(v, "/m", 0, 0, &l, &ret);
+	CHECK(ret == 0 && e);
+	if (e) {
+		struct vfs_item it;
+
+		vfs_item_copy(&it, &e->item);
+		vfs_list_init(&c);
+		CHECK(vfs_contents(v, &it, 0, &c) == 0);
+		CHECK(names_are(&c, want, 6));
+		if (c.nr == 6) {
+			/* rev-list: merge, ab[0], ab[1], root */
+			CHECK(oid_eq(&c.e[3].item.coid, &ab[0]));
+			CHECK(oid_eq(&c.e[2].item.coid, &ab[1]));
+			CHECK(oid_eq(&c.e[1].item.coid, &root));
+			CHECK(oid_eq(&c.e[4].item.coid, &merge));
+		}
+		vfs_list_release(&c);
+		vfs_item_release(&it);
+	}
+	vfs_list_release(&l);
+	tree_builder_release(&tb);
+	buf_release(&b);
+	vfs_free(v);
+	mem_release(&m);
+	tz_restore();
+}
