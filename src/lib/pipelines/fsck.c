@@ -285,10 +285,12 @@ static int fsck_base(void *vctx, const struct oid *oid, enum obj_type *type,
 }
 
 /* Check one object of [off, off + len) against idx entry n. */
+/* How much of a pack full verification reads at once. */
+#define FSCK_WINDOW ((size_t)8 << 20)
+
 static int fsck_object(struct pack_file *p, const struct idx_file *idx,
-		       uint32_t n, uint64_t off, uint64_t len,
-		       struct buf *raw, struct buf *scratch,
-		       struct sha1_ctx *sha)
+		       uint32_t n, uint64_t off, const unsigned char *data,
+		       size_t len, struct buf *scratch, struct sha1_ctx *sha)
 {
 	struct fsck_base_ctx bctx = { p, idx };
 	enum obj_type type;
@@ -298,30 +300,18 @@ static int fsck_object(struct pack_file *p, const struct idx_file *idx,
 	int ret;
 
 	idx_nth_oid(idx, n, &want);
-	if (len > PACK_MAX_VERIFY_SIZE)
-		return err_set(ERR_CORRUPT, "%s: object %s at offset %llu: "
-			       "too large (%llu bytes)", p->path,
-			       oid_hex(&want), (unsigned long long)off,
-			       (unsigned long long)len);
-	buf_reset(raw);
-	buf_grow(raw, (size_t)len);
-	if (pread_full(p->fd, raw->data, (size_t)len, off) < 0)
-		return err_errno("cannot read '%s'", p->path);
-	buf_setlen(raw, (size_t)len);
-	crc = zlib_crc32(0, raw->data, raw->len);
+	crc = zlib_crc32(0, data, len);
 	if (idx->version == 2 && crc != idx_nth_crc(idx, n))
 		return err_set(ERR_CORRUPT, "%s: object %s at offset %llu: "
 			       "CRC mismatch", p->path, oid_hex(&want),
 			       (unsigned long long)off);
-	if (!pack_decode_header((unsigned char *)raw->data, raw->len, &type,
-				&size))
+	if (!pack_decode_header(data, len, &type, &size))
 		return err_set(ERR_CORRUPT, "%s: object %s at offset %llu: "
 			       "bad header", p->path, oid_hex(&want),
 			       (unsigned long long)off);
 	if (type >= OBJ_COMMIT && type <= OBJ_BLOB) {
 		/* whole object: exactly one zlib stream of the size, the id */
-		ret = pack_verify_raw(&want, raw->data, raw->len, crc,
-				      scratch, sha);
+		ret = pack_verify_raw(&want, data, len, crc, scratch, sha);
 		if (ret < 0)
 			return err_set(ret, "%s: %s at offset %llu", p->path,
 				       err_last(), (unsigned long long)off);
@@ -346,10 +336,11 @@ int fsck_full_verify(const char *stem)
 	struct idx_file *idx = NULL;
 	struct pack_file *p = NULL;
 	struct fsck_obj *objs = NULL;
-	struct buf raw = BUF_INIT, scratch = BUF_INIT;
-	struct sha1_ctx sha = { NULL };
-	unsigned char sum[OID_RAWSZ], trailer[OID_RAWSZ];
-	uint64_t end;
+	struct buf win = BUF_INIT, scratch = BUF_INIT;
+	struct sha1_ctx sha = { NULL }, whole = { NULL };
+	unsigned char sum[OID_RAWSZ], trailer[OID_RAWSZ], hdr[12];
+	const unsigned char *data;
+	uint64_t end, win_off = 0;
 	int ret;
 
 	sha1_init(&sha);
@@ -391,17 +382,55 @@ int fsck_full_verify(const char *stem)
 		}
 	}
 	qsort(objs, idx->nr, sizeof(*objs), fsck_obj_cmp);
-	/* the objects must tile [12, end): each one's extent is known */
+	/*
+	 * One pass over the pack, in windows of FSCK_WINDOW bytes: the
+	 * objects must tile [12, end), so the header and their bytes in
+	 * offset order are the whole prefix the trailer sums, hashed as
+	 * they go by instead of in a second read.
+	 */
+	sha1_init(&whole);
+	if (pread_full(p->fd, hdr, sizeof(hdr), 0) < 0) {
+		ret = err_errno("cannot read '%s'", ppath);
+		goto out;
+	}
+	sha1_update(&whole, hdr, sizeof(hdr));
 	for (uint32_t i = 0; i < idx->nr; i++) {
 		uint64_t off = objs[i].offset;
 		uint64_t next = i + 1 < idx->nr ? objs[i + 1].offset : end;
+		uint64_t len = next - off;
 
 		if ((i == 0 && off != 12) || next <= off || next > end) {
 			ret = err_set(ERR_CORRUPT, "%s: bad offset %llu in its "
 				      "idx", ppath, (unsigned long long)off);
 			goto out;
 		}
-		ret = fsck_object(p, idx, objs[i].n, off, next - off, &raw,
+		if (len > PACK_MAX_VERIFY_SIZE) {
+			struct oid want;
+
+			idx_nth_oid(idx, objs[i].n, &want);
+			ret = err_set(ERR_CORRUPT, "%s: object %s at offset "
+				      "%llu: too large (%llu bytes)", ppath,
+				      oid_hex(&want), (unsigned long long)off,
+				      (unsigned long long)len);
+			goto out;
+		}
+		if (off < win_off || next > win_off + win.len) {
+			/* the next window starts here and holds this one */
+			size_t want = (size_t)MIN(end - off,
+				(uint64_t)MAX((uint64_t)FSCK_WINDOW, len));
+
+			buf_reset(&win);
+			buf_grow(&win, want);
+			if (pread_full(p->fd, win.data, want, off) < 0) {
+				ret = err_errno("cannot read '%s'", ppath);
+				goto out;
+			}
+			buf_setlen(&win, want);
+			win_off = off;
+		}
+		data = (unsigned char *)win.data + (off - win_off);
+		sha1_update(&whole, data, (size_t)len);
+		ret = fsck_object(p, idx, objs[i].n, off, data, (size_t)len,
 				  &scratch, &sha);
 		if (ret < 0)
 			goto out;
@@ -412,13 +441,13 @@ int fsck_full_verify(const char *stem)
 		goto out;
 	}
 	/* last, as git does: a damaged object is the better message */
-	if ((ret = fsck_hash_prefix(p->fd, ppath, end, sum)) < 0)
-		goto out;
+	sha1_final(&whole, sum);
 	if (memcmp(sum, trailer, OID_RAWSZ))
 		ret = err_set(ERR_CORRUPT, "%s: pack checksum mismatch", ppath);
 out:
 	sha1_release(&sha);
-	buf_release(&raw);
+	sha1_release(&whole);
+	buf_release(&win);
 	buf_release(&scratch);
 	free(objs);
 	pack_close(p);
