@@ -336,6 +336,18 @@ void cli_parse_opts(struct opts *o, const char *optspec, int argc,
 	write_usage_and_exit(o, m.data);
 }
 
+void cli_write_usage(struct opts *o, int r)
+{
+	fflush(stdout);
+	write_full(2, o->usage.data, o->usage.len);
+	if (r == OPT_ERROR) {
+		struct buf m = BUF_INIT;
+		buf_addf(&m, "\nerror: %s\n", o->error.data);
+		write_full(2, m.data, m.len);
+		buf_release(&m);
+	}
+}
+
 void cli_usage_fatal(struct opts *o, const char *fmt, ...)
 {
 	struct buf m = BUF_INIT;

@@ -94,6 +94,12 @@ void cli_path_msg(struct buf *out, const char *s);
  */
 void cli_parse_opts(struct opts *o, const char *optspec, int argc,
 		    const char **argv);
+/*
+ * What cli_parse_opts() prints for opt_parse()'s result r (OPT_USAGE or
+ * OPT_ERROR), without exiting: bup's Options.usage() with an onabort
+ * that returns (ftp's ls).
+ */
+void cli_write_usage(struct opts *o, int r);
 /* Print "usage...\nerror: msg" and exit 97 (bup's o.fatal). */
 NORETURN void cli_usage_fatal(struct opts *o, const char *fmt, ...)
 	PRINTF(2, 3);

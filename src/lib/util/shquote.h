@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-#include "buf.h"
+#include "util/buf.h"
 
 struct shquote_word {
 	size_t start;   /* offset in the line: the opening quote, if any */

@@ -4,8 +4,8 @@
  */
 #include <string.h>
 
-#include "shquote.h"
-#include "util.h"
+#include "util/shquote.h"
+#include "util/util.h"
 
 void shquote_words_release(struct shquote_words *ws)
 {

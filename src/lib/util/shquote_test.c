@@ -6,7 +6,7 @@
  */
 #include <string.h>
 
-#include "shquote.h"
+#include "util/shquote.h"
 #include "unit.h"
 
 struct split_vec {
