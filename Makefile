@@ -15,7 +15,7 @@ CC ?= cc
 MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
 O ?= build
 SANITIZE ?=
-PKGS := libdeflate zlib libcrypto
+PKGS := libdeflate zlib libcrypto readline
 
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes \
@@ -23,7 +23,7 @@ WARN := -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes \
 	-Wno-format-nonliteral
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread \
 	-Isrc -Isrc/lib -It/unit $(WARN) $(CFLAGS)
-LDLIBS := -pthread -ldeflate -lz -lcrypto -lacl -lm
+LDLIBS := -pthread -ldeflate -lz -lcrypto -lacl -lm -lreadline
 ifneq ($(SANITIZE),)
 ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SANITIZE)
