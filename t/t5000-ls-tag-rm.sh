@@ -254,7 +254,7 @@ test_expect_success 'features: bup layout' '
 	cbup features >out &&
 	sed -n 1p out | grep -x "bup 0.33.7" &&
 	sed -n 2p out | grep "^Source " &&
-	grep -x "    Command line editing (e.g. bup ftp): no" out &&
+	grep -x "    Command line editing (e.g. bup ftp): yes" out &&
 	grep -x "    Saving and restoring POSIX ACLs: yes" out &&
 	grep -x "    Saving and restoring extended attributes (xattrs): yes" out &&
 	test $(wc -l <out) = 6

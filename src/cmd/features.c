@@ -15,7 +15,7 @@
  *   version.c), with the Debian package's empty commit and full date;
  * - cbup has no Python; the line in that place names the C compiler
  *   that built it instead ("    C compiler: gcc 12.2.0");
- * - line editing: no, cbup has no `ftp` command and links no readline;
+ * - line editing: yes, ftp reads a terminal through GNU readline;
  * - POSIX ACLs: yes, always built with libacl (src/platform/acl.c);
  * - xattrs: yes, always built with the Linux xattr calls
  *   (src/platform/xattr.c).
@@ -49,7 +49,7 @@ int cmd_features(int argc, const char **argv)
 #else
 	puts("    C compiler: unknown");
 #endif
-	show_support(0, "Command line editing (e.g. bup ftp)");
+	show_support(1, "Command line editing (e.g. bup ftp)");
 	show_support(1, "Saving and restoring POSIX ACLs");
 	show_support(1, "Saving and restoring extended attributes (xattrs)");
 	opt_release(&o);

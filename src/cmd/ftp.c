@@ -29,8 +29,8 @@
 #include "cli.h"
 #include "lib/err.h"
 #include "lib/lsfmt.h"
-#include "lib/metafmt.h"
 #include "lib/pyfnmatch.h"
+#include "lib/pypath.h"
 #include "lib/repo.h"
 #include "lib/shquote.h"
 #include "lib/vfs.h"
@@ -81,7 +81,7 @@ static int command_error(const char *what, const char *path)
 {
 	struct buf m = BUF_INIT;
 
-	metafmt_path_msg(&m, path);
+	pypath_path_msg(&m, path);
 	printf("error: %s%s\n", what, m.data);
 	fflush(stdout);
 	buf_release(&m);
@@ -156,7 +156,7 @@ static int check_regular(const struct vfs_item *it, const char *path)
 
 	if (S_ISREG(it->mode))
 		return 0;
-	metafmt_path_msg(&m, path);
+	pypath_path_msg(&m, path);
 	fatal("'%s' is not a regular file", m.data);
 	buf_release(&m);
 	return FTP_FATAL;
@@ -171,12 +171,12 @@ static int save_file(struct ftp *f, const struct vfs_item *it,
 
 	fd = open(lname, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
 	if (fd < 0) {
-		metafmt_path_msg(&m, lname);
+		pypath_path_msg(&m, lname);
 		ret = fatal("cannot create '%s': %s", m.data, strerror(errno));
 		buf_release(&m);
 		return ret;
 	}
-	metafmt_path_msg(&m, lname);
+	pypath_path_msg(&m, lname);
 	fflush(stdout);
 	cli_log("Saving %s\n", m.data);
 	buf_release(&m);
@@ -316,23 +316,14 @@ static int do_get(struct ftp *f, int argc, const char **argv)
 	return ret;
 }
 
-/* os.path.split(p)'s head: up to the last '/', trailing '/'s dropped. */
+/* os.path.split(p): the head (a copy) and *tail into p. */
 static char *split_head(const char *p, const char **tail)
 {
-	const char *slash = strrchr(p, '/');
-	size_t n;
+	size_t head_len, tail_ofs;
 
-	if (!slash) {
-		*tail = p;
-		return xstrdup("");
-	}
-	*tail = slash + 1;
-	n = (size_t)(slash - p) + 1;
-	/* bup keeps a head that is all slashes */
-	if (strspn(p, "/") < n)
-		while (n && p[n - 1] == '/')
-			n--;
-	return xstrndup(p, n);
+	pypath_split(p, strlen(p), &head_len, &tail_ofs);
+	*tail = p + tail_ofs;
+	return xstrndup(p, head_len);
 }
 
 static int mget_one(struct ftp *f, const char *parm)
@@ -467,7 +458,7 @@ static int run_line(struct ftp *f, const char *line, size_t len)
 		 * bup 0.33.7 means to print this as a CommandError, but
 		 * dies building it (bytes has no encode()).
 		 */
-		metafmt_path_msg(&m, cmd.data);
+		pypath_path_msg(&m, cmd.data);
 		ret = fatal("no such command: %s", m.data);
 	}
 out:
