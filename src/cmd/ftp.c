@@ -52,8 +52,12 @@ struct ftp {
 	int comp_qtype;
 };
 
-/* A command's outcome: go on, quit, or end as bup's exception would. */
-enum { FTP_OK = 0, FTP_QUIT = 1, FTP_FATAL = -1 };
+/*
+ * A command's outcome: go on, quit, or end as bup's exception would;
+ * FTP_STOP (inside a command only) ends the command after a
+ * CommandError, the session goes on.
+ */
+enum { FTP_OK = 0, FTP_QUIT = 1, FTP_STOP = 2, FTP_FATAL = -1 };
 
 static struct ftp *the_ftp;     /* for readline's callbacks */
 
@@ -139,13 +143,17 @@ static int to_stdout(void *ctx, const void *data, size_t len)
 	return 0;
 }
 
+struct local_file {
+	int fd;
+	const char *name;
+};
+
 static int to_fd(void *ctx, const void *data, size_t len)
 {
-	struct buf *name = ctx;
+	struct local_file *lf = ctx;
 
-	if (write_full(*(int *)name->data, data, len) < 0)
-		return err_errno("cannot write '%s'", name->data +
-				 sizeof(int));
+	if (write_full(lf->fd, data, len) < 0)
+		return err_errno("cannot write '%s'", lf->name);
 	return 0;
 }
 
@@ -166,7 +174,8 @@ static int check_regular(const struct vfs_item *it, const char *path)
 static int save_file(struct ftp *f, const struct vfs_item *it,
 		     const char *lname)
 {
-	struct buf ctx = BUF_INIT, m = BUF_INIT;
+	struct buf m = BUF_INIT;
+	struct local_file lf;
 	int fd, ret;
 
 	fd = open(lname, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
@@ -180,13 +189,11 @@ static int save_file(struct ftp *f, const struct vfs_item *it,
 	fflush(stdout);
 	cli_log("Saving %s\n", m.data);
 	buf_release(&m);
-	/* the descriptor, then the name for messages */
-	buf_add(&ctx, &fd, sizeof(fd));
-	buf_addstr(&ctx, lname);
-	ret = vfs_file_stream(f->vfs, &it->oid, to_fd, &ctx);
+	lf.fd = fd;
+	lf.name = lname;
+	ret = vfs_file_stream(f->vfs, &it->oid, to_fd, &lf);
 	if (close(fd) < 0 && ret >= 0)
 		ret = err_errno("cannot write '%s'", lname);
-	buf_release(&ctx);
 	if (ret < 0)
 		return fatal("%s", err_last());
 	return FTP_OK;
@@ -273,8 +280,9 @@ static int do_cat(struct ftp *f, int argc, const char **argv)
 			ret = FTP_FATAL;
 		} else if ((it = &res.e[res.nr - 1].item)->kind ==
 			   VFS_MISSING) {
+			/* a CommandError: the rest of the line is skipped */
 			command_error_res("path does not exist: ", &res);
-			ret = FTP_QUIT + 1;   /* stop here, go on with the next line */
+			ret = FTP_STOP;
 		} else if (check_regular(it, argv[i]) < 0) {
 			ret = FTP_FATAL;
 		} else if (vfs_file_stream(f->vfs, &it->oid, to_stdout,
@@ -341,7 +349,7 @@ static int mget_one(struct ftp *f, const char *parm)
 	}
 	if (res.e[res.nr - 1].item.kind == VFS_MISSING) {
 		command_error("path does not exist: ", dir);
-		ret = FTP_QUIT + 1;
+		ret = FTP_STOP;
 		goto out;
 	}
 	if (!S_ISDIR(res.e[res.nr - 1].item.mode)) {
@@ -367,7 +375,7 @@ static int mget_one(struct ftp *f, const char *parm)
 			} else if (deref.e[deref.nr - 1].item.kind ==
 				   VFS_MISSING) {
 				command_error_res("path does not exist: ", &res);
-				ret = FTP_QUIT + 1;
+				ret = FTP_STOP;
 			}
 			it = ret == FTP_OK ? &deref.e[deref.nr - 1].item : NULL;
 		}
