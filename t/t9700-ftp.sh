@@ -167,6 +167,10 @@ test_expect_success PYTHON,BUP 'terminal: prompt, tab completion, quit' '
 	read_until(b"bup /> ", 4)
 	os.write(fd, b"cat latest/dir/file-2\n")
 	read_until(b"bup /> ", 5)
+	os.write(fd, b"ls \x27sr\t\n")
+	read_until(b"bup /> ", 6)
+	os.write(fd, b"ls \"\t\n")
+	read_until(b"bup /> ", 7)
 	os.write(fd, b"quit\n")
 	read_until(b"never printed")
 	_, st = os.waitpid(pid, 0)
@@ -181,6 +185,7 @@ test_expect_success PYTHON,BUP 'terminal: prompt, tab completion, quit' '
 	grep "^more" term.cbup &&
 	grep "bup /> ls src/[0-9-]*/ " term.cbup &&
 	grep "file-symlink" term.cbup &&
+	grep "bup /> ls .src/ " term.cbup &&
 	grep "bup /> quit" term.cbup
 '
 
