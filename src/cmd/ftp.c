@@ -27,13 +27,13 @@
 #include <readline/readline.h>
 
 #include "cli.h"
-#include "lib/err.h"
-#include "lib/lsfmt.h"
-#include "lib/pyfnmatch.h"
-#include "lib/pypath.h"
-#include "lib/repo.h"
-#include "lib/shquote.h"
-#include "lib/vfs.h"
+#include "util/err.h"
+#include "vfs/lsfmt.h"
+#include "util/pyfnmatch.h"
+#include "util/pypath.h"
+#include "store/repo.h"
+#include "util/shquote.h"
+#include "vfs/vfs.h"
 
 static const char optspec[] =
 	"bup ftp [commands...]\n";

@@ -7,8 +7,8 @@
  */
 #include <string.h>
 
-#include "pyfnmatch.h"
-#include "util.h"
+#include "util/pyfnmatch.h"
+#include "util/util.h"
 
 struct set {
 	unsigned char in[256];

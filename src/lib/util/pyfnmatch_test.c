@@ -2,8 +2,8 @@
  * pyfnmatch: every (pattern, name) pair below was matched by Python
  * 3.11's fnmatch.fnmatch() on bytes.
  */
-#include "pyfnmatch.h"
-#include "util.h"
+#include "util/pyfnmatch.h"
+#include "util/util.h"
 #include "unit.h"
 
 static const struct { const char *pat, *name; int match; } vecs[] = {
