@@ -795,17 +795,19 @@ void cli_lock_writer(struct repo *r)
 
 int cli_run_bup(int dry_run, const char *const *args)
 {
-	const char *argv[32];
 	char *self = proc_self_exe();
-	size_t n = 0;
+	const char **argv;
+	size_t n = 0, nargs = 0;
 	int status = 0;
 
 	if (!self)
 		die("cannot find own executable: %s", strerror(errno));
+	while (args[nargs])
+		nargs++;
+	argv = xcalloc(nargs + 2, sizeof(*argv));
 	argv[n++] = self;
-	for (; *args && n < ARRAY_SIZE(argv) - 1; args++)
-		argv[n++] = *args;
-	argv[n] = NULL;
+	while (*args)
+		argv[n++] = *args++;
 	if (dry_run) {
 		/* the scripts' `echo "$cmd_dir/bup" "$@"` */
 		for (size_t i = 0; i < n; i++)
@@ -820,6 +822,7 @@ int cli_run_bup(int dry_run, const char *const *args)
 			status = 1;
 		}
 	}
+	free(argv);
 	free(self);
 	return status;
 }

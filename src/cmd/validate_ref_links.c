@@ -211,7 +211,7 @@ int cmd_validate_ref_links(int argc, const char **argv)
 	}
 
 	if (!o.argc || c.nr) {
-		if (validate_count_objects(&c.existing, r->packdir) < 0) {
+		if (validate_count_objects(&c.existing, r->packdir, NULL, NULL) < 0) {
 			ret = error("%s", err_last());
 			goto out;
 		}

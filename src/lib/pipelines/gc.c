@@ -57,33 +57,25 @@ struct gc {
 	struct buf line;
 };
 
-static void gc_log(struct gc *g, const char *fmt, ...) PRINTF(2, 3);
-static void gc_log(struct gc *g, const char *fmt, ...)
+/* A line for one of the callbacks (o->log, o->progress), if set. */
+static void gc_say(struct gc *g, void (*fn)(void *ctx, const char *line),
+		   const char *fmt, ...) PRINTF(3, 4);
+static void gc_say(struct gc *g, void (*fn)(void *ctx, const char *line),
+		   const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!g->o->log)
+	if (!fn)
 		return;
 	buf_reset(&g->line);
 	va_start(ap, fmt);
 	buf_vaddf(&g->line, fmt, ap);
 	va_end(ap);
-	g->o->log(g->o->ctx, g->line.data);
+	fn(g->o->ctx, g->line.data);
 }
 
-static void gc_progress(struct gc *g, const char *fmt, ...) PRINTF(2, 3);
-static void gc_progress(struct gc *g, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!g->o->progress)
-		return;
-	buf_reset(&g->line);
-	va_start(ap, fmt);
-	buf_vaddf(&g->line, fmt, ap);
-	va_end(ap);
-	g->o->progress(g->o->ctx, g->line.data);
-}
+#define gc_log(g, ...) gc_say(g, (g)->o->log, __VA_ARGS__)
+#define gc_progress(g, ...) gc_say(g, (g)->o->progress, __VA_ARGS__)
 
 static void pack_event(struct gc *g, enum gc_pack_event ev,
 		       const char *path, double live)
@@ -125,29 +117,21 @@ static int list_idx(struct gc *g, char ***names, size_t *nr)
 	return ret;
 }
 
-/* bup's count_objects(), with its progress lines. */
+/* bup's count_objects() progress: "found N objects (i/nr NAME)". */
+static void count_progress(void *ctx, const char *idx, size_t i, size_t nr,
+			   uint64_t so_far)
+{
+	struct gc *g = ctx;
+
+	if (g->o->verbose)
+		gc_progress(g, "found %llu objects (%zu/%zu %s)\r",
+			    (unsigned long long)so_far, i + 1, nr,
+			    base_name(idx));
+}
+
 static int count_objects(struct gc *g, uint64_t *out)
 {
-	char **names;
-	size_t nr;
-	int ret = list_idx(g, &names, &nr);
-
-	*out = 0;
-	for (size_t i = 0; !ret && i < nr; i++) {
-		struct idx_file *ix;
-
-		if (g->o->verbose)
-			gc_progress(g, "found %llu objects (%zu/%zu %s)\r",
-				    (unsigned long long)*out, i + 1, nr,
-				    base_name(names[i]));
-		ret = idx_open(&ix, names[i]);
-		if (!ret) {
-			*out += ix->nr;
-			idx_close(ix);
-		}
-	}
-	free_names(names, nr);
-	return ret;
+	return validate_count_objects(out, g->r->packdir, count_progress, g);
 }
 
 /* ---- mark ---------------------------------------------------------- */
@@ -375,11 +359,8 @@ static int remove_orphans(struct gc *g)
 		free(stem);
 		removed++;
 	}
-	if (!ret && removed) {
-		char *p = xstrfmt("%s/x", g->r->packdir);
-		ret = file_fsync_parent(p);
-		free(p);
-	}
+	if (!ret && removed)
+		ret = file_fsync_dir(g->r->packdir);
 	return ret;
 }
 
@@ -431,12 +412,9 @@ static int remove_stale(struct gc *g, int all)
 			free(s->stem);
 	}
 	g->nr_stale = kept;
-	if (!ret) {
-		/* the removals are durable before anything else happens */
-		char *p = xstrfmt("%s/x", g->r->packdir);
-		ret = file_fsync_parent(p);
-		free(p);
-	}
+	/* the removals are durable before anything else happens */
+	if (!ret)
+		ret = file_fsync_dir(g->r->packdir);
 	return ret;
 }
 

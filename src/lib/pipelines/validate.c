@@ -366,7 +366,8 @@ static void free_list(char **v, size_t nr)
 	free(v);
 }
 
-int validate_count_objects(uint64_t *out, const char *packdir)
+int validate_count_objects(uint64_t *out, const char *packdir,
+			   validate_count_fn each, void *ctx)
 {
 	char **names;
 	size_t nr;
@@ -375,6 +376,9 @@ int validate_count_objects(uint64_t *out, const char *packdir)
 	*out = 0;
 	for (size_t i = 0; !ret && i < nr; i++) {
 		struct idx_file *ix;
+
+		if (each)
+			each(ctx, names[i], i, nr, *out);
 		ret = idx_open(&ix, names[i]);
 		if (!ret) {
 			*out += ix->nr;

@@ -92,8 +92,15 @@ size_t validate_item_demangled_len(const struct validate_item *it);
 int validate_history_complete(struct odb *odb, const struct oid *head,
 			      struct oid *missing);
 
-/* Objects in the idx files of packdir (bup's count_objects). */
-int validate_count_objects(uint64_t *out, const char *packdir);
+/*
+ * Objects in the idx files of packdir (bup's count_objects), in glob
+ * order; before each idx, each(ctx, idx path, i, nr, objects so far) if
+ * each is not NULL (bup's verbose "found N objects (i/nr NAME)").
+ */
+typedef void (*validate_count_fn)(void *ctx, const char *idx, size_t i,
+				  size_t nr, uint64_t so_far);
+int validate_count_objects(uint64_t *out, const char *packdir,
+			   validate_count_fn each, void *ctx);
 
 struct validate_links_cb {
 	/* a link from `from` to `missing`, which no pack holds */

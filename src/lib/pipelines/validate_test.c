@@ -104,7 +104,7 @@ UNIT_TEST(validate, walk_links_and_history)
 	objdir = xstrfmt("%s/r/objects", dir);
 	packdir = xstrfmt("%s/r/objects/pack", dir);
 	CHECK(odb_open(&odb, objdir) == 0);
-	CHECK(validate_count_objects(&count, packdir) == 0);
+	CHECK(validate_count_objects(&count, packdir, NULL, NULL) == 0);
 	CHECK(count == 7);  /* 10 objects less the 3 dropped */
 
 	CHECK(oid_from_hex(&head, c) == 0);

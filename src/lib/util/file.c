@@ -30,17 +30,24 @@ void file_preallocate(int fd, uint64_t off, uint64_t len)
 #endif
 }
 
-int file_fsync_parent(const char *path)
+int file_fsync_dir(const char *dir)
 {
-	const char *slash = strrchr(path, '/');
-	char *dir = slash ? xstrndup(path, (size_t)(slash - path) +
-				     (slash == path)) : xstrdup(".");
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
 
 	if (fd < 0 || fsync(fd) < 0)
 		ret = err_errno("cannot sync directory '%s'", dir);
 	if (fd >= 0)
 		close(fd);
+	return ret;
+}
+
+int file_fsync_parent(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? xstrndup(path, (size_t)(slash - path) +
+				     (slash == path)) : xstrdup(".");
+	int ret = file_fsync_dir(dir);
+
 	free(dir);
 	return ret;
 }

@@ -20,6 +20,8 @@
  * final name.
  */
 int file_commit(int fd, const char *tmp, const char *path);
+/* fsync the directory dir.  0 or ERR_IO naming it. */
+int file_fsync_dir(const char *dir);
 /* fsync the directory holding path.  0 or ERR_IO. */
 int file_fsync_parent(const char *path);
 
