@@ -1,21 +1,12 @@
 /*
- * cbup meta: bup 0.33.7's `bup meta` (cmd/meta.py and the archive half
- * of metadata.py).  An archive is a plain concatenation of metadata
- * objects (FORMAT.md 5.2), each one normally led by a path record
- * (tag 1); a lone end tag is bup's "empty" object, which stops an
- * extraction.
+ * cbup meta: bup 0.33.7's `bup meta` (cmd/meta.py); archives are read,
+ * their paths cleaned and extracted by meta/metaarchive.
  *
  *   -c   save_tree(): one object per path (walked with drecurse unless
  *        --no-recurse), paths cleaned by _clean_up_path_for_archive
  *   -t   display_archive(): paths, summary lines (-v) or the detailed
  *        layout of xstat (-vv)
- *   -x, --start-extract, --finish-extract
- *        create the tree (directories first, metadata applied to
- *        directories last, longest path first) with meta_create_at()
- *        and meta_apply_at(), each path's directories opened one by one
- *        from the current directory without following a symlink: an
- *        archive, or whoever writes the target meanwhile, cannot make
- *        the extraction write or change anything outside it
+ *   -x, --start-extract, --finish-extract   metaarchive_extract()
  *   --edit  rewrite uid/gid/user/group of every object
  *
  * Messages, their order and exit codes are bup's.  Where bup dies with
@@ -37,6 +28,7 @@
 #include "util/err.h"
 #include "meta/meta.h"
 #include "meta/metafmt.h"
+#include "meta/metaarchive.h"
 #include "util/pypath.h"
 #include "platform/fs.h"
 
@@ -83,97 +75,10 @@ struct meta_cmd {
 	struct buf enc;       /* one encoded object, reused */
 };
 
-/* ------------------------------------------------------------------ */
-/* Path cleaning (metadata.py)                                         */
-
-static int starts_with(const struct buf *b, const char *s)
-{
-	size_t n = strlen(s);
-	return b->len >= n && !memcmp(b->data, s, n);
-}
-
-static int ends_with(const struct buf *b, const char *s)
-{
-	size_t n = strlen(s);
-	return b->len >= n && !memcmp(b->data + b->len - n, s, n);
-}
-
-static void drop_front(struct buf *b, size_t n)
-{
-	memmove(b->data, b->data + n, b->len - n);
-	buf_setlen(b, b->len - n);
-}
-
 static void set_str(struct buf *b, const char *s, size_t n)
 {
 	buf_reset(b);
 	buf_add(b, s, n);
-}
-
-/* Replace every `pat` by "/" (pat is "/./" or "//"), rescanning. */
-static void collapse(struct buf *b, const char *pat)
-{
-	size_t n = strlen(pat);
-	char *p;
-
-	while ((p = memmem(b->data, b->len, pat, n))) {
-		size_t pos = (size_t)(p - b->data);
-		memmove(p + 1, p + n, b->len - pos - n);
-		buf_setlen(b, b->len - (n - 1));
-	}
-}
-
-/* _clean_up_path_for_archive() */
-static void clean_archive_path(struct buf *out, const char *p)
-{
-	const char *last = NULL, *s;
-
-	set_str(out, p, strlen(p));
-	/* everything after the last "/../" */
-	for (s = out->data; (s = memmem(s, out->data + out->len - s,
-					"/../", 4)); s++)
-		last = s;
-	if (last)
-		drop_front(out, (size_t)(last - out->data) + 4);
-	if (starts_with(out, "../"))
-		drop_front(out, 3);
-	collapse(out, "/./");
-	{
-		size_t n = 0;
-		while (n < out->len && out->data[n] == '/')
-			n++;
-		drop_front(out, n);
-	}
-	collapse(out, "//");
-	if (starts_with(out, "./"))
-		drop_front(out, 2);
-	if (ends_with(out, "/."))
-		buf_setlen(out, out->len - 2);
-	if (!out->len || ends_with(out, "/.."))
-		set_str(out, ".", 1);
-}
-
-/* _risky_path() */
-static int risky_path(const struct buf *p)
-{
-	return starts_with(p, "/") ||
-	       memmem(p->data, p->len, "/../", 4) ||
-	       starts_with(p, "../") || ends_with(p, "/..");
-}
-
-/* _clean_up_extract_path(): 0, or -1 for a risky path. */
-static int clean_extract_path(struct buf *out, const struct buf *p)
-{
-	size_t n = 0;
-
-	while (n < p->len && p->data[n] == '/')
-		n++;
-	set_str(out, p->data + n, p->len - n);
-	if (!out->len) {
-		set_str(out, ".", 1);
-		return 0;
-	}
-	return risky_path(out) ? -1 : 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -186,126 +91,14 @@ static void warn_cb(void *ctx, const char *msg)
 }
 
 /* print(path_msg(p), file=sys.stderr), with an optional prefix. */
-static void log_path(const char *prefix, const char *p)
+static void log_path(void *ctx, const char *prefix, const char *p)
 {
 	struct buf b = BUF_INIT;
 
+	(void)ctx;
 	cli_path_msg(&b, p);
 	cli_log("%s%s\n", prefix, b.data);
 	buf_release(&b);
-}
-
-static void add_risky_error(const struct buf *path)
-{
-	struct buf b = BUF_INIT;
-
-	cli_path_msg(&b, path->data);
-	cli_add_error("skipping risky path \"%s\"", b.data);
-	buf_release(&b);
-}
-
-/* ------------------------------------------------------------------ */
-/* Archive input: objects read from a file descriptor in large pieces  */
-
-struct archive_in {
-	int fd;
-	const char *name;      /* for messages */
-	struct buf b;
-	size_t off;
-	int eof;
-};
-
-static int archive_open(struct archive_in *a, const char *name)
-{
-	memset(a, 0, sizeof(*a));
-	buf_init(&a->b, 0);
-	a->name = name ? name : "-";
-	if (!name) {
-		a->fd = 0;
-		return 0;
-	}
-	a->fd = open(name, O_RDONLY | O_CLOEXEC);
-	if (a->fd < 0)
-		return error("cannot open '%s': %s", name, strerror(errno));
-	return 0;
-}
-
-static void archive_close(struct archive_in *a)
-{
-	if (a->fd > 0)
-		close(a->fd);
-	buf_release(&a->b);
-}
-
-/* Read at least `want` more bytes unless the input ends first. */
-static int archive_fill(struct archive_in *a, size_t want)
-{
-	if (a->off && a->off >= a->b.len / 2) {
-		drop_front(&a->b, a->off);
-		a->off = 0;
-	}
-	while (!a->eof && want) {
-		ssize_t n;
-		size_t room;
-
-		buf_grow(&a->b, want);
-		room = a->b.alloc - a->b.len - 1;
-		n = read(a->fd, a->b.data + a->b.len, room);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return error("cannot read '%s': %s", a->name,
-				     strerror(errno));
-		}
-		if (!n) {
-			a->eof = 1;
-			break;
-		}
-		buf_setlen(&a->b, a->b.len + (size_t)n);
-		want = (size_t)n >= want ? 0 : want - (size_t)n;
-	}
-	return 0;
-}
-
-/*
- * bup's _ArchiveIterator over Metadata.read(): 1 with an object in m,
- * 2 for an empty object (bup's None), 0 at the end of the input, -1
- * after printing an error.  An object split across reads is decoded
- * again once more input is there; the read size doubles each time, so
- * a large object costs O(size) and not O(size^2).
- */
-static int archive_next(struct archive_in *a, struct meta *m)
-{
-	size_t want = 65536;
-
-	for (;;) {
-		size_t used, left = a->b.len - a->off;
-		int ret;
-
-		if (!left) {
-			if (a->eof)
-				return 0;
-			if (archive_fill(a, want) < 0)
-				return -1;
-			continue;
-		}
-		if (!a->b.data[a->off]) {
-			a->off++;
-			return 2;
-		}
-		ret = meta_decode(m, a->b.data + a->off, left, &used);
-		if (!ret) {
-			a->off += used;
-			return 1;
-		}
-		if (a->eof)
-			return error("EOF while reading Metadata from '%s' "
-				     "(%s)", a->name, err_last());
-		if (archive_fill(a, want) < 0)
-			return -1;
-		if (want < ((size_t)1 << 30))
-			want = left * 2 > want ? left * 2 : want;
-	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -333,7 +126,7 @@ static int create_one(struct create_ctx *x, const char *p,
 	struct meta_cmd *c = x->c;
 	unsigned flags = c->symlinks ? 0 : META_NO_SYMLINKS;
 
-	clean_archive_path(&x->safe, p);
+	metaarchive_clean_path(&x->safe, p);
 	if (dir_slash && S_ISDIR(st->st_mode))
 		buf_addch(&x->safe, '/');
 	if (meta_from_path(&x->m, p, st, flags, warn_cb, NULL) < 0)
@@ -377,7 +170,7 @@ static int do_create(struct meta_cmd *c)
 	/* Top-level rewrite warnings come first, for every path. */
 	for (int i = 0; i < c->o->argc; i++) {
 		const char *p = c->o->argv[i];
-		clean_archive_path(&x.safe, p);
+		metaarchive_clean_path(&x.safe, p);
 		if (!strcmp(x.safe.data, p))
 			continue;
 		buf_reset(&pm1);
@@ -420,7 +213,7 @@ static int do_create(struct meta_cmd *c)
 /* --list                                                              */
 
 /* display_archive() */
-static int do_list(struct meta_cmd *c, struct archive_in *in)
+static int do_list(struct meta_cmd *c, struct metaarchive_reader *in)
 {
 	struct meta m;
 	struct buf b = BUF_INIT;
@@ -430,7 +223,7 @@ static int do_list(struct meta_cmd *c, struct archive_in *in)
 	if (c->verbose < 0)
 		return 0;
 	meta_init(&m);
-	while ((r = archive_next(in, &m)) > 0) {
+	while ((r = metaarchive_next(in, &m)) > 0) {
 		buf_reset(&b);
 		if (r == 2) {
 			/* bup dies on None here (AttributeError). */
@@ -462,7 +255,7 @@ static int do_list(struct meta_cmd *c, struct archive_in *in)
 		fwrite(b.data, 1, b.len, stdout);
 	}
 	if (r < 0)
-		ret = -1;
+		ret = error("%s", err_last());
 	meta_release(&m);
 	buf_release(&b);
 	return ret;
@@ -471,319 +264,26 @@ static int do_list(struct meta_cmd *c, struct archive_in *in)
 /* ------------------------------------------------------------------ */
 /* Extraction                                                          */
 
-/*
- * The directory made of the first len bytes of path, beneath the
- * current directory: opened one component at a time (O_PATH, enough to
- * work in it) without following a symlink, each component made first
- * when `create` is set (helpers.mkdirp(): os.makedirs(), an existing
- * directory is fine).  Returns its descriptor, AT_FDCWD when len is 0,
- * or -1 after error() (errno kept).
- */
-static int open_dir_path(const char *path, size_t len, int create)
+static int do_extract(struct meta_cmd *c, struct metaarchive_reader *in,
+		      const char *what)
 {
-	struct buf name = BUF_INIT;
-	int cur = AT_FDCWD, fd, e;
-	size_t i = 0;
+	struct metaarchive_extract_opts xo = { 0 };
 
-	for (;;) {
-		size_t start;
-		while (i < len && path[i] == '/')
-			i++;
-		if (i == len)
-			break;
-		start = i;
-		while (i < len && path[i] != '/')
-			i++;
-		buf_reset(&name);
-		buf_add(&name, path + start, i - start);
-		if (create && mkdirat(cur, name.data, 0777) < 0 &&
-		    errno != EEXIST) {
-			e = errno;
-			error("cannot create directory '%.*s': %s", (int)i,
-			      path, strerror(e));
-			goto fail;
-		}
-		fd = plat_fs_open_dir(cur, name.data, PLAT_FS_PATH);
-		if (fd < 0) {
-			e = errno;
-			if (e == ELOOP)
-				error("'%.*s' is a symlink: not following it",
-				      (int)i, path);
-			else if (create)
-				error("cannot create directory '%.*s': %s",
-				      (int)i, path, strerror(e));
-			goto fail;
-		}
-		if (cur != AT_FDCWD)
-			close(cur);
-		cur = fd;
-	}
-	buf_release(&name);
-	return cur;
-fail:
-	if (cur != AT_FDCWD)
-		close(cur);
-	buf_release(&name);
-	errno = e;
-	return -1;
-}
-
-static void close_dir(int fd)
-{
-	if (fd >= 0)
-		close(fd);
-}
-
-/* os.path.dirname() */
-static void dirname_of(struct buf *out, const struct buf *p)
-{
-	size_t head, tail;
-
-	pypath_split(p->data, p->len, &head, &tail);
-	set_str(out, p->data, head);
-}
-
-/* _set_up_path() */
-static int set_up_path(struct meta_cmd *c, const struct meta *m)
-{
-	const char *base = memrchr(m->path.data, '/', m->path.len);
-	struct buf parent = BUF_INIT;
-	struct meta_at at = { AT_FDCWD, NULL, m->path.data, -1 };
-	int ret = 0;
-
-	if (S_ISDIR(m->mode)) {
-		at.dirfd = open_dir_path(m->path.data, m->path.len, 1);
-		if (at.dirfd == -1)
-			return -1;
-		close_dir(at.dirfd);
-		return 0;
-	}
-	dirname_of(&parent, &m->path);
-	at.dirfd = open_dir_path(parent.data, parent.len, 1);
-	buf_release(&parent);
-	if (at.dirfd == -1)
-		return -1;
-	at.name = base ? base + 1 : m->path.data;
-	if (meta_create_at(m, &at, c->symlinks ? 0 : META_NO_CREATE_SYMLINKS,
-			   warn_cb, NULL, NULL) < 0)
-		ret = error("%s", err_last());
-	close_dir(at.dirfd);
-	return ret;
-}
-
-/*
- * Apply m to path (a clean one: no "..", not absolute; "." or a
- * directory's with a trailing slash): its parent opened without
- * following a symlink, then meta_apply_at() on the last name.
- */
-static int apply(struct meta_cmd *c, const struct meta *m, const char *path)
-{
-	size_t n = strlen(path);
-	const char *slash;
-	struct meta_at at = { AT_FDCWD, NULL, path, -1 };
-	char *name;
-	int ret = 0;
-
-	while (n > 1 && path[n - 1] == '/')
-		n--;
-	slash = memrchr(path, '/', n);
-	at.dirfd = open_dir_path(path, slash ? (size_t)(slash - path) : 0, 0);
-	if (at.dirfd == -1) {
-		/* (as the first step, setting the times, would report it) */
-		if (errno != ELOOP)
-			return error("cannot set times of '%s': %s", path,
-				     strerror(errno));
-		return -1;
-	}
-	name = slash ? xstrndup(slash + 1, n - (size_t)(slash + 1 - path)) :
-		       xstrndup(path, n);
-	at.name = name;
-	if (meta_apply_at(m, &at, c->numeric_ids ? META_NUMERIC_IDS : 0,
-			  warn_cb, NULL) < 0)
-		ret = error("%s", err_last());
-	free(name);
-	close_dir(at.dirfd);
-	return ret;
-}
-
-/* os.path.isdir(): follows symlinks. */
-static int is_dir(const char *path)
-{
-	struct stat st;
-	return !stat(path, &st) && S_ISDIR(st.st_mode);
-}
-
-/* Directories whose metadata is applied at the end. */
-struct dir_list {
-	struct meta *m;
-	size_t nr, alloc;
-};
-
-static void dirs_add(struct dir_list *d, const struct meta *m)
-{
-	ALLOC_GROW(d->m, d->nr + 1, d->alloc);
-	meta_init(&d->m[d->nr]);
-	meta_copy(&d->m[d->nr], m);
-	d->nr++;
-}
-
-static void dirs_release(struct dir_list *d)
-{
-	for (size_t i = 0; i < d->nr; i++)
-		meta_release(&d->m[i]);
-	free(d->m);
-}
-
-/*
- * all_dirs.sort(key=len(path), reverse=True): Python's sort is stable,
- * so dirs of equal length keep their archive order.  An insertion-free
- * merge sort over indexes keeps that without a comparator tiebreak.
- */
-static void sort_dirs(struct dir_list *d)
-{
-	struct meta *tmp;
-	size_t n = d->nr;
-
-	if (n < 2)
-		return;
-	tmp = xmalloc(st_mult(n, sizeof(*tmp)));
-	for (size_t width = 1; width < n; width *= 2) {
-		for (size_t lo = 0; lo < n; lo += 2 * width) {
-			size_t mid = MIN(lo + width, n);
-			size_t hi = MIN(lo + 2 * width, n);
-			size_t i = lo, j = mid, k = lo;
-
-			while (i < mid && j < hi) {
-				if (d->m[j].path.len > d->m[i].path.len)
-					tmp[k++] = d->m[j++];
-				else
-					tmp[k++] = d->m[i++];
-			}
-			while (i < mid)
-				tmp[k++] = d->m[i++];
-			while (j < hi)
-				tmp[k++] = d->m[j++];
-		}
-		memcpy(d->m, tmp, n * sizeof(*tmp));
-	}
-	free(tmp);
-}
-
-enum extract_mode { EX_START, EX_FINISH, EX_BOTH };
-
-/* start_extract(), finish_extract() and extract() */
-static int do_extract(struct meta_cmd *c, struct archive_in *in,
-		      enum extract_mode mode)
-{
-	struct dir_list dirs = { 0 };
-	struct buf xpath = BUF_INIT;
-	struct meta m;
-	int r, ret = 0;
-
-	meta_init(&m);
-	while ((r = archive_next(in, &m)) == 1) {
-		if (!m.path.len) {
-			/* bup: _clean_up_extract_path(None) raises. */
-			ret = error("metadata object without a path");
-			goto out;
-		}
-		if (mode == EX_START && c->verbose)
-			log_path("", m.path.data);
-		if (clean_extract_path(&xpath, &m.path) < 0) {
-			add_risky_error(&m.path);
-			continue;
-		}
-		if (mode == EX_FINISH) {
-			/* bup tests the path as recorded, not xpath. */
-			if (is_dir(m.path.data)) {
-				dirs_add(&dirs, &m);
-				continue;
-			}
-			if (c->verbose)
-				log_path("", m.path.data);
-			if ((ret = apply(c, &m, xpath.data)))
-				goto out;
-			continue;
-		}
-		set_str(&m.path, xpath.data, xpath.len);
-		if (mode == EX_BOTH && c->verbose)
-			log_path("+ ", m.path.data);
-		if ((ret = set_up_path(c, &m)))
-			goto out;
-		if (mode == EX_START)
-			continue;
-		if (is_dir(m.path.data)) {
-			dirs_add(&dirs, &m);
-			continue;
-		}
-		if (c->verbose)
-			log_path("= ", m.path.data);
-		if ((ret = apply(c, &m, m.path.data)))
-			goto out;
-	}
-	if (r < 0) {
-		ret = -1;
-		goto out;
-	}
-	sort_dirs(&dirs);
-	for (size_t i = 0; i < dirs.nr; i++) {
-		const struct meta *d = &dirs.m[i];
-
-		/* Only safe paths were queued. */
-		clean_extract_path(&xpath, &d->path);
-		if (c->verbose)
-			log_path(mode == EX_BOTH ? "= " : "",
-				 mode == EX_BOTH ? xpath.data : d->path.data);
-		if ((ret = apply(c, d, xpath.data)))
-			goto out;
-	}
-out:
-	meta_release(&m);
-	dirs_release(&dirs);
-	buf_release(&xpath);
-	return ret;
+	xo.mode = !strcmp(what, "--start-extract") ? METAARCHIVE_START :
+		  !strcmp(what, "--finish-extract") ? METAARCHIVE_FINISH :
+		  METAARCHIVE_BOTH;
+	xo.verbose = c->verbose;
+	xo.symlinks = c->symlinks;
+	xo.numeric_ids = c->numeric_ids;
+	xo.log = log_path;
+	xo.warn = warn_cb;
+	if (metaarchive_extract(in, &xo) < 0)
+		return error("%s", err_last());
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
 /* --edit                                                              */
-
-/* Python's int(str) for the values bup converts; 0 or -1. */
-static int py_int(const char *s, int64_t *out)
-{
-	static const char ws[] = " \t\n\v\f\r";
-	const char *p = s + strspn(s, ws), *e;
-	size_t n;
-	int neg = 0, digits = 0;
-	uint64_t v = 0, lim;
-
-	e = s + strlen(s);
-	while (e > p && strchr(ws, e[-1]))
-		e--;
-	if (p < e && (*p == '+' || *p == '-'))
-		neg = *p++ == '-';
-	n = (size_t)(e - p);
-	lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-	for (size_t i = 0; i < n; i++) {
-		char ch = p[i];
-		if (ch == '_') {
-			/* only single underscores between digits */
-			if (!digits || i + 1 >= n || p[i + 1] < '0' ||
-			    p[i + 1] > '9')
-				return -1;
-			continue;
-		}
-		if (ch < '0' || ch > '9')
-			return -1;
-		if (v > (lim - (uint64_t)(ch - '0')) / 10)
-			return -1;   /* beyond what a vint can hold here */
-		v = v * 10 + (uint64_t)(ch - '0');
-		digits++;
-	}
-	if (!digits)
-		return -1;
-	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
-	return 0;
-}
 
 static const char *given(const struct opts *o, const char *name)
 {
@@ -817,18 +317,18 @@ static int do_edit(struct meta_cmd *c)
 
 	meta_init(&m);
 	for (int i = 0; i < o->argc && !ret; i++) {
-		struct archive_in in;
+		struct metaarchive_reader in;
 		int r;
 
-		if (archive_open(&in, o->argv[i]) < 0) {
-			ret = -1;
+		if (metaarchive_open(&in, o->argv[i]) < 0) {
+			ret = error("%s", err_last());
 			break;
 		}
-		while ((r = archive_next(&in, &m)) == 1) {
+		while ((r = metaarchive_next(&in, &m)) == 1) {
 			int64_t id;
 
 			if (set_uid) {
-				if (py_int(set_uid, &id) < 0) {
+				if (pypath_parse_int(set_uid, &id) < 0) {
 					fflush(c->out);
 					cli_usage_fatal(o, "uid must be an "
 							"integer");
@@ -836,7 +336,7 @@ static int do_edit(struct meta_cmd *c)
 				m.uid = id;
 			}
 			if (set_gid) {
-				if (py_int(set_gid, &id) < 0) {
+				if (pypath_parse_int(set_gid, &id) < 0) {
 					fflush(c->out);
 					cli_usage_fatal(o, "gid must be an "
 							"integer");
@@ -866,8 +366,8 @@ static int do_edit(struct meta_cmd *c)
 			ret = error("empty metadata object in '%s'",
 				    o->argv[i]);
 		else if (r < 0)
-			ret = -1;
-		archive_close(&in);
+			ret = error("%s", err_last());
+		metaarchive_close(&in);
 	}
 	meta_release(&m);
 	return ret;
@@ -904,7 +404,7 @@ int cmd_meta(int argc, const char **argv)
 {
 	struct opts o;
 	struct meta_cmd c;
-	struct archive_in in;
+	struct metaarchive_reader in;
 	const char **av;
 	const char *file;
 	int actions, ret = 0, have_in = 0;
@@ -968,21 +468,17 @@ int cmd_meta(int argc, const char **argv)
 		if (o.argc > 0)
 			cli_usage_fatal(&o, "cannot specify paths for %s",
 					what);
-		ret = archive_open(&in, file);
+		ret = metaarchive_open(&in, file);
 		have_in = !ret;
 		if (ret)
-			;
+			ret = error("%s", err_last());
 		else if (opt_count(&o, "list"))
 			ret = do_list(&c, &in);
-		else if (opt_count(&o, "start-extract"))
-			ret = do_extract(&c, &in, EX_START);
-		else if (opt_count(&o, "finish-extract"))
-			ret = do_extract(&c, &in, EX_FINISH);
 		else
-			ret = do_extract(&c, &in, EX_BOTH);
+			ret = do_extract(&c, &in, what);
 	}
 	if (have_in)
-		archive_close(&in);
+		metaarchive_close(&in);
 	buf_release(&c.enc);
 	opt_release(&o);
 	free(av);

@@ -410,3 +410,40 @@ void pypath_oserror(struct buf *out, int err, const char *path, int bytes)
 	else
 		pypath_str_repr(out, path);
 }
+
+int pypath_parse_int(const char *s, int64_t *out)
+{
+	static const char ws[] = " \t\n\v\f\r";
+	const char *p = s + strspn(s, ws), *e;
+	size_t n;
+	int neg = 0, digits = 0;
+	uint64_t v = 0, lim;
+
+	e = s + strlen(s);
+	while (e > p && strchr(ws, e[-1]))
+		e--;
+	if (p < e && (*p == '+' || *p == '-'))
+		neg = *p++ == '-';
+	n = (size_t)(e - p);
+	lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	for (size_t i = 0; i < n; i++) {
+		char ch = p[i];
+		if (ch == '_') {
+			/* only single underscores between digits */
+			if (!digits || i + 1 >= n || p[i + 1] < '0' ||
+			    p[i + 1] > '9')
+				return ERR_USAGE;
+			continue;
+		}
+		if (ch < '0' || ch > '9')
+			return ERR_USAGE;
+		if (v > (lim - (uint64_t)(ch - '0')) / 10)
+			return ERR_USAGE;   /* beyond what a vint can hold here */
+		v = v * 10 + (uint64_t)(ch - '0');
+		digits++;
+	}
+	if (!digits)
+		return ERR_USAGE;
+	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
+	return 0;
+}

@@ -96,4 +96,12 @@ void pypath_str_repr(struct buf *out, const char *s);
  */
 void pypath_oserror(struct buf *out, int err, const char *path, int bytes);
 
+/*
+ * Python's int(s) for a str, as far as a signed 64-bit value goes:
+ * surrounding whitespace, a sign, decimal digits with single '_'
+ * between them.  0 with *out set, or ERR_USAGE (not an integer, or out
+ * of range).
+ */
+int pypath_parse_int(const char *s, int64_t *out);
+
 #endif

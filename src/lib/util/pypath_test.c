@@ -12,6 +12,7 @@
 
 #include "unit.h"
 #include "util/buf.h"
+#include "util/err.h"
 #include "util/pypath.h"
 
 /* A hex field ("-" for empty) into out. */
@@ -232,4 +233,31 @@ UNIT_TEST(pypath, appends)
 	CHECK(!strcmp(b.data, "x=.. b'a\\x00b' [Errno 2] No such file or "
 		      "directory"));
 	buf_release(&b);
+}
+
+UNIT_TEST(pypath, parse_int)
+{
+	static const struct {
+		const char *s;
+		int64_t v;
+	} good[] = {
+		{ "0", 0 }, { "42", 42 }, { " 7\n", 7 }, { "+5", 5 },
+		{ "-12", -12 }, { "1_000", 1000 }, { "007", 7 }, { "-0", 0 },
+		{ "9223372036854775807", INT64_MAX },
+		{ "-9223372036854775808", INT64_MIN },
+	};
+	static const char *const bad[] = {
+		"", " ", "-", "1_", "_1", "1__0", "1.5", "0x10", "1e3", "abc",
+		"5x", "--5", "+-5", "9223372036854775808",
+		"-9223372036854775809",
+	};
+	int64_t v;
+
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		v = -99;
+		CHECK(pypath_parse_int(good[i].s, &v) == 0);
+		CHECK(v == good[i].v);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		CHECK(pypath_parse_int(bad[i], &v) == ERR_USAGE);
 }
