@@ -4,9 +4,9 @@
  * Options, messages, output and exit codes are bup 0.33.7's
  * (lib/bup/cmd/split.py).
  *
- * Pipeline: read 8 MiB blocks straight into the chunker's buffer ->
- * chunks -> blobs through the object sink (pack writer, or hash-only for
- * --noop) -> fanout tree -> commit -> pack closed -> ref updated.
+ * The splitting is pipelines/splitter's; here: the options, the object
+ * sink (pack writer, remote writer, or hash-only for --noop), the
+ * commit, then the pack closed before the ref is updated.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +27,7 @@
 #include "store/refs.h"
 #include "store/repo.h"
 #include "store/tree.h"
+#include "pipelines/splitter.h"
 
 int cmd_split(int argc, const char **argv);
 
@@ -58,47 +59,25 @@ static const char optspec[] =
 	"bwlimit=   maximum bytes/sec to transmit to server\n"
 	"#,compress=  set compression level to # (0-9, 9 is highest) [1]\n";
 
-/* --git-ids: git cat-file hands object data over in 64 KiB pieces. */
-#define CATFILE_PIECE 65536
-
-struct split_ctx {
-	struct objsink *sink;   /* NULL: split only (--noop/--copy alone) */
-	struct fantree *tree;   /* NULL for -b */
-	int blobs, copy;
-	int nfile;
-	uint64_t total;         /* bytes of the chunks emitted */
-	uint64_t nread;         /* bytes read, as bup's progress counts */
-};
-
-static int emit_chunk(void *vctx, const unsigned char *data, size_t len,
-		      int level, const struct oid *id)
+/* -b: one blob id a line */
+static int print_blob(void *ctx, const struct oid *oid)
 {
-	struct split_ctx *c = vctx;
-	struct oid oid;
-	int ret;
+	char hex[OID_HEXSZ + 1];
 
-	c->total += len;
-	/*
-	 * bup 0.33.7's --copy writes str(memoryview), i.e. garbage like
-	 * "<memory at 0x...>"; we copy the data, which is what it means.
-	 */
-	if (c->copy && fwrite(data, 1, len, stdout) != len)
+	(void)ctx;
+	oid_to_hex(oid, hex);
+	hex[OID_HEXSZ] = '\n';
+	if (fwrite(hex, 1, sizeof(hex), stdout) != sizeof(hex))
 		return err_errno("write error");
-	if (!c->sink)
-		return 0;
-	ret = id ? objsink_write_known(c->sink, OBJ_BLOB, data, len, id, &oid)
-		 : objsink_write(c->sink, OBJ_BLOB, data, len, &oid);
-	if (ret)
-		return ret;
-	if (c->blobs) {
-		char hex[OID_HEXSZ + 1];
-		oid_to_hex(&oid, hex);
-		hex[OID_HEXSZ] = '\n';
-		if (fwrite(hex, 1, sizeof(hex), stdout) != sizeof(hex))
-			return err_errno("write error");
-	}
-	if (c->tree)
-		return fantree_add(c->tree, &oid, len, level);
+	return 0;
+}
+
+/* --copy */
+static int copy_out(void *ctx, const void *data, size_t len)
+{
+	(void)ctx;
+	if (fwrite(data, 1, len, stdout) != len)
+		return err_errno("write error");
 	return 0;
 }
 
@@ -157,63 +136,15 @@ static void verbose_sink_init(struct verbose_sink *v, struct objsink *inner)
  * and once more before the read that finds the end) the bytes read so
  * far.
  */
-static void progress(struct split_ctx *c)
+static void progress(void *ctx, int nfile, uint64_t nread)
 {
-	if (c->nfile > 0)
-		cli_progress("Splitting: file #%d, %llu kbytes\r",
-			     c->nfile + 1,
-			     (unsigned long long)(c->nread / 1024));
+	(void)ctx;
+	if (nfile > 0)
+		cli_progress("Splitting: file #%d, %llu kbytes\r", nfile + 1,
+			     (unsigned long long)(nread / 1024));
 	else
 		cli_progress("Splitting: %llu kbytes\r",
-			     (unsigned long long)(c->nread / 1024));
-}
-
-static int split_fd(struct hsplit *h, struct split_ctx *c, int fd)
-{
-	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	for (;;) {
-		unsigned char *p = hsplit_buffer(h, HSPLIT_READ_SIZE);
-		long long n;
-		int ret;
-
-		progress(c);
-		n = read_full(fd, p, HSPLIT_READ_SIZE);
-		if (n < 0)
-			return err_errno("read error");
-		if (!n)
-			return 0;
-		c->nread += (uint64_t)n;
-		if ((ret = hsplit_feed_buffer(h, (size_t)n)))
-			return ret;
-	}
-}
-
-/* One object named on stdin (--git-ids); missing ones are skipped. */
-static int split_object(struct hsplit *h, struct split_ctx *c,
-			struct repo *repo, const char *name)
-{
-	struct odb *odb = repo_odb(repo);
-	struct buf b = BUF_INIT;
-	enum obj_type type;
-	struct oid oid;
-	int ret = 0;
-
-	/* an error, not a missing object: returned, as workers may run */
-	if (!odb)
-		return err_last_code() < 0 ? err_last_code() : ERR_IO;
-	/* bup: git cat-file --batch prints "missing" and nothing is read */
-	if (refs_resolve(repo, name, &oid) ||
-	    odb_read(odb, &oid, &type, &b))
-		goto out;
-	progress(c);
-	c->nread += b.len;
-	for (size_t o = 0; o < b.len && !ret; o += CATFILE_PIECE)
-		ret = hsplit_feed(h, b.data + o, MIN(b.len - o,
-						     (size_t)CATFILE_PIECE));
-	progress(c);
-out:
-	buf_release(&b);
-	return ret;
+			     (unsigned long long)(nread / 1024));
 }
 
 static int read_line(FILE *f, struct buf *line)
@@ -269,12 +200,12 @@ int cmd_split(int argc, const char **argv)
 	struct objsink hash_sink, *sink = NULL;
 	struct verbose_sink vsink;
 	long long bwlimit;
-	struct fantree tree;
-	struct hsplit h;
-	struct split_ctx ctx = { 0 };
+	struct splitter_opts so = { 0 };
+	struct splitter sp;
+	int have_splitter = 0;
 	char *refname = NULL;
 	struct oid oldref, tree_oid, commit_oid;
-	int have_old = 0, have_tree_out = 0, have_commit = 0;
+	int have_old = 0, have_commit = 0;
 	double start = util_now();
 	struct buf line = BUF_INIT;
 
@@ -397,73 +328,40 @@ int cmd_split(int argc, const char **argv)
 		sink = &hash_sink;
 	}
 
-	ctx.sink = sink;
-	ctx.blobs = blobs;
-	ctx.copy = copy;
-	if (tree_mode || commit_mode || name) {
-		fantree_init(&tree, sink);
-		ctx.tree = &tree;
-	}
-	/* bup: fanbits = int(log2(fanout or 128)); -b forces fanout 0 */
-	hsplit_init(&h, hsplit_fanbits(blobs ? 0 : fanout ? (unsigned long
-			long)fanout : 16), emit_chunk, &ctx);
-	/* Large reads are scanned on two threads; same chunks (hashsplit.c). */
-	hsplit_set_threads(&h, cli_threads());
-
+	so.sink = sink;
+	so.tree = name ? SPLITTER_DATA_TREE :
+		  tree_mode || commit_mode ? SPLITTER_TREE : SPLITTER_NO_TREE;
+	so.fanout = (int)fanout;
+	so.blobs = blobs;
+	so.keep_boundaries = keep;
+	so.threads = cli_threads();
+	so.on_blob = blobs ? print_blob : NULL;
+	so.on_copy = copy ? copy_out : NULL;
+	so.progress = progress;
+	splitter_init(&sp, &so);
+	have_splitter = 1;
 	if (git_ids) {
-		while (!ret && read_line(stdin, &line)) {
-			ret = split_object(&h, &ctx, repo, trim_ws(line.data));
-			if (!ret && keep)
-				ret = hsplit_finish(&h);
-			ctx.nfile++;
-		}
+		for (int nfile = 0; !ret && read_line(stdin, &line); nfile++)
+			ret = splitter_object(&sp, repo, trim_ws(line.data),
+					      nfile);
 	} else if (!o.argc) {
-		ret = split_fd(&h, &ctx, 0);
+		ret = splitter_fd(&sp, 0, 0);
 	} else {
 		for (int i = 0; i < o.argc && !ret; i++) {
 			int fd = open(o.argv[i], O_RDONLY);
-			ctx.nfile = i;
+
 			if (fd < 0) {
 				ret = err_errno("cannot open '%s'", o.argv[i]);
 				break;
 			}
-			ret = split_fd(&h, &ctx, fd);
+			ret = splitter_fd(&sp, fd, i);
 			close(fd);
-			if (!ret && keep)
-				ret = hsplit_finish(&h);
 		}
 	}
 	if (!ret)
-		ret = hsplit_finish(&h);
-	hsplit_release(&h);
+		ret = splitter_finish(&sp, &tree_oid);
 	if (ret)
 		goto fail;
-
-	if (ctx.tree) {
-		if (name) {
-			/* a single entry "data" (or "data.bup") -> result */
-			struct tree_builder tb;
-			struct buf ename = BUF_INIT;
-			struct oid data;
-			unsigned mode;
-
-			if ((ret = fantree_finish(&tree, &data, &mode)))
-				goto fail;
-			tree_mangle_name(&ename, "data", 4, TREE_MODE_BLOB,
-					 mode);
-			tree_builder_init(&tb);
-			tree_builder_add(&tb, mode, ename.data, ename.len,
-					 &data);
-			ret = tree_builder_write(&tb, sink, &tree_oid);
-			tree_builder_release(&tb);
-			buf_release(&ename);
-		} else {
-			ret = fantree_finish_tree(&tree, &tree_oid);
-		}
-		if (ret)
-			goto fail;
-		have_tree_out = 1;
-	}
 	if (verbose)
 		cli_log("\n");
 	if (tree_mode)
@@ -491,7 +389,6 @@ int cmd_split(int argc, const char **argv)
 		if (commit_mode)
 			printf("%s\n", oid_hex(&commit_oid));
 	}
-	(void)have_tree_out;
 
 	/* the pack must be complete before the ref may point into it */
 	if (pw) {
@@ -523,8 +420,7 @@ int cmd_split(int argc, const char **argv)
 	if (bench) {
 		double secs = util_now() - start;
 		cli_log("bup: %.2f kbytes in %.2f secs = %.2f kbytes/sec\n",
-			ctx.total / 1024.0, secs,
-			ctx.total / 1024.0 / secs);
+			sp.total / 1024.0, secs, sp.total / 1024.0 / secs);
 	}
 	goto out;
 
@@ -538,8 +434,8 @@ out:
 	/* hanging up mid-transfer: the server keeps nothing of it */
 	client_writer_abort(cw);
 	client_abort(cli);
-	if (ctx.tree)
-		fantree_release(&tree);
+	if (have_splitter)
+		splitter_release(&sp);
 	buf_release(&line);
 	free(refname);
 	if (repo)

@@ -88,9 +88,11 @@ static void add_obj(struct buf *ar, const char *path, int64_t mode,
 	meta_release(&m);
 }
 
-static char *write_archive(const char *name, const struct buf *ar)
+/* (unit_tmpdir() makes a new directory each call: once per test) */
+static char *write_archive(const char *dir, const char *name,
+			   const struct buf *ar)
 {
-	char *p = xstrfmt("%s/%s", unit_tmpdir(), name);
+	char *p = xstrfmt("%s/%s", dir, name);
 	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
 	CHECK(fd >= 0 && write_full(fd, ar->data, ar->len) == 0);
@@ -100,6 +102,7 @@ static char *write_archive(const char *name, const struct buf *ar)
 
 UNIT_TEST(metaarchive, reader)
 {
+	const char *dir = unit_tmpdir();
 	struct buf ar = BUF_INIT;
 	struct metaarchive_reader r;
 	struct meta m;
@@ -113,7 +116,7 @@ UNIT_TEST(metaarchive, reader)
 	add_obj(&ar, longp, S_IFREG | 0600, NULL);
 	buf_addch(&ar, '\0');           /* bup's empty object */
 	add_obj(&ar, "last", S_IFDIR | 0755, NULL);
-	p = write_archive("reader.meta", &ar);
+	p = write_archive(dir, "reader.meta", &ar);
 	meta_init(&m);
 	CHECK(metaarchive_open(&r, p) == 0);
 	CHECK(metaarchive_next(&r, &m) == 1 && !strcmp(m.path.data, "one"));
@@ -125,7 +128,7 @@ UNIT_TEST(metaarchive, reader)
 	free(p);
 	/* cut inside the last object: an error naming the archive */
 	buf_setlen(&ar, ar.len - 3);
-	p = write_archive("cut.meta", &ar);
+	p = write_archive(dir, "cut.meta", &ar);
 	CHECK(metaarchive_open(&r, p) == 0);
 	CHECK(metaarchive_next(&r, &m) == 1);
 	CHECK(metaarchive_next(&r, &m) == 1);
@@ -173,7 +176,7 @@ UNIT_TEST(metaarchive, extract)
 	add_obj(&ar, "d/l", S_IFLNK | 0777, "f");
 	add_obj(&ar, "../escape", S_IFREG | 0644, NULL);
 	add_obj(&ar, "s/inner", S_IFREG | 0644, NULL);
-	p = write_archive("x.meta", &ar);
+	p = write_archive(tmp, "x.meta", &ar);
 	CHECK(p != NULL && st_sh("mkdir -p '%s' '%s' && ln -s '%s' '%s/s'", dest, outside,
 		    outside, dest) == 0);
 	CHECK(cwd >= 0 && chdir(dest) == 0);

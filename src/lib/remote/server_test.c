@@ -134,9 +134,10 @@ static int count_packs(const char *repo)
 	return n;
 }
 
-static char *new_repo(const char *name)
+/* (unit_tmpdir() makes a new directory each call: once per test) */
+static char *new_repo(const char *dir, const char *name)
 {
-	char *p = xstrfmt("%s/%s", unit_tmpdir(), name);
+	char *p = xstrfmt("%s/%s", dir, name);
 
 	CHECK(repo_init(p) == 0);
 	return p;
@@ -144,7 +145,7 @@ static char *new_repo(const char *name)
 
 UNIT_TEST(server, help)
 {
-	char *repo = new_repo("help");
+	char *repo = new_repo(unit_tmpdir(), "help");
 	struct session s;
 	static const char in[] = "help\nquit\n";
 
@@ -161,7 +162,7 @@ UNIT_TEST(server, help)
 
 UNIT_TEST(server, receive_then_update_ref)
 {
-	char *repo = new_repo("recv");
+	char *repo = new_repo(unit_tmpdir(), "recv");
 	struct session s;
 	struct buf in = BUF_INIT;
 	struct oid oid, got;
@@ -191,7 +192,7 @@ UNIT_TEST(server, receive_then_update_ref)
 
 UNIT_TEST(server, update_ref_to_missing_object)
 {
-	char *repo = new_repo("missing");
+	char *repo = new_repo(unit_tmpdir(), "missing");
 	struct session s;
 	static const char in[] = "update-ref refs/heads/b\n"
 		"1111111111111111111111111111111111111111\n\nquit\n";
@@ -207,7 +208,7 @@ UNIT_TEST(server, update_ref_to_missing_object)
 
 UNIT_TEST(server, join_blob)
 {
-	char *repo = new_repo("join");
+	char *repo = new_repo(unit_tmpdir(), "join");
 	struct session s;
 	struct buf in = BUF_INIT;
 	struct oid oid;
@@ -231,7 +232,7 @@ UNIT_TEST(server, join_blob)
 
 UNIT_TEST(server, eof_inside_transfer_leaves_no_pack)
 {
-	char *repo = new_repo("eof");
+	char *repo = new_repo(unit_tmpdir(), "eof");
 	struct session s;
 	struct buf in = BUF_INIT;
 	struct oid oid;
@@ -250,9 +251,10 @@ UNIT_TEST(server, eof_inside_transfer_leaves_no_pack)
 
 UNIT_TEST(server, set_dir_outside_root)
 {
-	char *root = xstrfmt("%s/root", unit_tmpdir());
+	const char *dir = unit_tmpdir();
+	char *root = xstrfmt("%s/root", dir);
 	char *repo = xstrfmt("%s/repo", root);
-	char *outside = new_repo("outside");
+	char *outside = new_repo(dir, "outside");
 	struct session s;
 	struct buf in = BUF_INIT;
 
