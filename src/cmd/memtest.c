@@ -19,6 +19,12 @@
  * --existing cycles through every id the indexes hold, in the sorted,
  * deduplicated order of bup's idxmerge(); --ignore-midx leaves the midx
  * files out, as PackIdxList(ignore_midx=True).
+ *
+ * Why this file is over 500 lines and not in the library: it is a
+ * diagnostic whose output is bup's step counters, so it carries its own
+ * counting copies of bup's index search loops.  In the library they
+ * would be a second lookup path beside the odb's, which is the hot path
+ * of every save and must stay uninstrumented; nothing else needs them.
  */
 #include <dirent.h>
 #include <errno.h>
