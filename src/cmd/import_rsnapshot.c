@@ -21,6 +21,7 @@
 
 #include "cli.h"
 #include "util/util.h"
+#include "util/strv.h"
 
 int cmd_import_rsnapshot(int argc, const char **argv);
 
@@ -37,11 +38,6 @@ static int is_dir(const char *path)
 	struct stat st;
 
 	return !stat(path, &st) && S_ISDIR(st.st_mode);
-}
-
-static int cmp_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* The shell's `*`: names not starting with '.', sorted (C locale). */
@@ -62,15 +58,8 @@ static char **glob_star(const char *dir, size_t *nr)
 	if (d)
 		closedir(d);
 	if (*nr > 1)
-		qsort(v, *nr, sizeof(*v), cmp_name);
+		qsort(v, *nr, sizeof(*v), strv_cmp);
 	return v;
-}
-
-static void free_names(char **v, size_t nr)
-{
-	for (size_t i = 0; i < nr; i++)
-		free(v[i]);
-	free(v);
 }
 
 static int import_branch(int dry_run, const char *snapshot,
@@ -158,8 +147,8 @@ int cmd_import_rsnapshot(int argc, const char **argv)
 				continue;
 			rc = import_branch(dry_run, snaps[s], branches[b]);
 		}
-		free_names(branches, nr_branches);
+		strv_free(branches, nr_branches);
 	}
-	free_names(snaps, nr_snaps);
+	strv_free(snaps, nr_snaps);
 	return rc;
 }

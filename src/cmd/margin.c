@@ -21,6 +21,7 @@
 #include "store/idx.h"
 #include "store/midx.h"
 #include "store/repo.h"
+#include "util/strv.h"
 
 static const char margin_optspec[] =
 	"bup margin\n"
@@ -92,11 +93,6 @@ static int margin_src_cmp(const void *a, const void *b)
 {
 	const struct margin_src *x = a, *y = b;
 	return x->nr != y->nr ? (x->nr > y->nr ? -1 : 1) : 0;
-}
-
-static int margin_str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /*
@@ -185,7 +181,7 @@ static int margin_collect(struct margin_list *l, const char *dir,
 	}
 	free(mx);
 	if (ncov)
-		qsort(cov, ncov, sizeof(*cov), margin_str_cmp);
+		qsort(cov, ncov, sizeof(*cov), strv_cmp);
 	rewinddir(d);
 	while ((de = readdir(d))) {
 		struct idx_file *ix;
@@ -194,7 +190,7 @@ static int margin_collect(struct margin_list *l, const char *dir,
 
 		if (!margin_ends_with(name, ".idx") ||
 		    (ncov && bsearch(&name, cov, ncov, sizeof(*cov),
-				     margin_str_cmp)))
+				     strv_cmp)))
 			continue;
 		p = xstrfmt("%s/%s", dir, name);
 		if (idx_open(&ix, p) < 0)

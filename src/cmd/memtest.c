@@ -40,6 +40,7 @@
 #include "store/idx.h"
 #include "store/midx.h"
 #include "store/repo.h"
+#include "util/strv.h"
 
 int cmd_memtest(int argc, const char **argv);
 
@@ -128,11 +129,6 @@ static int has_suffix(const char *s, const char *suffix)
 {
 	size_t a = strlen(s), b = strlen(suffix);
 	return a >= b && !strcmp(s + a - b, suffix);
-}
-
-static int str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 struct midx_cand {
@@ -280,8 +276,8 @@ static int mt_open(struct mt_list *l, const char *packdir, int ignore_midx)
 		}
 	}
 	closedir(d);
-	QSORT(idx, nr_idx, str_cmp);
-	QSORT(midx, nr_midx, str_cmp);
+	QSORT(idx, nr_idx, strv_cmp);
+	QSORT(midx, nr_midx, strv_cmp);
 
 	if (!ignore_midx)
 		mt_add_midx(l, packdir, midx, nr_midx);

@@ -15,6 +15,7 @@
 
 #include "util/err.h"
 #include "util/pypath.h"
+#include "util/strv.h"
 
 void drecurse_opts_release(struct drecurse_opts *o)
 {
@@ -283,11 +284,6 @@ static void report(struct walk *w, struct buf *msg)
 	buf_reset(msg);
 }
 
-static int cmpstr(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int is_excluded(struct walk *w, const char *path)
 {
 	struct drecurse_opts *o = w->o;
@@ -296,14 +292,14 @@ static int is_excluded(struct walk *w, const char *path)
 	if (!o->nr_excluded)
 		return 0;
 	if (!o->sorted) {
-		qsort(o->excluded, o->nr_excluded, sizeof(char *), cmpstr);
+		qsort(o->excluded, o->nr_excluded, sizeof(char *), strv_cmp);
 		o->sorted = 1;
 	}
 	buf_reset(&w->tmp);
 	pypath_normpath(&w->tmp, path);
 	key = w->tmp.data;
 	return bsearch(&key, o->excluded, o->nr_excluded, sizeof(char *),
-		       cmpstr) != NULL;
+		       strv_cmp) != NULL;
 }
 
 static int rx_excluded(struct walk *w, const char *path)

@@ -21,6 +21,7 @@
 #include "util/tmpfile.h"
 #include "util/util.h"
 #include "util/zlib.h"
+#include "util/strv.h"
 
 const char *const fsck_par2_suffix[FSCK_PAR2_NR] = {
 	".par2", ".vol000+200.par2",
@@ -675,11 +676,6 @@ static void *fsck_worker(void *arg)
 	}
 }
 
-static int fsck_strp_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int fsck_has_duplicates(const struct fsck_result *res, size_t nr)
 {
 	char **s = xcalloc(nr, sizeof(*s));
@@ -687,7 +683,7 @@ static int fsck_has_duplicates(const struct fsck_result *res, size_t nr)
 
 	for (size_t i = 0; i < nr; i++)
 		s[i] = res[i].stem;
-	qsort(s, nr, sizeof(*s), fsck_strp_cmp);
+	qsort(s, nr, sizeof(*s), strv_cmp);
 	for (size_t i = 1; i < nr && !dup; i++)
 		dup = !strcmp(s[i - 1], s[i]);
 	free(s);

@@ -28,6 +28,7 @@
 #include "store/repolock.h"
 #include "util/util.h"
 #include "pipelines/validate.h"
+#include "util/strv.h"
 
 /* A pack whose live objects were handed to the writer. */
 struct stale {
@@ -91,18 +92,6 @@ static const char *base_name(const char *p)
 	return s ? s + 1 : p;
 }
 
-static void free_names(char **v, size_t nr)
-{
-	for (size_t i = 0; i < nr; i++)
-		free(v[i]);
-	free(v);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /*
  * The idx files of the pack directory, sorted by name: bup takes glob
  * order, which is the file system's; sorted, a gc's result does not
@@ -113,7 +102,7 @@ static int list_idx(struct gc *g, char ***names, size_t *nr)
 	int ret = file_glob_suffix(g->r->packdir, ".idx", names, nr);
 
 	if (!ret && *nr > 1)
-		qsort(*names, *nr, sizeof(**names), cmp_str);
+		qsort(*names, *nr, sizeof(**names), strv_cmp);
 	return ret;
 }
 
@@ -203,7 +192,7 @@ static int mark(struct gc *g)
 				      oid_hex(&g->st->missing_oid));
 	}
 	g->refname = NULL;
-	free_names(refs.names, refs.nr);
+	strv_free(refs.names, refs.nr);
 	free(refs.oids);
 	return ret;
 }
@@ -228,7 +217,7 @@ static int remove_glob(const char *dir, const char *suffix)
 	for (size_t i = 0; !ret && i < nr; i++)
 		if (unlink(names[i]) < 0 && errno != ENOENT)
 			ret = err_errno("cannot remove '%s'", names[i]);
-	free_names(names, nr);
+	strv_free(names, nr);
 	return ret;
 }
 
@@ -327,7 +316,7 @@ static int list_orphans(struct gc *g)
 	free(names);
 	if (g->nr_orphans > 1)
 		qsort(g->orphans, g->nr_orphans, sizeof(*g->orphans),
-		      cmp_str);
+		      strv_cmp);
 	return 0;
 }
 
@@ -767,8 +756,8 @@ int gc_run(struct repo *r, const struct gc_opts *o, struct gc_stats *st)
 			ret = 0;
 	}
 out:
-	free_names(g.idx_names, g.nr_idx);
-	free_names(g.orphans, g.nr_orphans);
+	strv_free(g.idx_names, g.nr_idx);
+	strv_free(g.orphans, g.nr_orphans);
 	for (size_t i = 0; i < g.nr_stale; i++)
 		free(g.stale[i].stem);
 	free(g.stale);

@@ -21,6 +21,7 @@
 #include "store/tree.h"
 #include "util/util.h"
 #include "pipelines/validate.h"
+#include "util/strv.h"
 
 /* A pending walk step: an id to visit, or an item to hand out. */
 struct pend {
@@ -359,13 +360,6 @@ int validate_history_complete(struct odb *odb, const struct oid *head,
 	return ret;
 }
 
-static void free_list(char **v, size_t nr)
-{
-	for (size_t i = 0; i < nr; i++)
-		free(v[i]);
-	free(v);
-}
-
 int validate_count_objects(uint64_t *out, const char *packdir,
 			   validate_count_fn each, void *ctx)
 {
@@ -385,7 +379,7 @@ int validate_count_objects(uint64_t *out, const char *packdir,
 			idx_close(ix);
 		}
 	}
-	free_list(names, nr);
+	strv_free(names, nr);
 	return ret;
 }
 
@@ -560,6 +554,6 @@ long long validate_object_links(struct odb *odb, const char *packdir,
 		if (cb->progress)
 			cb->progress(ctx, done, total);
 	}
-	free_list(names, nr);
+	strv_free(names, nr);
 	return ret ? ret : broken;
 }

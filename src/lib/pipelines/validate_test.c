@@ -15,6 +15,7 @@
 #include "unit.h"
 #include "util/util.h"
 #include "pipelines/validate.h"
+#include "util/strv.h"
 
 #define ENV "GIT_DIR=r GIT_AUTHOR_NAME=a GIT_AUTHOR_EMAIL=a@b " \
 	"GIT_COMMITTER_NAME=a GIT_COMMITTER_EMAIL=a@b " \
@@ -81,11 +82,6 @@ static int note_link(void *ctx, const struct oid *missing,
 	return 0;
 }
 
-static int sort_lines_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 UNIT_TEST(validate, walk_links_and_history)
 {
 	struct buf ids = BUF_INIT, want = BUF_INIT, links = BUF_INIT;
@@ -130,8 +126,8 @@ UNIT_TEST(validate, walk_links_and_history)
 		char *w1 = xstrfmt("%s<%s", c2, ft);
 		char *w2 = xstrfmt("%s<%s", p, c);
 		char *wl[3] = { w0, w1, w2 };
-		qsort(lines, 3, sizeof(*lines), sort_lines_cmp);
-		qsort(wl, 3, sizeof(*wl), sort_lines_cmp);
+		qsort(lines, 3, sizeof(*lines), strv_cmp);
+		qsort(wl, 3, sizeof(*wl), strv_cmp);
 		for (int i = 0; i < 3; i++)
 			CHECK(!strcmp(lines[i], wl[i]));
 		free(w0);

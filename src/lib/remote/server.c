@@ -50,6 +50,7 @@
 #include "store/repolock.h"
 #include "store/tree.h"
 #include "vfs/vfs.h"
+#include "util/strv.h"
 
 /* cat-batch reads every ref before answering (as bup); bound that. */
 #define MAX_BATCH_BYTES (64U << 20)
@@ -606,13 +607,6 @@ static int read_until_empty(struct server *s, char ***out, size_t *nr,
 	return ret;
 }
 
-static void free_lines(char **l, size_t nr)
-{
-	for (size_t i = 0; i < nr; i++)
-		free(l[i]);
-	free(l);
-}
-
 static int do_cat_batch(struct server *s)
 {
 	char **refs;
@@ -650,7 +644,7 @@ static int do_cat_batch(struct server *s)
 	if (ret >= 0)
 		ret = proto_ok(&s->conn);
 out:
-	free_lines(refs, nr);
+	strv_free(refs, nr);
 	buf_release(&b);
 	return ret;
 }
@@ -697,7 +691,7 @@ static int do_refs(struct server *s, int heads, int tags)
 	if ((ret = proto_write(&s->conn, "\n", 1)) >= 0)
 		ret = proto_ok(&s->conn);
 out:
-	free_lines(r.pats, r.nr);
+	strv_free(r.pats, r.nr);
 	return ret;
 }
 
@@ -809,7 +803,7 @@ out:
 	free(av);
 	free(pretty);
 	free(gitdir);
-	free_lines(refs, nr);
+	strv_free(refs, nr);
 	buf_release(&count);
 	buf_release(&fmt);
 	return ret;

@@ -39,6 +39,7 @@
 #include "store/idx.h"
 #include "util/tmpfile.h"
 #include "util/util.h"
+#include "util/strv.h"
 
 #define MIDX_HDR 12
 #define MIDX_VERSION 4
@@ -723,11 +724,6 @@ static int midx_ent_by_big_new(const void *a, const void *b)
 	return 0;
 }
 
-static int midx_str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static void midx_ent_release(struct midx_ent *e)
 {
 	free(e->name);
@@ -828,7 +824,7 @@ int midx_dir(const char *packdir, const struct midx_opts *o)
 	found = NULL;
 	nfound = 0;
 	if (nalready)
-		qsort(already, nalready, sizeof(*already), midx_str_cmp);
+		qsort(already, nalready, sizeof(*already), strv_cmp);
 
 	for (i = 0; i < nmx; i++) {
 		if (mx[i].done)
@@ -846,7 +842,7 @@ int midx_dir(const char *packdir, const struct midx_opts *o)
 	for (i = 0; i < nfound; i++) {
 		struct idx_file *ix;
 		if (nalready && bsearch(&found[i], already, nalready,
-					sizeof(*already), midx_str_cmp))
+					sizeof(*already), strv_cmp))
 			continue;
 		ret = idx_open(&ix, found[i]);
 		if (ret < 0)

@@ -35,6 +35,7 @@
 #include "store/pack.h"
 #include "util/util.h"
 #include "util/zlib.h"
+#include "util/strv.h"
 
 #define ODB_MAX_OPEN_PACKS 32
 
@@ -62,11 +63,6 @@ struct odb {
 	size_t last_hit;         /* index into packs of the last find */
 	struct buf raw;          /* packed bytes of odb_read_flags() */
 };
-
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
 
 static int pack_by_name(const void *a, const void *b)
 {
@@ -174,7 +170,7 @@ static int odb_scan(struct odb *odb)
 		qsort(odb->packs, odb->nr_packs, sizeof(odb->packs[0]),
 		      pack_by_name);
 	if (nr_midx_names)
-		qsort(midx_names, nr_midx_names, sizeof(char *), name_cmp);
+		qsort(midx_names, nr_midx_names, sizeof(char *), strv_cmp);
 
 	for (size_t i = 0; i < nr_midx_names; i++) {
 		struct midx_file *m;
