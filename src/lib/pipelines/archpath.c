@@ -7,6 +7,7 @@
 #include "pipelines/archpath.h"
 #include "util/err.h"
 #include "util/pypath.h"
+#include "util/strv.h"
 #include "util/util.h"
 
 static int has_prefix(const char *s, size_t n, const char *p, size_t pn)
@@ -218,9 +219,7 @@ void archpath_map(struct archpath_comps *c, const struct archpath_rules *r,
 
 void archpath_rules_release(struct archpath_rules *r)
 {
-	for (size_t i = 0; i < r->nr_strip; i++)
-		free(r->strip[i]);
-	free(r->strip);
+	strv_free(r->strip, r->nr_strip);
 	for (size_t i = 0; i < r->nr_graft; i++) {
 		free(r->graft[i].old_path);
 		free(r->graft[i].new_path);
