@@ -87,6 +87,9 @@ test_prereq_installable_() {
 	STRACE) echo strace ;;
 	RDIFF) echo rdiff-backup ;;
 	DUPLICITY) echo duplicity ;;
+	CURL) echo curl ;;
+	TORNADO) echo python3-tornado ;;
+	CHROMIUM) echo chromium ;;
 	*) return 1 ;;
 	esac
 }
@@ -106,6 +109,9 @@ test_have_one_prereq_() {
 	STRACE) command -v strace >/dev/null ;;
 	RDIFF) command -v rdiff-backup >/dev/null ;;
 	DUPLICITY) command -v duplicity >/dev/null ;;
+	CURL) command -v curl >/dev/null ;;
+	TORNADO) /usr/bin/python3 -c "import tornado" 2>/dev/null ;;
+	CHROMIUM) command -v chromium >/dev/null ;;
 	EXPENSIVE) [ -n "${CBUP_TEST_EXPENSIVE:-}" ] ;;
 	*)
 		case "$test_prereqs_set_" in

@@ -736,6 +736,10 @@ static const char styles_css[] =
 	"th {\n    text-align: left;\n}\n\n.dir-size {\n"
 	"    padding-left:15px;\n}";
 
+#define STYLES_CSS_SHA512 \
+	"33a7fe86025d09969350cda8fcc74e7908da3c61350dc23f18d0b6df129ecd8d" \
+	"5ead00912bb80747a9c026d40896d5592a2e7c665d5d4058729fe9833d259d16"
+
 /* The query arguments web.py (and the extras) look at. */
 struct query {
 	struct buf hidden, tar, json;
@@ -1208,8 +1212,20 @@ static enum MHD_Result serve_dir(struct web_server *s,
 	int json = q->has_json && web_query_true(q->json.data);
 	int ret;
 
-	if (q->has_tar && web_query_true(q->tar.data))
-		return serve_tar(s, c, w, path, leaf->name, &leaf->item);
+	if (q->has_tar && web_query_true(q->tar.data)) {
+		/* named as the path names it, as restore does ("latest") */
+		struct buf top = BUF_INIT;
+		const char *end = path + strlen(path), *p;
+
+		while (end > path && end[-1] == '/')
+			end--;
+		for (p = end; p > path && p[-1] != '/'; p--)
+			;
+		buf_add(&top, p, end - p);
+		ret = serve_tar(s, c, w, path, top.data, &leaf->item);
+		buf_release(&top);
+		return ret;
+	}
 
 	vfs_list_init(&l);
 	ret = vfs_contents(w->vfs, &leaf->item, 1, &l);
@@ -1233,6 +1249,10 @@ static enum MHD_Result serve_dir(struct web_server *s,
 			row->kind = WEB_SYMLINK;
 		else
 			row->kind = WEB_FILE;
+		/* the JSON gives directories their own .bupm's mtime */
+		if (json && row->kind == WEB_DIR && it->kind == VFS_ITEM &&
+		    !it->has_meta)
+			ret = vfs_fill_dir_meta(w->vfs, &l.e[i].item);
 		if (it->has_meta && it->meta.mode) {
 			row->has_mtime = 1;
 			row->mtime = it->meta.mtime.sec;
@@ -1287,6 +1307,8 @@ static enum MHD_Result serve_static(struct web_server *s,
 			       MHD_RESPMEM_PERSISTENT);
 	if (r) {
 		s->mhd.add_header(r, "Content-Type", "text/css");
+		/* tornado's static Etag: the file's SHA-512 */
+		s->mhd.add_header(r, "Etag", "\"" STYLES_CSS_SHA512 "\"");
 		s->mhd.add_header(r, "Accept-Ranges", "bytes");
 	}
 	return reply(s, c, 200, r);
