@@ -605,6 +605,126 @@ static int mhd_load(struct mhd *m, const char *lib)
 
 /* --- the server ------------------------------------------------------ */
 
+/*
+ * A cache of objects in front of the repository's vfs_source, one per
+ * worker: every request resolves its path again from the refs (so new
+ * saves show at once), which reads and inflates the same trees and
+ * .bupm blobs each time.  An object's id names its bytes, so a cached
+ * object is never stale.  Direct-mapped by id, objects up to
+ * CACHE_MAX_OBJ bytes, CACHE_LIMIT bytes in all per worker.
+ */
+#define CACHE_SLOTS 4096
+#define CACHE_MAX_OBJ (256 * 1024)
+#define CACHE_LIMIT (16 * 1024 * 1024)
+
+struct cache_slot {
+	struct oid oid;
+	enum obj_type type;
+	struct buf data;
+	int used;
+};
+
+struct cache_source {
+	struct vfs_source src;
+	struct vfs_source *inner;
+	struct cache_slot *slots;
+	size_t bytes;
+};
+
+static int cache_cat(struct vfs_source *s, const struct oid *oid,
+		     enum obj_type *type, struct buf *out)
+{
+	struct cache_source *c = (struct cache_source *)s;
+	struct cache_slot *slot;
+	size_t len0 = out->len;
+	unsigned h;
+	int ret;
+
+	memcpy(&h, oid->hash, sizeof(h));
+	slot = &c->slots[h % CACHE_SLOTS];
+	if (slot->used && oid_eq(&slot->oid, oid)) {
+		*type = slot->type;
+		buf_add(out, slot->data.data, slot->data.len);
+		return 0;
+	}
+	ret = c->inner->ops->cat(c->inner, oid, type, out);
+	if (ret < 0 || out->len - len0 > CACHE_MAX_OBJ)
+		return ret;
+	if (slot->used) {
+		c->bytes -= slot->data.len;
+		slot->used = 0;
+	}
+	if (c->bytes + (out->len - len0) > CACHE_LIMIT)
+		return 0;
+	buf_reset(&slot->data);
+	buf_add(&slot->data, out->data + len0, out->len - len0);
+	slot->oid = *oid;
+	slot->type = *type;
+	slot->used = 1;
+	c->bytes += slot->data.len;
+	return 0;
+}
+
+static int cache_refs(struct vfs_source *s, const char *prefix,
+		      vfs_ref_fn fn, void *ctx)
+{
+	struct cache_source *c = (struct cache_source *)s;
+
+	return c->inner->ops->refs(c->inner, prefix, fn, ctx);
+}
+
+static int cache_read_ref(struct vfs_source *s, const char *refname,
+			  struct oid *out)
+{
+	struct cache_source *c = (struct cache_source *)s;
+
+	return c->inner->ops->read_ref(c->inner, refname, out);
+}
+
+static void cache_free(struct vfs_source *s)
+{
+	struct cache_source *c = (struct cache_source *)s;
+
+	for (size_t i = 0; i < CACHE_SLOTS; i++)
+		buf_release(&c->slots[i].data);
+	free(c->slots);
+	if (c->inner->ops->free)
+		c->inner->ops->free(c->inner);
+	free(c);
+}
+
+static const struct vfs_source_ops cache_ops = {
+	.cat = cache_cat,
+	.refs = cache_refs,
+	.free = cache_free,
+};
+
+static const struct vfs_source_ops cache_ops_read_ref = {
+	.cat = cache_cat,
+	.refs = cache_refs,
+	.read_ref = cache_read_ref,
+	.free = cache_free,
+};
+
+/* A vfs over r's objects through a cache (takes nothing on failure). */
+static int cached_vfs_new(struct vfs **out, struct repo *r)
+{
+	struct vfs_source *inner;
+	struct cache_source *c;
+	int ret = vfs_source_local_new(&inner, r);
+
+	if (ret < 0)
+		return ret;
+	/* the vfs does the optional operations itself through these two */
+	c = xcalloc(1, sizeof(*c));
+	c->src.ops = inner->ops->read_ref ? &cache_ops_read_ref : &cache_ops;
+	c->inner = inner;
+	c->slots = xcalloc(CACHE_SLOTS, sizeof(*c->slots));
+	for (size_t i = 0; i < CACHE_SLOTS; i++)
+		buf_init(&c->slots[i].data, 0);
+	return vfs_new_source(out, &c->src);
+}
+
 struct web_worker {
 	struct repo *repo;
 	struct vfs *vfs;
@@ -641,7 +761,7 @@ static struct web_worker *worker_get(struct web_server *s)
 		return w;
 	w = xcalloc(1, sizeof(*w));
 	if (repo_open(&w->repo, s->repo_path) < 0 ||
-	    vfs_new(&w->vfs, w->repo) < 0) {
+	    cached_vfs_new(&w->vfs, w->repo) < 0) {
 		worker_free(w);
 		return NULL;
 	}
@@ -841,6 +961,22 @@ static ssize_t file_read(void *cls, uint64_t pos, char *out, size_t max)
 		MHD_CONTENT_READER_END_OF_STREAM;
 }
 
+/* Files are read whole into memory up to this size. */
+#define SMALL_FILE (64 * 1024)
+
+/* bup's Last-Modified and Etag (the object id), and Accept-Ranges. */
+static void file_headers(struct web_server *s, struct MHD_Response *r,
+			 const struct vfs_item *it, struct buf *tmp)
+{
+	char hex[OID_HEXSZ + 1];
+
+	buf_reset(tmp);
+	web_http_date(tmp, it->has_meta ? it->meta.mtime.sec : 0);
+	s->mhd.add_header(r, "Last-Modified", tmp->data);
+	s->mhd.add_header(r, "Etag", oid_to_hex(&it->oid, hex));
+	s->mhd.add_header(r, "Accept-Ranges", "bytes");
+}
+
 static enum MHD_Result serve_file(struct web_server *s,
 				  struct MHD_Connection *c,
 				  struct web_worker *w, const char *path,
@@ -853,7 +989,6 @@ static enum MHD_Result serve_file(struct web_server *s,
 	long long got;
 	unsigned status = 200;
 	int range;
-	char hex[OID_HEXSZ + 1];
 
 	if (!S_ISREG(it->mode))
 		return server_error(s, c, path, "not a regular file");
@@ -878,6 +1013,37 @@ static enum MHD_Result serve_file(struct web_server *s,
 
 	range = web_parse_range(s->mhd.lookup(c, MHD_HEADER_KIND, "Range"),
 				size, &first, &last);
+	if (!range && size <= SMALL_FILE) {
+		/*
+		 * A small file is read whole: libmicrohttpd sends headers
+		 * and body in one call, and a damaged chunk is a 500.
+		 */
+		struct buf data = BUF_INIT;
+
+		while (fr->piece_len) {
+			buf_add(&data, fr->piece, fr->piece_len);
+			got = data.len > size ? 0 :
+				vfs_file_next(fr->f, &fr->piece);
+			if (got < 0) {
+				buf_release(&data);
+				file_reader_free(fr);
+				return server_error(s, c, path, err_last());
+			}
+			fr->piece_len = (size_t)got;
+		}
+		file_reader_free(fr);
+		if (data.len != size) {
+			buf_release(&data);
+			return server_error(s, c, path, "file size differs "
+					    "from its metadata");
+		}
+		r = buf_response(s, &data, "text/plain");
+		if (!r)
+			return MHD_NO;
+		file_headers(s, r, it, &hdr);
+		buf_release(&hdr);
+		return reply(s, c, 200, r);
+	}
 	if (range < 0) {
 		struct buf b = BUF_INIT;
 
@@ -904,10 +1070,7 @@ static enum MHD_Result serve_file(struct web_server *s,
 		return MHD_NO;
 	}
 	s->mhd.add_header(r, "Content-Type", "text/plain");
-	web_http_date(&hdr, it->has_meta ? it->meta.mtime.sec : 0);
-	s->mhd.add_header(r, "Last-Modified", hdr.data);
-	s->mhd.add_header(r, "Etag", oid_to_hex(&it->oid, hex));
-	s->mhd.add_header(r, "Accept-Ranges", "bytes");
+	file_headers(s, r, it, &hdr);
 	if (range > 0) {
 		buf_reset(&hdr);
 		buf_addf(&hdr, "bytes %llu-%llu/%llu",
