@@ -76,7 +76,7 @@ int cmd_web(int argc, const char **argv)
 	} else {
 		const char *spec = o.argc ? o.argv[0] : "127.0.0.1:8080";
 		const char *colon = strchr(spec, ':'), *port = spec;
-		long long n;
+		int64_t n;
 
 		if (colon) {
 			buf_add(&host, spec, colon - spec);
@@ -84,7 +84,7 @@ int cmd_web(int argc, const char **argv)
 		} else {
 			buf_addstr(&host, "127.0.0.1");
 		}
-		if (web_py_int(port, &n) < 0) {
+		if (pypath_parse_int(port, &n) < 0) {
 			struct buf r = BUF_INIT;
 
 			pypath_str_repr(&r, port);
@@ -98,7 +98,7 @@ int cmd_web(int argc, const char **argv)
 			die("%s", err_last());
 		buf_addstr(&shown, "...");
 		if (opt_count(&o, "browser"))
-			buf_addf(&url, "http://%s:%lld", host.data, n);
+			buf_addf(&url, "http://%s:%d", host.data, (int)n);
 	}
 
 	/*

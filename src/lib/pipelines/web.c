@@ -7,7 +7,6 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -102,50 +101,15 @@ void web_html_escape(struct buf *out, const char *s, size_t len)
 	}
 }
 
-static int py_space(int c)
-{
-	return c == ' ' || (c >= '\t' && c <= '\r');
-}
-
-int web_py_int(const char *v, long long *out)
-{
-	const char *p = v, *end = v + strlen(v);
-	unsigned long long n = 0;
-	int digits = 0, neg = 0;
-
-	while (p < end && py_space((unsigned char)*p))
-		p++;
-	while (end > p && py_space((unsigned char)end[-1]))
-		end--;
-	if (p < end && (*p == '+' || *p == '-'))
-		neg = *p++ == '-';
-	for (; p < end; p++) {
-		if (*p >= '0' && *p <= '9') {
-			digits++;
-			if (n > (unsigned long long)LLONG_MAX / 10)
-				return -1; /* Python's int has no limit */
-			n = n * 10 + (unsigned)(*p - '0');
-			if (n > (unsigned long long)LLONG_MAX)
-				return -1;
-		} else if (*p == '_' && digits && p + 1 < end &&
-			   p[1] >= '0' && p[1] <= '9') {
-			continue;
-		} else {
-			return -1;
-		}
-	}
-	if (!digits)
-		return -1;
-	*out = neg ? -(long long)n : (long long)n;
-	return 0;
-}
-
 int web_query_true(const char *v)
 {
-	long long n;
+	int64_t n;
 
-	/* bup: int() raising ValueError is False; so is a huge number */
-	if (web_py_int(v, &n) < 0)
+	/*
+	 * bup: int() raising ValueError is False.  NEEDSWORK: a number
+	 * beyond 64 bits is true in Python, false here.
+	 */
+	if (pypath_parse_int(v, &n) < 0)
 		return 0;
 	return n != 0;
 }

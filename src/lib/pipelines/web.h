@@ -54,16 +54,8 @@ void web_quote(struct buf *out, const char *s, size_t len);
 void web_html_escape(struct buf *out, const char *s, size_t len);
 
 /*
- * Python's int() of a str (whitespace around, a sign, digits with
- * single '_' between them), within long long: 0, or -1 if it is not
- * such a number (or out of range).
- */
-int web_py_int(const char *s, long long *out);
-
-/*
- * Python's bool(int(value)) for a query value (whitespace, a sign,
- * digits with single '_' between them); 0 when it is not a number, as
- * bup's ValueError branch.
+ * Python's bool(int(value)) for a query value (pypath_parse_int()); 0
+ * when it is not a number, as bup's ValueError branch.
  */
 int web_query_true(const char *value);
 
