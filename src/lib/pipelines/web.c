@@ -703,6 +703,7 @@ struct web_server {
 	pthread_mutex_t log_lock;
 };
 
+/* Also the thread's destructor: it runs in the worker as it ends. */
 static void worker_free(void *p)
 {
 	struct web_worker *w = p;
@@ -714,6 +715,7 @@ static void worker_free(void *p)
 	if (w->repo)
 		repo_free(w->repo);
 	free(w);
+	oid_thread_release();
 }
 
 /* This thread's repository and vfs, opened on its first request. */

@@ -145,10 +145,20 @@ void oid_hash_object_ctx(struct sha1_ctx *c, struct oid *out,
 	sha1_final(c, out->hash);
 }
 
+/* oid_hash_object()'s context, one per thread */
+static _Thread_local struct sha1_ctx hash_ctx;
+
 void oid_hash_object(struct oid *out, enum obj_type type,
 		     const void *data, size_t len)
 {
-	/* NEEDSWORK: the thread-local context is never freed at exit. */
-	static _Thread_local struct sha1_ctx ctx;
-	oid_hash_object_ctx(&ctx, out, type, data, len);
+	/*
+	 * NEEDSWORK: the main thread's is never freed at exit; threads
+	 * that end first free theirs with oid_thread_release().
+	 */
+	oid_hash_object_ctx(&hash_ctx, out, type, data, len);
+}
+
+void oid_thread_release(void)
+{
+	sha1_release(&hash_ctx);
 }

@@ -75,5 +75,10 @@ void oid_hash_object(struct oid *out, enum obj_type type,
 /* The same with a caller-owned context (hot paths, worker threads). */
 void oid_hash_object_ctx(struct sha1_ctx *c, struct oid *out,
 			 enum obj_type type, const void *data, size_t len);
+/*
+ * Free this thread's oid_hash_object() context (a thread that ends
+ * before the process and called it, e.g. a server's worker).
+ */
+void oid_thread_release(void);
 
 #endif
