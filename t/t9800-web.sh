@@ -278,6 +278,16 @@ test_expect_success CHROMIUM 'a headless chromium shows the listing' '
 	grep -q ">link@</a>" dom && grep -q ">.hid/</a>" dom
 '
 
+test_expect_success 'a save while it serves: the new head at once' '
+	echo changed >src/a.txt &&
+	cbup index src >/dev/null &&
+	cbup save -n src --strip src &&
+	cbup save -n newb --strip src &&
+	get "$C" /src/latest/a.txt t && echo changed >want && cmp want t &&
+	get "$C" /newb/latest/a.txt t && cmp want t &&
+	get "$C" / t && grep -q "<a href=\"newb/\">newb/</a>" t
+'
+
 test_expect_success 'SIGTERM: "Shutdown requested", exit 0, as bup' '
 	P=$(free_port) &&
 	{ cbup web "127.0.0.1:$P" >t.out 2>t.err </dev/null & } &&

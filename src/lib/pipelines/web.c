@@ -25,6 +25,7 @@
 
 #include "pipelines/web.h"
 #include "meta/metafmt.h"
+#include "store/odb.h"
 #include "store/repo.h"
 #include "util/err.h"
 #include "util/oid.h"
@@ -588,11 +589,26 @@ struct cache_slot {
 	int used;
 };
 
+/*
+ * A loose ref's id, kept while the file's stat is unchanged: refs are
+ * replaced by rename (git's lock protocol, refs.c), so an update is a
+ * new inode; one stat() instead of open, read, close per request.
+ */
+struct ref_memo {
+	char *name;
+	struct oid oid;
+	struct stat st;
+};
+
 struct cache_source {
 	struct vfs_source src;
 	struct vfs_source *inner;
+	struct repo *repo;
 	struct cache_slot *slots;
 	size_t bytes;
+	struct ref_memo *refs;
+	size_t nr_refs, alloc_refs;
+	struct buf path;
 };
 
 static int cache_cat(struct vfs_source *s, const struct oid *oid,
@@ -612,6 +628,13 @@ static int cache_cat(struct vfs_source *s, const struct oid *oid,
 		return 0;
 	}
 	ret = c->inner->ops->cat(c->inner, oid, type, out);
+	if (ret == ERR_NOTFOUND) {
+		/* a save since this worker opened the odb: look again */
+		struct odb *odb = repo_odb(c->repo);
+
+		if (odb && !odb_refresh(odb))
+			ret = c->inner->ops->cat(c->inner, oid, type, out);
+	}
 	if (ret < 0 || out->len - len0 > CACHE_MAX_OBJ)
 		return ret;
 	if (slot->used) {
@@ -637,12 +660,57 @@ static int cache_refs(struct vfs_source *s, const char *prefix,
 	return c->inner->ops->refs(c->inner, prefix, fn, ctx);
 }
 
+static int same_stat(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+		a->st_size == b->st_size &&
+		a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+		a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+		a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+		a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
 static int cache_read_ref(struct vfs_source *s, const char *refname,
 			  struct oid *out)
 {
 	struct cache_source *c = (struct cache_source *)s;
+	struct ref_memo *m = NULL;
+	struct stat before, after;
+	int ret;
 
-	return c->inner->ops->read_ref(c->inner, refname, out);
+	buf_reset(&c->path);
+	buf_addf(&c->path, "%s/%s", c->repo->path, refname);
+	/*
+	 * A packed or missing ref, or a symbolic one (whose target may
+	 * move while it stays; an id and its newline are 41 bytes): read
+	 * it every time.
+	 */
+	if (stat(c->path.data, &before) < 0 || !S_ISREG(before.st_mode) ||
+	    before.st_size != OID_HEXSZ + 1)
+		return c->inner->ops->read_ref(c->inner, refname, out);
+	for (size_t i = 0; i < c->nr_refs; i++) {
+		if (!strcmp(c->refs[i].name, refname)) {
+			m = &c->refs[i];
+			break;
+		}
+	}
+	if (m && same_stat(&m->st, &before)) {
+		*out = m->oid;
+		return 0;
+	}
+	ret = c->inner->ops->read_ref(c->inner, refname, out);
+	/* keep it only if the file did not change while it was read */
+	if (ret < 0 || stat(c->path.data, &after) < 0 ||
+	    !same_stat(&before, &after))
+		return ret;
+	if (!m) {
+		ALLOC_GROW(c->refs, c->nr_refs + 1, c->alloc_refs);
+		m = &c->refs[c->nr_refs++];
+		m->name = xstrdup(refname);
+	}
+	m->oid = *out;
+	m->st = after;
+	return 0;
 }
 
 static void cache_free(struct vfs_source *s)
@@ -652,6 +720,10 @@ static void cache_free(struct vfs_source *s)
 	for (size_t i = 0; i < CACHE_SLOTS; i++)
 		buf_release(&c->slots[i].data);
 	free(c->slots);
+	for (size_t i = 0; i < c->nr_refs; i++)
+		free(c->refs[i].name);
+	free(c->refs);
+	buf_release(&c->path);
 	if (c->inner->ops->free)
 		c->inner->ops->free(c->inner);
 	free(c);
@@ -683,6 +755,8 @@ static int cached_vfs_new(struct vfs **out, struct repo *r)
 	c = xcalloc(1, sizeof(*c));
 	c->src.ops = inner->ops->read_ref ? &cache_ops_read_ref : &cache_ops;
 	c->inner = inner;
+	c->repo = r;
+	buf_init(&c->path, 0);
 	c->slots = xcalloc(CACHE_SLOTS, sizeof(*c->slots));
 	for (size_t i = 0; i < CACHE_SLOTS; i++)
 		buf_init(&c->slots[i].data, 0);
