@@ -92,11 +92,6 @@ static void warn_cb(void *ctx, const char *msg)
 	report(ctx, "%s", msg);
 }
 
-static void bytes_repr(struct buf *out, const char *s)
-{
-	pypath_bytes_repr(out, s, strlen(s));
-}
-
 /* A tree entry name we can create safely in the current directory. */
 static int safe_name(const char *name)
 {
@@ -776,7 +771,7 @@ static void restore_one(struct restore_ctx *c, const char *path)
 	vfs_list_init(&tmp);
 	vfs_list_init(&l);
 	if (!restore_valid_path(path)) {
-		bytes_repr(&r1, path);
+		pypath_bytes_repr(&r1, path, strlen(path));
 		report(c, "path %s doesn't include a branch and revision",
 			      r1.data);
 		goto out;
@@ -812,8 +807,8 @@ static void restore_one(struct restore_ctx *c, const char *path)
 		struct buf joined = BUF_INIT;
 		for (size_t i = 0; i < res.nr; i++)
 			buf_addf(&joined, "%s%s", i ? "/" : "", res.e[i].name);
-		bytes_repr(&r1, joined.data);
-		bytes_repr(&r2, path);
+		pypath_bytes_repr(&r1, joined.data, joined.len);
+		pypath_bytes_repr(&r2, path, strlen(path));
 		report(c, "error: cannot access %s in %s", r1.data,
 			      r2.data);
 		buf_release(&joined);
@@ -822,7 +817,7 @@ static void restore_one(struct restore_ctx *c, const char *path)
 	if (!*path_name || !strcmp(path_name, ".")) {
 		struct meta m;
 		if (!S_ISDIR(leaf->item.mode)) {
-			bytes_repr(&r1, path);
+			pypath_bytes_repr(&r1, path, strlen(path));
 			report(c, "%s cannot be restored as a directory",
 				      r1.data);
 			goto out;

@@ -110,11 +110,6 @@ static int misuse_spec(struct get_ctx *g, const char *before,
 	return misuse_buf(g, &m);
 }
 
-static void bytes_repr(struct buf *out, const char *s)
-{
-	pypath_bytes_repr(out, s, strlen(s));
-}
-
 /* bup's cleanup_vfs_path(): normpath, then absolute. */
 static char *cleanup_vfs_path(const char *p)
 {
@@ -316,11 +311,12 @@ static int get_save_branch(struct get_ctx *g, const char *path,
 	if ((ret = resolve(g, 0, path, NULL, &res)) < 0)
 		goto out;
 	if (res.e[res.nr - 1].item.kind == VFS_MISSING) {
+		const char *name = res.e[res.nr - 1].name;
 		struct buf m = BUF_INIT;
 		buf_addstr(&m, "error: cannot access ");
-		bytes_repr(&m, res.e[res.nr - 1].name);
+		pypath_bytes_repr(&m, name, strlen(name));
 		buf_addstr(&m, " in ");
-		bytes_repr(&m, path);
+		pypath_bytes_repr(&m, path, strlen(path));
 		ret = misuse_buf(g, &m);
 		goto out;
 	}

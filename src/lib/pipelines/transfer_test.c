@@ -157,6 +157,12 @@ static void check_same(struct fixture *f, const char *src_cmd,
 	buf_release(&b);
 }
 
+static void fsck_dest(struct fixture *f)
+{
+	CHECK(st_sh("cd '%s' && GIT_DIR=d git fsck --strict --no-dangling "
+		    "--no-progress", f->dir) == 0);
+}
+
 UNIT_TEST(transfer, ff_copies_everything_and_sets_the_ref)
 {
 	struct transfer_spec spec = { TRANSFER_FF, "main", NULL };
@@ -171,7 +177,7 @@ UNIT_TEST(transfer, ff_copies_everything_and_sets_the_ref)
 	check_same(&f, "rev-parse main", "rev-parse main");
 	check_same(&f, "ls-tree -r main", "ls-tree -r main");
 	CHECK(!strcmp(f.items.data, "main/\n"));
-	CHECK(st_sh("cd '%s' && GIT_DIR=d git fsck --strict --no-dangling --no-progress", f.dir) == 0);
+	fsck_dest(&f);
 out:
 	fixture_close(&f);
 }
@@ -191,7 +197,7 @@ UNIT_TEST(transfer, append_writes_new_commits_in_order)
 	CHECK(st_sh("cd '%s' && test $(GIT_DIR=d git rev-parse other) != "
 		    "$(GIT_DIR=s git rev-parse main)", f.dir) == 0);
 	CHECK(strstr(f.refs.data, "refs/heads/other ") == f.refs.data);
-	CHECK(st_sh("cd '%s' && GIT_DIR=d git fsck --strict --no-dangling --no-progress", f.dir) == 0);
+	fsck_dest(&f);
 out:
 	fixture_close(&f);
 }
@@ -209,7 +215,7 @@ UNIT_TEST(transfer, pick_one_commit_without_parent)
 	check_same(&f, "log -1 --format='%T %an %s' main",
 		   "log --format='%T %an %s' picked");
 	check_same(&f, "rev-list --count main~1", "rev-list --count picked");
-	CHECK(st_sh("cd '%s' && GIT_DIR=d git fsck --strict --no-dangling --no-progress", f.dir) == 0);
+	fsck_dest(&f);
 out:
 	fixture_close(&f);
 }
