@@ -11,6 +11,7 @@
  * writer, and runs the transfer (pipelines/transfer.h: resolution, the
  * copy walk, new commits, ref updates), printing what it reports.
  */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include "store/packwriter.h"
 #include "store/repo.h"
 #include "util/err.h"
+#include "util/pypath.h"
 #include "vfs/vfs.h"
 
 int cmd_get(int argc, const char **argv);
@@ -127,7 +129,8 @@ static NORETURN PRINTF(2, 3) void quit(int usage, const char *fmt, ...)
 }
 
 struct get_ctx {
-	int verbose, print_commits, print_trees, print_tags, compress;
+	int verbose, print_commits, print_trees, print_tags;
+	int64_t compress;
 	const char *source, *remote;
 	struct transfer_spec *specs;
 	size_t nr_specs, alloc_specs;
@@ -158,25 +161,6 @@ static void expand_short(const char ***rem, size_t *nr, size_t *alloc,
 		(*rem)[at + k] = flags[c];
 	}
 	*nr += n - 1;
-}
-
-static int parse_int(const char *s, int *out)
-{
-	char *end;
-	long v;
-
-	/* Python's int(): surrounding whitespace, a sign, digits */
-	while (*s == ' ' || *s == '\t' || *s == '\n')
-		s++;
-	v = strtol(s, &end, 10);
-	if (end == s)
-		return -1;
-	while (*end == ' ' || *end == '\t' || *end == '\n')
-		end++;
-	if (*end || v < INT32_MIN || v > INT32_MAX)
-		return -1;
-	*out = (int)v;
-	return 0;
 }
 
 static void parse_args(struct get_ctx *g, int argc, const char **argv)
@@ -252,10 +236,10 @@ static void parse_args(struct get_ctx *g, int argc, const char **argv)
 			g->compress = arg[1] - '0';
 		} else if (!strcmp(arg, "--compress") ||
 			   !strcmp(arg, "--bwlimit")) {
-			int bw;
+			int64_t bw;
 			/* the client has no bandwidth limit; checked only */
-			if (parse_int(vals[0], arg[2] == 'c' ? &g->compress
-							     : &bw) < 0)
+			if (pypath_parse_int(vals[0], arg[2] == 'c' ?
+					     &g->compress : &bw) < 0)
 				quit(0, "invalid literal for int() with base "
 				     "10: '%s'", vals[0]);
 		} else if (arg[0] == '-' && strlen(arg) > 2) {
@@ -290,7 +274,7 @@ static int open_writer(struct get_ctx *g)
 	struct packwriter_opts po = { 0 };
 	int64_t limit;
 
-	repo_compression(g->repo, g->compress, &po.impl, &po.level);
+	repo_compression(g->repo, (int)g->compress, &po.impl, &po.level);
 	po.max_size = PACKWRITER_DEFAULT_MAX_SIZE;
 	if (!repo_config_get_int(g->repo, "pack.packSizeLimit", &limit) &&
 	    limit > 0)
@@ -388,7 +372,7 @@ int cmd_get(int argc, const char **argv)
 	if (reverse && g.remote)
 		quit(1, "don't use -r in reverse mode; it's automatic");
 	if (g.compress < 0 || g.compress > 9)
-		quit(0, "bad compression level %d", g.compress);
+		quit(0, "bad compression level %" PRId64, g.compress);
 	if (!g.remote && !reverse)
 		cli_lock_writer(g.repo);
 
