@@ -272,14 +272,8 @@ static void abort_transfer(void *ctx)
 static int open_writer(struct get_ctx *g)
 {
 	struct packwriter_opts po = { 0 };
-	int64_t limit;
 
-	repo_compression(g->repo, (int)g->compress, &po.impl, &po.level);
-	po.max_size = PACKWRITER_DEFAULT_MAX_SIZE;
-	if (!repo_config_get_int(g->repo, "pack.packSizeLimit", &limit) &&
-	    limit > 0)
-		po.max_size = (uint64_t)limit;
-	po.max_objects = MAX(1, po.max_size / 5000);
+	packwriter_opts_from_repo(&po, g->repo, (int)g->compress);
 	po.threads = cli_threads();
 	po.progress = cli_upkeep_progress;
 	if (g->dst.cli) {

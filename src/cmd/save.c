@@ -193,15 +193,9 @@ static int open_sink(struct repo *repo, struct client *cli, int cmd_level,
 		     struct objsink **sink)
 {
 	struct packwriter_opts po = { 0 };
-	int64_t limit;
 	int ret;
 
-	repo_compression(repo, cmd_level, &po.impl, &po.level);
-	po.max_size = PACKWRITER_DEFAULT_MAX_SIZE;
-	if (!repo_config_get_int(repo, "pack.packSizeLimit", &limit) &&
-	    limit > 0)
-		po.max_size = (uint64_t)limit;
-	po.max_objects = MAX(1, po.max_size / 5000);
+	packwriter_opts_from_repo(&po, repo, cmd_level);
 	po.threads = cli_threads();
 	po.progress = cli_upkeep_progress;
 	if (cli) {

@@ -284,7 +284,6 @@ int cmd_split(int argc, const char **argv)
 
 	if (writing) {
 		struct packwriter_opts po = { 0 };
-		int64_t limit;
 		int cmd_level = -1;
 
 		/* given at all: -0 is level 0 (opt_count() is its truth) */
@@ -294,16 +293,13 @@ int cmd_split(int argc, const char **argv)
 				cli_usage_fatal(&o, "invalid compression level");
 			cmd_level = (int)lvl;
 		}
-		repo_compression(repo, cmd_level, &po.impl, &po.level);
-		po.max_size = PACKWRITER_DEFAULT_MAX_SIZE;
-		if (max_pack_size)
+		packwriter_opts_from_repo(&po, repo, cmd_level);
+		if (max_pack_size) {
 			po.max_size = (uint64_t)max_pack_size;
-		else if (!repo_config_get_int(repo, "pack.packSizeLimit",
-					      &limit) && limit > 0)
-			po.max_size = (uint64_t)limit;
-		po.max_objects = max_pack_objects
-			? (uint64_t)max_pack_objects
-			: MAX(1, po.max_size / 5000);
+			po.max_objects = MAX(1, po.max_size / 5000);
+		}
+		if (max_pack_objects)
+			po.max_objects = (uint64_t)max_pack_objects;
 		po.threads = cli_threads();
 		po.progress = cli_upkeep_progress;
 		if (cli) {

@@ -631,14 +631,8 @@ static int sweep(struct gc *g)
 	uint64_t collect_count = 0;
 	struct buf data = BUF_INIT;
 	int ret;
-	int64_t limit;
 
-	repo_compression(g->r, g->o->level, &po.impl, &po.level);
-	po.max_size = PACKWRITER_DEFAULT_MAX_SIZE;
-	if (!repo_config_get_int(g->r, "pack.packSizeLimit", &limit) &&
-	    limit > 0)
-		po.max_size = (uint64_t)limit;
-	po.max_objects = MAX(1, po.max_size / 5000);
+	packwriter_opts_from_repo(&po, g->r, g->o->level);
 	/* copies need no compression workers */
 	po.threads = g->o->level < 0 ? 0 : g->o->threads;
 	po.no_upkeep = 1;

@@ -913,13 +913,9 @@ static int do_receive_objects(struct server *s)
 		w = s->suspended;
 	} else {
 		struct packwriter_opts po = { 0 };
-		int64_t limit;
 
-		po.level = 1;
-		po.max_size = PACKWRITER_DEFAULT_MAX_SIZE;
-		if (!repo_config_get_int(s->repo, "pack.packSizeLimit",
-					 &limit) && limit > 0)
-			po.max_size = (uint64_t)limit;
+		/* objects arrive compressed: the level is bup's, unused */
+		packwriter_opts_from_repo(&po, s->repo, 1);
 		po.no_upkeep = s->dumb;   /* bup: run_midx=not dumb */
 		/* received objects are verified on these workers */
 		po.threads = s->o->threads;

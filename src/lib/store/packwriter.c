@@ -81,6 +81,7 @@
 #include "store/odb.h"
 #include "util/oidset.h"
 #include "store/pack.h"
+#include "store/repo.h"
 #include "util/tmpfile.h"
 #include "util/util.h"
 #include "store/zpool.h"
@@ -546,6 +547,20 @@ static int sink_exists(struct objsink *s, const struct oid *oid)
 	struct packwriter *w = (struct packwriter *)((char *)s -
 		offsetof(struct packwriter, sink));
 	return packwriter_exists(w, oid);
+}
+
+void packwriter_opts_from_repo(struct packwriter_opts *po, struct repo *r,
+			       int cmdline_level)
+{
+	int64_t limit;
+
+	repo_compression(r, cmdline_level, &po->impl, &po->level);
+	po->max_size = PACKWRITER_DEFAULT_MAX_SIZE;
+	if (!repo_config_get_int(r, "pack.packSizeLimit", &limit) &&
+	    limit > 0)
+		po->max_size = (uint64_t)limit;
+	err_clear();
+	po->max_objects = MAX(1, po->max_size / 5000);
 }
 
 int packwriter_new(struct packwriter **out, const char *objdir,

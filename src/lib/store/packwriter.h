@@ -47,6 +47,18 @@ struct packwriter_opts {
 	packwriter_progress_fn progress;
 };
 
+struct repo;
+
+/*
+ * The repository's settings of a writer, as bup's PackWriter takes
+ * them: the compressor and level (repo_compression(); a cmdline_level
+ * >= 0 wins), max_size from pack.packSizeLimit (else the default) and
+ * max_objects max(1, max_size / 5000).  The other fields are left as
+ * they are.
+ */
+void packwriter_opts_from_repo(struct packwriter_opts *po, struct repo *r,
+			       int cmdline_level);
+
 /*
  * objdir is the repository's objects/ directory.  Removes the
  * temporaries that writers killed earlier left there (tmpfile.h).
