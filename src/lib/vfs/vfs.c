@@ -1163,10 +1163,12 @@ struct vfs_file_level {
 
 struct vfs_file {
 	struct vfs *v;
+	struct oid oid;             /* the file: a blob or a fanout tree */
 	struct vfs_file_level *lv;
 	size_t depth, alloc;
 	struct buf blob;
 	int blob_pending;
+	size_t skip;                /* bytes of the pending blob to pass */
 	const unsigned char *cur;   /* vfs_file_read's unread piece */
 	size_t cur_len;
 };
@@ -1191,6 +1193,7 @@ int vfs_file_open(struct vfs *v, const struct oid *oid, struct vfs_file **out)
 	int ret;
 
 	f->v = v;
+	f->oid = *oid;
 	buf_init(&f->blob, 0);
 	ret = obj_read(v, oid, &type, &b);
 	if (ret < 0)
@@ -1224,10 +1227,13 @@ long long vfs_file_next(struct vfs_file *f, const unsigned char **data)
 		int ret;
 
 		if (f->blob_pending) {
+			size_t skip = f->skip;
 			f->blob_pending = 0;
-			if (f->blob.len) {
-				*data = (const unsigned char *)f->blob.data;
-				return (long long)f->blob.len;
+			f->skip = 0;
+			if (f->blob.len > skip) {
+				*data = (const unsigned char *)f->blob.data +
+					skip;
+				return (long long)(f->blob.len - skip);
 			}
 		}
 		if (!f->depth)
@@ -1289,6 +1295,121 @@ long long vfs_file_read(struct vfs_file *f, void *buf, size_t len)
 		got += n;
 	}
 	return (long long)got;
+}
+
+/* A fanout entry's name: its offset within its tree, in hex (FORMAT.md 3.4). */
+static int entry_offset(const struct tree_entry *e, const struct oid *tree,
+			uint64_t *ofs)
+{
+	uint64_t v = 0;
+
+	if (!e->namelen || e->namelen > 16)
+		goto bad;
+	for (size_t i = 0; i < e->namelen; i++) {
+		unsigned char c = (unsigned char)e->name[i];
+		unsigned d;
+		if (c >= '0' && c <= '9')
+			d = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			d = c - 'a' + 10;
+		else
+			goto bad;
+		v = v << 4 | d;
+	}
+	*ofs = v;
+	return 0;
+bad:
+	return err_set(ERR_CORRUPT,
+		       "chunked file tree %s has a non-offset entry name",
+		       oid_hex(tree));
+}
+
+/*
+ * Go down the fanout tree by the offsets in the entry names: at each
+ * level the last entry starting at or before the target, so that a
+ * seek reads one tree per level and one blob, never the chunks before.
+ * Each level's iterator is left just after the entry taken, where
+ * vfs_file_next() carries on.
+ */
+int vfs_file_seek(struct vfs_file *f, uint64_t ofs)
+{
+	struct oid cur = f->oid;
+	uint64_t base = 0;
+	enum obj_type type;
+	int ret;
+
+	for (size_t i = 0; i < f->depth; i++)
+		buf_release(&f->lv[i].tree);
+	f->depth = 0;
+	f->blob_pending = 0;
+	f->skip = 0;
+	f->cur = NULL;
+	f->cur_len = 0;
+	for (;;) {
+		struct vfs_file_level *l;
+		struct tree_entry e, take = { 0 };
+		struct tree_iter it;
+		uint64_t eofs = 0, take_ofs = 0;
+		size_t n = 0, k = 0;
+
+		buf_reset(&f->blob);
+		if (!(l = push_level(f)))
+			return err_set(ERR_CORRUPT,
+				       "chunked file tree too deep at %s",
+				       oid_hex(&cur));
+		ret = obj_read(f->v, &cur, &type, &l->tree);
+		if (ret < 0)
+			return ret;
+		if (type == OBJ_BLOB) {
+			/* the leaf: keep it as the pending piece */
+			struct buf t = l->tree;
+			f->depth--;
+			buf_release(&f->blob);
+			f->blob = t;
+			f->blob_pending = 1;
+			f->skip = ofs - base < t.len ? (size_t)(ofs - base)
+						     : t.len;
+			return 0;
+		}
+		if (type != OBJ_TREE)
+			return err_set(ERR_CORRUPT, "%s is a %s, not file data",
+				       oid_hex(&cur), obj_type_name(type));
+		tree_iter_init(&it, l->tree.data, l->tree.len);
+		while ((ret = tree_iter_next(&it, &e)) > 0) {
+			if ((ret = entry_offset(&e, &cur, &eofs)) < 0)
+				return ret;
+			if (n && eofs > ofs - base)
+				break;
+			take = e;
+			take_ofs = eofs;
+			k = n++;
+		}
+		if (ret < 0)
+			return ret;
+		/* past the iterator of this level: entry k consumed */
+		tree_iter_init(&l->it, l->tree.data, l->tree.len);
+		for (size_t j = 0; j <= k && n; j++)
+			if ((ret = tree_iter_next(&l->it, &e)) < 0)
+				return ret;
+		if (!n)
+			return 0;   /* an empty tree: at the end */
+		base += take_ofs;
+		if (base > ofs)     /* the first entry starts after 0 */
+			return err_set(ERR_CORRUPT,
+				       "chunked file tree %s does not start at 0",
+				       oid_hex(&cur));
+		if (!S_ISDIR(take.mode) && take.mode != TREE_MODE_BLOB &&
+		    !S_ISREG(take.mode))
+			return err_set(ERR_CORRUPT,
+				       "unexpected mode %o in chunked file tree %s",
+				       take.mode, oid_hex(&cur));
+		cur = take.oid;
+	}
+}
+
+void vfs_file_rebind(struct vfs_file *f, struct vfs *v)
+{
+	f->v = v;
 }
 
 int vfs_file_stream(struct vfs *v, const struct oid *oid, vfs_data_fn fn,

@@ -217,6 +217,20 @@ long long vfs_file_read(struct vfs_file *f, void *buf, size_t len);
  * next call); returns its length, 0 at the end, or a negative error.
  */
 long long vfs_file_next(struct vfs_file *f, const unsigned char **data);
+/*
+ * Position the reader at byte ofs of the file (at the end if ofs is past
+ * it): one tree per fanout level and one blob are read, found by the
+ * offsets the entry names encode (FORMAT.md 3.4), never the data before
+ * ofs.  Any piece vfs_file_read() held is dropped.  After an error the
+ * reader may only be sought again or closed.
+ */
+int vfs_file_seek(struct vfs_file *f, uint64_t ofs);
+/*
+ * Read through v from now on: another vfs over the same source data,
+ * for callers that hand a reader between threads that each have their
+ * own vfs (a vfs, and so a reader, is used by one thread at a time).
+ */
+void vfs_file_rebind(struct vfs_file *f, struct vfs *v);
 void vfs_file_close(struct vfs_file *f);
 
 /*

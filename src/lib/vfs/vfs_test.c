@@ -833,3 +833,93 @@ UNIT_TEST(vfs, merge_history_in_rev_list_order)
 	mem_release(&m);
 	tz_restore();
 }
+
+/* A tree of entries named by hex offsets (FORMAT.md 3.4). */
+static struct oid mem_fanout(struct mem_source *m, const char *const *names,
+			     const struct oid *oids, const unsigned *modes,
+			     size_t n)
+{
+	struct tree_builder tb;
+	struct buf b = BUF_INIT;
+	struct oid t;
+
+	tree_builder_init(&tb);
+	for (size_t i = 0; i < n; i++)
+		tree_builder_add(&tb, modes[i], names[i], strlen(names[i]),
+				 &oids[i]);
+	tree_builder_serialize(&tb, &b);
+	t = mem_add(m, OBJ_TREE, b.data, b.len);
+	tree_builder_release(&tb);
+	buf_release(&b);
+	return t;
+}
+
+UNIT_TEST(vfs, seek_goes_down_the_fanout_by_offsets)
+{
+	static const char data[] = "abcdefghijklmnopqrstuvwxyz";
+	static const size_t len[] = { 3, 5, 1, 7, 4, 6 };
+	static const char *const na[] = { "0", "3", "8" };
+	static const char *const nb[] = { "00", "07", "0b" };
+	static const char *const ntop[] = { "00", "09" };
+	static const char *const nbad[] = { "00", "0x" };
+	static const unsigned blobs[] = { TREE_MODE_BLOB, TREE_MODE_BLOB,
+					  TREE_MODE_BLOB };
+	static const unsigned trees[] = { TREE_MODE_TREE, TREE_MODE_TREE };
+	struct mem_source m = { .src.ops = &mem_ops };
+	struct oid blob[6], sub[2], top, bad;
+	struct vfs *v;
+	struct vfs_file *f;
+	char got[64];
+	size_t at = 0;
+	long long n;
+	int before;
+
+	for (size_t i = 0; i < 6; i++) {
+		blob[i] = mem_add(&m, OBJ_BLOB, data + at, len[i]);
+		at += len[i];
+	}
+	sub[0] = mem_fanout(&m, na, blob, blobs, 3);
+	sub[1] = mem_fanout(&m, nb, blob + 3, blobs, 3);
+	top = mem_fanout(&m, ntop, sub, trees, 2);
+	bad = mem_fanout(&m, nbad, sub, trees, 2);
+	CHECK(vfs_new_source(&v, &m.src) == 0);
+
+	/* every offset, on one reader, forwards and then backwards */
+	CHECK(vfs_file_open(v, &top, &f) == 0);
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t k = 0; k <= 27; k++) {
+			size_t o = pass ? 27 - k : k;
+			size_t want = o < 26 ? 26 - o : 0;
+			CHECK(vfs_file_seek(f, o) == 0);
+			n = vfs_file_read(f, got, sizeof(got));
+			CHECK(n == (long long)want);
+			if (n == (long long)want)
+				CHECK(!memcmp(got, data + o, want));
+		}
+	}
+	/* a seek reads one tree per level and one blob: not the start */
+	before = m.cats;
+	CHECK(vfs_file_seek(f, 20) == 0);
+	CHECK(m.cats == before + 3);
+	n = vfs_file_read(f, got, 2);
+	CHECK(n == 2 && !memcmp(got, "uv", 2) && m.cats == before + 3);
+	/* reading on after a seek crosses into the next blob */
+	n = vfs_file_read(f, got, 3);
+	CHECK(n == 3 && !memcmp(got, "wxy", 3));
+	vfs_file_close(f);
+
+	/* a plain blob seeks within itself */
+	CHECK(vfs_file_open(v, &blob[3], &f) == 0);
+	CHECK(vfs_file_seek(f, 5) == 0);
+	n = vfs_file_read(f, got, sizeof(got));
+	CHECK(n == 2 && !memcmp(got, "op", 2));
+	vfs_file_close(f);
+
+	/* an entry name that is not an offset is corrupt data */
+	CHECK(vfs_file_open(v, &bad, &f) == 0);
+	CHECK(vfs_file_seek(f, 12) == ERR_CORRUPT);
+	CHECK(strstr(err_last(), "non-offset entry name") != NULL);
+	vfs_file_close(f);
+	vfs_free(v);
+	mem_release(&m);
+}
