@@ -15,15 +15,18 @@ CC ?= cc
 MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
 O ?= build
 SANITIZE ?=
-PKGS := libdeflate zlib libcrypto readline
+PKGS := libdeflate zlib libcrypto readline fuse3
 
 CFLAGS ?= -O2 -g
+# libfuse3's headers live in their own directory (fuse.h is fuse 2's name
+# too); without pkg-config, Debian's place.
+FUSE_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null || echo -I/usr/include/fuse3)
 WARN := -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes \
 	-Wshadow -Wvla -Wwrite-strings -Wformat=2 -Wpointer-arith -fno-common \
 	-Wno-format-nonliteral
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread \
-	-Isrc -Isrc/lib -It/unit $(WARN) $(CFLAGS)
-LDLIBS := -pthread -ldeflate -lz -lcrypto -lacl -lm -lreadline
+	-Isrc -Isrc/lib -It/unit $(FUSE_CFLAGS) $(WARN) $(CFLAGS)
+LDLIBS := -pthread -ldeflate -lz -lcrypto -lacl -lm -lreadline -lfuse3
 ifneq ($(SANITIZE),)
 ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SANITIZE)
