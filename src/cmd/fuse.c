@@ -5,6 +5,7 @@
  * requests from several threads.  CBUP_FUSE_CACHE_MB sets the path
  * cache's cap (fusefs.h).
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,16 @@ int cmd_fuse(int argc, const char **argv)
 	mo.foreground = opt_count(&o, "foreground") > 0;
 	mo.debug = opt_count(&o, "debug") > 0;
 	mo.allow_other = opt_count(&o, "allow-other") > 0;
+	/*
+	 * libfuse ends its loop on SIGINT, SIGTERM and SIGHUP and then
+	 * unmounts, but installs its handlers only over the default
+	 * disposition: take back cli_init()'s (an ignored SIGINT, as in
+	 * a shell's background job, stays ignored).
+	 */
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	if (signal(SIGINT, SIG_DFL) == SIG_IGN)
+		signal(SIGINT, SIG_IGN);
 	/* bup's stderr is line buffered for the same reason */
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	ret = fusefs_mount(fs, &mo);

@@ -945,6 +945,7 @@ int fusefs_mount(struct fusefs *fs, const struct fusefs_mount_opts *mo)
 	struct fuse_args args;
 	struct fuse_loop_config *lc = NULL;
 	struct fuse *f;
+	char *abs;
 
 	argv[argc++] = "cbup";
 	argv[argc++] = "-o";
@@ -954,11 +955,19 @@ int fusefs_mount(struct fusefs *fs, const struct fusefs_mount_opts *mo)
 		argv[argc++] = "-d";
 	argv[argc] = NULL;
 	args = (struct fuse_args)FUSE_ARGS_INIT(argc, (char **)argv);
+	/*
+	 * libfuse unmounts by the name it was given, from "/" once it
+	 * has detached: make it absolute.
+	 */
+	abs = realpath(mo->mountpoint, NULL);
 	f = fuse_new(&args, &fusefs_ops, sizeof(fusefs_ops), fs);
-	if (!f)
+	if (!f) {
+		free(abs);
 		return err_set(ERR_GENERIC, "cannot start the filesystem");
-	if (fuse_mount(f, mo->mountpoint)) {
+	}
+	if (fuse_mount(f, abs ? abs : mo->mountpoint)) {
 		fuse_destroy(f);
+		free(abs);
 		return err_set(ERR_GENERIC, "cannot mount on '%s'",
 			       mo->mountpoint);
 	}
@@ -985,5 +994,6 @@ out:
 		fuse_loop_cfg_destroy(lc);
 	fuse_unmount(f);
 	fuse_destroy(f);
+	free(abs);
 	return ret;
 }
