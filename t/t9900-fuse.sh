@@ -159,11 +159,23 @@ test_expect_success 'mount: branches, saves, latest and .tag' '
 	cmp "mnt/src/$first/plain" want
 '
 
+# random_offsets SIZE: "offset length" lines, 40 fixed pseudo-random
+# ones, the end (past it) and the start
+random_offsets() {
+	awk -v size="$1" 'BEGIN {
+		srand(7)
+		for (i = 0; i < 40; i++) {
+			o = int(rand() * size); n = 1 + int(rand() * 300000)
+			print o, n
+		}
+		print size - 10, 100
+		print 0, 1
+	}'
+}
+
 test_expect_success 'a large file read at random offsets' '
-	size=$((big_mb * 1048576)) &&
-	awk -v size=$size "BEGIN { srand(7); for (i = 0; i < 40; i++) {
-		o = int(rand() * size); n = 1 + int(rand() * 300000);
-		print o, n } print size - 10, 100; print 0, 1 }" >offsets &&
+	random_offsets $((big_mb * 1048576)) >offsets &&
+	test_line_count_ 42 offsets &&
 	while read o n
 	do
 		dd if=mnt/src/latest/big iflag=skip_bytes,count_bytes \
