@@ -961,6 +961,7 @@ int fusefs_mount(struct fusefs *fs, const struct fusefs_mount_opts *mo)
 	 */
 	abs = realpath(mo->mountpoint, NULL);
 	f = fuse_new(&args, &fusefs_ops, sizeof(fusefs_ops), fs);
+	fuse_opt_free_args(&args);
 	if (!f) {
 		free(abs);
 		return err_set(ERR_GENERIC, "cannot start the filesystem");

@@ -2,7 +2,9 @@
 #include "util/oid.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "util/util.h"
 
@@ -143,20 +145,49 @@ void oid_hash_object_ctx(struct sha1_ctx *c, struct oid *out,
 	sha1_final(c, out->hash);
 }
 
-/* oid_hash_object()'s context, one per thread */
-static _Thread_local struct sha1_ctx hash_ctx;
+/*
+ * One context per thread, freed when the thread ends: threads come and
+ * go in a long-lived process (libfuse's workers in fuse), and a
+ * _Thread_local context would leak each one's OpenSSL state.
+ */
+static pthread_key_t hash_key;
+static pthread_once_t hash_once = PTHREAD_ONCE_INIT;
+
+static void hash_ctx_free(void *p)
+{
+	sha1_release(p);
+	free(p);
+}
+
+static void hash_key_init(void)
+{
+	if (pthread_key_create(&hash_key, hash_ctx_free))
+		BUG("pthread_key_create failed");
+}
 
 void oid_hash_object(struct oid *out, enum obj_type type,
 		     const void *data, size_t len)
 {
-	/*
-	 * NEEDSWORK: the main thread's is never freed at exit; threads
-	 * that end first free theirs with oid_thread_release().
-	 */
-	oid_hash_object_ctx(&hash_ctx, out, type, data, len);
+	struct sha1_ctx *c;
+
+	pthread_once(&hash_once, hash_key_init);
+	c = pthread_getspecific(hash_key);
+	if (!c) {
+		c = xcalloc(1, sizeof(*c));
+		if (pthread_setspecific(hash_key, c))
+			BUG("pthread_setspecific failed");
+	}
+	oid_hash_object_ctx(c, out, type, data, len);
 }
 
 void oid_thread_release(void)
 {
-	sha1_release(&hash_ctx);
+	struct sha1_ctx *c;
+
+	pthread_once(&hash_once, hash_key_init);
+	c = pthread_getspecific(hash_key);
+	if (c) {
+		hash_ctx_free(c);
+		pthread_setspecific(hash_key, NULL);
+	}
 }

@@ -76,8 +76,8 @@ void oid_hash_object(struct oid *out, enum obj_type type,
 void oid_hash_object_ctx(struct sha1_ctx *c, struct oid *out,
 			 enum obj_type type, const void *data, size_t len);
 /*
- * Free this thread's oid_hash_object() context (a thread that ends
- * before the process and called it, e.g. a server's worker).
+ * Free this thread's oid_hash_object() context now (it is freed anyway
+ * when the thread ends; the main thread's is not freed at exit).
  */
 void oid_thread_release(void);
 
