@@ -82,11 +82,24 @@ struct fusefs {
 	size_t nr_readers, max_readers;
 };
 
-struct fusefs_file {
+/*
+ * Two cursors per open file: the kernel keeps two read-ahead requests
+ * of a sequential reader in flight, and two readers may share a file;
+ * each request takes the cursor standing where it starts if it can (no
+ * seek), else a free one, which seeks (keeping the trees it holds).
+ */
+#define FUSEFS_CURSORS 2
+
+struct fusefs_cursor {
 	pthread_mutex_t lock;            /* one read at a time */
-	struct oid oid;
 	struct vfs_file *rd;             /* NULL: none held */
 	uint64_t pos;                    /* where rd stands */
+};
+
+struct fusefs_file {
+	struct fusefs_cursor cur[FUSEFS_CURSORS];
+	struct oid oid;
+	size_t nr_rd;                    /* cursors holding a reader */
 	struct fusefs_file *prev, *next; /* fs->rd_head list, under rd_lock */
 	char *path;                      /* for messages */
 };
@@ -629,7 +642,8 @@ int fusefs_open(struct fusefs *fs, const char *path, int flags,
 		goto out;
 	}
 	f = xcalloc(1, sizeof(*f));
-	pthread_mutex_init(&f->lock, NULL);
+	for (size_t i = 0; i < FUSEFS_CURSORS; i++)
+		pthread_mutex_init(&f->cur[i].lock, NULL);
 	f->oid = it.oid;
 	f->path = xstrdup(path);
 	*out = f;
@@ -664,87 +678,129 @@ static void rd_push(struct fusefs *fs, struct fusefs_file *f)
 }
 
 /*
- * f now holds (or has just used) a reader: first in the list, and the
- * least recently used readers of other files are dropped past the cap.
- * Others are only try-locked (f's lock is held): a file being read is
- * left alone and the cap is exceeded for that moment.
+ * f has just used a cursor (is_new: which opened its reader now): f goes
+ * first in the list, and the readers of the least recently used other
+ * files are dropped past the cap.  Their cursors are only try-locked (a
+ * cursor of f is held): one being read is left alone, and the cap is
+ * exceeded for that moment.
  */
 static void rd_touch(struct fusefs *fs, struct fusefs_file *f, int is_new)
 {
 	struct fusefs_file *g, *prev;
 
 	pthread_mutex_lock(&fs->rd_lock);
-	if (!is_new)
+	if (f->nr_rd)
 		rd_unlink(fs, f);
-	else
+	if (is_new) {
+		f->nr_rd++;
 		fs->nr_readers++;
+	}
 	rd_push(fs, f);
 	for (g = fs->rd_tail; g && fs->nr_readers > fs->max_readers;
 	     g = prev) {
 		prev = g->prev;
-		if (g == f || pthread_mutex_trylock(&g->lock))
+		if (g == f)
 			continue;
-		rd_unlink(fs, g);
-		vfs_file_close(g->rd);
-		g->rd = NULL;
-		fs->nr_readers--;
-		pthread_mutex_unlock(&g->lock);
+		for (size_t i = 0; i < FUSEFS_CURSORS; i++) {
+			struct fusefs_cursor *k = &g->cur[i];
+			if (pthread_mutex_trylock(&k->lock))
+				continue;
+			if (k->rd) {
+				vfs_file_close(k->rd);
+				k->rd = NULL;
+				g->nr_rd--;
+				fs->nr_readers--;
+			}
+			pthread_mutex_unlock(&k->lock);
+		}
+		if (!g->nr_rd)
+			rd_unlink(fs, g);
 	}
 	pthread_mutex_unlock(&fs->rd_lock);
 }
 
-static void rd_drop(struct fusefs *fs, struct fusefs_file *f)
+/* Close the reader of cursor k of f (held by the caller). */
+static void rd_drop(struct fusefs *fs, struct fusefs_file *f,
+		    struct fusefs_cursor *k)
 {
-	if (!f->rd)
+	if (!k->rd)
 		return;
 	pthread_mutex_lock(&fs->rd_lock);
-	rd_unlink(fs, f);
+	if (!--f->nr_rd)
+		rd_unlink(fs, f);
 	fs->nr_readers--;
 	pthread_mutex_unlock(&fs->rd_lock);
-	vfs_file_close(f->rd);
-	f->rd = NULL;
+	vfs_file_close(k->rd);
+	k->rd = NULL;
+}
+
+/* The cursor standing at off if free, else a free one, else wait. */
+static struct fusefs_cursor *take_cursor(struct fusefs_file *f, uint64_t off)
+{
+	struct fusefs_cursor *got = NULL;
+
+	for (size_t i = 0; i < FUSEFS_CURSORS; i++) {
+		struct fusefs_cursor *k = &f->cur[i];
+		if (pthread_mutex_trylock(&k->lock))
+			continue;
+		if (k->rd && k->pos == off) {
+			if (got)
+				pthread_mutex_unlock(&got->lock);
+			return k;
+		}
+		if (!got)
+			got = k;
+		else
+			pthread_mutex_unlock(&k->lock);
+	}
+	if (!got) {
+		got = &f->cur[0];
+		pthread_mutex_lock(&got->lock);
+	}
+	return got;
 }
 
 long long fusefs_read(struct fusefs *fs, struct fusefs_file *f, char *buf,
 		      size_t size, uint64_t off)
 {
 	struct fusefs_ctx *c = ctx_get(fs);
+	struct fusefs_cursor *k;
 	long long n = 0;
 	int is_new = 0;
 
 	log_op(fs, "read", f->path);
 	if (!c)
 		return eio(fs, f->path);
-	pthread_mutex_lock(&f->lock);
-	if (!f->rd) {
-		if (vfs_file_open(c->vfs, &f->oid, &f->rd) < 0) {
-			f->rd = NULL;
+	k = take_cursor(f, off);
+	if (!k->rd) {
+		if (vfs_file_open(c->vfs, &f->oid, &k->rd) < 0) {
+			k->rd = NULL;
 			n = eio(fs, f->path);
 			goto out;
 		}
-		f->pos = 0;
+		k->pos = 0;
 		is_new = 1;
 	} else {
-		vfs_file_rebind(f->rd, c->vfs);
+		vfs_file_rebind(k->rd, c->vfs);
 	}
 	rd_touch(fs, f, is_new);
-	if (off != f->pos) {
-		if (vfs_file_seek(f->rd, off) < 0) {
-			rd_drop(fs, f);
+	if (off != k->pos) {
+		if (vfs_file_seek(k->rd, off) < 0) {
+			rd_drop(fs, f, k);
 			n = eio(fs, f->path);
 			goto out;
 		}
-		f->pos = off;
+		k->pos = off;
 	}
-	n = vfs_file_read(f->rd, buf, size);
+	n = vfs_file_read(k->rd, buf, size);
 	if (n < 0) {
-		rd_drop(fs, f);
+		rd_drop(fs, f, k);
 		n = eio(fs, f->path);
 		goto out;
 	}
-	f->pos += (uint64_t)n;
+	k->pos += (uint64_t)n;
 out:
-	pthread_mutex_unlock(&f->lock);
+	pthread_mutex_unlock(&k->lock);
 	ctx_put(fs, c);
 	return n;
 }
@@ -753,10 +809,13 @@ void fusefs_release(struct fusefs *fs, struct fusefs_file *f)
 {
 	if (!f)
 		return;
-	pthread_mutex_lock(&f->lock);
-	rd_drop(fs, f);
-	pthread_mutex_unlock(&f->lock);
-	pthread_mutex_destroy(&f->lock);
+	for (size_t i = 0; i < FUSEFS_CURSORS; i++) {
+		struct fusefs_cursor *k = &f->cur[i];
+		pthread_mutex_lock(&k->lock);
+		rd_drop(fs, f, k);
+		pthread_mutex_unlock(&k->lock);
+		pthread_mutex_destroy(&k->lock);
+	}
 	free(f->path);
 	free(f);
 }
@@ -800,8 +859,11 @@ void fusefs_free(struct fusefs *fs)
 	while (fs->lru_head)
 		pc_remove(fs, fs->lru_head);
 	free(fs->tab);
-	while (fs->rd_head)
-		rd_drop(fs, fs->rd_head);
+	while (fs->rd_head) {
+		struct fusefs_file *f = fs->rd_head;
+		for (size_t i = 0; i < FUSEFS_CURSORS; i++)
+			rd_drop(fs, f, &f->cur[i]);
+	}
 	for (size_t i = 0; i < fs->nr_ctx; i++) {
 		vfs_free(fs->all_ctx[i]->vfs);
 		free(fs->all_ctx[i]);

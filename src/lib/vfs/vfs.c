@@ -1157,6 +1157,7 @@ int vfs_item_size(struct vfs *v, const struct vfs_item *item, uint64_t *size)
 }
 
 struct vfs_file_level {
+	struct oid oid;      /* of tree, so that a seek can keep it */
 	struct buf tree;
 	struct tree_iter it;
 };
@@ -1203,6 +1204,7 @@ int vfs_file_open(struct vfs *v, const struct oid *oid, struct vfs_file **out)
 		f->blob_pending = 1;
 	} else if (type == OBJ_TREE) {
 		struct vfs_file_level *l = push_level(f);
+		l->oid = *oid;
 		l->tree = b;
 		tree_iter_init(&l->it, l->tree.data, l->tree.len);
 	} else {
@@ -1254,6 +1256,7 @@ long long vfs_file_next(struct vfs_file *f, const unsigned char **data)
 				return err_set(ERR_CORRUPT,
 					       "chunked file tree too deep at %s",
 					       oid_hex(&e.oid));
+			n->oid = e.oid;
 			ret = obj_read(f->v, &e.oid, &type, &n->tree);
 			if (ret < 0)
 				return ret;
@@ -1338,42 +1341,56 @@ int vfs_file_seek(struct vfs_file *f, uint64_t ofs)
 	enum obj_type type;
 	int ret;
 
-	for (size_t i = 0; i < f->depth; i++)
-		buf_release(&f->lv[i].tree);
-	f->depth = 0;
 	f->blob_pending = 0;
 	f->skip = 0;
 	f->cur = NULL;
 	f->cur_len = 0;
-	for (;;) {
+	for (size_t d = 0;; d++) {
 		struct vfs_file_level *l;
 		struct tree_entry e, take = { 0 };
 		struct tree_iter it;
 		uint64_t eofs = 0, take_ofs = 0;
 		size_t n = 0, k = 0;
 
-		buf_reset(&f->blob);
-		if (!(l = push_level(f)))
-			return err_set(ERR_CORRUPT,
-				       "chunked file tree too deep at %s",
-				       oid_hex(&cur));
-		ret = obj_read(f->v, &cur, &type, &l->tree);
-		if (ret < 0)
-			return ret;
-		if (type == OBJ_BLOB) {
-			/* the leaf: keep it as the pending piece */
-			struct buf t = l->tree;
-			f->depth--;
-			buf_release(&f->blob);
-			f->blob = t;
-			f->blob_pending = 1;
-			f->skip = ofs - base < t.len ? (size_t)(ofs - base)
-						     : t.len;
-			return 0;
+		/*
+		 * A tree this reader holds at this depth already (a nearby
+		 * seek, as readers interleaving on one file make them) is
+		 * kept; below the first that differs, all are dropped.
+		 */
+		if (d < f->depth && oid_eq(&f->lv[d].oid, &cur)) {
+			l = &f->lv[d];
+		} else {
+			while (f->depth > d)
+				buf_release(&f->lv[--f->depth].tree);
+			buf_reset(&f->blob);
+			if (!(l = push_level(f)))
+				return err_set(ERR_CORRUPT,
+					       "chunked file tree too deep at %s",
+					       oid_hex(&cur));
+			l->oid = cur;
+			ret = obj_read(f->v, &cur, &type, &l->tree);
+			if (ret < 0) {
+				buf_release(&l->tree);
+				f->depth--;
+				return ret;
+			}
+			if (type == OBJ_BLOB) {
+				/* the leaf: keep it as the pending piece */
+				struct buf t = l->tree;
+				f->depth--;
+				buf_release(&f->blob);
+				f->blob = t;
+				f->blob_pending = 1;
+				f->skip = ofs - base < t.len ?
+					(size_t)(ofs - base) : t.len;
+				return 0;
+			}
+			if (type != OBJ_TREE)
+				return err_set(ERR_CORRUPT,
+					       "%s is a %s, not file data",
+					       oid_hex(&cur),
+					       obj_type_name(type));
 		}
-		if (type != OBJ_TREE)
-			return err_set(ERR_CORRUPT, "%s is a %s, not file data",
-				       oid_hex(&cur), obj_type_name(type));
 		tree_iter_init(&it, l->tree.data, l->tree.len);
 		while ((ret = tree_iter_next(&it, &e)) > 0) {
 			if ((ret = entry_offset(&e, &cur, &eofs)) < 0)
@@ -1391,8 +1408,12 @@ int vfs_file_seek(struct vfs_file *f, uint64_t ofs)
 		for (size_t j = 0; j <= k && n; j++)
 			if ((ret = tree_iter_next(&l->it, &e)) < 0)
 				return ret;
-		if (!n)
-			return 0;   /* an empty tree: at the end */
+		if (!n) {
+			/* an empty tree: at the end */
+			while (f->depth > d + 1)
+				buf_release(&f->lv[--f->depth].tree);
+			return 0;
+		}
 		base += take_ofs;
 		if (base > ofs)     /* the first entry starts after 0 */
 			return err_set(ERR_CORRUPT,
