@@ -19,9 +19,11 @@
  * at once: each call borrows a worker context (its own odb and vfs,
  * since neither is thread-safe) from a pool that grows to the number
  * of concurrent calls; resolved paths live in one cache bounded in
- * bytes, and open files keep a seekable reader (vfs_file_seek) of
- * which at most max_readers are held at once, the least recently used
- * being dropped (and reopened on its next read).
+ * bytes, and each open file reads through up to two seekable readers
+ * (vfs_file_seek; two, so that the kernel's concurrent read-ahead
+ * requests decode in parallel), of which at most max_readers are held
+ * in all, those of the least recently used files being dropped (and
+ * reopened on their next read).
  */
 #ifndef CBUP_FUSEFS_H
 #define CBUP_FUSEFS_H
