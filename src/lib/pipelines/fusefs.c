@@ -909,7 +909,12 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->attr_timeout = 3600;
 	cfg->negative_timeout = 3600;
 	cfg->nullpath_ok = 0;   /* readdir finds its directory by path */
-	/* large reads: fewer round trips for sequential readers */
+	/*
+	 * No cap on a read's size (the kernel's read-ahead, 128 KiB, is
+	 * what sets it: raising that through sysfs measured slower), and
+	 * read-ahead requests in flight together, which the two cursors
+	 * of an open file serve in parallel.
+	 */
 	conn->max_read = 0;
 	if (conn->capable & FUSE_CAP_ASYNC_READ)
 		conn->want |= FUSE_CAP_ASYNC_READ;
