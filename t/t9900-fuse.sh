@@ -29,7 +29,6 @@ case "$CBUP_BUILD" in
 *) big_mb=${CBUP_TEST_FUSE_BIG_MB:-300} ;;
 esac
 
-MOUNTS=
 # start_fuse MNT CMD...: CMD (a fuse server, in the foreground) on MNT in
 # the background; its pid goes to MNT.pid, its exit status to MNT.rc
 # when it ends, its stderr to MNT.err.  Waits (10 s at most) for the
@@ -37,7 +36,6 @@ MOUNTS=
 start_fuse() {
 	m=$1; shift
 	mkdir -p "$m" && rm -f "$m.rc" "$m.pid" &&
-	MOUNTS="$MOUNTS $TRASH/$m" &&
 	( sh -c 'echo $$ >"$0.pid" && exec "$@"' "$m" "$@" "$m" \
 		</dev/null >"$m.out" 2>"$m.err"
 	  echo $? >"$m.rc" ) >/dev/null 2>&1 &
@@ -66,10 +64,12 @@ stop_fuse() {
 	fusermount -u "$1" && wait_end "$1"
 }
 
+# Every mount below the trash directory, from the kernel's list: a case
+# runs in a subshell, so what start_fuse notes there is lost, and a
+# dead server's mount fails stat (ENOTCONN) for mountpoint(1).
 cleanup_mounts() {
-	# (not only what mountpoint(1) sees: a dead server's mount fails
-	# stat with ENOTCONN)
-	for m in $MOUNTS; do
+	for m in $(awk -v t="$TRASH/" 'index($2, t) == 1 { print $2 }' \
+			/proc/self/mounts); do
 		fusermount -uz "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
 	done
 }
@@ -331,8 +331,8 @@ test_expect_success 'a damaged chunk: EIO for its file, the rest reads on' '
 	grep "Input/output error" err &&
 	grep "victim" dmnt.err &&
 	cmp dmnt/d/latest/fine dsrc/fine &&
-	dd if=dmnt/d/latest/victim bs=1000 count=1 status=none >head &&
-	head -c 1000 dsrc/victim | cmp - head &&
+	test_must_fail cat dmnt/d/latest/victim >/dev/null 2>err &&
+	grep "Input/output error" err &&
 	mountpoint -q dmnt &&
 	test ! -s dmnt.rc &&
 	stop_fuse dmnt
