@@ -229,35 +229,6 @@ void cli_init(void)
 
 /* ---- usage ------------------------------------------------------- */
 
-/* bup 0.33.7's main.py usage(): the "common" commands and synopses. */
-static const char *const common_cmds[][2] = {
-	{ "fsck", "Check backup sets for damage and add redundancy information" },
-	{ "ftp", "Browse backup sets using an ftp-like client" },
-	{ "fuse", "Mount your backup sets as a filesystem" },
-	{ "help", "Print detailed help for the given command" },
-	{ "index", "Create or display the index of files to back up" },
-	{ "on", "Backup a remote machine to the local one" },
-	{ "restore", "Extract files from a backup set" },
-	{ "save", "Save files into a backup set (note: run \"bup index\" first)" },
-	{ "tag", "Tag commits for easier access" },
-	{ "web", "Launch a web server to examine backup sets" },
-};
-
-/*
- * The other commands an installed bup 0.33.7 lists (its cmd modules
- * plus the bup-import-* scripts), sorted.  cbup prints bup's list, not
- * its own, so that it stays a drop-in replacement for scripts and for
- * the help contract test.
- */
-static const char *const other_cmds[] = {
-	"bloom", "cat-file", "daemon", "damage", "drecurse", "features",
-	"gc", "get", "import-duplicity", "import-rdiff-backup",
-	"import-rsnapshot", "init", "join", "list-idx", "ls", "margin",
-	"memtest", "meta", "midx", "mux", "on--server", "prune-older",
-	"random", "rm", "server", "split", "tick", "validate-object-links",
-	"validate-ref-links", "version", "xstat",
-};
-
 /* bup's helpers.columnate(). */
 static void columnate(struct buf *out, const char *const *l, size_t n,
 		      const char *prefix)
@@ -289,18 +260,43 @@ static void columnate(struct buf *out, const char *const *l, size_t n,
 	}
 }
 
+static int by_name(const void *a, const void *b)
+{
+	const struct cli_cmd *const *x = a, *const *y = b;
+
+	return strcmp((*x)->name, (*y)->name);
+}
+
+/*
+ * bup 0.33.7's main.py usage(), from the command table: the commands
+ * with a summary as bup's "common" ones, the others in columns, each
+ * list sorted.  So it lists exactly the commands this binary has; with
+ * all of bup's built, the text is bup's.
+ */
 void main_usage(const char *msg)
 {
 	struct buf b = BUF_INIT;
+	const struct cli_cmd *cmds, **sorted;
+	const char **other;
+	size_t n, nr_other = 0;
 
 	buf_addstr(&b, "Usage: bup [-?|--help] [-d BUP_DIR] [--debug] "
 		   "[--profile] <command> [options...]\n\n");
 	buf_addstr(&b, "Common commands:\n");
-	for (size_t i = 0; i < ARRAY_SIZE(common_cmds); i++)
-		buf_addf(&b, "    %-10s %s\n", common_cmds[i][0],
-			 common_cmds[i][1]);
+	cmds = cli_commands(&n);
+	sorted = xcalloc(n, sizeof(*sorted));
+	other = xcalloc(n, sizeof(*other));
+	for (size_t i = 0; i < n; i++)
+		sorted[i] = &cmds[i];
+	qsort(sorted, n, sizeof(*sorted), by_name);
+	for (size_t i = 0; i < n; i++)
+		if (sorted[i]->summary)
+			buf_addf(&b, "    %-10s %s\n", sorted[i]->name,
+				 sorted[i]->summary);
+		else
+			other[nr_other++] = sorted[i]->name;
 	buf_addstr(&b, "\nOther available commands:\n");
-	columnate(&b, other_cmds, ARRAY_SIZE(other_cmds), "    ");
+	columnate(&b, other, nr_other, "    ");
 	buf_addstr(&b, "\nSee 'bup help COMMAND' for more information on "
 		   "a specific command.\n");
 	if (msg && *msg)
@@ -308,6 +304,8 @@ void main_usage(const char *msg)
 	fflush(stdout);
 	write_full(2, b.data, b.len);
 	buf_release(&b);
+	free(sorted);
+	free(other);
 	exit(99);
 }
 

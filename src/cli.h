@@ -21,10 +21,13 @@ struct oid;
 struct cli_cmd {
 	const char *name;
 	int (*fn)(int argc, const char **argv);
+	const char *summary;    /* bup's "common" commands only, else NULL */
 };
 
 /* The command named `name` in the table, or NULL (main.c). */
 const struct cli_cmd *cli_find_cmd(const char *name);
+/* The whole table, *n entries (main.c). */
+const struct cli_cmd *cli_commands(size_t *n);
 
 /* Global state set by main.c from -d, --debug, argv[0]. */
 extern const char *cli_argv0;     /* "bup" or "cbup" as invoked */

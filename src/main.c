@@ -22,7 +22,7 @@
 #undef CMD
 
 static const struct cli_cmd commands[] = {
-#define CMD(name, ident, summary) { name, cmd_##ident },
+#define CMD(name, ident, summary) { name, cmd_##ident, summary },
 #include "cmd/cmds.h"
 #undef CMD
 };
@@ -31,6 +31,12 @@ const char *cli_argv0 = "bup";
 int cli_debug;
 int cli_full_argc;
 const char **cli_full_argv;
+
+const struct cli_cmd *cli_commands(size_t *n)
+{
+	*n = ARRAY_SIZE(commands);
+	return commands;
+}
 
 const struct cli_cmd *cli_find_cmd(const char *name)
 {

@@ -60,6 +60,25 @@ test_expect_success BUP 'unknown command and help without a command: exit 99' '
 	test_cmp b.err c.err
 '
 
+# The usage lists exactly the commands of the table: every name it
+# prints runs (no "unknown command" exit 99), and every command of the
+# table is printed.
+test_expect_success 'the usage lists exactly the commands that exist' '
+	BUP_TTY_WIDTH=70 test_expect_code 99 "$CBUP" help 2>c.err &&
+	awk "/^Common commands:/ { part = 1; next }
+	     /^Other available commands:/ { part = 2; next }
+	     /^See / { part = 0 }
+	     part == 1 && NF { print \$1 }
+	     part == 2 { for (i = 1; i <= NF; i++) print \$i }" c.err |
+		sort >listed &&
+	printf "%s\n" $CMDS | sort >table &&
+	test_cmp table listed &&
+	while read -r c; do
+		"$CBUP" "$c" --usage >/dev/null 2>&1; rc=$? &&
+		test $rc != 99 || { echo "$c: exit 99"; return 1; }
+	done <listed
+'
+
 test_expect_success BUP 'help with two commands: usage error as bup' '
 	compare_help help a b &&
 	test_expect_code 97 "$CBUP" help a b 2>/dev/null
