@@ -939,7 +939,7 @@ struct file_reader {
 	struct vfs_file *f;
 	const unsigned char *piece;
 	size_t piece_len;
-	uint64_t skip, left;
+	uint64_t left;
 	struct web_server *s;
 };
 
@@ -974,14 +974,6 @@ static ssize_t file_read(void *cls, uint64_t pos, char *out, size_t max)
 			if (!got)
 				break;
 			fr->piece_len = (size_t)got;
-		}
-		if (fr->skip) {
-			n = fr->skip < fr->piece_len ? (size_t)fr->skip :
-				fr->piece_len;
-			fr->skip -= n;
-			fr->piece += n;
-			fr->piece_len -= n;
-			continue;
 		}
 		n = fr->piece_len;
 		if (n > max - done)
@@ -1097,7 +1089,17 @@ static enum MHD_Result serve_file(struct web_server *s,
 		return reply(s, c, 416, r);
 	}
 	if (range > 0) {
-		fr->skip = first;
+		/*
+		 * Go down the chunk tree to the range's first byte
+		 * (vfs_file_seek) rather than read what lies before it.
+		 */
+		if (first && ((got = vfs_file_seek(fr->f, first)) < 0 ||
+			      (got = vfs_file_next(fr->f, &fr->piece)) < 0)) {
+			file_reader_free(fr);
+			return server_error(s, c, path, err_last());
+		}
+		if (first)
+			fr->piece_len = (size_t)got;
 		fr->left = last - first + 1;
 		status = 206;
 	} else {
