@@ -184,17 +184,6 @@ fail:
 	return 1;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int cmd_poke(int argc, char **argv)
 {
 	unsigned char bytes[256];
@@ -211,7 +200,7 @@ static int cmd_poke(int argc, char **argv)
 	}
 	n = len / 2;
 	for (size_t i = 0; i < n; i++) {
-		int hi = hexval(argv[3][2 * i]), lo = hexval(argv[3][2 * i + 1]);
+		int hi = util_hexval(argv[3][2 * i]), lo = util_hexval(argv[3][2 * i + 1]);
 		if (hi < 0 || lo < 0) {
 			fprintf(stderr, "test-tool: bad hex '%s'\n", argv[3]);
 			return 2;

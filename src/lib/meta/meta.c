@@ -494,16 +494,11 @@ static void warnf(meta_warn_fn warn, void *ctx, const char *fmt, ...)
 	PRINTF(3, 4);
 static void warnf(meta_warn_fn warn, void *ctx, const char *fmt, ...)
 {
-	struct buf b = BUF_INIT;
 	va_list ap;
 
-	if (!warn)
-		return;
 	va_start(ap, fmt);
-	buf_vaddf(&b, fmt, ap);
+	buf_vsendf(warn, ctx, fmt, ap);
 	va_end(ap);
-	warn(ctx, b.data);
-	buf_release(&b);
 }
 
 /* warn(prefix + str(OSError(errno, path))). */

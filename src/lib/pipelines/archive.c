@@ -122,30 +122,20 @@ struct save {
 
 static void PRINTF(2, 3) save_log(struct save *s, const char *fmt, ...)
 {
-	struct buf b = BUF_INIT;
 	va_list ap;
 
-	if (!s->o->log)
-		return;
 	va_start(ap, fmt);
-	buf_vaddf(&b, fmt, ap);
+	buf_vsendf(s->o->log, s->o->ctx, fmt, ap);
 	va_end(ap);
-	s->o->log(s->o->ctx, b.data);
-	buf_release(&b);
 }
 
 static void PRINTF(2, 3) save_error(struct save *s, const char *fmt, ...)
 {
-	struct buf b = BUF_INIT;
 	va_list ap;
 
-	if (!s->o->error)
-		return;
 	va_start(ap, fmt);
-	buf_vaddf(&b, fmt, ap);
+	buf_vsendf(s->o->error, s->o->ctx, fmt, ap);
 	va_end(ap);
-	s->o->error(s->o->ctx, b.data);
-	buf_release(&b);
 }
 
 /* bup's add_error() of an OSError: prefix, then errno and path. */

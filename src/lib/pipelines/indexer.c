@@ -30,16 +30,11 @@
 static void PRINTF(2, 3) ix_log(const struct indexer_opts *o,
 				const char *fmt, ...)
 {
-	struct buf b = BUF_INIT;
 	va_list ap;
 
-	if (!o->log)
-		return;
 	va_start(ap, fmt);
-	buf_vaddf(&b, fmt, ap);
+	buf_vsendf(o->log, o->ctx, fmt, ap);
 	va_end(ap);
-	o->log(o->ctx, b.data);
-	buf_release(&b);
 }
 
 static void PRINTF(3, 4) ix_progress(const struct indexer_opts *o, int done,

@@ -70,15 +70,11 @@ struct restore_ctx {
 /* bup's add_error(): through the caller's callback */
 static PRINTF(2, 3) void report(struct restore_ctx *c, const char *fmt, ...)
 {
-	struct buf b = BUF_INIT;
 	va_list ap;
 
 	va_start(ap, fmt);
-	buf_vaddf(&b, fmt, ap);
+	buf_vsendf(c->o->error, c->o->data, fmt, ap);
 	va_end(ap);
-	if (c->o->error)
-		c->o->error(c->o->data, b.data);
-	buf_release(&b);
 }
 
 static void output(struct restore_ctx *c, const char *line)

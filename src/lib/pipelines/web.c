@@ -35,17 +35,6 @@
 
 /* --- pure parts ------------------------------------------------------ */
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int web_unquote(struct buf *out, const char *s, size_t len, int plus)
 {
 	int nul = 0;
@@ -53,9 +42,9 @@ int web_unquote(struct buf *out, const char *s, size_t len, int plus)
 	for (size_t i = 0; i < len; i++) {
 		int c = (unsigned char)s[i];
 
-		if (c == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 &&
-		    hexval(s[i + 2]) >= 0) {
-			c = hexval(s[i + 1]) << 4 | hexval(s[i + 2]);
+		if (c == '%' && i + 2 < len && util_hexval(s[i + 1]) >= 0 &&
+		    util_hexval(s[i + 2]) >= 0) {
+			c = util_hexval(s[i + 1]) << 4 | util_hexval(s[i + 2]);
 			i += 2;
 		} else if (c == '+' && plus) {
 			c = ' ';

@@ -75,16 +75,11 @@ struct server {
 static void say(struct server *s, const char *fmt, ...) PRINTF(2, 3);
 static void say(struct server *s, const char *fmt, ...)
 {
-	struct buf b = BUF_INIT;
 	va_list ap;
 
-	if (!s->o->log)
-		return;
 	va_start(ap, fmt);
-	buf_vaddf(&b, fmt, ap);
+	buf_vsendf(s->o->log, s->o->ctx, fmt, ap);
 	va_end(ap);
-	s->o->log(s->o->ctx, b.data);
-	buf_release(&b);
 }
 
 /* bup's debug1(): only with BUP_DEBUG set */

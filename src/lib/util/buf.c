@@ -153,3 +153,25 @@ int buf_read_file(struct buf *b, const char *path)
 	errno = saved;
 	return ret;
 }
+
+void buf_vsendf(void (*fn)(void *ctx, const char *text), void *ctx,
+		const char *fmt, va_list ap)
+{
+	struct buf b = BUF_INIT;
+
+	if (!fn)
+		return;
+	buf_vaddf(&b, fmt, ap);
+	fn(ctx, b.data);
+	buf_release(&b);
+}
+
+void buf_sendf(void (*fn)(void *ctx, const char *text), void *ctx,
+	       const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vsendf(fn, ctx, fmt, ap);
+	va_end(ap);
+}

@@ -40,6 +40,15 @@ void buf_addstr(struct buf *b, const char *s);
 void buf_addch(struct buf *b, int c);
 void buf_addf(struct buf *b, const char *fmt, ...) PRINTF(2, 3);
 void buf_vaddf(struct buf *b, const char *fmt, va_list ap);
+/*
+ * Format into a buffer of its own and hand the text to fn(ctx, text);
+ * nothing when fn is NULL.  How a module passes a message to its
+ * caller's callback.
+ */
+void buf_sendf(void (*fn)(void *ctx, const char *text), void *ctx,
+	       const char *fmt, ...) PRINTF(3, 4);
+void buf_vsendf(void (*fn)(void *ctx, const char *text), void *ctx,
+		const char *fmt, va_list ap);
 /* Remove `len` bytes starting at `pos`. */
 void buf_remove(struct buf *b, size_t pos, size_t len);
 

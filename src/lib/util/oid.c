@@ -44,22 +44,11 @@ const char *oid_hex(const struct oid *oid)
 	return oid_to_hex(oid, bufs[which++ & 3]);
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int oid_from_hex(struct oid *oid, const char *hex)
 {
 	for (int i = 0; i < OID_RAWSZ; i++) {
-		int hi = hexval((unsigned char)hex[2 * i]);
-		int lo = hi < 0 ? -1 : hexval((unsigned char)hex[2 * i + 1]);
+		int hi = util_hexval((unsigned char)hex[2 * i]);
+		int lo = hi < 0 ? -1 : util_hexval((unsigned char)hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		oid->hash[i] = (unsigned char)(hi << 4 | lo);
@@ -70,7 +59,7 @@ int oid_from_hex(struct oid *oid, const char *hex)
 int oid_is_hex(const char *s)
 {
 	for (int i = 0; i < OID_HEXSZ; i++)
-		if (hexval((unsigned char)s[i]) < 0)
+		if (util_hexval((unsigned char)s[i]) < 0)
 			return 0;
 	return s[OID_HEXSZ] == '\0';
 }

@@ -132,6 +132,18 @@ static inline void put_be64(void *p, uint64_t v)
 	put_be32((unsigned char *)p + 4, (uint32_t)v);
 }
 
+/* The value of a hexadecimal digit (either case), or -1. */
+static inline int util_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* Monotonic time in seconds, for progress and benchmarks. */
 double util_now(void);
 

@@ -303,14 +303,11 @@ int lsfmt_try_resolve(struct vfs *v, const char *path,
 static void log_line(struct ls_ctx *c, const char *fmt, ...) PRINTF(2, 3);
 static void log_line(struct ls_ctx *c, const char *fmt, ...)
 {
-	struct buf b = BUF_INIT;
 	va_list ap;
 
 	va_start(ap, fmt);
-	buf_vaddf(&b, fmt, ap);
+	buf_vsendf(c->out->log, c->out->ctx, fmt, ap);
 	va_end(ap);
-	c->out->log(c->out->ctx, b.data);
-	buf_release(&b);
 }
 
 /* 0, 1 after an error, 2 for a missing path. */
