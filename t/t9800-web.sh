@@ -142,11 +142,11 @@ test_expect_success 'Range: first bytes, middle, suffix, open end, 416' '
 	cmp want got &&
 	curl -sS -r 700000- -D h -o /dev/null "$C$F" &&
 	grep -q "^HTTP/1.1 416" h && grep -q "Content-Range: bytes \*/700000" h &&
-	for r in 1-1 8191-8192 65535-131072 123457-654321 699999-699999; do
-		curl -sS -r $r "$C$F" >got &&
-		python3 -c "import sys
-a, b = map(int, sys.argv[1].split(\"-\"))
-sys.stdout.buffer.write(open(\"big\", \"rb\").read()[a:b + 1])" $r >want &&
+	for r in "1 1" "8191 8192" "65535 131072" "123457 654321" \
+		 "699999 699999"; do
+		set -- $r &&
+		curl -sS -r "$1-$2" "$C$F" >got &&
+		tail -c +$(($1 + 1)) big | head -c $(($2 - $1 + 1)) >want &&
 		cmp want got || return 1
 	done &&
 	curl -sS -r 2-5 "$C/src/latest/a.txt" >got &&
