@@ -22,14 +22,26 @@ void unit_register(struct unit_test *t)
 	tail = &t->next;
 }
 
+/*
+ * A failed check, as a TAP comment on stdout and again on stderr: prove
+ * shows a script's stderr without -v, so a failure in a CI log says
+ * which check failed, not only the test's number.
+ */
 void unit_fail(const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
-	printf("# %s:%d: ", file, line);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
+
+	fflush(stdout);
+	for (int i = 0; i < 2; i++) {
+		FILE *f = i ? stderr : stdout;
+
+		fprintf(f, "# %s:%d: ", file, line);
+		va_start(ap, fmt);
+		vfprintf(f, fmt, ap);
+		va_end(ap);
+		fprintf(f, "\n");
+		fflush(f);
+	}
 	current_failed = 1;
 }
 
