@@ -215,8 +215,13 @@ UNIT_TEST(archive, save_and_read_back)
 	free(args);
 	buf_addch(&a, '\n');
 	CHECK_STR(a.data, b.data);
+	/*
+	 * A .bupm is hashsplit as a file is: the timestamps it records
+	 * put a split point in a small one now and then (a tree then).
+	 */
 	args = xstrfmt("cat-file -t %s:d/.bupm", oid_hex(&res.tree));
-	CHECK(git(&a, &f, args) == 0 && !strcmp(a.data, "blob"));
+	CHECK(git(&a, &f, args) == 0 &&
+	      (!strcmp(a.data, "blob") || !strcmp(a.data, "tree")));
 	free(args);
 	args = xstrfmt("cat-file blob %s:l", oid_hex(&res.tree));
 	CHECK(git(&a, &f, args) == 0 && !strcmp(a.data, "a"));
@@ -279,8 +284,9 @@ UNIT_TEST(archive, graft_and_verbose)
 	f.o.verbose = 2;
 	f.o.commit = 0;
 	CHECK(fx_save(&f, &res) == 0);
-	args = xstrfmt("ls-tree -r --name-only %s | grep -v '^x/y/big.bup/'",
-		       oid_hex(&res.tree));
+	/* (a .bupm split into chunks, as a file is, counts once) */
+	args = xstrfmt("ls-tree -r --name-only %s | grep -v '^x/y/big.bup/' | "
+		       "sed 's,\\.bupm/.*,.bupm,' | uniq", oid_hex(&res.tree));
 	CHECK(git(&a, &f, args) == 0);
 	free(args);
 	/* the made-up x and y have .bupm files too */
