@@ -439,6 +439,20 @@ static int emit_file_chunk(void *ctx, const unsigned char *data, size_t len,
  * file of these bytes would give, and (as bup's global progress
  * callback does) each blob counts in the progress line.
  */
+/* The chunker, kept from file to file, ready for the next one into fs. */
+static void start_split(struct save *s, struct file_split *fs)
+{
+	fantree_init(&fs->tree, s->sink);
+	if (s->h_ready) {
+		hsplit_reset(&s->h, emit_file_chunk, fs);
+		return;
+	}
+	hsplit_init(&s->h, SAVE_FANBITS, emit_file_chunk, fs);
+	/* Large reads are scanned on two threads (hashsplit.c). */
+	hsplit_set_threads(&s->h, s->o->threads);
+	s->h_ready = 1;
+}
+
 static int split_mem(struct save *s, const void *data, size_t len,
 		     struct oid *oid, unsigned *mode)
 {
@@ -446,15 +460,7 @@ static int split_mem(struct save *s, const void *data, size_t len,
 	const unsigned char *p = data;
 	int ret = 0;
 
-	fantree_init(&fs.tree, s->sink);
-	if (s->h_ready)
-		hsplit_reset(&s->h, emit_file_chunk, &fs);
-	else {
-		hsplit_init(&s->h, SAVE_FANBITS, emit_file_chunk, &fs);
-		/* Large reads are scanned on two threads (hashsplit.c). */
-		hsplit_set_threads(&s->h, s->o->threads);
-	}
-	s->h_ready = 1;
+	start_split(s, &fs);
 	while (len && !ret) {
 		size_t n = MIN(len, (size_t)HSPLIT_READ_SIZE);
 		ret = hsplit_feed(&s->h, p, n);
@@ -488,15 +494,7 @@ static int split_file(struct save *s, const char *path, int fd,
 		e = errno;
 		goto report_named;
 	}
-	fantree_init(&fs.tree, s->sink);
-	if (s->h_ready)
-		hsplit_reset(&s->h, emit_file_chunk, &fs);
-	else {
-		hsplit_init(&s->h, SAVE_FANBITS, emit_file_chunk, &fs);
-		/* Large reads are scanned on two threads (hashsplit.c). */
-		hsplit_set_threads(&s->h, s->o->threads);
-	}
-	s->h_ready = 1;
+	start_split(s, &fs);
 	*size = 0;
 	for (;;) {
 		unsigned char *p = hsplit_buffer(&s->h, HSPLIT_READ_SIZE);
