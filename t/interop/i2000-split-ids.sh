@@ -122,6 +122,34 @@ test_expect_success BUP 'cbup.compressor = zlib: the same files as bup after spl
 	done
 '
 
+# The setting read as git reads its configuration: from the user's
+# ~/.gitconfig (git config --global), so repositories made afterwards by a
+# plain `cbup init`, as bup's test-comparative-split-join makes them, get
+# bup's packs; and a repository's own setting still overrides it.
+test_expect_success BUP 'cbup.compressor = zlib in ~/.gitconfig: bup'"'"'s packs from a plain init' '
+	mkdir h2 && rm -rf gb gc gd &&
+	(HOME=$TRASH/h2 && export HOME &&
+	 git config --global cbup.compressor zlib &&
+	 BUP_DIR=$TRASH/gb bup init >/dev/null 2>&1 &&
+	 BUP_DIR=$TRASH/gc cbup init >/dev/null 2>&1 &&
+	 BUP_DIR=$TRASH/gd cbup init >/dev/null 2>&1 &&
+	 git --git-dir=gd config cbup.compressor libdeflate &&
+	 BUP_DIR=$TRASH/gb bup split -t in/text >b.t 2>/dev/null &&
+	 BUP_DIR=$TRASH/gc cbup split -t in/text >c.t &&
+	 BUP_DIR=$TRASH/gd cbup split -t in/text >d.t) &&
+	test_cmp b.t c.t && test_cmp b.t d.t &&
+	(cd gb/objects/pack && ls pack-*.pack pack-*.idx) >lb &&
+	(cd gc/objects/pack && ls pack-*.pack pack-*.idx) >lc &&
+	test_cmp lb lc &&
+	while read -r f; do
+		cmp gb/objects/pack/$f gc/objects/pack/$f || return 1
+	done <lb &&
+	(cd gd/objects/pack && ls pack-*.pack) >ld &&
+	test "$(wc -l <ld)" = 1 &&
+	test_must_fail cmp -s gb/objects/pack/$(sed -n "/pack$/p" lb) \
+		gd/objects/pack/$(cat ld)
+'
+
 test_expect_success BUP 'a 100 MB input (once)' '
 	lcg 20 104857601 >big &&
 	BUP_DIR=$A cbup split -t big >c.t &&
