@@ -46,11 +46,14 @@ wait_for_file() {
 }
 
 # in_bg ERRFILE CMD...: CMD in the background, stderr to ERRFILE, pid in
-# $bgpid
+# $bgpid.  ERRFILE is emptied before the command starts: truncated by the
+# background job's own redirection, a file of the same name from an
+# earlier case could still hold the line a wait_for_file is looking for.
 in_bg() {
 	f=$1
 	shift
-	"$@" 2>"$f" &
+	: >"$f" || return 1
+	"$@" 2>>"$f" &
 	bgpid=$!
 }
 
