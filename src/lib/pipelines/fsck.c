@@ -651,6 +651,7 @@ struct fsck_pool {
 	const struct fsck_opts *o;
 	struct fsck_result *res;
 	size_t nr, next;
+	size_t *order;          /* the packs, largest first */
 	unsigned char *done;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -664,7 +665,7 @@ static void *fsck_worker(void *arg)
 		size_t i;
 
 		pthread_mutex_lock(&pl->lock);
-		i = pl->next < pl->nr ? pl->next++ : pl->nr;
+		i = pl->next < pl->nr ? pl->order[pl->next++] : pl->nr;
 		pthread_mutex_unlock(&pl->lock);
 		if (i == pl->nr)
 			return NULL;
@@ -674,6 +675,47 @@ static void *fsck_worker(void *arg)
 		pthread_cond_broadcast(&pl->cond);
 		pthread_mutex_unlock(&pl->lock);
 	}
+}
+
+struct fsck_sized {
+	uint64_t size;
+	size_t i;
+};
+
+static int fsck_sized_cmp(const void *a, const void *b)
+{
+	const struct fsck_sized *x = a, *y = b;
+
+	if (x->size != y->size)
+		return x->size < y->size ? 1 : -1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/*
+ * The order in which the workers take the packs: largest first.  A pack
+ * is one serial SHA-1 stream, so a large one taken last keeps one core
+ * busy while the others idle; largest-first keeps the cores' shares
+ * within one small pack of each other.  Results are still reported in
+ * the order given.
+ */
+static size_t *fsck_schedule(const struct fsck_result *res, size_t nr)
+{
+	struct fsck_sized *s = xcalloc(nr, sizeof(*s));
+	size_t *order = xcalloc(nr, sizeof(*order));
+
+	for (size_t i = 0; i < nr; i++) {
+		char *path = xstrfmt("%s.pack", res[i].stem);
+		struct stat st;
+
+		s[i].i = i;
+		s[i].size = stat(path, &st) ? 0 : (uint64_t)st.st_size;
+		free(path);
+	}
+	qsort(s, nr, sizeof(*s), fsck_sized_cmp);
+	for (size_t i = 0; i < nr; i++)
+		order[i] = s[i].i;
+	free(s);
+	return order;
 }
 
 static int fsck_has_duplicates(const struct fsck_result *res, size_t nr)
@@ -712,6 +754,7 @@ void fsck_run(const struct fsck_opts *o, struct fsck_result *res,
 	pl.res = res;
 	pl.nr = nr;
 	pl.done = xcalloc(nr, 1);
+	pl.order = fsck_schedule(res, nr);
 	pthread_mutex_init(&pl.lock, NULL);
 	pthread_cond_init(&pl.cond, NULL);
 	tids = xcalloc(nt, sizeof(*tids));
@@ -732,5 +775,6 @@ void fsck_run(const struct fsck_opts *o, struct fsck_result *res,
 	pthread_mutex_destroy(&pl.lock);
 	pthread_cond_destroy(&pl.cond);
 	free(pl.done);
+	free(pl.order);
 	free(tids);
 }
