@@ -28,6 +28,8 @@
 #include "store/odb.h"
 #include "store/pack.h"
 #include "remote/proto.h"
+#include "util/oidset.h"
+#include "util/strv.h"
 #include "util/util.h"
 #include "vfs/vfs.h"
 #include "util/zlib.h"
@@ -35,6 +37,10 @@
 
 /* cat-batch objects and join pieces: what one reply may allocate. */
 #define MAX_OBJECT (1U << 30)
+
+/* What a reply cut short is reported as (bup's wording, by request). */
+#define EXITED "server exited unexpectedly"
+#define EOF_LINE "Hit EOF while reading line"
 
 /* ---- parse_remote --------------------------------------------------- */
 
@@ -331,6 +337,18 @@ static int broke(struct client *c, int ret)
 	return ret;
 }
 
+/*
+ * One line of a reply: 1 with the line, or a negative code; the
+ * stream's end is ERR_IO with eof_msg (bup's wording differs by
+ * request).  A reply that lists lines ends them with an empty one.
+ */
+static int reply_line(struct client *c, struct buf *line, const char *eof_msg)
+{
+	int ret = proto_read_line(&c->conn, line, PROTO_MAX_LINE);
+
+	return ret ? ret : err_set(ERR_IO, "%s", eof_msg);
+}
+
 static int get_commands(struct client *c)
 {
 	struct buf line = BUF_INIT;
@@ -342,29 +360,20 @@ static int get_commands(struct client *c)
 	if (ret <= 0 || strcmp(line.data, "Commands:")) {
 		if (ret >= 0)
 			ret = err_set(ERR_IO, ret ? "unexpected help header "
-				      "'%.100s'" : "server exited "
-				      "unexpectedly%.0s", line.data);
+				      "'%.100s'" : EXITED "%.0s", line.data);
 		goto out;
 	}
-	for (;;) {
-		ret = proto_read_line(&c->conn, &line, PROTO_MAX_LINE);
-		if (!ret)
-			ret = err_set(ERR_IO, "server exited unexpectedly");
-		if (ret < 0)
-			goto out;
-		if (!line.len)
-			break;
+	while ((ret = reply_line(c, &line, EXITED)) > 0 && line.len) {
 		if (strncmp(line.data, "    ", 4) || line.len == 4 ||
 		    c->nr_commands > 1000) {
 			ret = err_set(ERR_CORRUPT, "unexpected help line "
 				      "'%.100s'", line.data);
 			goto out;
 		}
-		c->commands = xrealloc(c->commands, (c->nr_commands + 1) *
-				       sizeof(*c->commands));
-		c->commands[c->nr_commands++] = xstrdup(line.data + 4);
+		strv_push(&c->commands, &c->nr_commands, line.data + 4);
 	}
-	ret = proto_check_ok(&c->conn);
+	if (ret >= 0)
+		ret = proto_check_ok(&c->conn);
 out:
 	buf_release(&line);
 	return ret;
@@ -384,12 +393,6 @@ static int refresh_cache(struct client *c)
 	if (c->cache)
 		return odb_refresh(c->cache);
 	return odb_open_idxdir(&c->cache, c->cachedir);
-}
-
-static int has_idx_suffix(const char *s)
-{
-	size_t n = strlen(s);
-	return n > 4 && !strcmp(s + n - 4, ".idx");
 }
 
 static void progressf(struct client *c, int rate_limited, const char *fmt,
@@ -494,24 +497,15 @@ static int sync_indexes(struct client *c)
 	if (!(d = opendir(c->cachedir)))
 		return err_errno("cannot open '%s'", c->cachedir);
 	while ((de = readdir(d)))
-		if (de->d_name[0] != '.' && has_idx_suffix(de->d_name)) {
-			extra = xrealloc(extra, (nr_extra + 1) * sizeof(*extra));
-			extra[nr_extra++] = xstrdup(de->d_name);
-		}
+		if (de->d_name[0] != '.' && str_ends_with(de->d_name, ".idx"))
+			strv_push(&extra, &nr_extra, de->d_name);
 	closedir(d);
 	if ((ret = proto_write(&c->conn, "list-indexes\n", 13)) < 0)
 		goto out;
-	for (;;) {
+	while ((ret = reply_line(c, &line, EXITED)) > 0 && line.len) {
 		char *sp;
 		int load = 0;
 
-		ret = proto_read_line(&c->conn, &line, PROTO_MAX_LINE);
-		if (!ret)
-			ret = err_set(ERR_IO, "server exited unexpectedly");
-		if (ret < 0)
-			goto out;
-		if (!line.len)
-			break;
 		if ((sp = strchr(line.data, ' '))) {
 			load = !strcmp(sp, " load");
 			*sp = '\0';
@@ -530,14 +524,11 @@ static int sync_indexes(struct client *c)
 					extra[i] = NULL;
 					known = 1;
 				}
-			if (load && !known) {
-				needed = xrealloc(needed, (nr_needed + 1) *
-						  sizeof(*needed));
-				needed[nr_needed++] = xstrdup(line.data);
-			}
+			if (load && !known)
+				strv_push(&needed, &nr_needed, line.data);
 		}
 	}
-	if ((ret = proto_check_ok(&c->conn)) < 0)
+	if (ret < 0 || (ret = proto_check_ok(&c->conn)) < 0)
 		goto out;
 	for (size_t i = 0; i < nr_extra; i++)
 		if (extra[i]) {
@@ -550,21 +541,15 @@ static int sync_indexes(struct client *c)
 	if (ret >= 0)
 		ret = refresh_cache(c);
 out:
-	for (size_t i = 0; i < nr_extra; i++)
-		free(extra[i]);
-	free(extra);
-	for (size_t i = 0; i < nr_needed; i++)
-		free(needed[i]);
-	free(needed);
+	strv_free(extra, nr_extra);
+	strv_free(needed, nr_needed);
 	buf_release(&line);
 	return broke(c, ret);
 }
 
 static void client_free(struct client *c)
 {
-	for (size_t i = 0; i < c->nr_commands; i++)
-		free(c->commands[i]);
-	free(c->commands);
+	strv_free(c->commands, c->nr_commands);
 	odb_free(c->cache);
 	proto_conn_release(&c->conn);
 	free(c->protocol);
@@ -722,12 +707,8 @@ int client_read_ref(struct client *c, const char *refname, struct oid *out)
 		return ret;
 	if (strchr(refname, '\n'))
 		return err_set(ERR_USAGE, "bad ref name");
-	if ((ret = proto_writef(&c->conn, "read-ref %s\n", refname)) < 0)
-		goto out;
-	ret = proto_read_line(&c->conn, &line, PROTO_MAX_LINE);
-	if (!ret)
-		ret = err_set(ERR_IO, "server exited unexpectedly");
-	if (ret < 0)
+	if ((ret = proto_writef(&c->conn, "read-ref %s\n", refname)) < 0 ||
+	    (ret = reply_line(c, &line, EXITED)) < 0)
 		goto out;
 	if (line.len) {
 		char *s = line.data;
@@ -825,12 +806,9 @@ int client_cat(struct client *c, const char *ref, struct oid *oid,
 		return ret;
 	if (!*ref || strchr(ref, '\n'))
 		return err_set(ERR_USAGE, "bad object name");
-	if ((ret = proto_writef(&c->conn, "cat-batch\n%s\n\n", ref)) < 0)
-		goto out;
-	ret = proto_read_line(&c->conn, &line, PROTO_MAX_LINE);
-	if (!ret)
-		ret = err_set(ERR_IO, "Hit EOF while looking for object info");
-	if (ret < 0)
+	if ((ret = proto_writef(&c->conn, "cat-batch\n%s\n\n", ref)) < 0 ||
+	    (ret = reply_line(c, &line,
+			      "Hit EOF while looking for object info")) < 0)
 		goto out;
 	if (!strcmp(line.data, "missing")) {
 		missing = 1;
@@ -895,17 +873,10 @@ int client_refs(struct client *c, const char *const *patterns, size_t nr,
 				tags ? 1 : 0)) < 0 ||
 	    (ret = write_lines(c, patterns, nr)) < 0)
 		goto out;
-	for (;;) {
+	while ((ret = reply_line(c, &line, EOF_LINE)) > 0 && line.len) {
 		struct oid oid;
 		char *sp;
 
-		ret = proto_read_line(&c->conn, &line, PROTO_MAX_LINE);
-		if (!ret)
-			ret = err_set(ERR_IO, "Hit EOF while reading line");
-		if (ret < 0)
-			goto out;
-		if (!line.len)
-			break;
 		sp = strchr(line.data, ' ');
 		if (!sp || sp - line.data != OID_HEXSZ || !sp[1]) {
 			ret = err_set(ERR_CORRUPT, "Invalid reference line "
@@ -922,7 +893,8 @@ int client_refs(struct client *c, const char *const *patterns, size_t nr,
 			goto out;
 		}
 	}
-	ret = proto_check_ok(&c->conn);
+	if (ret >= 0)
+		ret = proto_check_ok(&c->conn);
 out:
 	buf_release(&line);
 	return broke(c, ret);
@@ -942,18 +914,12 @@ int client_rev_list(struct client *c, const char *const *refs, size_t nr,
 				format ? format : "")) < 0 ||
 	    (ret = write_lines(c, refs, nr)) < 0)
 		goto out;
-	for (;;) {
-		ret = proto_read_line(&c->conn, &line, PROTO_MAX_LINE);
-		if (!ret)
-			ret = err_set(ERR_IO, "Hit EOF while reading line");
-		if (ret < 0)
-			goto out;
-		if (!line.len)
-			break;
+	while ((ret = reply_line(c, &line, EOF_LINE)) > 0 && line.len) {
 		buf_add(out, line.data, line.len);
 		buf_addch(out, '\n');
 	}
-	ret = proto_check_ok(&c->conn);
+	if (ret >= 0)
+		ret = proto_check_ok(&c->conn);
 out:
 	buf_release(&line);
 	return broke(c, ret);
@@ -1011,67 +977,6 @@ const char *client_resolve_error(const struct client *c)
 }
 
 /* ---- the remote pack writer ------------------------------------------ */
-
-/* A set of object ids (open addressing, ids are uniformly random). */
-struct oidset {
-	struct oid *slots;
-	unsigned char *used;
-	size_t nr, cap;
-};
-
-static size_t slot_of(const struct oid *o, size_t cap)
-{
-	return get_be32(o->hash) & (cap - 1);
-}
-
-static int oidset_has(const struct oidset *s, const struct oid *o)
-{
-	if (!s->cap)
-		return 0;
-	for (size_t i = slot_of(o, s->cap); s->used[i];
-	     i = (i + 1) & (s->cap - 1))
-		if (oid_eq(&s->slots[i], o))
-			return 1;
-	return 0;
-}
-
-static void oidset_add(struct oidset *s, const struct oid *o);
-
-static void oidset_grow(struct oidset *s)
-{
-	struct oidset n = { 0 };
-
-	n.cap = s->cap ? s->cap * 2 : 1024;
-	n.slots = xcalloc(n.cap, sizeof(*n.slots));
-	n.used = xcalloc(n.cap, 1);
-	for (size_t i = 0; i < s->cap; i++)
-		if (s->used[i])
-			oidset_add(&n, &s->slots[i]);
-	free(s->slots);
-	free(s->used);
-	*s = n;
-}
-
-static void oidset_add(struct oidset *s, const struct oid *o)
-{
-	size_t i;
-
-	if ((s->nr + 1) * 4 > s->cap * 3)
-		oidset_grow(s);
-	for (i = slot_of(o, s->cap); s->used[i]; i = (i + 1) & (s->cap - 1))
-		if (oid_eq(&s->slots[i], o))
-			return;
-	s->slots[i] = *o;
-	s->used[i] = 1;
-	s->nr++;
-}
-
-static void oidset_release(struct oidset *s)
-{
-	free(s->slots);
-	free(s->used);
-	memset(s, 0, sizeof(*s));
-}
 
 struct client_writer {
 	struct objsink sink;
@@ -1171,16 +1076,9 @@ static int suggest_packs(struct client_writer *w, int suspend)
 
 	if (suspend && (ret = proto_write_u32(&c->conn, PROTO_SUSPEND)) < 0)
 		goto out;
-	for (;;) {
+	while ((ret = reply_line(c, &line, EXITED)) > 0 && line.len) {
 		const char *name;
 
-		ret = proto_read_line(&c->conn, &line, PROTO_MAX_LINE);
-		if (!ret)
-			ret = err_set(ERR_IO, "server exited unexpectedly");
-		if (ret < 0)
-			goto out;
-		if (!line.len)
-			break;
 		name = !strncmp(line.data, "index ", 6) ? line.data + 6
 							 : line.data;
 		if (!proto_valid_idx_name(name, strlen(name))) {
@@ -1189,10 +1087,9 @@ static int suggest_packs(struct client_writer *w, int suspend)
 				      line.data);
 			goto out;
 		}
-		names = xrealloc(names, (nr + 1) * sizeof(*names));
-		names[nr++] = xstrdup(name);
+		strv_push(&names, &nr, name);
 	}
-	if ((ret = proto_check_ok(&c->conn)) < 0)
+	if (ret < 0 || (ret = proto_check_ok(&c->conn)) < 0)
 		goto out;
 	c->busy = NULL;
 	for (size_t i = 0; ret >= 0 && i < nr; i++)
@@ -1205,9 +1102,7 @@ static int suggest_packs(struct client_writer *w, int suspend)
 		ret = proto_write(&c->conn, "receive-objects-v2\n", 19);
 	}
 out:
-	for (size_t i = 0; i < nr; i++)
-		free(names[i]);
-	free(names);
+	strv_free(names, nr);
 	buf_release(&line);
 	return broke(c, ret);
 }
@@ -1313,6 +1208,35 @@ static int cw_exists(struct objsink *s, const struct oid *oid)
 	       (w->c->cache && odb_exists(w->c->cache, oid));
 }
 
+/*
+ * 1 if oid is still to be sent, and from now on it counts as sent; 0 if
+ * the server has it or this session sent it.  With the pool, objects
+ * already queued were checked against the cache as it was then; an
+ * index the server suggests meanwhile only spares later objects (the
+ * server skips what it has).
+ */
+static int cw_claim(struct client_writer *w, const struct oid *oid)
+{
+	if (cw_exists(&w->sink, oid))
+		return 0;
+	oidset_add(&w->set, oid);
+	return 1;
+}
+
+/*
+ * An object went into the pool (ret: zpool_add()'s or
+ * zpool_add_packed()'s result, after cw_open()): send what the workers
+ * have finished, without waiting for them.  The client was busy from
+ * the first object on, as inline, even though its frame goes out
+ * later: no other request may come in between.
+ */
+static int cw_queued(struct client_writer *w, int ret)
+{
+	if (ret >= 0)
+		ret = zpool_poll(w->pool);
+	return ret < 0 ? (w->err = ret) : 0;
+}
+
 static int cw_write_known(struct objsink *s, enum obj_type type,
 			  const void *data, size_t len, const struct oid *out)
 {
@@ -1322,30 +1246,16 @@ static int cw_write_known(struct objsink *s, enum obj_type type,
 
 	if (w->err)
 		return w->err;
-	/*
-	 * With the pool, objects already queued were checked against the
-	 * cache as it was then; an index the server suggests meanwhile
-	 * only spares later objects (the server skips what it has).
-	 */
-	if (cw_exists(s, out))
+	if (!cw_claim(w, out))
 		return 0;
-	oidset_add(&w->set, out);
 	if (!w->pool) {
 		buf_reset(&w->packed);
 		crc = zpool_compress(w->z, &w->packed, type, data, len);
 		return cw_frame(w, out, w->packed.data, w->packed.len, crc);
 	}
-	/*
-	 * Busy from the first object on, as inline, even though its frame
-	 * goes out later: no other request may come in between.  Then
-	 * send what the workers have finished, without waiting for them.
-	 */
 	if ((ret = cw_open(w)) < 0)
 		return ret;
-	if ((ret = zpool_add(w->pool, out, type, data, len)) < 0 ||
-	    (ret = zpool_poll(w->pool)) < 0)
-		return w->err = ret;
-	return 0;
+	return cw_queued(w, zpool_add(w->pool, out, type, data, len));
 }
 
 static int cw_write(struct objsink *s, enum obj_type type, const void *data,
@@ -1414,7 +1324,7 @@ static void cw_free(struct client_writer *w)
 	zlib_deflater_free(w->z);
 	sha1_release(&w->sha);
 	buf_release(&w->packed);
-	oidset_release(&w->set);
+	oidset_clear(&w->set);
 	free(w);
 }
 
@@ -1457,16 +1367,12 @@ int client_writer_write_raw(struct client_writer *w, const struct oid *oid,
 		return w->err;
 	if ((ret = pack_check_raw(oid, packed, len, crc)) < 0)
 		return ret;
-	if (cw_exists(&w->sink, oid))
+	if (!cw_claim(w, oid))
 		return 0;
-	oidset_add(&w->set, oid);
 	if (!w->pool)
 		return cw_frame(w, oid, packed, len, crc);
 	/* in its turn after the objects queued before it, as cw_write() */
 	if ((ret = cw_open(w)) < 0)
 		return ret;
-	if ((ret = zpool_add_packed(w->pool, oid, packed, len, crc)) < 0 ||
-	    (ret = zpool_poll(w->pool)) < 0)
-		return w->err = ret;
-	return 0;
+	return cw_queued(w, zpool_add_packed(w->pool, oid, packed, len, crc));
 }

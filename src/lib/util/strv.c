@@ -5,6 +5,13 @@
 #include <string.h>
 
 #include "util/strv.h"
+#include "util/util.h"
+
+void strv_push(char ***v, size_t *nr, const char *s)
+{
+	*v = xrealloc(*v, st_mult(st_add(*nr, 1), sizeof(**v)));
+	(*v)[(*nr)++] = xstrdup(s);
+}
 
 void strv_free(char **v, size_t nr)
 {

@@ -25,3 +25,15 @@ UNIT_TEST(strv, sort_and_free)
 	strv_free(NULL, 3);
 	strv_sort(NULL, 0);
 }
+
+UNIT_TEST(strv, push_copies)
+{
+	char **v = NULL, s[] = "one";
+	size_t nr = 0;
+
+	strv_push(&v, &nr, s);
+	strv_push(&v, &nr, "two");
+	s[0] = 'x';   /* the array holds copies */
+	CHECK(nr == 2 && !strcmp(v[0], "one") && !strcmp(v[1], "two"));
+	strv_free(v, nr);
+}
