@@ -20,6 +20,8 @@
 #include "index/drecurse.h"
 #include "util/err.h"
 #include "store/odb.h"
+#include "store/packwriter.h"
+#include "store/refs.h"
 #include "util/proc.h"
 #include "util/pypath.h"
 #include "store/repo.h"
@@ -528,6 +530,65 @@ int cli_read_branch(struct repo *r, struct client *cli, const char *refname,
 	return cli_check_parent(r, cli, refname, old);
 }
 
+int cli_open_writer(struct packwriter **pw, struct client_writer **cw,
+		    struct objsink **sink, struct repo *r, struct client *cli,
+		    struct packwriter_opts *po, uint64_t bwlimit)
+{
+	int ret;
+
+	po->threads = cli_threads();
+	po->progress = cli_upkeep_progress;
+	if (cli) {
+		struct client_writer_opts co;
+
+		client_writer_opts_from(&co, po);
+		co.bwlimit = bwlimit;
+		if ((ret = client_writer_new(cw, cli, &co)))
+			return ret;
+		if (sink)
+			*sink = client_writer_sink(*cw);
+		return 0;
+	}
+	if ((ret = packwriter_new(pw, r->objdir, cli_odb(r), po)))
+		return ret;
+	if (sink)
+		*sink = packwriter_sink(*pw);
+	return 0;
+}
+
+int cli_finish_writer(struct packwriter **pw, struct client_writer **cw,
+		      struct client **cli, struct repo *r,
+		      const char *refname, const struct oid *new_oid,
+		      const struct oid *old_oid)
+{
+	int ret = 0;
+
+	if (*pw) {
+		ret = packwriter_close(*pw);
+		*pw = NULL;
+	} else if (*cw) {
+		ret = client_writer_close(*cw);
+		*cw = NULL;
+	}
+	if (!ret && refname)
+		ret = *cli ? client_update_ref(*cli, refname, new_oid, old_oid)
+			   : refs_update(r, refname, new_oid, old_oid, 0, NULL);
+	if (!ret && *cli) {
+		ret = client_close(*cli);
+		*cli = NULL;
+	}
+	return ret;
+}
+
+void cli_abort_writer(struct packwriter *pw, struct client_writer *cw,
+		      struct client *cli)
+{
+	if (pw)
+		packwriter_abort(pw);
+	client_writer_abort(cw);
+	client_abort(cli);
+}
+
 struct repo *cli_open_repo(void)
 {
 	struct repo *r = NULL;
@@ -704,6 +765,34 @@ int cli_finish_stdout(int code)
 	return code;
 }
 
+int cli_error_last(void)
+{
+	fflush(stdout);
+	error("%s", err_last());
+	return 1;
+}
+
+int cli_saving_errors(int n)
+{
+	if (!n)
+		return 0;
+	fflush(stdout);
+	cli_log("WARNING: %d errors encountered while saving.\n", n);
+	return 1;
+}
+
+int cli_finish_counted(int failed)
+{
+	if (failed)
+		return cli_finish_stdout(1);
+	if (cli_errors()) {
+		fflush(stdout);
+		cli_log("WARNING: %d errors encountered.\n", cli_errors());
+		return cli_finish_stdout(1);
+	}
+	return cli_finish_stdout(0);
+}
+
 void cli_full_argv_repr(struct buf *out)
 {
 	int argc = cli_full_argc;
@@ -823,4 +912,39 @@ int cli_run_bup(int dry_run, const char *const *args)
 	free(argv);
 	free(self);
 	return status;
+}
+
+int cli_import_flags(int argc, const char **argv, int *dry_run)
+{
+	int i = 1;
+
+	*dry_run = 0;
+	while (i < argc && (!strcmp(argv[i], "-n") ||
+			    !strcmp(argv[i], "--dry-run"))) {
+		*dry_run = 1;
+		i++;
+	}
+	return i;
+}
+
+int cli_import_root_ok(const char *root)
+{
+	char *probe = xstrfmt("%s/.", root);
+	int ok = !access(probe, F_OK);
+
+	free(probe);
+	if (!ok)
+		printf("'%s' isn't a directory!\n", root);
+	return ok;
+}
+
+int cli_import_save(int dry_run, const char *idx, const char *dir,
+		    const char *date_arg, const char *branch)
+{
+	const char *ix[] = { "index", "-ux", "-f", idx, dir, NULL };
+	const char *sv[] = { "save", "--strip", date_arg, "-f", idx, "-n",
+			     branch, dir, NULL };
+	int rc = cli_run_bup(dry_run, ix);
+
+	return rc ? rc : cli_run_bup(dry_run, sv);
 }

@@ -6,6 +6,7 @@
 #ifndef CBUP_CLI_H
 #define CBUP_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "util/opt.h"
@@ -14,6 +15,10 @@
 struct repo;
 struct odb;
 struct client;
+struct client_writer;
+struct packwriter;
+struct packwriter_opts;
+struct objsink;
 struct drecurse_opts;
 struct oid;
 
@@ -49,6 +54,18 @@ NORETURN void die_code(int code, const char *fmt, ...) PRINTF(2, 3);
 int error(const char *fmt, ...) PRINTF(1, 2);
 /* "warning: " + msg. */
 void warning(const char *fmt, ...) PRINTF(1, 2);
+/*
+ * A command's failure as bup's main reports an exception: stdout
+ * flushed first, then "error: " and err_last().  Returns 1, the exit
+ * code.
+ */
+int cli_error_last(void);
+/*
+ * save's and get's count of the errors they carried on after: with n
+ * nonzero, stdout flushed and bup's "WARNING: N errors encountered
+ * while saving."; returns the exit code, 1 then, else 0.
+ */
+int cli_saving_errors(int n);
 /* Plain message to stderr (bup's log()). */
 void cli_log(const char *fmt, ...) PRINTF(1, 2);
 /*
@@ -150,6 +167,40 @@ int cli_read_branch(struct repo *r, struct client *cli, const char *refname,
 		    struct oid *old, int *have_old);
 
 /*
+ * The object writer of save, split and get, chosen once: with cli the
+ * client's remote writer (bwlimit bytes per second on the wire, 0 for
+ * no limit), else r's pack writer.  *pw or *cw is set, and *sink (when
+ * sink is not NULL) to its objsink.  po comes from
+ * packwriter_opts_from_repo() with the command's limits; its worker
+ * count (cli_threads()) and upkeep progress (cli_upkeep_progress) are
+ * set here.  Returns 0 or a negative error code (err_last()).
+ */
+int cli_open_writer(struct packwriter **pw, struct client_writer **cw,
+		    struct objsink **sink, struct repo *r, struct client *cli,
+		    struct packwriter_opts *po, uint64_t bwlimit);
+/*
+ * The end of a save or split that went well, in the order that never
+ * leaves a ref naming objects not yet stored: the writer closed (its
+ * pack complete), then refname (unless NULL) moved from old_oid (NULL:
+ * a new branch) to new_oid, on the server with cli, else in r, then
+ * the connection closed.  Each of *pw, *cw and *cli is NULL once
+ * closed; what a failure leaves is for cli_abort_writer().  Returns 0
+ * or a negative error code (err_last()).
+ */
+int cli_finish_writer(struct packwriter **pw, struct client_writer **cw,
+		      struct client **cli, struct repo *r,
+		      const char *refname, const struct oid *new_oid,
+		      const struct oid *old_oid);
+/*
+ * After a failure, or what cli_finish_writer() left: the local pack
+ * removed, the remote writer dropped and the connection hung up without
+ * quit (the server keeps nothing of an unfinished transfer).  NULLs
+ * are fine.
+ */
+void cli_abort_writer(struct packwriter *pw, struct client_writer *cw,
+		      struct client *cli);
+
+/*
  * Worker threads for hashing and compression: CBUP_THREADS if set (0 =
  * everything inline on the calling thread), else the number of online
  * CPUs.  Output never depends on it (the pack writer appends in order).
@@ -222,6 +273,12 @@ int cli_gc_run(struct repo *r, struct gc_opts *go);
 
 /* Flush stdout; a write error (EPIPE, ENOSPC) becomes exit 1. */
 int cli_finish_stdout(int code);
+/*
+ * The exit code of meta and xstat: 1 after a failure (failed nonzero),
+ * or after errors recorded by cli_add_error() (then bup's "WARNING: N
+ * errors encountered."), else 0; through cli_finish_stdout().
+ */
+int cli_finish_counted(int failed);
 
 /*
  * Run this program with args (a bup subcommand and its arguments, NULL
@@ -230,6 +287,20 @@ int cli_finish_stdout(int code);
  * (128 + signal), 1 when it could not be started (with a message).
  */
 int cli_run_bup(int dry_run, const char *const *args);
+/*
+ * What bup's import-rdiff-backup and import-rsnapshot scripts share.
+ * cli_import_flags(): their leading -n/--dry-run (*dry_run set), and
+ * the index of the first other argument.  cli_import_root_ok(): 1 if
+ * root is a directory, else "'ROOT' isn't a directory!" on stdout and
+ * 0.  cli_import_save(): one snapshot saved, `bup index -ux -f idx dir`
+ * then `bup save --strip date_arg -f idx -n branch dir` (date_arg is
+ * "--date=T") through cli_run_bup(), stopping at the first failure;
+ * its exit status, or 0.
+ */
+int cli_import_flags(int argc, const char **argv, int *dry_run);
+int cli_import_root_ok(const char *root);
+int cli_import_save(int dry_run, const char *idx, const char *dir,
+		    const char *date_arg, const char *branch);
 
 struct validate_item;
 /*

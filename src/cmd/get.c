@@ -274,15 +274,8 @@ static int open_writer(struct get_ctx *g)
 	struct packwriter_opts po = { 0 };
 
 	packwriter_opts_from_repo(&po, g->repo, (int)g->compress);
-	po.threads = cli_threads();
-	po.progress = cli_upkeep_progress;
-	if (g->dst.cli) {
-		struct client_writer_opts co;
-		client_writer_opts_from(&co, &po);
-		return client_writer_new(&g->dst.cw, g->dst.cli, &co);
-	}
-	return packwriter_new(&g->dst.pw, g->repo->objdir, cli_odb(g->repo),
-			      &po);
+	return cli_open_writer(&g->dst.pw, &g->dst.cw, NULL, g->repo,
+			       g->dst.cli, &po, 0);
 }
 
 /* ---- what the transfer reports ----------------------------------------- */
@@ -419,18 +412,11 @@ done:
 		if (ret < 0)
 			goto fail;
 	}
-	if (errors) {
-		fflush(stdout);
-		cli_log("WARNING: %d errors encountered while saving.\n",
-			errors);
-		code = 1;
-	}
+	code = cli_saving_errors(errors);
 	goto out;
 
 fail:
-	fflush(stdout);
-	error("%s", err_last());
-	code = 1;
+	code = cli_error_last();
 out:
 	abort_transfer(&g);
 	cli_atexit_remove(abort_transfer, &g);

@@ -121,17 +121,7 @@ static int import_one(int dry_run, const char *root, const char *branch,
 		rc = 1;
 		goto out;
 	}
-	{
-		const char *ix[] = { "index", "-ux", "-f", tmpidx, tmpdir,
-				     NULL };
-		const char *sv[] = { "save", "--strip", datebuf, "-f", tmpidx,
-				     "-n", branch, tmpdir, NULL };
-
-		rc = cli_run_bup(dry_run, ix);
-		if (!rc)
-			rc = cli_run_bup(dry_run, sv);
-	}
-	if (rc)
+	if ((rc = cli_import_save(dry_run, tmpidx, tmpdir, datebuf, branch)))
 		goto out;
 	unlink(tmpidx);
 	fputs("\n\n", stderr);
@@ -153,26 +143,16 @@ int cmd_import_rdiff_backup(int argc, const char **argv)
 {
 	struct buf list = BUF_INIT;
 	const char *root, *branch;
-	int dry_run = 0, i = 1, rc;
+	int dry_run, i = cli_import_flags(argc, argv, &dry_run), rc;
 	size_t count = 0, counter = 0;
-	char *probe, *line, *save;
+	char *line, *save;
 
-	while (i < argc && (!strcmp(argv[i], "-n") ||
-			    !strcmp(argv[i], "--dry-run"))) {
-		dry_run = 1;
-		i++;
-	}
 	if (argc - i != 2 || !*argv[i])
 		return usage();
 	root = argv[i];
 	branch = argv[i + 1];
-	probe = xstrfmt("%s/.", root);
-	if (access(probe, F_OK) < 0) {
-		free(probe);
-		printf("'%s' isn't a directory!\n", root);
+	if (!cli_import_root_ok(root))
 		return 1;
-	}
-	free(probe);
 	{
 		const char *l[] = { "rdiff-backup", "--list-increments",
 				    "--parsable-output", root, NULL };

@@ -80,16 +80,7 @@ static int import_branch(int dry_run, const char *snapshot,
 		goto out;
 	}
 	date = xstrfmt("--date=%lld", (long long)st.st_ctime);
-	{
-		const char *ix[] = { "index", "-ux", "-f", tmpidx, path,
-				     NULL };
-		const char *sv[] = { "save", "--strip", date, "-f", tmpidx,
-				     "-n", branch, path, NULL };
-
-		rc = cli_run_bup(dry_run, ix);
-		if (!rc)
-			rc = cli_run_bup(dry_run, sv);
-	}
+	rc = cli_import_save(dry_run, tmpidx, path, date, branch);
 	if (!rc && !dry_run && unlink(tmpidx) < 0) {
 		fprintf(stderr, "rm: cannot remove '%s': %s\n", tmpidx,
 			strerror(errno));
@@ -107,25 +98,14 @@ int cmd_import_rsnapshot(int argc, const char **argv)
 	const char *root, *target;
 	char **snaps;
 	size_t nr_snaps;
-	int dry_run = 0, i = 1, rc = 0;
-	char *probe;
+	int dry_run, i = cli_import_flags(argc, argv, &dry_run), rc = 0;
 
-	while (i < argc && (!strcmp(argv[i], "-n") ||
-			    !strcmp(argv[i], "--dry-run"))) {
-		dry_run = 1;
-		i++;
-	}
 	root = i < argc ? argv[i] : "";
 	target = i + 1 < argc ? argv[i + 1] : "";
 	if (!*root || argc - i > 2)
 		return usage();
-	probe = xstrfmt("%s/.", root);
-	if (access(probe, F_OK) < 0) {
-		free(probe);
-		printf("'%s' isn't a directory!\n", root);
+	if (!cli_import_root_ok(root))
 		return 1;
-	}
-	free(probe);
 	if (chdir(root) < 0)
 		return 2;
 

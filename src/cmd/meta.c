@@ -482,12 +482,5 @@ int cmd_meta(int argc, const char **argv)
 	buf_release(&c.enc);
 	opt_release(&o);
 	free(av);
-	if (ret)
-		return cli_finish_stdout(1);
-	if (cli_errors()) {
-		fflush(stdout);
-		cli_log("WARNING: %d errors encountered.\n", cli_errors());
-		return cli_finish_stdout(1);
-	}
-	return cli_finish_stdout(0);
+	return cli_finish_counted(ret);
 }

@@ -187,38 +187,13 @@ static void parse_rules(struct opts *o, struct archpath_rules *rules)
 		archpath_add_strip(rules, strip_path);
 }
 
-/* The pack writer, local or the client's, at the repository's settings. */
-static int open_sink(struct repo *repo, struct client *cli, int cmd_level,
-		     struct packwriter **pw, struct client_writer **cw,
-		     struct objsink **sink)
-{
-	struct packwriter_opts po = { 0 };
-	int ret;
-
-	packwriter_opts_from_repo(&po, repo, cmd_level);
-	po.threads = cli_threads();
-	po.progress = cli_upkeep_progress;
-	if (cli) {
-		struct client_writer_opts co;
-		client_writer_opts_from(&co, &po);
-		if ((ret = client_writer_new(cw, cli, &co)))
-			return ret;
-		*sink = client_writer_sink(*cw);
-	} else {
-		if ((ret = packwriter_new(pw, repo->objdir, cli_odb(repo),
-					  &po)))
-			return ret;
-		*sink = packwriter_sink(*pw);
-	}
-	return 0;
-}
-
 int cmd_save(int argc, const char **argv)
 {
 	struct opts o = { 0 };
 	struct archive_opts ao = { 0 };
 	struct archive_result res;
 	struct archpath_rules rules = ARCHPATH_RULES_INIT;
+	struct packwriter_opts po = { 0 };
 	struct out out = { 0 };
 	struct packwriter *pw = NULL;
 	struct client *cli = NULL;
@@ -292,7 +267,8 @@ int cmd_save(int argc, const char **argv)
 					   &have_old)))
 			goto fail;
 	}
-	if ((ret = open_sink(repo, cli, cmd_level, &pw, &cw, &ao.sink)))
+	packwriter_opts_from_repo(&po, repo, cmd_level);
+	if ((ret = cli_open_writer(&pw, &cw, &ao.sink, repo, cli, &po, 0)))
 		goto fail;
 
 	str = opt_str(&o, "f");
@@ -334,48 +310,16 @@ int cmd_save(int argc, const char **argv)
 	if (commit_out)
 		printf("%s\n", oid_hex(&res.commit));
 
-	/* The pack must be complete before the ref may point into it. */
-	if (pw) {
-		ret = packwriter_close(pw);
-		pw = NULL;
-	} else {
-		ret = client_writer_close(cw);
-		cw = NULL;
-	}
-	if (ret)
+	if ((ret = cli_finish_writer(&pw, &cw, &cli, repo, refname,
+				     &res.commit, have_old ? &oldref : NULL)))
 		goto fail;
-	if (refname) {
-		ret = cli ? client_update_ref(cli, refname, &res.commit,
-					      have_old ? &oldref : NULL)
-			  : refs_update(repo, refname, &res.commit,
-					have_old ? &oldref : NULL, 0, NULL);
-		if (ret)
-			goto fail;
-	}
-	if (cli) {
-		ret = client_close(cli);
-		cli = NULL;
-		if (ret)
-			goto fail;
-	}
-	if (cli_errors()) {
-		fflush(stdout);
-		cli_log("WARNING: %d errors encountered while saving.\n",
-			cli_errors());
-		code = 1;
-	}
+	code = cli_saving_errors(cli_errors());
 	goto out;
 
 fail:
-	fflush(stdout);
-	error("%s", err_last());
-	code = 1;
+	code = cli_error_last();
 out:
-	if (pw)
-		packwriter_abort(pw);
-	/* hanging up mid-transfer: the server keeps nothing of it */
-	client_writer_abort(cw);
-	client_abort(cli);
+	cli_abort_writer(pw, cw, cli);
 	archpath_rules_release(&rules);
 	buf_release(&msg);
 	free(refname);

@@ -300,21 +300,9 @@ int cmd_split(int argc, const char **argv)
 		}
 		if (max_pack_objects)
 			po.max_objects = (uint64_t)max_pack_objects;
-		po.threads = cli_threads();
-		po.progress = cli_upkeep_progress;
-		if (cli) {
-			struct client_writer_opts co;
-			client_writer_opts_from(&co, &po);
-			co.bwlimit = bwlimit > 0 ? (uint64_t)bwlimit : 0;
-			if ((ret = client_writer_new(&cw, cli, &co)))
-				goto fail;
-			sink = client_writer_sink(cw);
-		} else {
-			if ((ret = packwriter_new(&pw, repo->objdir,
-						  cli_odb(repo), &po)))
-				goto fail;
-			sink = packwriter_sink(pw);
-		}
+		if ((ret = cli_open_writer(&pw, &cw, &sink, repo, cli, &po,
+					   bwlimit > 0 ? (uint64_t)bwlimit : 0)))
+			goto fail;
 		if (verbose >= 2) {
 			verbose_sink_init(&vsink, sink);
 			sink = &vsink.sink;
@@ -386,33 +374,10 @@ int cmd_split(int argc, const char **argv)
 			printf("%s\n", oid_hex(&commit_oid));
 	}
 
-	/* the pack must be complete before the ref may point into it */
-	if (pw) {
-		ret = packwriter_close(pw);
-		pw = NULL;
-		if (ret)
-			goto fail;
-	}
-	if (cw) {
-		ret = client_writer_close(cw);
-		cw = NULL;
-		if (ret)
-			goto fail;
-	}
-	if (refname && have_commit) {
-		ret = cli ? client_update_ref(cli, refname, &commit_oid,
-					      have_old ? &oldref : NULL)
-			  : refs_update(repo, refname, &commit_oid,
-					have_old ? &oldref : NULL, 0, NULL);
-		if (ret)
-			goto fail;
-	}
-	if (cli) {
-		ret = client_close(cli);
-		cli = NULL;
-		if (ret)
-			goto fail;
-	}
+	if ((ret = cli_finish_writer(&pw, &cw, &cli, repo,
+				     have_commit ? refname : NULL, &commit_oid,
+				     have_old ? &oldref : NULL)))
+		goto fail;
 	if (bench) {
 		double secs = util_now() - start;
 		cli_log("bup: %.2f kbytes in %.2f secs = %.2f kbytes/sec\n",
@@ -421,15 +386,9 @@ int cmd_split(int argc, const char **argv)
 	goto out;
 
 fail:
-	fflush(stdout);
-	error("%s", err_last());
-	code = 1;
+	code = cli_error_last();
 out:
-	if (pw)
-		packwriter_abort(pw);
-	/* hanging up mid-transfer: the server keeps nothing of it */
-	client_writer_abort(cw);
-	client_abort(cli);
+	cli_abort_writer(pw, cw, cli);
 	if (have_splitter)
 		splitter_release(&sp);
 	buf_release(&line);

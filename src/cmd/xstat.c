@@ -301,12 +301,5 @@ int cmd_xstat(int argc, const char **argv)
 	meta_release(&m);
 	buf_release(&out);
 	opt_release(&o);
-	if (ret)
-		return cli_finish_stdout(1);
-	if (cli_errors()) {
-		fflush(stdout);
-		cli_log("WARNING: %d errors encountered.\n", cli_errors());
-		return cli_finish_stdout(1);
-	}
-	return cli_finish_stdout(0);
+	return cli_finish_counted(ret);
 }
