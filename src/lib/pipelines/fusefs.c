@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,9 +48,22 @@ struct fusefs_ctx {
 	struct vfs *vfs;
 };
 
+/*
+ * An intrusive LRU list, most recent first: the path cache's entries
+ * and the open files holding readers each carry a node, and both are
+ * ordered (and evicted from the tail) by the same two functions.
+ */
+struct lru_node {
+	struct lru_node *prev, *next;
+};
+
+struct lru {
+	struct lru_node *head, *tail;
+};
+
 struct pc_entry {
 	struct pc_entry *hnext;          /* hash chain */
-	struct pc_entry *prev, *next;    /* LRU, most recent first */
+	struct lru_node lru;             /* in fs->pc_lru */
 	uint32_t hash;
 	size_t cost;
 	int size_known;
@@ -75,10 +89,10 @@ struct fusefs {
 	pthread_mutex_t pc_lock;
 	struct pc_entry **tab;
 	size_t nbuckets, nr_pc, pc_bytes, pc_cap;
-	struct pc_entry *lru_head, *lru_tail;
+	struct lru pc_lru;
 
 	pthread_mutex_t rd_lock;
-	struct fusefs_file *rd_head, *rd_tail;   /* files holding a reader */
+	struct lru rd_lru;               /* files holding a reader */
 	size_t nr_readers, max_readers;
 };
 
@@ -100,7 +114,7 @@ struct fusefs_file {
 	struct fusefs_cursor cur[FUSEFS_CURSORS];
 	struct oid oid;
 	size_t nr_rd;                    /* cursors holding a reader */
-	struct fusefs_file *prev, *next; /* fs->rd_head list, under rd_lock */
+	struct lru_node lru;             /* in fs->rd_lru, under rd_lock */
 	char *path;                      /* for messages */
 };
 
@@ -215,6 +229,33 @@ static int eio(struct fusefs *fs, const char *path)
 	return -EIO;
 }
 
+/* --- the LRU lists --- */
+
+static void lru_unlink(struct lru *l, struct lru_node *n)
+{
+	if (n->prev)
+		n->prev->next = n->next;
+	else
+		l->head = n->next;
+	if (n->next)
+		n->next->prev = n->prev;
+	else
+		l->tail = n->prev;
+	n->prev = n->next = NULL;
+}
+
+/* n goes first: the most recently used */
+static void lru_push(struct lru *l, struct lru_node *n)
+{
+	n->prev = NULL;
+	n->next = l->head;
+	if (l->head)
+		l->head->prev = n;
+	l->head = n;
+	if (!l->tail)
+		l->tail = n;
+}
+
 /* --- the path cache --- */
 
 static uint32_t path_hash(const char *s)
@@ -246,28 +287,9 @@ static size_t item_cost(const struct vfs_item *it, size_t pathlen)
 	return n;
 }
 
-static void lru_unlink(struct fusefs *fs, struct pc_entry *e)
+static struct pc_entry *pc_of(struct lru_node *n)
 {
-	if (e->prev)
-		e->prev->next = e->next;
-	else
-		fs->lru_head = e->next;
-	if (e->next)
-		e->next->prev = e->prev;
-	else
-		fs->lru_tail = e->prev;
-	e->prev = e->next = NULL;
-}
-
-static void lru_push(struct fusefs *fs, struct pc_entry *e)
-{
-	e->prev = NULL;
-	e->next = fs->lru_head;
-	if (fs->lru_head)
-		fs->lru_head->prev = e;
-	fs->lru_head = e;
-	if (!fs->lru_tail)
-		fs->lru_tail = e;
+	return (struct pc_entry *)((char *)n - offsetof(struct pc_entry, lru));
 }
 
 static struct pc_entry **pc_slot(struct fusefs *fs, const char *path,
@@ -285,7 +307,7 @@ static void pc_remove(struct fusefs *fs, struct pc_entry *e)
 	struct pc_entry **p = pc_slot(fs, e->path, e->hash);
 
 	*p = e->hnext;
-	lru_unlink(fs, e);
+	lru_unlink(&fs->pc_lru, &e->lru);
 	fs->pc_bytes -= e->cost;
 	fs->nr_pc--;
 	vfs_item_release(&e->item);
@@ -302,8 +324,8 @@ static int pc_get(struct fusefs *fs, const char *path, struct vfs_item *out,
 	pthread_mutex_lock(&fs->pc_lock);
 	e = *pc_slot(fs, path, h);
 	if (e) {
-		lru_unlink(fs, e);
-		lru_push(fs, e);
+		lru_unlink(&fs->pc_lru, &e->lru);
+		lru_push(&fs->pc_lru, &e->lru);
 		if (out)
 			vfs_item_copy(out, &e->item);
 		if (size_known) {
@@ -339,11 +361,11 @@ static void pc_put(struct fusefs *fs, const char *path,
 		pc_remove(fs, *p);
 	p = pc_slot(fs, path, h);
 	*p = e;
-	lru_push(fs, e);
+	lru_push(&fs->pc_lru, &e->lru);
 	fs->pc_bytes += cost;
 	fs->nr_pc++;
-	while (fs->pc_bytes > fs->pc_cap && fs->lru_tail != e)
-		pc_remove(fs, fs->lru_tail);
+	while (fs->pc_bytes > fs->pc_cap && fs->pc_lru.tail != &e->lru)
+		pc_remove(fs, pc_of(fs->pc_lru.tail));
 	pthread_mutex_unlock(&fs->pc_lock);
 }
 
@@ -653,28 +675,10 @@ out:
 	return ret;
 }
 
-static void rd_unlink(struct fusefs *fs, struct fusefs_file *f)
+static struct fusefs_file *file_of(struct lru_node *n)
 {
-	if (f->prev)
-		f->prev->next = f->next;
-	else
-		fs->rd_head = f->next;
-	if (f->next)
-		f->next->prev = f->prev;
-	else
-		fs->rd_tail = f->prev;
-	f->prev = f->next = NULL;
-}
-
-static void rd_push(struct fusefs *fs, struct fusefs_file *f)
-{
-	f->prev = NULL;
-	f->next = fs->rd_head;
-	if (fs->rd_head)
-		fs->rd_head->prev = f;
-	fs->rd_head = f;
-	if (!fs->rd_tail)
-		fs->rd_tail = f;
+	return (struct fusefs_file *)((char *)n -
+				      offsetof(struct fusefs_file, lru));
 }
 
 /*
@@ -686,19 +690,21 @@ static void rd_push(struct fusefs *fs, struct fusefs_file *f)
  */
 static void rd_touch(struct fusefs *fs, struct fusefs_file *f, int is_new)
 {
-	struct fusefs_file *g, *prev;
+	struct lru_node *n, *prev;
 
 	pthread_mutex_lock(&fs->rd_lock);
 	if (f->nr_rd)
-		rd_unlink(fs, f);
+		lru_unlink(&fs->rd_lru, &f->lru);
 	if (is_new) {
 		f->nr_rd++;
 		fs->nr_readers++;
 	}
-	rd_push(fs, f);
-	for (g = fs->rd_tail; g && fs->nr_readers > fs->max_readers;
-	     g = prev) {
-		prev = g->prev;
+	lru_push(&fs->rd_lru, &f->lru);
+	for (n = fs->rd_lru.tail; n && fs->nr_readers > fs->max_readers;
+	     n = prev) {
+		struct fusefs_file *g = file_of(n);
+
+		prev = n->prev;
 		if (g == f)
 			continue;
 		for (size_t i = 0; i < FUSEFS_CURSORS; i++) {
@@ -714,7 +720,7 @@ static void rd_touch(struct fusefs *fs, struct fusefs_file *f, int is_new)
 			pthread_mutex_unlock(&k->lock);
 		}
 		if (!g->nr_rd)
-			rd_unlink(fs, g);
+			lru_unlink(&fs->rd_lru, &g->lru);
 	}
 	pthread_mutex_unlock(&fs->rd_lock);
 }
@@ -727,7 +733,7 @@ static void rd_drop(struct fusefs *fs, struct fusefs_file *f,
 		return;
 	pthread_mutex_lock(&fs->rd_lock);
 	if (!--f->nr_rd)
-		rd_unlink(fs, f);
+		lru_unlink(&fs->rd_lru, &f->lru);
 	fs->nr_readers--;
 	pthread_mutex_unlock(&fs->rd_lock);
 	vfs_file_close(k->rd);
@@ -856,11 +862,11 @@ void fusefs_free(struct fusefs *fs)
 {
 	if (!fs)
 		return;
-	while (fs->lru_head)
-		pc_remove(fs, fs->lru_head);
+	while (fs->pc_lru.head)
+		pc_remove(fs, pc_of(fs->pc_lru.head));
 	free(fs->tab);
-	while (fs->rd_head) {
-		struct fusefs_file *f = fs->rd_head;
+	while (fs->rd_lru.head) {
+		struct fusefs_file *f = file_of(fs->rd_lru.head);
 		for (size_t i = 0; i < FUSEFS_CURSORS; i++)
 			rd_drop(fs, f, &f->cur[i]);
 	}
