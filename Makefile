@@ -41,6 +41,8 @@ FUZZ_SRC := $(wildcard t/fuzz/fuzz_*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o)
 CMD_OBJ := $(CMD_SRC:%.c=$(O)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(O)/%.o)
+# the harness and the helpers unit tests share (t/unit/testrepo.h)
+UNIT_OBJ := $(patsubst %.c,$(O)/%.o,$(wildcard t/unit/*.c))
 MAIN_OBJ := $(O)/src/main.o $(O)/src/cli.o
 
 # Which test scripts `make check` runs (all of them unless told otherwise).
@@ -82,7 +84,7 @@ $(O)/cbup: $(MAIN_OBJ) $(CMD_OBJ) $(O)/libcbup.a
 cbup: $(O)/cbup
 	@if [ "$(O)" = build ]; then ln -sf $(O)/cbup cbup; fi
 
-$(O)/unit-tests: $(O)/t/unit/runner.o $(TEST_OBJ) $(O)/libcbup.a
+$(O)/unit-tests: $(UNIT_OBJ) $(TEST_OBJ) $(O)/libcbup.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Each fuzz target also links with a replay main() so make check can run

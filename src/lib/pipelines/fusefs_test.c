@@ -6,45 +6,18 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "meta/meta.h"
 #include "pipelines/fusefs.h"
-#include "store/commit.h"
-#include "store/packwriter.h"
 #include "store/refs.h"
 #include "store/repo.h"
 #include "store/tree.h"
+#include "testrepo.h"
 #include "unit.h"
-#include "util/err.h"
 #include "vfs/vfs.h"
 
 #define T1 1700000000   /* 2023-11-14 22:13:20 UTC */
-
-static void must(int ret, const char *what)
-{
-	if (ret < 0)
-		unit_fail(__FILE__, __LINE__, "%s: %s", what, err_last());
-}
-
-static struct oid put(struct objsink *s, enum obj_type type,
-		      const void *data, size_t len)
-{
-	struct oid oid;
-
-	must(objsink_write(s, type, data, len, &oid), "write");
-	return oid;
-}
-
-static struct oid put_tree(struct objsink *s, struct tree_builder *tb)
-{
-	struct oid oid;
-
-	must(tree_builder_write(tb, s, &oid), "tree");
-	return oid;
-}
 
 static void meta_of(struct meta *m, unsigned mode, const char *target)
 {
@@ -60,106 +33,44 @@ static void meta_of(struct meta *m, unsigned mode, const char *target)
 }
 
 /*
- * main: one save (T1) of
- *   .bupm       dir 040700, then big, ghost, hello, link
- *   big.bup/    chunked "abcdefghij": "abc" "defg" in a subtree, "hij"
- *   ghost       a blob the repository lacks
- *   hello       "hello\n", 0100600
- *   link        -> hello
- *   sub/f       no .bupm
+ * main: one save (T1) of testrepo_put_files()'s files (testrepo.h),
+ * with a .bupm of
+ *   dir 040700, then big 0100640, ghost 0100644, hello 0100600,
+ *   link -> hello (sub has none: a directory)
  * and the tag t1 on it.
  */
 static struct repo *make_repo(void)
 {
-	const char *dir = unit_tmpdir();
-	struct packwriter_opts o = { .level = 1, .impl = ZLIB_IMPL_ZLIB,
-				     .no_upkeep = 1 };
 	static const char *const names[4] = { "big", "ghost", "hello",
 					       "link" };
-	struct packwriter *w;
-	struct objsink *s;
+	struct testrepo t;
+	struct testrepo_files files;
 	struct tree_builder tb;
-	struct repo *r;
 	struct meta dm, mm[4];
-	struct meta_bupm_entry ents[4];
-	struct buf b = BUF_INIT;
-	struct oid a, bb, c, l1, big, f, sub, link, hello, ghost, bupm, root,
-		commit;
+	struct oid root, commit;
 
-	must(repo_init(dir), "init");
-	must(repo_open(&r, dir), "open");
-	must(packwriter_new(&w, r->objdir, NULL, &o), "packwriter");
-	s = packwriter_sink(w);
+	testrepo_open(&t);
 	tree_builder_init(&tb);
-	a = put(s, OBJ_BLOB, "abc", 3);
-	bb = put(s, OBJ_BLOB, "defg", 4);
-	c = put(s, OBJ_BLOB, "hij", 3);
-	tree_builder_add(&tb, TREE_MODE_BLOB, "0", 1, &a);
-	tree_builder_add(&tb, TREE_MODE_BLOB, "3", 1, &bb);
-	l1 = put_tree(s, &tb);
-	tree_builder_add(&tb, TREE_MODE_TREE, "0", 1, &l1);
-	tree_builder_add(&tb, TREE_MODE_BLOB, "7", 1, &c);
-	big = put_tree(s, &tb);
-	f = put(s, OBJ_BLOB, "in sub\n", 7);
-	tree_builder_add(&tb, TREE_MODE_BLOB, "f", 1, &f);
-	sub = put_tree(s, &tb);
-	hello = put(s, OBJ_BLOB, "hello\n", 6);
-	link = put(s, OBJ_BLOB, "hello", 5);
-	oid_hash_object(&ghost, OBJ_BLOB, "not stored", 10);
-
+	testrepo_put_files(&t, &files);
 	meta_of(&dm, 040700, NULL);
 	meta_of(&mm[0], 0100640, NULL);
 	meta_of(&mm[1], 0100644, NULL);
 	meta_of(&mm[2], 0100600, NULL);
 	meta_of(&mm[3], 0120777, "hello");
-	for (int i = 0; i < 4; i++) {
-		ents[i].name = names[i];
-		ents[i].meta = &mm[i];
-	}
-	meta_bupm_build(&b, &dm, ents, 4);
-	bupm = put(s, OBJ_BLOB, b.data, b.len);
-	tree_builder_add(&tb, TREE_MODE_BLOB, ".bupm", 5, &bupm);
-	tree_builder_add(&tb, TREE_MODE_TREE, "big.bup", 7, &big);
-	tree_builder_add(&tb, TREE_MODE_BLOB, "ghost", 5, &ghost);
-	tree_builder_add(&tb, TREE_MODE_BLOB, "hello", 5, &hello);
-	tree_builder_add(&tb, TREE_MODE_LINK, "link", 4, &link);
-	tree_builder_add(&tb, TREE_MODE_TREE, "sub", 3, &sub);
-	root = put_tree(s, &tb);
-	buf_reset(&b);
-	commit_format(&b, &root, NULL, "T <t@example.com>", T1, 0, "save\n",
-		      5);
-	commit = put(s, OBJ_COMMIT, b.data, b.len);
-	must(packwriter_close(w), "close");
-	must(refs_update(r, "refs/heads/main", &commit, NULL, 0, NULL), "ref");
-	must(refs_update(r, "refs/tags/t1", &commit, NULL, 0, NULL), "tag");
+	testrepo_add_bupm(&t, &tb, &dm, names, mm, 4);
+	testrepo_add_files(&tb, &files);
+	root = testrepo_put_tree(&t, &tb);
+	commit = testrepo_put_commit(&t, &root, NULL, T1);
+	testrepo_close(&t);
+	testrepo_must(refs_update(t.repo, "refs/heads/main", &commit, NULL, 0,
+				  NULL), "ref");
+	testrepo_must(refs_update(t.repo, "refs/tags/t1", &commit, NULL, 0,
+				  NULL), "tag");
 	tree_builder_release(&tb);
-	buf_release(&b);
 	meta_release(&dm);
 	for (int i = 0; i < 4; i++)
 		meta_release(&mm[i]);
-	return r;
-}
-
-static char *saved_tz;
-
-static void tz_utc(void)
-{
-	const char *tz = getenv("TZ");
-
-	saved_tz = tz ? xstrdup(tz) : NULL;
-	setenv("TZ", "UTC", 1);
-	tzset();
-}
-
-static void tz_restore(void)
-{
-	if (saved_tz)
-		setenv("TZ", saved_tz, 1);
-	else
-		unsetenv("TZ");
-	free(saved_tz);
-	saved_tz = NULL;
-	tzset();
+	return t.repo;
 }
 
 static struct fusefs *fs_new(struct repo *r, int want_meta, size_t cap,
@@ -169,7 +80,7 @@ static struct fusefs *fs_new(struct repo *r, int want_meta, size_t cap,
 				 .max_readers = readers };
 	struct fusefs *fs = NULL;
 
-	must(fusefs_new(&fs, r, &o), "fusefs_new");
+	testrepo_must(fusefs_new(&fs, r, &o), "fusefs_new");
 	return fs;
 }
 
@@ -179,7 +90,7 @@ UNIT_TEST(fusefs, stat_without_meta_is_bups_defaults)
 	struct fusefs *fs;
 	struct stat st;
 
-	tz_utc();
+	testrepo_tz_utc();
 	r = make_repo();
 	fs = fs_new(r, 0, 0, 0);
 	CHECK(fusefs_getattr(fs, "/", &st) == 0 && st.st_mode == 040755 &&
@@ -212,7 +123,7 @@ UNIT_TEST(fusefs, stat_without_meta_is_bups_defaults)
 	CHECK(fusefs_getattr(fs, "/main/latest/ghost", &st) == -EIO);
 	fusefs_free(fs);
 	repo_free(r);
-	tz_restore();
+	testrepo_tz_restore();
 }
 
 UNIT_TEST(fusefs, stat_with_meta_is_the_record)
@@ -221,7 +132,7 @@ UNIT_TEST(fusefs, stat_with_meta_is_the_record)
 	struct fusefs *fs;
 	struct stat st;
 
-	tz_utc();
+	testrepo_tz_utc();
 	r = make_repo();
 	fs = fs_new(r, 1, 0, 0);
 	CHECK(fusefs_getattr(fs, "/main/latest/hello", &st) == 0 &&
@@ -237,7 +148,7 @@ UNIT_TEST(fusefs, stat_with_meta_is_the_record)
 	      st.st_mode == 040755 && st.st_mtime == 0);
 	fusefs_free(fs);
 	repo_free(r);
-	tz_restore();
+	testrepo_tz_restore();
 }
 
 UNIT_TEST(fusefs, stat_mapping_floors_times_at_the_epoch)
@@ -286,7 +197,7 @@ UNIT_TEST(fusefs, listings_and_links)
 	struct stat st;
 	char link[64];
 
-	tz_utc();
+	testrepo_tz_utc();
 	r = make_repo();
 	fs = fs_new(r, 0, 0, 0);
 	CHECK(fusefs_readdir(fs, "/", collect, &n) == 0);
@@ -318,7 +229,7 @@ UNIT_TEST(fusefs, listings_and_links)
 	buf_release(&n.all);
 	fusefs_free(fs);
 	repo_free(r);
-	tz_restore();
+	testrepo_tz_restore();
 }
 
 UNIT_TEST(fusefs, reads_at_any_offset)
@@ -329,7 +240,7 @@ UNIT_TEST(fusefs, reads_at_any_offset)
 	struct fusefs_stats st;
 	char buf[32];
 
-	tz_utc();
+	testrepo_tz_utc();
 	r = make_repo();
 	fs = fs_new(r, 0, 0, 1);   /* one reader held at a time */
 	CHECK(fusefs_open(fs, "/main/latest/big", O_WRONLY, &f) == -EACCES);
@@ -369,7 +280,7 @@ UNIT_TEST(fusefs, reads_at_any_offset)
 	CHECK(st.readers == 0 && st.contexts == 1);
 	fusefs_free(fs);
 	repo_free(r);
-	tz_restore();
+	testrepo_tz_restore();
 }
 
 UNIT_TEST(fusefs, cache_stays_under_its_cap)
@@ -384,7 +295,7 @@ UNIT_TEST(fusefs, cache_stays_under_its_cap)
 		"/main/latest/sub", "/main/latest/sub/f", "/.tag",
 		"/.tag/t1" };
 
-	tz_utc();
+	testrepo_tz_utc();
 	r = make_repo();
 	fs = fs_new(r, 1, 4096, 0);
 	for (int round = 0; round < 3; round++)
@@ -401,7 +312,7 @@ UNIT_TEST(fusefs, cache_stays_under_its_cap)
 	      st.st_mode == 0100600 && st.st_size == 6);
 	fusefs_free(fs);
 	repo_free(r);
-	tz_restore();
+	testrepo_tz_restore();
 }
 
 UNIT_TEST(fusefs, refs_are_read_once)
@@ -411,14 +322,15 @@ UNIT_TEST(fusefs, refs_are_read_once)
 	struct stat st;
 	struct oid head;
 
-	tz_utc();
+	testrepo_tz_utc();
 	r = make_repo();
 	fs = fs_new(r, 0, 0, 0);
-	must(refs_read(r, "refs/heads/main", &head), "read");
-	must(refs_update(r, "refs/heads/later", &head, NULL, 0, NULL), "ref");
+	testrepo_must(refs_read(r, "refs/heads/main", &head), "read");
+	testrepo_must(refs_update(r, "refs/heads/later", &head, NULL, 0, NULL),
+		      "ref");
 	CHECK(fusefs_getattr(fs, "/later", &st) == -ENOENT);
 	CHECK(fusefs_getattr(fs, "/main", &st) == 0);
 	fusefs_free(fs);
 	repo_free(r);
-	tz_restore();
+	testrepo_tz_restore();
 }

@@ -19,36 +19,12 @@
 #include "store/refs.h"
 #include "store/repo.h"
 #include "store/tree.h"
+#include "testrepo.h"
 #include "unit.h"
 #include "vfs/vfs.h"
 
 #define T1 1700000000   /* 2023-11-14 22:13:20 UTC */
 #define T2 1700003600   /* 2023-11-14 23:13:20 UTC */
-
-/* Save names are local times: pin the zone, restore it afterwards. */
-static char *saved_tz;
-static int had_tz;
-
-static void tz_utc(void)
-{
-	const char *tz = getenv("TZ");
-
-	had_tz = tz != NULL;
-	saved_tz = tz ? xstrdup(tz) : NULL;
-	setenv("TZ", "UTC", 1);
-	tzset();
-}
-
-static void tz_restore(void)
-{
-	if (had_tz)
-		setenv("TZ", saved_tz, 1);
-	else
-		unsetenv("TZ");
-	free(saved_tz);
-	saved_tz = NULL;
-	tzset();
-}
 
 /* ---- a repository written through the library ---------------------- */
 
@@ -57,29 +33,6 @@ struct fixture {
 	struct oid c1, c2, c3;    /* c3 is the head of "main" */
 	struct oid root1, hello, ghost;
 };
-
-static void must(int ret, const char *what)
-{
-	if (ret < 0)
-		unit_fail(__FILE__, __LINE__, "%s: %s", what, err_last());
-}
-
-static struct oid put(struct objsink *s, enum obj_type type, const void *data,
-		      size_t len)
-{
-	struct oid oid;
-
-	must(objsink_write(s, type, data, len, &oid), "write");
-	return oid;
-}
-
-static struct oid put_tree(struct objsink *s, struct tree_builder *tb)
-{
-	struct oid oid;
-
-	must(tree_builder_write(tb, s, &oid), "tree");
-	return oid;
-}
 
 static void file_meta(struct meta *m, unsigned mode, int64_t size,
 		      const char *target)
@@ -98,71 +51,34 @@ static void file_meta(struct meta *m, unsigned mode, int64_t size,
 		buf_addstr(&m->symlink_target, target);
 }
 
-static struct oid put_commit(struct objsink *s, const struct oid *tree,
-			     const struct oid *parent, int64_t t)
-{
-	struct buf c = BUF_INIT;
-	struct oid oid;
-
-	commit_format(&c, tree, parent, "T <t@example.com>", t, 0, "save\n",
-		      5);
-	oid = put(s, OBJ_COMMIT, c.data, c.len);
-	buf_release(&c);
-	return oid;
-}
-
 /*
  * main: c1 (T1) <- c2 (T2) <- c3 (T2: same second, so -0 and -1).
- * c1 and c3 save root1:
- *   .bupm           dir 040700, then big, dirlink, ghost, hello, link
- *   big.bup/        chunked "abcdefghij": a subtree with "abc" and
- *                   "defg", then "hij"
- *   dirlink -> sub  symlink
- *   ghost           a blob that is not in the repository
- *   hello           "hello\n", 0100600
- *   link -> hello   symlink
- *   sub/f           no .bupm: default modes
- * c2 saves a tree with only "hello" ("v2\n").  Tags: t1 -> c1,
- * tb -> the hello blob.
+ * c1 and c3 save root1: testrepo_put_files()'s files (testrepo.h),
+ * the symlink dirlink -> sub, and a .bupm of
+ *   dir 040700, then big, dirlink, ghost, hello 0100600, link
+ * (none in sub: f gets the default modes).  c2 saves a tree with only
+ * "hello" ("v2\n").
+ * Tags: t1 -> c1, tb -> the hello blob.
  */
 static void make_fixture(struct fixture *fx)
 {
-	const char *dir = unit_tmpdir();
-	struct packwriter_opts o = { .level = 1, .impl = ZLIB_IMPL_ZLIB,
-				     .no_upkeep = 1 };
-	struct packwriter *w;
-	struct objsink *s;
-	struct tree_builder tb;
-	struct oid a, b, c, sub, big, l1, f, link, dlink, bupm, root2, h2;
-	struct meta dm, mm[5];
-	struct meta_bupm_entry ents[5];
-	struct buf bb = BUF_INIT;
 	static const char *const names[5] = {
 		"big", "dirlink", "ghost", "hello", "link" };
+	struct testrepo t;
+	struct testrepo_files files;
+	struct tree_builder tb;
+	struct oid dlink, root2, h2;
+	struct meta dm, mm[5];
 
 	memset(fx, 0, sizeof(*fx));
-	must(repo_init(dir), "init");
-	must(repo_open(&fx->repo, dir), "open");
-	must(packwriter_new(&w, fx->repo->objdir, NULL, &o), "packwriter");
-	s = packwriter_sink(w);
+	testrepo_open(&t);
+	fx->repo = t.repo;
 	tree_builder_init(&tb);
 
-	fx->hello = put(s, OBJ_BLOB, "hello\n", 6);
-	oid_hash_object(&fx->ghost, OBJ_BLOB, "not stored", 10);
-	a = put(s, OBJ_BLOB, "abc", 3);
-	b = put(s, OBJ_BLOB, "defg", 4);
-	c = put(s, OBJ_BLOB, "hij", 3);
-	tree_builder_add(&tb, TREE_MODE_BLOB, "0000000000000000", 16, &a);
-	tree_builder_add(&tb, TREE_MODE_BLOB, "0000000000000003", 16, &b);
-	l1 = put_tree(s, &tb);
-	tree_builder_add(&tb, TREE_MODE_TREE, "0000000000000000", 16, &l1);
-	tree_builder_add(&tb, TREE_MODE_BLOB, "0000000000000007", 16, &c);
-	big = put_tree(s, &tb);
-	f = put(s, OBJ_BLOB, "in sub\n", 7);
-	tree_builder_add(&tb, TREE_MODE_BLOB, "f", 1, &f);
-	sub = put_tree(s, &tb);
-	link = put(s, OBJ_BLOB, "hello", 5);
-	dlink = put(s, OBJ_BLOB, "sub", 3);
+	testrepo_put_files(&t, &files);
+	fx->hello = files.hello;
+	fx->ghost = files.ghost;
+	dlink = testrepo_put(&t, OBJ_BLOB, "sub", 3);
 
 	file_meta(&dm, 040700, 0, NULL);
 	file_meta(&mm[0], 0100644, 10, NULL);
@@ -170,38 +86,26 @@ static void make_fixture(struct fixture *fx)
 	file_meta(&mm[2], 0100644, 10, NULL);
 	file_meta(&mm[3], 0100600, 6, NULL);
 	file_meta(&mm[4], 0120777, 5, "hello");
-	for (int i = 0; i < 5; i++) {
-		ents[i].name = names[i];
-		ents[i].meta = &mm[i];
-	}
-	meta_bupm_build(&bb, &dm, ents, 5);
-	bupm = put(s, OBJ_BLOB, bb.data, bb.len);
-
-	tree_builder_add(&tb, TREE_MODE_BLOB, ".bupm", 5, &bupm);
-	tree_builder_add(&tb, TREE_MODE_TREE, "big.bup", 7, &big);
+	testrepo_add_bupm(&t, &tb, &dm, names, mm, 5);
+	testrepo_add_files(&tb, &files);
 	tree_builder_add(&tb, TREE_MODE_LINK, "dirlink", 7, &dlink);
-	tree_builder_add(&tb, TREE_MODE_BLOB, "ghost", 5, &fx->ghost);
-	tree_builder_add(&tb, TREE_MODE_BLOB, "hello", 5, &fx->hello);
-	tree_builder_add(&tb, TREE_MODE_LINK, "link", 4, &link);
-	tree_builder_add(&tb, TREE_MODE_TREE, "sub", 3, &sub);
-	fx->root1 = put_tree(s, &tb);
-	h2 = put(s, OBJ_BLOB, "v2\n", 3);
+	fx->root1 = testrepo_put_tree(&t, &tb);
+	h2 = testrepo_put(&t, OBJ_BLOB, "v2\n", 3);
 	tree_builder_add(&tb, TREE_MODE_BLOB, "hello", 5, &h2);
-	root2 = put_tree(s, &tb);
+	root2 = testrepo_put_tree(&t, &tb);
 
-	fx->c1 = put_commit(s, &fx->root1, NULL, T1);
-	fx->c2 = put_commit(s, &root2, &fx->c1, T2);
-	fx->c3 = put_commit(s, &fx->root1, &fx->c2, T2);
-	must(packwriter_close(w), "close");
-	must(refs_update(fx->repo, "refs/heads/main", &fx->c3, NULL, 0, NULL),
-	     "ref");
-	must(refs_update(fx->repo, "refs/tags/t1", &fx->c1, NULL, 0, NULL),
-	     "tag");
-	must(refs_update(fx->repo, "refs/tags/tb", &fx->hello, NULL, 0, NULL),
-	     "tag");
+	fx->c1 = testrepo_put_commit(&t, &fx->root1, NULL, T1);
+	fx->c2 = testrepo_put_commit(&t, &root2, &fx->c1, T2);
+	fx->c3 = testrepo_put_commit(&t, &fx->root1, &fx->c2, T2);
+	testrepo_close(&t);
+	testrepo_must(refs_update(fx->repo, "refs/heads/main", &fx->c3, NULL,
+				  0, NULL), "ref");
+	testrepo_must(refs_update(fx->repo, "refs/tags/t1", &fx->c1, NULL, 0,
+				  NULL), "tag");
+	testrepo_must(refs_update(fx->repo, "refs/tags/tb", &fx->hello, NULL,
+				  0, NULL), "tag");
 
 	tree_builder_release(&tb);
-	buf_release(&bb);
 	meta_release(&dm);
 	for (int i = 0; i < 5; i++)
 		meta_release(&mm[i]);
@@ -251,7 +155,7 @@ UNIT_TEST(vfs, root_branches_and_saves)
 	const struct vfs_entry *e;
 	int ret;
 
-	tz_utc();
+	testrepo_tz_utc();
 	make_fixture(&fx);
 	CHECK(vfs_new(&v, fx.repo) == 0);
 
@@ -340,7 +244,7 @@ UNIT_TEST(vfs, root_branches_and_saves)
 
 	vfs_free(v);
 	free_fixture(&fx);
-	tz_restore();
+	testrepo_tz_restore();
 }
 
 UNIT_TEST(vfs, symlinks_and_missing)
@@ -353,7 +257,7 @@ UNIT_TEST(vfs, symlinks_and_missing)
 	struct vfs_file *f;
 	int ret, err_no;
 
-	tz_utc();
+	testrepo_tz_utc();
 	make_fixture(&fx);
 	CHECK(vfs_new(&v, fx.repo) == 0);
 
@@ -409,7 +313,7 @@ UNIT_TEST(vfs, symlinks_and_missing)
 	buf_release(&t);
 	vfs_free(v);
 	free_fixture(&fx);
-	tz_restore();
+	testrepo_tz_restore();
 }
 
 static int collect(void *ctx, const void *data, size_t len)
@@ -431,7 +335,7 @@ UNIT_TEST(vfs, chunked_contents_and_bupm_meta)
 	long long n;
 	int ret;
 
-	tz_utc();
+	testrepo_tz_utc();
 	make_fixture(&fx);
 	CHECK(vfs_new(&v, fx.repo) == 0);
 
@@ -510,7 +414,7 @@ UNIT_TEST(vfs, chunked_contents_and_bupm_meta)
 	buf_release(&got);
 	vfs_free(v);
 	free_fixture(&fx);
-	tz_restore();
+	testrepo_tz_restore();
 }
 
 /* ---- in-memory sources: the vfs reads only through the interface ----- */
@@ -632,7 +536,7 @@ UNIT_TEST(vfs, memory_source_counts_reads)
 	struct oid blob;
 	int ret, before;
 
-	tz_utc();
+	testrepo_tz_utc();
 	blob = mem_branch(&m, "refs/heads/b", "data\n");
 	CHECK(vfs_new_source(&v, &m.src) == 0);
 
@@ -655,7 +559,7 @@ UNIT_TEST(vfs, memory_source_counts_reads)
 	vfs_free(v);   /* no free op: the source stays the caller's */
 	mem_release(&m);
 	buf_release(&got);
-	tz_restore();
+	testrepo_tz_restore();
 }
 
 UNIT_TEST(vfs, counting_wrapper_over_local_source)
@@ -667,7 +571,7 @@ UNIT_TEST(vfs, counting_wrapper_over_local_source)
 	const struct vfs_entry *e;
 	int ret;
 
-	tz_utc();
+	testrepo_tz_utc();
 	make_fixture(&fx);
 	CHECK(vfs_source_local_new(&m.inner, fx.repo) == 0);
 	CHECK(vfs_new_source(&v, &m.src) == 0);
@@ -678,7 +582,7 @@ UNIT_TEST(vfs, counting_wrapper_over_local_source)
 	vfs_free(v);
 	m.inner->ops->free(m.inner);
 	free_fixture(&fx);
-	tz_restore();
+	testrepo_tz_restore();
 }
 
 UNIT_TEST(vfs, damaged_objects_are_errors)
@@ -693,7 +597,7 @@ UNIT_TEST(vfs, damaged_objects_are_errors)
 	char buf[16];
 	int ret;
 
-	tz_utc();
+	testrepo_tz_utc();
 	/* a tree that does not parse (no NUL, no id) */
 	tree = mem_add(&m, OBJ_TREE, "100644 f", 8);
 	commit_format(&b, &tree, NULL, "T <t@example.com>", T1, 0, "m\n", 2);
@@ -755,7 +659,7 @@ UNIT_TEST(vfs, damaged_objects_are_errors)
 	buf_release(&b);
 	vfs_free(v);
 	mem_release(&m);
-	tz_restore();
+	testrepo_tz_restore();
 }
 
 /* One commit with any number of parents, at time t. */
@@ -796,7 +700,7 @@ UNIT_TEST(vfs, merge_history_in_rev_list_order)
 	const struct vfs_entry *e;
 	int ret;
 
-	tz_utc();
+	testrepo_tz_utc();
 	tree_builder_init(&tb);
 	tree_builder_serialize(&tb, &b);
 	tree = mem_add(&m, OBJ_TREE, b.data, b.len);
@@ -831,7 +735,7 @@ UNIT_TEST(vfs, merge_history_in_rev_list_order)
 	buf_release(&b);
 	vfs_free(v);
 	mem_release(&m);
-	tz_restore();
+	testrepo_tz_restore();
 }
 
 /* A tree of entries named by hex offsets (FORMAT.md 3.4). */
