@@ -476,6 +476,22 @@ out:
 	return ret;
 }
 
+/*
+ * How readdir, readlink and open begin: a context in *c (NULL if none
+ * could be made) and path's item in *it, which is initialised in any
+ * case.  0, or the negative errno to return; the caller releases *it
+ * and puts *c back either way.
+ */
+static int resolve_in_ctx(struct fusefs *fs, const char *path,
+			  struct fusefs_ctx **c, struct vfs_item *it)
+{
+	vfs_item_init(it);
+	*c = ctx_get(fs);
+	if (!*c)
+		return eio(fs, path);
+	return resolve(fs, *c, path, it);
+}
+
 /* --- stat mapping --- */
 
 static time_t floor_secs(const struct meta_time *t)
@@ -546,17 +562,14 @@ int fusefs_getattr(struct fusefs *fs, const char *path, struct stat *st)
 int fusefs_readdir(struct fusefs *fs, const char *path, fusefs_dir_fn fn,
 		   void *ctx)
 {
-	struct fusefs_ctx *c = ctx_get(fs);
+	struct fusefs_ctx *c;
 	struct vfs_list l;
 	struct vfs_item dir;
 	struct buf child = BUF_INIT, name = BUF_INIT;
 	int ret;
 
-	if (!c)
-		return eio(fs, path);
-	vfs_item_init(&dir);
 	vfs_list_init(&l);
-	ret = resolve(fs, c, path, &dir);
+	ret = resolve_in_ctx(fs, path, &c, &dir);
 	if (ret < 0)
 		goto out;
 	if (!S_ISDIR(dir.mode)) {
@@ -607,16 +620,13 @@ out:
 int fusefs_readlink(struct fusefs *fs, const char *path, char *buf,
 		    size_t size)
 {
-	struct fusefs_ctx *c = ctx_get(fs);
+	struct fusefs_ctx *c;
 	struct vfs_item it;
 	struct buf t = BUF_INIT;
 	int ret;
 
 	log_op(fs, "readlink", path);
-	if (!c)
-		return eio(fs, path);
-	vfs_item_init(&it);
-	ret = resolve(fs, c, path, &it);
+	ret = resolve_in_ctx(fs, path, &c, &it);
 	if (ret < 0)
 		goto out;
 	if (!S_ISLNK(it.mode)) {
@@ -642,16 +652,13 @@ out:
 int fusefs_open(struct fusefs *fs, const char *path, int flags,
 		struct fusefs_file **out)
 {
-	struct fusefs_ctx *c = ctx_get(fs);
+	struct fusefs_ctx *c;
 	struct fusefs_file *f;
 	struct vfs_item it;
 	int ret;
 
 	log_op(fs, "open", path);
-	if (!c)
-		return eio(fs, path);
-	vfs_item_init(&it);
-	ret = resolve(fs, c, path, &it);
+	ret = resolve_in_ctx(fs, path, &c, &it);
 	if (ret < 0)
 		goto out;
 	/* bup: EACCES, before looking at what the item is */
