@@ -62,8 +62,8 @@ struct lru {
 };
 
 struct pc_entry {
+	struct lru_node lru;             /* in fs->pc_lru (first: see pc_of) */
 	struct pc_entry *hnext;          /* hash chain */
-	struct lru_node lru;             /* in fs->pc_lru */
 	uint32_t hash;
 	size_t cost;
 	int size_known;
@@ -111,10 +111,10 @@ struct fusefs_cursor {
 };
 
 struct fusefs_file {
+	struct lru_node lru;             /* in fs->rd_lru, under rd_lock */
 	struct fusefs_cursor cur[FUSEFS_CURSORS];
 	struct oid oid;
 	size_t nr_rd;                    /* cursors holding a reader */
-	struct lru_node lru;             /* in fs->rd_lru, under rd_lock */
 	char *path;                      /* for messages */
 };
 
@@ -287,6 +287,7 @@ static size_t item_cost(const struct vfs_item *it, size_t pathlen)
 	return n;
 }
 
+/* The entry of node n: a no-op, the node being the entry's first member. */
 static struct pc_entry *pc_of(struct lru_node *n)
 {
 	return (struct pc_entry *)((char *)n - offsetof(struct pc_entry, lru));
@@ -682,6 +683,7 @@ out:
 	return ret;
 }
 
+/* The file of node n (its first member, as in pc_of). */
 static struct fusefs_file *file_of(struct lru_node *n)
 {
 	return (struct fusefs_file *)((char *)n -
