@@ -923,12 +923,40 @@ static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind,
 	return MHD_YES;
 }
 
-/* A file's bytes, streamed from a vfs_file of this thread's vfs. */
-struct file_reader {
+/*
+ * A file's bytes on their way into a response: the piece
+ * vfs_file_next() gave last (what of it is not sent yet), and how much
+ * of the file the response still promises.
+ */
+struct file_bytes {
 	struct vfs_file *f;
 	const unsigned char *piece;
 	size_t piece_len;
 	uint64_t left;
+};
+
+/*
+ * Copies what it can of the piece to out (room bytes at most, never
+ * more than is left) and returns the count.
+ */
+static size_t file_bytes_take(struct file_bytes *b, char *out, size_t room)
+{
+	size_t n = b->piece_len;
+
+	if (n > room)
+		n = room;
+	if (n > b->left)
+		n = (size_t)b->left;
+	memcpy(out, b->piece, n);
+	b->piece += n;
+	b->piece_len -= n;
+	b->left -= n;
+	return n;
+}
+
+/* A file's bytes, streamed from a vfs_file of this thread's vfs. */
+struct file_reader {
+	struct file_bytes b;
 	struct web_server *s;
 };
 
@@ -936,7 +964,7 @@ static void file_reader_free(void *cls)
 {
 	struct file_reader *fr = cls;
 
-	vfs_file_close(fr->f);
+	vfs_file_close(fr->b.f);
 	free(fr);
 }
 
@@ -946,11 +974,9 @@ static ssize_t file_read(void *cls, uint64_t pos, char *out, size_t max)
 	size_t done = 0;
 
 	(void)pos;
-	while (done < max && fr->left) {
-		size_t n;
-
-		if (!fr->piece_len) {
-			long long got = vfs_file_next(fr->f, &fr->piece);
+	while (done < max && fr->b.left) {
+		if (!fr->b.piece_len) {
+			long long got = vfs_file_next(fr->b.f, &fr->b.piece);
 
 			if (got < 0) {
 				struct buf l = BUF_INIT;
@@ -962,23 +988,14 @@ static ssize_t file_read(void *cls, uint64_t pos, char *out, size_t max)
 			}
 			if (!got)
 				break;
-			fr->piece_len = (size_t)got;
+			fr->b.piece_len = (size_t)got;
 		}
-		n = fr->piece_len;
-		if (n > max - done)
-			n = max - done;
-		if (n > fr->left)
-			n = (size_t)fr->left;
-		memcpy(out + done, fr->piece, n);
-		fr->piece += n;
-		fr->piece_len -= n;
-		fr->left -= n;
-		done += n;
+		done += file_bytes_take(&fr->b, out + done, max - done);
 	}
 	if (done)
 		return (ssize_t)done;
 	/* short data: the length promised cannot be kept, drop the link */
-	return fr->left ? MHD_CONTENT_READER_END_WITH_ERROR :
+	return fr->b.left ? MHD_CONTENT_READER_END_WITH_ERROR :
 		MHD_CONTENT_READER_END_OF_STREAM;
 }
 
@@ -1017,7 +1034,7 @@ static enum MHD_Result serve_file(struct web_server *s,
 		return server_error(s, c, path, err_last());
 	fr = xcalloc(1, sizeof(*fr));
 	fr->s = s;
-	if (vfs_file_open(w->vfs, &it->oid, &fr->f) < 0) {
+	if (vfs_file_open(w->vfs, &it->oid, &fr->b.f) < 0) {
 		free(fr);
 		return server_error(s, c, path, err_last());
 	}
@@ -1025,12 +1042,12 @@ static enum MHD_Result serve_file(struct web_server *s,
 	 * Read the first piece now: a missing or corrupt object is then a
 	 * 500 rather than a connection dropped after a 200.
 	 */
-	got = vfs_file_next(fr->f, &fr->piece);
+	got = vfs_file_next(fr->b.f, &fr->b.piece);
 	if (got < 0) {
 		file_reader_free(fr);
 		return server_error(s, c, path, err_last());
 	}
-	fr->piece_len = (size_t)got;
+	fr->b.piece_len = (size_t)got;
 
 	range = web_parse_range(s->mhd.lookup(c, MHD_HEADER_KIND, "Range"),
 				size, &first, &last);
@@ -1041,16 +1058,16 @@ static enum MHD_Result serve_file(struct web_server *s,
 		 */
 		struct buf data = BUF_INIT;
 
-		while (fr->piece_len) {
-			buf_add(&data, fr->piece, fr->piece_len);
+		while (fr->b.piece_len) {
+			buf_add(&data, fr->b.piece, fr->b.piece_len);
 			got = data.len > size ? 0 :
-				vfs_file_next(fr->f, &fr->piece);
+				vfs_file_next(fr->b.f, &fr->b.piece);
 			if (got < 0) {
 				buf_release(&data);
 				file_reader_free(fr);
 				return server_error(s, c, path, err_last());
 			}
-			fr->piece_len = (size_t)got;
+			fr->b.piece_len = (size_t)got;
 		}
 		file_reader_free(fr);
 		if (data.len != size) {
@@ -1082,19 +1099,20 @@ static enum MHD_Result serve_file(struct web_server *s,
 		 * Go down the chunk tree to the range's first byte
 		 * (vfs_file_seek) rather than read what lies before it.
 		 */
-		if (first && ((got = vfs_file_seek(fr->f, first)) < 0 ||
-			      (got = vfs_file_next(fr->f, &fr->piece)) < 0)) {
+		if (first &&
+		    ((got = vfs_file_seek(fr->b.f, first)) < 0 ||
+		     (got = vfs_file_next(fr->b.f, &fr->b.piece)) < 0)) {
 			file_reader_free(fr);
 			return server_error(s, c, path, err_last());
 		}
 		if (first)
-			fr->piece_len = (size_t)got;
-		fr->left = last - first + 1;
+			fr->b.piece_len = (size_t)got;
+		fr->b.left = last - first + 1;
 		status = 206;
 	} else {
-		fr->left = size;
+		fr->b.left = size;
 	}
-	r = s->mhd.from_callback(fr->left, 64 * 1024, file_read, fr,
+	r = s->mhd.from_callback(fr->b.left, 64 * 1024, file_read, fr,
 				 file_reader_free);
 	if (!r) {
 		file_reader_free(fr);
@@ -1129,10 +1147,7 @@ struct tar_reader {
 	struct buf path;       /* "top/sub/" */
 	struct buf pend;       /* header or padding not yet sent */
 	size_t pend_off;
-	struct vfs_file *f;    /* the member whose data is being sent */
-	const unsigned char *piece;
-	size_t piece_len;
-	uint64_t left;
+	struct file_bytes b;   /* the member whose data is being sent */
 	size_t pad;
 	int done;
 };
@@ -1144,8 +1159,8 @@ static void tar_reader_free(void *cls)
 	while (t->nr)
 		vfs_list_release(&t->st[--t->nr].l);
 	free(t->st);
-	if (t->f)
-		vfs_file_close(t->f);
+	if (t->b.f)
+		vfs_file_close(t->b.f);
 	buf_release(&t->path);
 	buf_release(&t->pend);
 	free(t);
@@ -1246,12 +1261,13 @@ static int tar_next(struct tar_reader *t)
 			e.type = '0';
 			ret = vfs_item_size(t->w->vfs, it, &size);
 			if (!ret)
-				ret = vfs_file_open(t->w->vfs, &it->oid, &t->f);
+				ret = vfs_file_open(t->w->vfs, &it->oid,
+						    &t->b.f);
 			if (!ret) {
 				e.size = size;
-				t->left = size;
+				t->b.left = size;
 				t->pad = (512 - size % 512) % 512;
-				t->piece_len = 0;
+				t->b.piece_len = 0;
 			}
 		} else if (S_ISFIFO(it->mode)) {
 			e.type = '6';
@@ -1294,17 +1310,18 @@ static ssize_t tar_read(void *cls, uint64_t pos, char *out, size_t max)
 		}
 		buf_reset(&t->pend);
 		t->pend_off = 0;
-		if (t->f) {
-			if (!t->left) {
-				vfs_file_close(t->f);
-				t->f = NULL;
+		if (t->b.f) {
+			if (!t->b.left) {
+				vfs_file_close(t->b.f);
+				t->b.f = NULL;
 				buf_grow(&t->pend, t->pad);
 				memset(t->pend.data, 0, t->pad);
 				buf_setlen(&t->pend, t->pad);
 				continue;
 			}
-			if (!t->piece_len) {
-				long long got = vfs_file_next(t->f, &t->piece);
+			if (!t->b.piece_len) {
+				long long got = vfs_file_next(t->b.f,
+							      &t->b.piece);
 
 				if (got <= 0) {
 					if (!got)
@@ -1313,18 +1330,10 @@ static ssize_t tar_read(void *cls, uint64_t pos, char *out, size_t max)
 							"recorded size");
 					goto fail;
 				}
-				t->piece_len = (size_t)got;
+				t->b.piece_len = (size_t)got;
 			}
-			n = t->piece_len;
-			if (n > max - done)
-				n = max - done;
-			if (n > t->left)
-				n = (size_t)t->left;
-			memcpy(out + done, t->piece, n);
-			t->piece += n;
-			t->piece_len -= n;
-			t->left -= n;
-			done += n;
+			done += file_bytes_take(&t->b, out + done,
+						max - done);
 			continue;
 		}
 		if (t->done)
