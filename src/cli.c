@@ -26,6 +26,7 @@
 #include "util/pypath.h"
 #include "store/repo.h"
 #include "store/repolock.h"
+#include "util/strv.h"
 #include "pipelines/validate.h"
 
 /* ---- messages ---------------------------------------------------- */
@@ -231,37 +232,6 @@ void cli_init(void)
 
 /* ---- usage ------------------------------------------------------- */
 
-/* bup's helpers.columnate(). */
-static void columnate(struct buf *out, const char *const *l, size_t n,
-		      const char *prefix)
-{
-	size_t clen = 0, ncols, rows, total;
-	long w;
-
-	if (!n)
-		return;
-	for (size_t i = 0; i < n; i++)
-		clen = MAX(clen, strlen(l[i]));
-	w = ((long)opt_tty_width() - (long)strlen(prefix));
-	/* Python's // floors; a negative width gives <= 1 column. */
-	ncols = w <= 0 ? 1 : (size_t)w / (clen + 2);
-	if (ncols <= 1) {
-		ncols = 1;
-		clen = 0;
-	}
-	total = (n + ncols - 1) / ncols * ncols;
-	rows = total / ncols;
-	for (size_t r = 0; r < rows; r++) {
-		buf_addstr(out, prefix);
-		for (size_t c = 0; c < ncols; c++) {
-			size_t i = c * rows + r;
-			buf_addf(out, "%-*s", (int)(clen + 2),
-				 i < n ? l[i] : "");
-		}
-		buf_addch(out, '\n');
-	}
-}
-
 static int by_name(const void *a, const void *b)
 {
 	const struct cli_cmd *const *x = a, *const *y = b;
@@ -298,7 +268,7 @@ void main_usage(const char *msg)
 		else
 			other[nr_other++] = sorted[i]->name;
 	buf_addstr(&b, "\nOther available commands:\n");
-	columnate(&b, other, nr_other, "    ");
+	strv_columnate(&b, other, nr_other, "    ", opt_tty_width());
 	buf_addstr(&b, "\nSee 'bup help COMMAND' for more information on "
 		   "a specific command.\n");
 	if (msg && *msg)

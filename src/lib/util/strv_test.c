@@ -1,10 +1,13 @@
 /*
  * strv: byte-order sorting (bytes above 0x7f after ASCII, as Python
- * sorts bytes) and freeing, NULL included.
+ * sorts bytes) and freeing, NULL included; columns as bup's
+ * helpers.columnate() lays them out (the expected texts are its
+ * output for the same lists and widths).
  */
 #include <string.h>
 
 #include "unit.h"
+#include "util/buf.h"
 #include "util/strv.h"
 #include "util/util.h"
 
@@ -36,4 +39,33 @@ UNIT_TEST(strv, push_copies)
 	s[0] = 'x';   /* the array holds copies */
 	CHECK(nr == 2 && !strcmp(v[0], "one") && !strcmp(v[1], "two"));
 	strv_free(v, nr);
+}
+
+UNIT_TEST(strv, columnate_as_bup)
+{
+	static const char *const v[] = { "a", "bb", "ccc", "dddd", "e" };
+	struct buf b = BUF_INIT;
+
+	/* 20 // 6: three columns, filled down then across */
+	strv_columnate(&b, v, 5, "", 20);
+	CHECK(!strcmp(b.data, "a     ccc   e     \n"
+			      "bb    dddd        \n"));
+	buf_reset(&b);
+	/* the prefix takes from the width: (14 - 2) // 6, two columns */
+	strv_columnate(&b, v, 5, "  ", 14);
+	CHECK(!strcmp(b.data, "  a     dddd  \n"
+			      "  bb    e     \n"
+			      "  ccc         \n"));
+	buf_reset(&b);
+	/* one column: no width of its own, each padded to 2 */
+	strv_columnate(&b, v, 5, "", 5);
+	CHECK(!strcmp(b.data, "a \nbb\nccc\ndddd\ne \n"));
+	buf_reset(&b);
+	/* a prefix wider than the terminal: one column still */
+	strv_columnate(&b, v, 5, "    ", 1);
+	CHECK(!strcmp(b.data, "    a \n    bb\n    ccc\n    dddd\n    e \n"));
+	buf_reset(&b);
+	strv_columnate(&b, v, 0, "    ", 80);
+	CHECK(b.len == 0);
+	buf_release(&b);
 }

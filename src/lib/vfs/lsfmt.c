@@ -12,6 +12,7 @@
 #include "vfs/lsfmt.h"
 #include "meta/meta.h"
 #include "util/pypath.h"
+#include "util/strv.h"
 #include "util/util.h"
 
 const char lsfmt_optspec[] =
@@ -156,34 +157,13 @@ static void emit(struct ls_ctx *c, struct buf *line)
 /* bup's helpers.columnate(pending, b''). */
 static void flush_pending(struct ls_ctx *c)
 {
-	size_t n = c->l->nr_pending, clen = 0, ncols, rows, total;
-	int width;
+	size_t n = c->l->nr_pending;
 	struct buf out = BUF_INIT;
 
 	if (!n)
 		return;
-	for (size_t i = 0; i < n; i++)
-		clen = MAX(clen, strlen(c->l->pending[i]));
-	width = c->out->width;
-	/* Python's floor division; a width below 0 gives ncols <= 1 too */
-	ncols = width < 0 ? 0 : (size_t)width / (clen + 2);
-	if (ncols <= 1) {
-		ncols = 1;
-		clen = 0;
-	}
-	total = (n + ncols - 1) / ncols * ncols;
-	rows = total / ncols;
-	for (size_t r = 0; r < rows; r++) {
-		for (size_t col = 0; col < ncols; col++) {
-			size_t i = col * rows + r;
-			const char *s = i < n ? c->l->pending[i] : "";
-			size_t len = strlen(s);
-			buf_addstr(&out, s);
-			for (; len < clen + 2; len++)
-				buf_addch(&out, ' ');
-		}
-		buf_addch(&out, '\n');
-	}
+	strv_columnate(&out, (const char *const *)c->l->pending, n, "",
+		       c->out->width);
 	c->out->out(c->out->ctx, out.data, out.len);
 	buf_release(&out);
 	for (size_t i = 0; i < n; i++)
