@@ -32,31 +32,13 @@ static const char vrl_optspec[] =
 	"--\n"
 	"v,verbose       increase log output (can be used more than once)\n";
 
-struct vrl_ref {
-	char *name;
-	struct oid oid;
-};
-
 struct vrl_ctx {
-	struct vrl_ref *refs;
-	size_t nr, alloc;
+	struct refs_list refs;
 	const char *refname;   /* the ref being walked */
 	int verbosity;
 	uint64_t existing;
 	long long missing;
 };
-
-static int vrl_collect(void *vctx, const char *refname,
-		       const struct oid *oid)
-{
-	struct vrl_ctx *c = vctx;
-
-	ALLOC_GROW(c->refs, c->nr + 1, c->alloc);
-	c->refs[c->nr].name = xstrdup(refname);
-	c->refs[c->nr].oid = *oid;
-	c->nr++;
-	return 0;
-}
 
 /* git show-ref's test: the object is in a pack or loose. */
 static int vrl_have(struct repo *r, struct odb *odb, const struct oid *oid)
@@ -194,8 +176,8 @@ int cmd_validate_ref_links(int argc, const char **argv)
 		case VFS_CHUNKY:
 		case VFS_REVLIST:
 		case VFS_COMMIT:
-			vrl_collect(&c, o.argv[i], it.kind == VFS_COMMIT ?
-				    &it.coid : &it.oid);
+			refs_collect(&c.refs, o.argv[i],
+				     it.kind == VFS_COMMIT ? &it.coid : &it.oid);
 			break;
 		default: {
 			struct buf pm = BUF_INIT;
@@ -210,7 +192,7 @@ int cmd_validate_ref_links(int argc, const char **argv)
 		vfs_item_release(&it);
 	}
 
-	if (!o.argc || c.nr) {
+	if (!o.argc || c.refs.nr) {
 		if (validate_count_objects(&c.existing, r->packdir, NULL, NULL) < 0) {
 			ret = error("%s", err_last());
 			goto out;
@@ -220,15 +202,17 @@ int cmd_validate_ref_links(int argc, const char **argv)
 				(unsigned long long)c.existing);
 	}
 	if (c.existing && !o.argc) {
-		if (refs_for_each(r, "refs/", vrl_collect, &c) < 0) {
+		if (refs_for_each(r, "refs/", refs_collect, &c.refs) < 0) {
 			ret = error("%s", err_last());
 			goto out;
 		}
-		for (size_t i = 0; i < c.nr; i++) {
-			if (vrl_have(r, odb, &c.refs[i].oid))
+		for (size_t i = 0; i < c.refs.nr; i++) {
+			const struct refs_item *ref = &c.refs.items[i];
+
+			if (vrl_have(r, odb, &ref->oid))
 				continue;
 			cli_log("fatal: git show-ref: bad ref %s (%s)\n",
-				c.refs[i].name, oid_hex(&c.refs[i].oid));
+				ref->name, oid_hex(&ref->oid));
 			if (i) {
 				/* bup asserts that the failed listing is empty */
 				ret = error("git show-ref failed after "
@@ -236,18 +220,16 @@ int cmd_validate_ref_links(int argc, const char **argv)
 				goto out;
 			}
 			/* nothing listed, nothing checked */
-			for (size_t j = 0; j < c.nr; j++)
-				free(c.refs[j].name);
-			c.nr = 0;
+			refs_list_release(&c.refs);
 			break;
 		}
 	}
 	if (c.existing) {
 		w = validate_walk_new(odb, c.existing, c.verbosity > 0);
-		for (size_t i = 0; i < c.nr; i++) {
-			c.refname = c.refs[i].name;
-			if (validate_walk_ref(w, &c.refs[i].oid, vrl_item, &c)
-			    < 0) {
+		for (size_t i = 0; i < c.refs.nr; i++) {
+			c.refname = c.refs.items[i].name;
+			if (validate_walk_ref(w, &c.refs.items[i].oid,
+					      vrl_item, &c) < 0) {
 				ret = error("%s", err_last());
 				goto out;
 			}
@@ -255,9 +237,7 @@ int cmd_validate_ref_links(int argc, const char **argv)
 	}
 out:
 	validate_walk_free(w);
-	for (size_t i = 0; i < c.nr; i++)
-		free(c.refs[i].name);
-	free(c.refs);
+	refs_list_release(&c.refs);
 	if (v)
 		vfs_free(v);
 	repo_free(r);

@@ -38,11 +38,6 @@
 
 /* --- the refs snapshot and the per-worker source --- */
 
-struct snap_ref {
-	char *name;
-	struct oid oid;
-};
-
 struct fusefs_ctx {
 	struct fusefs_ctx *next;  /* free list */
 	struct vfs *vfs;
@@ -75,8 +70,7 @@ struct pc_entry {
 struct fusefs {
 	int want_meta;
 	char *objdir;
-	struct snap_ref *refs;
-	size_t nr_refs, alloc_refs;
+	struct refs_list refs;   /* the snapshot */
 	void (*log_op)(void *, const char *, const char *);
 	void (*log_error)(void *, const char *, const char *);
 	void *log_data;
@@ -139,10 +133,13 @@ static int snap_refs(struct vfs_source *s, const char *prefix,
 	size_t plen = strlen(prefix);
 	int ret;
 
-	for (size_t i = 0; i < fs->nr_refs; i++)
-		if (!strncmp(fs->refs[i].name, prefix, plen) &&
-		    (ret = fn(ctx, fs->refs[i].name, &fs->refs[i].oid)) < 0)
+	for (size_t i = 0; i < fs->refs.nr; i++) {
+		const struct refs_item *r = &fs->refs.items[i];
+
+		if (!strncmp(r->name, prefix, plen) &&
+		    (ret = fn(ctx, r->name, &r->oid)) < 0)
 			return ret;
+	}
 	return 0;
 }
 
@@ -151,9 +148,9 @@ static int snap_read_ref(struct vfs_source *s, const char *refname,
 {
 	const struct fusefs *fs = ((struct snap_source *)s)->fs;
 
-	for (size_t i = 0; i < fs->nr_refs; i++)
-		if (!strcmp(fs->refs[i].name, refname)) {
-			*out = fs->refs[i].oid;
+	for (size_t i = 0; i < fs->refs.nr; i++)
+		if (!strcmp(fs->refs.items[i].name, refname)) {
+			*out = fs->refs.items[i].oid;
 			return 0;
 		}
 	return err_set(ERR_NOTFOUND, "no ref %s", refname);
@@ -171,16 +168,6 @@ static const struct vfs_source_ops snap_ops = {
 	.read_ref = snap_read_ref,
 	.free = snap_free,
 };
-
-static int snap_add(void *ctx, const char *refname, const struct oid *oid)
-{
-	struct fusefs *fs = ctx;
-
-	ALLOC_GROW(fs->refs, fs->nr_refs + 1, fs->alloc_refs);
-	fs->refs[fs->nr_refs].name = xstrdup(refname);
-	fs->refs[fs->nr_refs++].oid = *oid;
-	return 0;
-}
 
 /* A free context, or a new one (NULL with the message set on failure). */
 static struct fusefs_ctx *ctx_get(struct fusefs *fs)
@@ -858,8 +845,10 @@ int fusefs_new(struct fusefs **out, struct repo *repo,
 	pthread_mutex_init(&fs->ctx_lock, NULL);
 	pthread_mutex_init(&fs->pc_lock, NULL);
 	pthread_mutex_init(&fs->rd_lock, NULL);
-	if ((ret = refs_for_each(repo, "refs/heads/", snap_add, fs)) < 0 ||
-	    (ret = refs_for_each(repo, "refs/tags/", snap_add, fs)) < 0) {
+	if ((ret = refs_for_each(repo, "refs/heads/", refs_collect,
+				 &fs->refs)) < 0 ||
+	    (ret = refs_for_each(repo, "refs/tags/", refs_collect,
+				 &fs->refs)) < 0) {
 		fusefs_free(fs);
 		return ret;
 	}
@@ -884,9 +873,7 @@ void fusefs_free(struct fusefs *fs)
 		free(fs->all_ctx[i]);
 	}
 	free(fs->all_ctx);
-	for (size_t i = 0; i < fs->nr_refs; i++)
-		free(fs->refs[i].name);
-	free(fs->refs);
+	refs_list_release(&fs->refs);
 	free(fs->objdir);
 	pthread_mutex_destroy(&fs->ctx_lock);
 	pthread_mutex_destroy(&fs->pc_lock);

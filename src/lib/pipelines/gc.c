@@ -125,24 +125,6 @@ static int count_objects(struct gc *g, uint64_t *out)
 
 /* ---- mark ---------------------------------------------------------- */
 
-struct ref_list {
-	char **names;
-	struct oid *oids;
-	size_t nr, alloc, alloc_oids;
-};
-
-static int collect_ref(void *ctx, const char *refname, const struct oid *oid)
-{
-	struct ref_list *l = ctx;
-
-	ALLOC_GROW(l->names, l->nr + 1, l->alloc);
-	ALLOC_GROW(l->oids, l->nr + 1, l->alloc_oids);
-	l->names[l->nr] = xstrdup(refname);
-	l->oids[l->nr] = *oid;
-	l->nr++;
-	return 0;
-}
-
 /* A mark step stopped by a missing object (a positive stop code). */
 #define GC_STOP_MISSING 1
 
@@ -177,23 +159,23 @@ static int mark_item(void *ctx, const struct validate_item *it,
 /* bup's find_live_objects() over every ref, sorted as git show-ref. */
 static int mark(struct gc *g)
 {
-	struct ref_list refs = { 0 };
+	struct refs_list refs = REFS_LIST_INIT;
 	int ret;
 
-	ret = refs_for_each(g->r, "refs/", collect_ref, &refs);
+	ret = refs_for_each(g->r, "refs/", refs_collect, &refs);
 	g->walk = validate_walk_new(g->odb, g->st->existing,
 				    g->o->verbose > 0);
 	g->live_blobs = bloom_mem_new(g->st->existing);
 	for (size_t i = 0; !ret && i < refs.nr; i++) {
-		g->refname = refs.names[i];
-		ret = validate_walk_ref(g->walk, &refs.oids[i], mark_item, g);
+		g->refname = refs.items[i].name;
+		ret = validate_walk_ref(g->walk, &refs.items[i].oid, mark_item,
+					g);
 		if (ret == GC_STOP_MISSING)
 			ret = err_set(ERR_NOTFOUND, "missing object %s",
 				      oid_hex(&g->st->missing_oid));
 	}
 	g->refname = NULL;
-	strv_free(refs.names, refs.nr);
-	free(refs.oids);
+	refs_list_release(&refs);
 	return ret;
 }
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "remote/client.h"
+#include "store/refs.h"
 #include "util/err.h"
 #include "vfs/vfs.h"
 
@@ -55,23 +56,6 @@ static int remote_cat(struct vfs_source *s, const struct oid *oid,
 	return ret;
 }
 
-struct ref_list {
-	char **names;
-	struct oid *oids;
-	size_t nr, alloc, oalloc;
-};
-
-static int ref_list_add(void *ctx, const char *refname, const struct oid *oid)
-{
-	struct ref_list *l = ctx;
-
-	ALLOC_GROW(l->names, l->nr + 1, l->alloc);
-	ALLOC_GROW(l->oids, l->nr + 1, l->oalloc);
-	l->names[l->nr] = xstrdup(refname);
-	l->oids[l->nr++] = *oid;
-	return 0;
-}
-
 /*
  * The list is read whole first (bup's tuple(repo.refs(...))), since fn
  * may ask the server for objects and that reply must not be
@@ -80,18 +64,15 @@ static int ref_list_add(void *ctx, const char *refname, const struct oid *oid)
 static int remote_refs(struct vfs_source *s, const char *prefix,
 		       vfs_ref_fn fn, void *ctx)
 {
-	struct ref_list l = { 0 };
+	struct refs_list l = REFS_LIST_INIT;
 	int tags = !strcmp(prefix, "refs/tags/"), ret;
 
-	ret = client_refs(client_of(s), NULL, 0, !tags, tags, ref_list_add,
+	ret = client_refs(client_of(s), NULL, 0, !tags, tags, refs_collect,
 			  &l);
 	for (size_t i = 0; ret >= 0 && i < l.nr; i++)
-		if (!strncmp(l.names[i], prefix, strlen(prefix)))
-			ret = fn(ctx, l.names[i], &l.oids[i]);
-	for (size_t i = 0; i < l.nr; i++)
-		free(l.names[i]);
-	free(l.names);
-	free(l.oids);
+		if (!strncmp(l.items[i].name, prefix, strlen(prefix)))
+			ret = fn(ctx, l.items[i].name, &l.items[i].oid);
+	refs_list_release(&l);
 	return ret < 0 ? ret : 0;
 }
 

@@ -832,35 +832,42 @@ out:
 
 /* ---- listing ---- */
 
-struct ref_item {
-	char *name;
-	struct oid oid;
-};
+int refs_collect(void *ctx, const char *refname, const struct oid *oid)
+{
+	struct refs_list *l = ctx;
 
-struct ref_list {
-	struct ref_item *items;
-	size_t nr, alloc;
-};
+	ALLOC_GROW(l->items, l->nr + 1, l->alloc);
+	l->items[l->nr].name = xstrdup(refname);
+	l->items[l->nr].oid = *oid;
+	l->nr++;
+	return 0;
+}
 
-static void list_add(struct ref_list *l, const char *name,
+void refs_list_release(struct refs_list *l)
+{
+	while (l->nr)
+		free(l->items[--l->nr].name);
+	free(l->items);
+	l->items = NULL;
+	l->alloc = 0;
+}
+
+static void list_add(struct refs_list *l, const char *name,
 		     const struct oid *oid)
 {
 	for (size_t i = 0; i < l->nr; i++)
 		if (!strcmp(l->items[i].name, name))
 			return;   /* loose refs come first and win */
-	ALLOC_GROW(l->items, l->nr + 1, l->alloc);
-	l->items[l->nr].name = xstrdup(name);
-	l->items[l->nr].oid = *oid;
-	l->nr++;
+	refs_collect(l, name, oid);
 }
 
 static int item_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct ref_item *)a)->name,
-		      ((const struct ref_item *)b)->name);
+	return strcmp(((const struct refs_item *)a)->name,
+		      ((const struct refs_item *)b)->name);
 }
 
-static void walk_dir(struct repo *r, struct ref_list *l, const char *rel)
+static void walk_dir(struct repo *r, struct refs_list *l, const char *rel)
 {
 	char *dir = xstrfmt("%s/%s", r->path, rel);
 	DIR *d = opendir(dir);
@@ -891,7 +898,7 @@ static void walk_dir(struct repo *r, struct ref_list *l, const char *rel)
 	free(dir);
 }
 
-static void walk_packed(struct repo *r, struct ref_list *l,
+static void walk_packed(struct repo *r, struct refs_list *l,
 			const char *prefix)
 {
 	struct buf b = BUF_INIT;
@@ -926,7 +933,7 @@ out:
 int refs_for_each(struct repo *r, const char *prefix, refs_each_fn fn,
 		  void *ctx)
 {
-	struct ref_list l = { NULL, 0, 0 };
+	struct refs_list l = REFS_LIST_INIT;
 	char *base = xstrdup(prefix);
 	size_t n = strlen(base);
 	int ret = 0;
@@ -939,12 +946,10 @@ int refs_for_each(struct repo *r, const char *prefix, refs_each_fn fn,
 	walk_packed(r, &l, prefix);
 	if (l.nr)
 		qsort(l.items, l.nr, sizeof(*l.items), item_cmp);
-	for (size_t i = 0; i < l.nr; i++) {
-		if (!ret && !strncmp(l.items[i].name, prefix, strlen(prefix)))
+	for (size_t i = 0; !ret && i < l.nr; i++)
+		if (!strncmp(l.items[i].name, prefix, strlen(prefix)))
 			ret = fn(ctx, l.items[i].name, &l.items[i].oid);
-		free(l.items[i].name);
-	}
-	free(l.items);
+	refs_list_release(&l);
 	free(base);
 	return ret;
 }

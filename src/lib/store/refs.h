@@ -34,6 +34,26 @@ int refs_for_each(struct repo *r, const char *prefix, refs_each_fn fn,
 		  void *ctx);
 
 /*
+ * Refs held in memory, in the order they came: refs_collect() is a
+ * refs_each_fn that appends a copy of each to the struct refs_list
+ * passed as its ctx; refs_list_release() frees them (the list is then
+ * empty again).
+ */
+struct refs_item {
+	char *name;
+	struct oid oid;
+};
+
+struct refs_list {
+	struct refs_item *items;
+	size_t nr, alloc;
+};
+#define REFS_LIST_INIT { NULL, 0, 0 }
+
+int refs_collect(void *ctx, const char *refname, const struct oid *oid);
+void refs_list_release(struct refs_list *l);
+
+/*
  * Resolve what a user typed: a full hex id, a full refname, a branch or
  * tag name, or one of those followed by git's ^{tree}, ^{commit}, ^N, ~N
  * suffixes.  0 or ERR_NOTFOUND.
