@@ -63,19 +63,6 @@ static void free_repo(struct repo *r)
 	free(r->packdir);
 }
 
-struct seen {
-	char names[8][64];
-	int n;
-};
-
-static int collect(void *ctx, const char *name, const struct oid *oid)
-{
-	struct seen *s = ctx;
-	(void)oid;
-	if (s->n < 8)
-		snprintf(s->names[s->n++], 64, "%s", name);
-	return 0;
-}
 
 UNIT_TEST(refs, update_read_reflog)
 {
@@ -228,7 +215,7 @@ UNIT_TEST(refs, packed_list_delete)
 {
 	struct repo r;
 	struct oid a, b, got;
-	struct seen s = { .n = 0 };
+	struct refs_list s = REFS_LIST_INIT;
 	char *p;
 	FILE *f;
 
@@ -247,11 +234,18 @@ UNIT_TEST(refs, packed_list_delete)
 	/* loose overrides packed */
 	CHECK(refs_update(&r, "refs/heads/z", &a, &b, 0, NULL) == 0);
 	CHECK(refs_update(&r, "refs/heads/a/b", &b, NULL, 0, NULL) == 0);
-	CHECK(refs_for_each(&r, "refs/heads/", collect, &s) == 0);
-	CHECK(s.n == 3);
-	CHECK(!strcmp(s.names[0], "refs/heads/a/b"));
-	CHECK(!strcmp(s.names[1], "refs/heads/p"));
-	CHECK(!strcmp(s.names[2], "refs/heads/z"));
+	CHECK(refs_for_each(&r, "refs/heads/", refs_collect, &s) == 0);
+	CHECK(s.nr == 3);
+	if (s.nr == 3) {
+		CHECK(!strcmp(s.items[0].name, "refs/heads/a/b") &&
+		      oid_eq(&s.items[0].oid, &b));
+		CHECK(!strcmp(s.items[1].name, "refs/heads/p") &&
+		      oid_eq(&s.items[1].oid, &a));
+		CHECK(!strcmp(s.items[2].name, "refs/heads/z") &&
+		      oid_eq(&s.items[2].oid, &a));
+	}
+	refs_list_release(&s);
+	CHECK(s.nr == 0 && !s.items);
 	CHECK(refs_read(&r, "refs/heads/z", &got) == 0 && oid_eq(&got, &a));
 	/* resolve: names, full refs, hex */
 	CHECK(refs_resolve(&r, "p", &got) == 0 && oid_eq(&got, &a));
