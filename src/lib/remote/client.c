@@ -395,23 +395,6 @@ static int refresh_cache(struct client *c)
 	return odb_open_idxdir(&c->cache, c->cachedir);
 }
 
-static void progressf(struct client *c, int rate_limited, const char *fmt,
-		      ...) PRINTF(3, 4);
-static void progressf(struct client *c, int rate_limited, const char *fmt,
-		      ...)
-{
-	struct buf b = BUF_INIT;
-	va_list ap;
-
-	if (!c->progress)
-		return;
-	va_start(ap, fmt);
-	buf_vaddf(&b, fmt, ap);
-	va_end(ap);
-	c->progress(rate_limited, b.data);
-	buf_release(&b);
-}
-
 /* bup's chunkyreader() pieces: one progress line each, at most */
 #define IDX_PIECE 65536U
 
@@ -440,17 +423,20 @@ int client_sync_index(struct client *c, const char *name)
 	}
 	/* one idx in memory: bounded by u32, and parsed before use */
 	buf_grow(&b, n);
-	progressf(c, 0, "Receiving index from server: %d/%u\r", 0, n);
+	buf_progressf(c->progress, 0, "Receiving index from server: %d/%u\r",
+		      0, n);
 	for (uint32_t got = 0; got < n; ) {
 		uint32_t k = MIN(n - got, IDX_PIECE);
 
 		if ((ret = proto_read(&c->conn, b.data + got, k)) < 0)
 			goto out;
 		got += k;
-		progressf(c, 1, "Receiving index from server: %u/%u\r", got, n);
+		buf_progressf(c->progress, 1,
+			      "Receiving index from server: %u/%u\r", got, n);
 	}
 	buf_setlen(&b, n);
-	progressf(c, 0, "Receiving index from server: %u/%u, done.\n", n, n);
+	buf_progressf(c->progress, 0,
+		      "Receiving index from server: %u/%u, done.\n", n, n);
 	if ((ret = proto_check_ok(&c->conn)) < 0)
 		goto out;
 	if ((ret = idx_parse(&idx, name, b.data, b.len)) < 0)

@@ -19,18 +19,16 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/buf.h"
 #include "util/err.h"
-#include "util/file.h"
 #include "store/idx.h"
+#include "store/idxsum.h"
 #include "util/tmpfile.h"
 #include "util/util.h"
 
@@ -43,53 +41,7 @@ static uint32_t bloom_max_bits(uint32_t k)
 	return k == 4 ? 37 : 29;
 }
 
-PRINTF(2, 3)
-static int bloom_corrupt(const char *name, const char *fmt, ...)
-{
-	struct buf msg = BUF_INIT;
-	va_list ap;
-	int ret;
-
-	va_start(ap, fmt);
-	buf_vaddf(&msg, fmt, ap);
-	va_end(ap);
-	ret = err_set(ERR_CORRUPT, "%s: corrupt bloom: %s", name, msg.data);
-	buf_release(&msg);
-	return ret;
-}
-
-static void bloom_say(void (*fn)(const char *), const char *fmt, ...)
-	PRINTF(2, 3);
-static void bloom_progress(void (*fn)(int, const char *), int rate_limited,
-			   const char *fmt, ...) PRINTF(3, 4);
-static void bloom_say(void (*fn)(const char *), const char *fmt, ...)
-{
-	struct buf msg = BUF_INIT;
-	va_list ap;
-
-	if (!fn)
-		return;
-	va_start(ap, fmt);
-	buf_vaddf(&msg, fmt, ap);
-	va_end(ap);
-	fn(msg.data);
-	buf_release(&msg);
-}
-
-static void bloom_progress(void (*fn)(int, const char *), int rate_limited,
-			   const char *fmt, ...)
-{
-	struct buf line = BUF_INIT;
-	va_list ap;
-
-	if (!fn)
-		return;
-	va_start(ap, fmt);
-	buf_vaddf(&line, fmt, ap);
-	va_end(ap);
-	fn(rate_limited, line.data);
-	buf_release(&line);
-}
+#define bloom_corrupt(name, ...) err_corrupt(name, "bloom", __VA_ARGS__)
 
 /* The 16-byte header, given the file's length. */
 static int bloom_parse_header(const char *name, const unsigned char *p,
@@ -131,16 +83,8 @@ static int bloom_parse_header(const char *name, const unsigned char *p,
 static int bloom_parse_names(struct bloom_file *b, const char *name,
 			     const unsigned char *p, size_t names_len)
 {
-	size_t nr_names, bad;
-	char **list;
-
-	if (idx_parse_names(&list, &nr_names, &bad, p, names_len))
-		return bad == SIZE_MAX ?
-			bloom_corrupt(name, "idx name list too large") :
-			bloom_corrupt(name, "invalid idx name #%zu", bad);
-	b->idxnames = list;
-	b->nr_idxnames = nr_names;
-	return 0;
+	return idxsum_parse_names(&b->idxnames, &b->nr_idxnames, p,
+				  names_len, name, "bloom");
 }
 
 int bloom_parse(struct bloom_file *b, const char *name, const void *buf,
@@ -253,41 +197,28 @@ enum { BLOOM_RO, BLOOM_RW, BLOOM_LOOKUP };
 static int bloom_map(struct bloom_file **out, const char *path, int mode)
 {
 	struct bloom_file *b;
-	struct stat st;
+	uint64_t size;
 	void *map;
 	int rw = mode == BLOOM_RW, fd, ret;
 
 	*out = NULL;
-	fd = open(path, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	fd = idxsum_open(path, "bloom", rw, &size);
 	if (fd < 0)
-		return errno == ENOENT ?
-			err_set(ERR_NOTFOUND, "bloom '%s' does not exist",
-				path) :
-			err_errno("cannot open '%s'", path);
-	if (fstat(fd, &st) < 0) {
-		ret = err_errno("cannot stat '%s'", path);
-		close(fd);
-		return ret;
-	}
-	if ((uint64_t)st.st_size < BLOOM_HDR ||
-	    (uint64_t)st.st_size > SIZE_MAX) {
+		return fd;
+	if (size < BLOOM_HDR || size > SIZE_MAX) {
 		close(fd);
 		return bloom_corrupt(path, "bad file size (%lld bytes)",
-				     (long long)st.st_size);
+				     (long long)size);
 	}
 	if (mode == BLOOM_LOOKUP &&
-	    (ret = bloom_open_probed(out, path, fd, (uint64_t)st.st_size)) <= 0)
+	    (ret = bloom_open_probed(out, path, fd, size)) <= 0)
 		return ret;
-	map = mmap(NULL, (size_t)st.st_size,
-		   rw ? PROT_READ | PROT_WRITE : PROT_READ,
-		   rw ? MAP_SHARED : MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (map == MAP_FAILED)
-		return err_errno("cannot map '%s'", path);
+	if ((ret = idxsum_map(&map, fd, (size_t)size, rw, path)) < 0)
+		return ret;
 	b = xmalloc(sizeof(*b));
-	ret = bloom_parse(b, path, map, (size_t)st.st_size);
+	ret = bloom_parse(b, path, map, (size_t)size);
 	if (ret < 0) {
-		munmap(map, (size_t)st.st_size);
+		munmap(map, (size_t)size);
 		free(b);
 		return ret;
 	}
@@ -471,12 +402,6 @@ void bloom_mem_add(struct bloom_file *b, const struct oid *oid)
 	b->entries++;
 }
 
-static const char *bloom_basename(const char *p)
-{
-	const char *s = strrchr(p, '/');
-	return s ? s + 1 : p;
-}
-
 int bloom_has_idxname(const struct bloom_file *b, const char *name)
 {
 	for (size_t i = 0; i < b->nr_idxnames; i++)
@@ -580,11 +505,11 @@ static int bloom_add_idxs(unsigned char *table, uint32_t bits, uint32_t k,
 		if (ret < 0)
 			return ret;
 		/* bup divides by zero here (and dies) if no idx has ids */
-		bloom_progress(progress, 1, "bloom: writing %.2f%% "
-			       "(%llu/%llu objects)\r",
-			       total ? done * 100.0 / total : 0.0,
-			       (unsigned long long)done,
-			       (unsigned long long)total);
+		buf_progressf(progress, 1, "bloom: writing %.2f%% "
+			      "(%llu/%llu objects)\r",
+			      total ? done * 100.0 / total : 0.0,
+			      (unsigned long long)done,
+			      (unsigned long long)total);
 		done += ix->nr;
 		if (ix->nr && shared_map)
 			bloom_add_shas_sorted(shared_map, map_len, table, bits,
@@ -594,9 +519,7 @@ static int bloom_add_idxs(unsigned char *table, uint32_t bits, uint32_t k,
 			bloom_add_shas(table, bits, k, idx_nth_sha(ix, 0),
 				       ix->nr, ix->version == 1 ? 24 : 20);
 		*entries += ix->nr;
-		if (names->len)
-			buf_addch(names, '\0');
-		buf_addstr(names, bloom_basename(list[i].path));
+		idxsum_add_name(names, list[i].path);
 		idx_close(ix);
 	}
 	return 0;
@@ -605,18 +528,8 @@ static int bloom_add_idxs(unsigned char *table, uint32_t bits, uint32_t k,
 static int bloom_pwrite(int fd, const void *p, size_t n, uint64_t off,
 			const char *path)
 {
-	const unsigned char *c = p;
-	while (n) {
-		ssize_t w = pwrite(fd, c, n, (off_t)off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return err_errno("cannot write '%s'", path);
-		c += w;
-		n -= (size_t)w;
-		off += (uint64_t)w;
-	}
-	return 0;
+	return util_pwrite_full(fd, p, n, off) < 0 ?
+		err_errno("cannot write '%s'", path) : 0;
 }
 
 /*
@@ -640,11 +553,8 @@ static int bloom_add_in_place(const char *path, const struct bloom_idx *add,
 	if (ret < 0)
 		return ret;
 	entries = b->entries;
-	for (size_t i = 0; i < b->nr_idxnames; i++) {
-		if (i)
-			buf_addch(&names, '\0');
-		buf_addstr(&names, b->idxnames[i]);
-	}
+	for (size_t i = 0; i < b->nr_idxnames; i++)
+		idxsum_add_name(&names, b->idxnames[i]);
 	ret = bloom_add_idxs(b->table, b->bits, b->k, add, nadd, &names,
 			     &entries, b->map, b->map_len, progress,
 			     add_count);
@@ -702,11 +612,11 @@ static int bloom_create(const char *path, const struct bloom_idx *list,
 	bits = bloom_floor_log2((expected ? expected : 1) * 4);
 	k = want_k ? (uint32_t)want_k : (bits <= 29 ? 5 : 4);
 	if (bits > bloom_max_bits(k)) {
-		bloom_say(log, "bloom: warning, max bits exceeded, "
+		buf_callf(log, "bloom: warning, max bits exceeded, "
 			  "non-optimal\n");
 		bits = bloom_max_bits(k);
 	}
-	bloom_say(debug, "bloom: using 2^%u bytes and %u hash functions\n",
+	buf_callf(debug, "bloom: using 2^%u bytes and %u hash functions\n",
 		  bits, k);
 	size = BLOOM_HDR + ((uint64_t)1 << bits);
 	if (size > SIZE_MAX)
@@ -750,21 +660,11 @@ static int bloom_create(const char *path, const struct bloom_idx *list,
 	map = MAP_FAILED;
 	if ((ret = bloom_pwrite(fd, names.data, names.len, size, tmp)) < 0)
 		goto out;
-	ret = file_commit(fd, tmp, path);
-	fd = -1;
-	if (ret < 0)
-		goto out;
-	free(tmp);
-	tmp = NULL;
+	ret = tmpfile_commit(&fd, &tmp, path);
 out:
 	if (map != MAP_FAILED)
 		munmap(map, (size_t)size);
-	if (fd >= 0)
-		close(fd);
-	if (tmp) {
-		unlink(tmp);
-		free(tmp);
-	}
+	tmpfile_discard(fd, tmp);
 	buf_release(&names);
 	return ret;
 }
@@ -792,7 +692,7 @@ int bloom_update_ex(const char *packdir, const char *output, int k,
 	}
 	if (!force && access(outfile, F_OK) == 0) {
 		if (bloom_open(&b, outfile) < 0) {
-			bloom_say(debug, "bloom: Existing invalid bloom found, "
+			buf_callf(debug, "bloom: Existing invalid bloom found, "
 				  "regenerating.\n");
 			b = NULL;
 		}
@@ -810,8 +710,8 @@ int bloom_update_ex(const char *packdir, const char *output, int k,
 		if (de->d_name[0] == '.' || !str_ends_with(de->d_name, ".idx"))
 			continue;
 		/* bup: one line per idx, before it is opened */
-		bloom_progress(progress, 0, "bloom: counting: %lu\r",
-			       counted++);
+		buf_progressf(progress, 0, "bloom: counting: %lu\r",
+			      counted++);
 		e.path = xstrfmt("%s/%s", packdir, de->d_name);
 		ret = idx_open(&ix, e.path);
 		if (ret < 0) {
@@ -833,20 +733,20 @@ int bloom_update_ex(const char *packdir, const char *output, int k,
 	closedir(d);
 	d = NULL;
 	if (!nadd) {
-		bloom_say(debug, "bloom: nothing to do.\n");
+		buf_callf(debug, "bloom: nothing to do.\n");
 		goto out;
 	}
 	if (b) {
 		if (b->entries != rest_count) {
-			bloom_say(debug, "bloom: size %u != idx total %llu, "
+			buf_callf(debug, "bloom: size %u != idx total %llu, "
 				  "regenerating\n", b->entries,
 				  (unsigned long long)rest_count);
 		} else if (k && (uint32_t)k != b->k) {
-			bloom_say(debug, "bloom: new k %d != existing k %u, "
+			buf_callf(debug, "bloom: new k %d != existing k %u, "
 				  "regenerating\n", k, b->k);
 		} else if (b->bits < bloom_max_bits(b->k) &&
 			   !bloom_fp_ok(b->bits, b->k, b->entries, add_count)) {
-			bloom_say(debug, "bloom: regenerating: adding %llu "
+			buf_callf(debug, "bloom: regenerating: adding %llu "
 				  "entries gives too many false positives.\n",
 				  (unsigned long long)add_count);
 		} else {
@@ -868,10 +768,10 @@ int bloom_update_ex(const char *packdir, const char *output, int k,
 		ret = err_set(ERR_USAGE, "too many objects for bup.bloom");
 		goto out;
 	}
-	bloom_progress(progress, 0, "bloom: %s %zu file%s (%llu object%s).\r",
-		       regen ? "creating from" : "adding", nadd,
-		       nadd != 1 ? "s" : "", (unsigned long long)add_count,
-		       add_count != 1 ? "s" : "");
+	buf_progressf(progress, 0, "bloom: %s %zu file%s (%llu object%s).\r",
+		      regen ? "creating from" : "adding", nadd,
+		      nadd != 1 ? "s" : "", (unsigned long long)add_count,
+		      add_count != 1 ? "s" : "");
 	if (regen)
 		ret = bloom_create(outfile, add, nadd, add_count, k, log,
 				   debug, progress);
@@ -958,7 +858,7 @@ long long bloom_check_idx(const struct bloom_file *b, const char *idxpath,
 		idx_nth_oid(ix, i, &o);
 		if (!bloom_may_contain(b, &o)) {
 			char hex[OID_HEXSZ + 1];
-			bloom_say(log, "bloom: ERROR: object %s missing",
+			buf_callf(log, "bloom: ERROR: object %s missing",
 				  oid_to_hex(&o, hex));
 			missing++;
 		}
@@ -970,16 +870,13 @@ long long bloom_check_idx(const struct bloom_file *b, const char *idxpath,
 int bloom_check(const char *path, void (*log)(const char *msg))
 {
 	struct bloom_file *b;
-	const char *slash = strrchr(path, '/');
 	long long missing = 0;
 	int ret = bloom_open_mapped(&b, path);
 
 	if (ret < 0)
 		return ret;
 	for (size_t i = 0; i < b->nr_idxnames && ret >= 0; i++) {
-		char *p = slash ? xstrfmt("%.*s/%s", (int)(slash - path), path,
-					  b->idxnames[i]) :
-				  xstrdup(b->idxnames[i]);
+		char *p = idxsum_idx_path(path, b->idxnames[i]);
 		long long r = bloom_check_idx(b, p, log);
 		if (r < 0)
 			ret = (int)r;

@@ -21,11 +21,7 @@
  */
 #include "store/midx.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -37,6 +33,7 @@
 #include "util/err.h"
 #include "util/file.h"
 #include "store/idx.h"
+#include "store/idxsum.h"
 #include "util/tmpfile.h"
 #include "util/util.h"
 #include "util/strv.h"
@@ -44,20 +41,7 @@
 #define MIDX_HDR 12
 #define MIDX_VERSION 4
 
-PRINTF(2, 3)
-static int midx_corrupt(const char *name, const char *fmt, ...)
-{
-	struct buf msg = BUF_INIT;
-	va_list ap;
-	int ret;
-
-	va_start(ap, fmt);
-	buf_vaddf(&msg, fmt, ap);
-	va_end(ap);
-	ret = err_set(ERR_CORRUPT, "%s: corrupt midx: %s", name, msg.data);
-	buf_release(&msg);
-	return ret;
-}
+#define midx_corrupt(name, ...) err_corrupt(name, "midx", __VA_ARGS__)
 
 /* The top `bits` bits of an id as a big-endian u32 (bup's extract_bits). */
 static inline uint32_t midx_prefix(const unsigned char *sha, uint32_t bits)
@@ -72,9 +56,8 @@ int midx_parse(struct midx_file *m, const char *name, const void *buf,
 	const unsigned char *p = buf;
 	uint32_t version, bits, nfan, prev = 0;
 	uint64_t fan_bytes, need;
-	const unsigned char *names;
-	size_t names_len, nr_names = 0, i;
-	char **list;
+	size_t i;
+	int ret;
 
 	memset(m, 0, sizeof(*m));
 	if (len < MIDX_HDR)
@@ -111,14 +94,12 @@ int midx_parse(struct midx_file *m, const char *name, const void *buf,
 		return midx_corrupt(name, "%u objects need %llu bytes, file "
 				    "has %zu", prev, (unsigned long long)need,
 				    len);
-	names = p + need;
-	names_len = len - need;
-	if (prev && !names_len)
+	if (prev && need == len)
 		return midx_corrupt(name, "no idx names");
-	if (idx_parse_names(&list, &nr_names, &i, names, names_len))
-		return i == SIZE_MAX ?
-			midx_corrupt(name, "idx name list too large") :
-			midx_corrupt(name, "invalid idx name #%zu", i);
+	ret = idxsum_parse_names(&m->idxnames, &m->nr_idxnames, p + need,
+				 len - need, name, "midx");
+	if (ret < 0)
+		return ret;
 	m->map = p;
 	m->map_len = len;
 	m->bits = bits;
@@ -126,8 +107,6 @@ int midx_parse(struct midx_file *m, const char *name, const void *buf,
 	m->fanout = p + MIDX_HDR;
 	m->shas = p + MIDX_HDR + fan_bytes;
 	m->which = m->shas + (size_t)prev * 20;
-	m->idxnames = list;
-	m->nr_idxnames = nr_names;
 	m->path = xstrdup(name);
 	return 0;
 }
@@ -171,39 +150,29 @@ int midx_verify(const struct midx_file *m)
 int midx_open(struct midx_file **out, const char *path)
 {
 	struct midx_file *m;
-	struct stat st;
+	uint64_t size;
 	void *map;
 	int fd, ret;
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = idxsum_open(path, "midx", 0, &size);
 	if (fd < 0)
-		return errno == ENOENT ?
-			err_set(ERR_NOTFOUND, "midx '%s' does not exist",
-				path) :
-			err_errno("cannot open '%s'", path);
-	if (fstat(fd, &st) < 0) {
-		ret = err_errno("cannot stat '%s'", path);
-		close(fd);
-		return ret;
-	}
-	if ((uint64_t)st.st_size < MIDX_HDR) {
+		return fd;
+	if (size < MIDX_HDR) {
 		close(fd);
 		return midx_corrupt(path, "file too short (%lld bytes)",
-				    (long long)st.st_size);
+				    (long long)size);
 	}
-	if ((uint64_t)st.st_size > SIZE_MAX) {
+	if (size > SIZE_MAX) {
 		close(fd);
 		return midx_corrupt(path, "file too large");
 	}
-	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (map == MAP_FAILED)
-		return err_errno("cannot map '%s'", path);
+	if ((ret = idxsum_map(&map, fd, (size_t)size, 0, path)) < 0)
+		return ret;
 	m = xmalloc(sizeof(*m));
-	ret = midx_parse(m, path, map, (size_t)st.st_size);
+	ret = midx_parse(m, path, map, (size_t)size);
 	if (ret < 0) {
-		munmap(map, (size_t)st.st_size);
+		munmap(map, (size_t)size);
 		free(m);
 		return ret;
 	}
@@ -333,21 +302,10 @@ struct midx_wbuf {
 
 static int midx_wflush(struct midx_wbuf *w, const char *path)
 {
-	if (w->len) {
-		ssize_t n;
-		size_t done = 0;
-		while (done < w->len) {
-			n = pwrite(w->fd, w->data + done, w->len - done,
-				   (off_t)(w->off + done));
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				return err_errno("cannot write '%s'", path);
-			done += (size_t)n;
-		}
-		w->off += w->len;
-		w->len = 0;
-	}
+	if (util_pwrite_full(w->fd, w->data, w->len, w->off) < 0)
+		return err_errno("cannot write '%s'", path);
+	w->off += w->len;
+	w->len = 0;
 	return 0;
 }
 
@@ -385,47 +343,6 @@ uint32_t midx_bits_for(uint64_t total)
 }
 
 /*
- * Create "<final>.cbup@HOST-PID-XXXXXX", mode 0666 & ~umask, locked
- * until file_commit() (tmpfile.h: a later writer removes it if we die).
- */
-static int midx_tmpfile(const char *final, char **tmp_out)
-{
-	return tmpfile_open(final, 0666, tmp_out);
-}
-
-static const char *midx_basename(const char *p)
-{
-	const char *s = strrchr(p, '/');
-	return s ? s + 1 : p;
-}
-
-static void midx_say(void (*fn)(const char *), const char *fmt, ...)
-	PRINTF(2, 3);
-static void midx_say(void (*fn)(const char *), const char *fmt, ...)
-{
-	struct buf msg = BUF_INIT;
-	va_list ap;
-
-	if (!fn)
-		return;
-	va_start(ap, fmt);
-	buf_vaddf(&msg, fmt, ap);
-	va_end(ap);
-	fn(msg.data);
-	buf_release(&msg);
-}
-
-static void midx_say_progress(void (*fn)(int, const char *),
-			      uint32_t count, uint32_t total)
-{
-	char line[128];
-
-	snprintf(line, sizeof(line), "midx: writing %.2f%% (%u/%u)\r",
-		 count * 100.0 / total, count, total);
-	fn(0, line);
-}
-
-/*
  * Open a midx input and make sure every idx it names exists beside it.
  * Returns 1 and *out, 0 if it was skipped (missing idx: warned and, if
  * rm_broken, deleted, as bup's _maybe_open_midx), or an error.
@@ -434,7 +351,6 @@ static int midx_open_input(struct midx_file **out, const char *path,
 			   int rm_broken, void (*log)(const char *))
 {
 	struct midx_file *m;
-	const char *slash = strrchr(path, '/');
 	int ret, missing = 0;
 
 	*out = NULL;
@@ -442,12 +358,10 @@ static int midx_open_input(struct midx_file **out, const char *path,
 	if (ret < 0)
 		return ret;
 	for (size_t i = 0; i < m->nr_idxnames; i++) {
-		char *p = slash ? xstrfmt("%.*s/%s", (int)(slash - path), path,
-					  m->idxnames[i]) :
-				  xstrdup(m->idxnames[i]);
+		char *p = idxsum_idx_path(path, m->idxnames[i]);
 		if (access(p, F_OK) < 0) {
-			midx_say(log, "warning: midx %s refers to mssing idx "
-				 "%s\n", path, m->idxnames[i]);
+			buf_callf(log, "warning: midx %s refers to mssing idx "
+				  "%s\n", path, m->idxnames[i]);
 			missing = 1;
 		}
 		free(p);
@@ -455,7 +369,7 @@ static int midx_open_input(struct midx_file **out, const char *path,
 	if (missing) {
 		midx_close(m);
 		if (rm_broken) {
-			midx_say(log, "Removing incomplete midx %s\n", path);
+			buf_callf(log, "Removing incomplete midx %s\n", path);
 			if (unlink(path) < 0 && errno != ENOENT)
 				return err_errno("cannot remove '%s'", path);
 		}
@@ -499,9 +413,7 @@ int midx_write_opts(const char *dir, const char *const *paths, size_t nr,
 				s->cur = idx_nth_sha(idxs[i], 0);
 				s->stride = idxs[i]->version == 1 ? 24 : 20;
 			}
-			if (nnames)
-				buf_addch(&names, '\0');
-			buf_addstr(&names, midx_basename(p));
+			idxsum_add_name(&names, p);
 			nnames++;
 		} else {
 			ret = midx_open_input(&midxs[i], p, rm_broken, o->log);
@@ -514,9 +426,7 @@ int midx_write_opts(const char *dir, const char *const *paths, size_t nr,
 			s->stride = 20;
 			s->which = midxs[i]->which;
 			for (size_t j = 0; j < midxs[i]->nr_idxnames; j++) {
-				if (nnames)
-					buf_addch(&names, '\0');
-				buf_addstr(&names, midxs[i]->idxnames[j]);
+				idxsum_add_name(&names, midxs[i]->idxnames[j]);
 				nnames++;
 			}
 			/* Its which values are used as name_base + which. */
@@ -539,19 +449,19 @@ int midx_write_opts(const char *dir, const char *const *paths, size_t nr,
 			      "(%llu)", (unsigned long long)total);
 		goto out;
 	}
-	midx_say(o->debug, "midx: creating from %zu files (%llu objects).\n",
-		 nr, (unsigned long long)total);
+	buf_callf(o->debug, "midx: creating from %zu files (%llu objects).\n",
+		  nr, (unsigned long long)total);
 	/* bup's _do_midx "nothing to do" rules, in its order. */
 	if ((o->auto_mode && total < 1024 && nr < 3) ||
 	    ((o->auto_mode || o->force) && nr < 2) ||
 	    (o->force && !total)) {
-		midx_say(o->debug, "midx: nothing to do.\n");
+		buf_callf(o->debug, "midx: nothing to do.\n");
 		goto out;
 	}
 	bits = midx_bits_for(total);
 	nfan = (uint32_t)1 << bits;
-	midx_say(o->debug, "midx: table size: %llu (%u bits)\n",
-		 (unsigned long long)nfan * 4, bits);
+	buf_callf(o->debug, "midx: table size: %llu (%u bits)\n",
+		  (unsigned long long)nfan * 4, bits);
 
 	if (o->outfile) {
 		outfile = xstrdup(o->outfile);
@@ -572,7 +482,8 @@ int midx_write_opts(const char *dir, const char *const *paths, size_t nr,
 
 	if (nsrc)
 		qsort(order, nsrc, sizeof(*order), midx_src_cmp);
-	fd = midx_tmpfile(outfile, &tmp);
+	/* locked until committed: removed by a later writer if we die */
+	fd = tmpfile_open(outfile, 0666, &tmp);
 	if (fd < 0) {
 		ret = fd;
 		goto out;
@@ -593,7 +504,9 @@ int midx_write_opts(const char *dir, const char *const *paths, size_t nr,
 
 		/* bup's merge_into: a line every 102424 ids, the first at 0 */
 		if (o->progress && count % 102424 == 0)
-			midx_say_progress(o->progress, count, (uint32_t)total);
+			buf_progressf(o->progress, 0, "midx: writing %.2f%% "
+				      "(%u/%u)\r", count * 100.0 / total, count,
+				      (uint32_t)total);
 		while (prefix < p)
 			put_be32(fanout + 4 * (size_t)prefix++, count);
 		w = s->name_base;
@@ -622,34 +535,25 @@ int midx_write_opts(const char *dir, const char *const *paths, size_t nr,
 		memcpy(hdr, "MIDX", 4);
 		put_be32(hdr + 4, MIDX_VERSION);
 		put_be32(hdr + 8, bits);
-		if (pwrite(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr) ||
-		    pwrite(fd, fanout, (size_t)nfan * 4, MIDX_HDR) !=
-			    (ssize_t)nfan * 4 ||
-		    (names.len && pwrite(fd, names.data, names.len,
-					 (off_t)wwhich->off) !=
-				(ssize_t)names.len)) {
+		if (util_pwrite_full(fd, hdr, sizeof(hdr), 0) < 0 ||
+		    util_pwrite_full(fd, fanout, (size_t)nfan * 4,
+				     MIDX_HDR) < 0 ||
+		    util_pwrite_full(fd, names.data, names.len,
+				     wwhich->off) < 0) {
 			ret = err_errno("cannot write '%s'", tmp);
 			goto out;
 		}
 	}
-	ret = file_commit(fd, tmp, outfile);
-	fd = -1;
+	ret = tmpfile_commit(&fd, &tmp, outfile);
 	if (ret < 0)
 		goto out;
-	free(tmp);
-	tmp = NULL;
 	if (out_path) {
 		*out_path = outfile;
 		outfile = NULL;
 	}
 	ret = 1;
 out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp) {
-		unlink(tmp);
-		free(tmp);
-	}
+	tmpfile_discard(fd, tmp);
 	for (i = 0; i < nr; i++) {
 		idx_close(idxs[i]);
 		midx_close(midxs[i]);
@@ -758,8 +662,8 @@ int midx_dir(const char *packdir, const struct midx_opts *o)
 				 * version with a warning; do the same for any
 				 * corrupt one, and leave it on disk.
 				 */
-				midx_say(o->log, "Warning: skipping: %s\n",
-					 err_last());
+				buf_callf(o->log, "Warning: skipping: %s\n",
+					  err_last());
 				continue;
 			}
 			if (!r)
@@ -807,8 +711,8 @@ int midx_dir(const char *packdir, const struct midx_opts *o)
 				}
 			}
 			if (!any) {
-				midx_say(o->debug, "'%s' is redundant\n",
-					 mx[i].name);
+				buf_callf(o->debug, "'%s' is redundant\n",
+					  mx[i].name);
 				if (unlink(mx[i].name) < 0 && errno != ENOENT) {
 					ret = err_errno("cannot remove '%s'",
 							mx[i].name);
@@ -854,10 +758,10 @@ int midx_dir(const char *packdir, const struct midx_opts *o)
 		idx_close(ix);
 		nall++;
 	}
-	midx_say(o->debug, "midx: %zu indexes; want no more than %zu.\n",
-		 nall, hwm);
+	buf_callf(o->debug, "midx: %zu indexes; want no more than %zu.\n",
+		  nall, hwm);
 	if (nall <= hwm)
-		midx_say(o->debug, "midx: nothing to do.\n");
+		buf_callf(o->debug, "midx: nothing to do.\n");
 	while (nall > hwm) {
 		size_t n1 = nall - lwm + 1, nnew = 0, g;
 		const char **part1 = xcalloc(n1, sizeof(char *));
@@ -902,8 +806,8 @@ int midx_dir(const char *packdir, const struct midx_opts *o)
 			goto out;
 		ret = 0;
 		if (nall > hwm)
-			midx_say(o->debug, "\nStill too many indexes (%zu > "
-				 "%zu).  Merging again.\n", nall, hwm);
+			buf_callf(o->debug, "\nStill too many indexes (%zu > "
+				  "%zu).  Merging again.\n", nall, hwm);
 	}
 out:
 	for (i = 0; i < nmx; i++)

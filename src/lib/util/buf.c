@@ -175,3 +175,32 @@ void buf_sendf(void (*fn)(void *ctx, const char *text), void *ctx,
 	buf_vsendf(fn, ctx, fmt, ap);
 	va_end(ap);
 }
+
+void buf_callf(void (*fn)(const char *text), const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+
+	if (!fn)
+		return;
+	va_start(ap, fmt);
+	buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	fn(b.data);
+	buf_release(&b);
+}
+
+void buf_progressf(void (*fn)(int rate_limited, const char *line),
+		   int rate_limited, const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+
+	if (!fn)
+		return;
+	va_start(ap, fmt);
+	buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	fn(rate_limited, b.data);
+	buf_release(&b);
+}

@@ -49,6 +49,15 @@ void buf_sendf(void (*fn)(void *ctx, const char *text), void *ctx,
 	       const char *fmt, ...) PRINTF(3, 4);
 void buf_vsendf(void (*fn)(void *ctx, const char *text), void *ctx,
 		const char *fmt, va_list ap);
+/*
+ * The same for the callbacks without a context that the store's
+ * writers take: a message, fn(text), or a progress line, fn(rate_limited,
+ * line) (rate_limited: 1 where bup calls qprogress(), 0 for progress()).
+ */
+void buf_callf(void (*fn)(const char *text), const char *fmt, ...)
+	PRINTF(2, 3);
+void buf_progressf(void (*fn)(int rate_limited, const char *line),
+		   int rate_limited, const char *fmt, ...) PRINTF(3, 4);
 /* Remove `len` bytes starting at `pos`. */
 void buf_remove(struct buf *b, size_t pos, size_t len);
 

@@ -57,15 +57,19 @@ static struct err_slot *get_slot(void)
 /*
  * Callers may pass err_last() itself as an argument (to prefix a path
  * to a lower-level message), so format into the scratch buffer, then
- * swap: the old message stays valid while it is read.
+ * swap: the old message stays valid while it is read.  A `kind` puts
+ * err_corrupt()'s "NAME: corrupt KIND: " before the message.
  */
-static int set_v(int code, int add_errno, const char *fmt, va_list ap)
+static int set_v(int code, int add_errno, const char *name,
+		 const char *kind, const char *fmt, va_list ap)
 {
 	int e = errno;
 	struct err_slot *s = get_slot();
 	struct buf t;
 
 	buf_reset(&s->scratch);
+	if (kind)
+		buf_addf(&s->scratch, "%s: corrupt %s: ", name, kind);
 	buf_vaddf(&s->scratch, fmt, ap);
 	if (add_errno)
 		buf_addf(&s->scratch, ": %s", strerror(e));
@@ -83,7 +87,7 @@ int err_set(int code, const char *fmt, ...)
 	int ret;
 
 	va_start(ap, fmt);
-	ret = set_v(code, 0, fmt, ap);
+	ret = set_v(code, 0, NULL, NULL, fmt, ap);
 	va_end(ap);
 	return ret;
 }
@@ -94,7 +98,18 @@ int err_errno(const char *fmt, ...)
 	int ret;
 
 	va_start(ap, fmt);
-	ret = set_v(ERR_IO, 1, fmt, ap);
+	ret = set_v(ERR_IO, 1, NULL, NULL, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+int err_corrupt(const char *name, const char *kind, const char *fmt, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	ret = set_v(ERR_CORRUPT, 0, name, kind, fmt, ap);
 	va_end(ap);
 	return ret;
 }

@@ -24,6 +24,14 @@ enum err_code {
 int err_set(int code, const char *fmt, ...) PRINTF(2, 3);
 /* Like err_set with ERR_IO, appending ": strerror(errno)". */
 int err_errno(const char *fmt, ...) PRINTF(1, 2);
+/*
+ * ERR_CORRUPT with the message "NAME: corrupt KIND: DETAIL", DETAIL
+ * formatted from fmt: damaged input named by its file and what it is
+ * meant to be ("midx", "bloom").  A format's corruption helper is this
+ * with its KIND (midx_corrupt(), bloom_corrupt()).
+ */
+int err_corrupt(const char *name, const char *kind, const char *fmt, ...)
+	PRINTF(3, 4);
 /* The last message of this thread ("" if none). */
 const char *err_last(void);
 int err_last_code(void);

@@ -37,6 +37,20 @@ UNIT_TEST(err, errno_appended_and_kept)
 	CHECK(errno == EACCES);
 }
 
+UNIT_TEST(err, corrupt_names_file_and_kind)
+{
+	CHECK(err_corrupt("a.midx", "midx", "bits %u out of range", 40u) ==
+	      ERR_CORRUPT);
+	CHECK(err_last_code() == ERR_CORRUPT);
+	CHECK(!strcmp(err_last(), "a.midx: corrupt midx: bits 40 out of "
+		      "range"));
+	/* the file's name may be the last message itself */
+	err_set(ERR_IO, "x.bloom");
+	CHECK(err_corrupt(err_last(), "bloom", "%s", err_last()) ==
+	      ERR_CORRUPT);
+	CHECK(!strcmp(err_last(), "x.bloom: corrupt bloom: x.bloom"));
+}
+
 static void *other_thread(void *arg)
 {
 	int *ok = arg;

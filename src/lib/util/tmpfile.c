@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "util/err.h"
+#include "util/file.h"
 #include "util/util.h"
 
 #define TMP_RAND_LEN 6
@@ -276,4 +277,26 @@ int tmpfile_sweep(const char *dir, const char *prefix, const char *suffix)
 	closedir(d);
 	free(tag);
 	return n;
+}
+
+int tmpfile_commit(int *fd, char **tmp, const char *path)
+{
+	int ret = file_commit(*fd, *tmp, path);
+
+	*fd = -1;
+	if (ret < 0)
+		return ret;
+	free(*tmp);
+	*tmp = NULL;
+	return 0;
+}
+
+void tmpfile_discard(int fd, char *tmp)
+{
+	if (fd >= 0)
+		close(fd);
+	if (tmp) {
+		unlink(tmp);
+		free(tmp);
+	}
 }

@@ -53,6 +53,17 @@ int tmpfile_create(const char *prefix, const char *suffix, int mode,
  */
 int tmpfile_open(const char *final, int mode, char **tmp_out);
 /*
+ * The two ends of a file written through tmpfile_open(), for a writer
+ * that keeps `fd` and `tmp` and releases them at one exit label:
+ * tmpfile_commit() is file_commit() (fsync, rename over path, close,
+ * fsync the directory); *fd is closed (-1) either way, and *tmp is
+ * freed (NULL) once the rename is done, so that tmpfile_discard() then
+ * leaves the new file alone.  tmpfile_discard() closes fd if >= 0 and
+ * removes and frees tmp if not NULL: nothing half-written is left.
+ */
+int tmpfile_commit(int *fd, char **tmp, const char *path);
+void tmpfile_discard(int fd, char *tmp);
+/*
  * Create and lock the directory "<prefix>cbup@HOST-PID-XXXXXX" (mode
  * 0700).  Returns an fd on it that holds the lock (close it after the
  * directory is removed) and its name in *path_out, or a negative error.

@@ -184,3 +184,36 @@ out:
 	free(tmp);
 	free(final);
 }
+
+UNIT_TEST(tmpfile, commit_renames_discard_removes)
+{
+	const char *d = unit_tmpdir();
+	char *final = xstrfmt("%s/out.midx", d), *tmp = NULL, *kept;
+	int fd = tmpfile_open(final, 0666, &tmp);
+
+	CHECK(fd >= 0 && tmp != NULL);
+	if (fd < 0)
+		goto out;
+	CHECK(write_full(fd, "new", 3) == 0);
+	kept = xstrdup(tmp);
+	CHECK(tmpfile_commit(&fd, &tmp, final) == 0);
+	CHECK(fd == -1 && tmp == NULL);
+	CHECK(exists(final) && !exists(kept));
+	/* after a commit, nothing is left to discard: the file stays */
+	tmpfile_discard(fd, tmp);
+	CHECK(exists(final));
+	free(kept);
+	/* a writer that fails before its commit leaves nothing behind */
+	fd = tmpfile_open(final, 0666, &tmp);
+	CHECK(fd >= 0 && tmp != NULL);
+	if (fd < 0)
+		goto out;
+	kept = xstrdup(tmp);
+	tmpfile_discard(fd, tmp);
+	tmp = NULL;
+	CHECK(!exists(kept) && exists(final));
+	free(kept);
+out:
+	free(tmp);
+	free(final);
+}

@@ -162,6 +162,8 @@ static inline int str_ends_with(const char *s, const char *suffix)
 int write_full(int fd, const void *buf, size_t len);
 long long read_full(int fd, void *buf, size_t len);
 int pread_full(int fd, void *buf, size_t len, uint64_t off);
+/* (pwrite's: the prefix that later names take, historic ones lack) */
+int util_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 
 /* Unsafe libc calls are compile errors everywhere (git's banned.h). */
 #include "util/banned.h"

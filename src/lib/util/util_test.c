@@ -1,9 +1,13 @@
 /*
- * Tests for util.h (the checked size arithmetic, util_hexval) and
- * buf_sendf.
+ * Tests for util.h (the checked size arithmetic, util_hexval,
+ * util_pwrite_full) and buf_sendf, buf_callf, buf_progressf.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "unit.h"
 #include "util/buf.h"
@@ -28,6 +32,48 @@ UNIT_TEST(util, st_checked)
 static void capture(void *ctx, const char *text)
 {
 	buf_addstr(ctx, text);
+}
+
+static struct buf called = BUF_INIT;
+
+static void call_cb(const char *text)
+{
+	buf_addf(&called, "[%s]", text);
+}
+
+static void progress_cb(int rate_limited, const char *line)
+{
+	buf_addf(&called, "%d:%s", rate_limited, line);
+}
+
+UNIT_TEST(util, callf_and_progressf)
+{
+	buf_callf(NULL, "nothing %d", 1);
+	buf_progressf(NULL, 1, "nothing %d", 2);
+	CHECK(called.len == 0);
+	buf_callf(call_cb, "%s=%d", "a", 42);
+	buf_progressf(progress_cb, 1, "%u/%u\r", 1u, 2u);
+	buf_progressf(progress_cb, 0, "done\n");
+	CHECK(!strcmp(called.data, "[a=42]1:1/2\r0:done\n"));
+	buf_release(&called);
+}
+
+UNIT_TEST(util, pwrite_full_at_offset)
+{
+	char *path = xstrfmt("%s/f", unit_tmpdir());
+	struct buf got = BUF_INIT;
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+
+	CHECK(fd >= 0);
+	CHECK(util_pwrite_full(fd, "world", 5, 6) == 0);
+	CHECK(util_pwrite_full(fd, "hello", 5, 0) == 0);
+	CHECK(util_pwrite_full(fd, "", 0, 100) == 0);
+	CHECK(close(fd) == 0);
+	CHECK(buf_read_file(&got, path) == 0);
+	CHECK(got.len == 11 && !memcmp(got.data, "hello\0world", 11));
+	CHECK(util_pwrite_full(-1, "x", 1, 0) == -1 && errno == EBADF);
+	buf_release(&got);
+	free(path);
 }
 
 UNIT_TEST(util, sendf_and_hexval)
