@@ -251,51 +251,53 @@ static void all_packs(struct buf *out, const char *objdir)
 		unit_fail(__FILE__, __LINE__, "cat failed");
 }
 
+/*
+ * 600 blobs (~12 MB) written with `o` and no worker threads, then with
+ * `threads`: each run read back (and, with `verify`, checked by git
+ * verify-pack), and the two runs' packs byte for byte the same.
+ */
+static void check_threads_identical(struct packwriter_opts o, int threads,
+				    int verify)
+{
+	struct buf packs[2] = { BUF_INIT, BUF_INIT };
+	char objdir[4096];
+
+	for (int run = 0; run < 2; run++) {
+		struct packwriter *w;
+		struct oid *ids;
+
+		new_repo(objdir, sizeof(objdir));
+		o.threads = run ? threads : 0;
+		CHECK(packwriter_new(&w, objdir, NULL, &o) == 0);
+		ids = write_blobs(w, 600, 11);
+		CHECK(packwriter_close(w) == 0);
+		if (verify)
+			CHECK(st_sh("git verify-pack '%s'/pack/*.idx",
+				    objdir) == 0);
+		check_read_back(objdir, ids, 600, 11);
+		free(ids);
+		all_packs(&packs[run], objdir);
+	}
+	CHECK(packs[0].len > 10000000 && packs[0].len == packs[1].len &&
+	      !memcmp(packs[0].data, packs[1].data, packs[0].len));
+	buf_release(&packs[0]);
+	buf_release(&packs[1]);
+}
+
 UNIT_TEST(packwriter, threads_identical_and_spill)
 {
 	struct packwriter_opts o = { .level = 1, .no_upkeep = 1,
 				     .max_size = 3000000 };
-	struct buf a = BUF_INIT, b = BUF_INIT;
-	char objdir[4096];
-	struct oid *ids;
 
 	/*
-	 * 600 blobs, ~12 MB: more than the 4 MiB write buffer in total,
-	 * and in several 3 MB packs (the buffered single-pass path).
+	 * More than the 4 MiB write buffer in total, and in several 3 MB
+	 * packs (the buffered single-pass path).
 	 */
-	for (int threads = 0; threads <= 3; threads += 3) {
-		struct packwriter *w;
-		new_repo(objdir, sizeof(objdir));
-		o.threads = threads;
-		CHECK(packwriter_new(&w, objdir, NULL, &o) == 0);
-		ids = write_blobs(w, 600, 11);
-		CHECK(packwriter_close(w) == 0);
-		check_read_back(objdir, ids, 600, 11);
-		free(ids);
-		all_packs(threads ? &b : &a, objdir);
-	}
-	CHECK(a.len > 10000000 && a.len == b.len &&
-	      !memcmp(a.data, b.data, a.len));
-
+	check_threads_identical(o, 3, 0);
 	/* One big pack that spills past the buffer: hashed at close. */
 	o.max_size = 0;
 	o.level = 0;
-	for (int threads = 0; threads <= 2; threads += 2) {
-		struct packwriter *w;
-		new_repo(objdir, sizeof(objdir));
-		o.threads = threads;
-		CHECK(packwriter_new(&w, objdir, NULL, &o) == 0);
-		ids = write_blobs(w, 600, 11);
-		CHECK(packwriter_close(w) == 0);
-		CHECK(st_sh("git verify-pack '%s'/pack/*.idx", objdir) == 0);
-		check_read_back(objdir, ids, 600, 11);
-		free(ids);
-		all_packs(threads ? &b : &a, objdir);
-	}
-	CHECK(a.len > 10000000 && a.len == b.len &&
-	      !memcmp(a.data, b.data, a.len));
-	buf_release(&a);
-	buf_release(&b);
+	check_threads_identical(o, 2, 1);
 }
 
 UNIT_TEST(packwriter, dedup_against_odb_and_abort)

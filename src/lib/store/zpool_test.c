@@ -73,6 +73,18 @@ static void make_obj(unsigned char *buf, size_t i, struct oid *oid,
 	oid_hash_object(oid, *type, buf, *len);
 }
 
+/* Add object i of the test input to p (data: its buffer): zpool_add()'s
+ * result. */
+static int add_obj(struct zpool *p, unsigned char *data, size_t i)
+{
+	struct oid oid;
+	enum obj_type type;
+	size_t len;
+
+	make_obj(data, i, &oid, &type, &len);
+	return zpool_add(p, &oid, type, data, len);
+}
+
 /* The stream collect() builds when everything is compressed inline. */
 static void inline_stream(struct buf *out, size_t nr)
 {
@@ -229,14 +241,8 @@ UNIT_TEST(zpool, first_error_stops_emission)
 		int ret = 0;
 		size_t i;
 
-		for (i = 0; i < NR_OBJS && !ret; i++) {
-			struct oid oid;
-			enum obj_type type;
-			size_t len;
-
-			make_obj(data, i, &oid, &type, &len);
-			ret = zpool_add(p, &oid, type, data, len);
-		}
+		for (i = 0; i < NR_OBJS && !ret; i++)
+			ret = add_obj(p, data, i);
 		CHECK(ret == 0 || ret == ERR_IO);
 		/* the error comes back, message included, on every call */
 		err_set(ERR_GENERIC, "something else");
@@ -264,14 +270,8 @@ UNIT_TEST(zpool, free_while_busy)
 		struct zpool *p = zpool_new(2, ZLIB_IMPL_LIBDEFLATE, 1, mode,
 					    collect, &s);
 
-		for (size_t i = 0; i < 600; i++) {
-			struct oid oid;
-			enum obj_type type;
-			size_t len;
-
-			make_obj(data, i, &oid, &type, &len);
-			CHECK(zpool_add(p, &oid, type, data, len) == 0);
-		}
+		for (size_t i = 0; i < 600; i++)
+			CHECK(add_obj(p, data, i) == 0);
 		/* stays in the batch being filled: never emitted */
 		CHECK(zpool_add(p, &(struct oid){ { 0 } }, OBJ_BLOB, "",
 				0) == 0);

@@ -176,31 +176,40 @@ void buf_sendf(void (*fn)(void *ctx, const char *text), void *ctx,
 	va_end(ap);
 }
 
+/* buf_callf() and buf_progressf(): their callbacks as buf_vsendf()'s */
+struct buf_call {
+	void (*text_fn)(const char *text);
+	void (*progress_fn)(int rate_limited, const char *line);
+	int rate_limited;
+};
+
+static void buf_call(void *ctx, const char *text)
+{
+	const struct buf_call *c = ctx;
+
+	if (c->text_fn)
+		c->text_fn(text);
+	else
+		c->progress_fn(c->rate_limited, text);
+}
+
 void buf_callf(void (*fn)(const char *text), const char *fmt, ...)
 {
-	struct buf b = BUF_INIT;
+	struct buf_call c = { fn, NULL, 0 };
 	va_list ap;
 
-	if (!fn)
-		return;
 	va_start(ap, fmt);
-	buf_vaddf(&b, fmt, ap);
+	buf_vsendf(fn ? buf_call : NULL, &c, fmt, ap);
 	va_end(ap);
-	fn(b.data);
-	buf_release(&b);
 }
 
 void buf_progressf(void (*fn)(int rate_limited, const char *line),
 		   int rate_limited, const char *fmt, ...)
 {
-	struct buf b = BUF_INIT;
+	struct buf_call c = { NULL, fn, rate_limited };
 	va_list ap;
 
-	if (!fn)
-		return;
 	va_start(ap, fmt);
-	buf_vaddf(&b, fmt, ap);
+	buf_vsendf(fn ? buf_call : NULL, &c, fmt, ap);
 	va_end(ap);
-	fn(rate_limited, b.data);
-	buf_release(&b);
 }

@@ -158,44 +158,42 @@ long long read_full(int fd, void *buf, size_t len)
 	return (long long)got;
 }
 
-int pread_full(int fd, void *buf, size_t len, uint64_t off)
+/*
+ * pread_full() and util_pwrite_full(): one loop over short transfers,
+ * reading into rbuf, or writing wbuf when rbuf is NULL.
+ */
+static int pio_full(int fd, char *rbuf, const char *wbuf, size_t len,
+		    uint64_t off)
 {
-	char *p = buf;
 	while (len) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
+		ssize_t n = rbuf ? pread(fd, rbuf, len, (off_t)off) :
+				   pwrite(fd, wbuf, len, (off_t)off);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return -1;
 		}
 		if (n == 0) {
-			errno = EIO; /* unexpected end of file */
+			/* a read: unexpected end of file; a write: no progress */
+			errno = EIO;
 			return -1;
 		}
-		p += n;
+		if (rbuf)
+			rbuf += n;
+		else
+			wbuf += n;
 		off += (uint64_t)n;
 		len -= (size_t)n;
 	}
 	return 0;
 }
 
+int pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+	return pio_full(fd, buf, NULL, len, off);
+}
+
 int util_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 {
-	const char *p = buf;
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (n == 0) {
-			errno = EIO; /* no progress: never loop forever */
-			return -1;
-		}
-		p += n;
-		off += (uint64_t)n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return pio_full(fd, NULL, buf, len, off);
 }
