@@ -702,42 +702,74 @@ static int packed_span(struct odb *odb, struct odb_pack *p, uint32_t pos,
 	return 0;
 }
 
-int odb_read_raw(struct odb *odb, const struct oid *oid, enum obj_type *type,
-		 struct buf *out, uint32_t *crc)
-{
+/* What read_packed_crc() found. */
+struct packed_crc {
 	struct odb_pack *p;
+	uint64_t off, size;        /* in the pack; from the header */
+	size_t hl;                 /* the header's length */
+	enum obj_type type;
+	uint32_t crc;
+};
+
+/*
+ * The packed bytes of oid (its pack header and deflated data, as
+ * stored) appended to out and their CRC-32 checked against the idx v2:
+ * the one reader behind odb_read_raw() and read_crc_checked().  0 with
+ * *pc; 1 when the object is not in that form (loose, an idx v1, a
+ * delta, an unparsable header), out as it was; ERR_IO, or ERR_CORRUPT
+ * for a CRC mismatch.  A bad offset in the idx is ERR_CORRUPT too, or
+ * 1 with `span_fallback` (the caller's usual path reads and reports).
+ */
+static int read_packed_crc(struct odb *odb, const struct oid *oid,
+			   struct buf *out, int span_fallback,
+			   struct packed_crc *pc)
+{
+	size_t start = out->len, n;
 	uint32_t pos = 0;
-	uint64_t off, end, size;
-	size_t start = out->len, hl;
+	uint64_t end = 0;   /* set by packed_span(); gcc cannot tell */
 	int err, ret;
 
-	p = locate(odb, oid, &pos, &err);
+	pc->p = locate(odb, oid, &pos, &err);
 	if (err < 0)
 		return err;
 	/* loose, or an idx v1 without CRCs to check the bytes against */
-	if (!p || p->idx->version < 2)
+	if (!pc->p || pc->p->idx->version < 2)
 		return 1;
-	if ((ret = packed_span(odb, p, pos, oid, &off, &end)) < 0)
-		return ret;
-	buf_grow(out, (size_t)(end - off));
-	if (pread_full(p->pack->fd, out->data + start, (size_t)(end - off),
-		       off) < 0)
-		return err_errno("cannot read '%s'", p->pack->path);
-	buf_setlen(out, start + (size_t)(end - off));
-	hl = pack_decode_header((unsigned char *)out->data + start,
-				out->len - start, type, &size);
-	if (!hl || *type == OBJ_OFS_DELTA || *type == OBJ_REF_DELTA) {
+	if ((ret = packed_span(odb, pc->p, pos, oid, &pc->off, &end)) < 0)
+		return span_fallback ? 1 : ret;
+	n = (size_t)(end - pc->off);
+	buf_grow(out, n);
+	if (pread_full(pc->p->pack->fd, out->data + start, n, pc->off) < 0)
+		return err_errno("cannot read '%s'", pc->p->pack->path);
+	buf_setlen(out, start + n);
+	pc->hl = pack_decode_header((unsigned char *)out->data + start, n,
+				    &pc->type, &pc->size);
+	if (!pc->hl || pc->type == OBJ_OFS_DELTA ||
+	    pc->type == OBJ_REF_DELTA) {
 		buf_setlen(out, start);
 		/* a delta has no standalone form; let odb_read explain junk */
 		return 1;
 	}
-	*crc = zlib_crc32(0, out->data + start, out->len - start);
-	if (*crc != idx_nth_crc(p->idx, pos)) {
+	pc->crc = zlib_crc32(0, out->data + start, n);
+	if (pc->crc != idx_nth_crc(pc->p->idx, pos)) {
 		buf_setlen(out, start);
 		return err_set(ERR_CORRUPT, "%s: CRC mismatch for object %s "
-			       "at offset %llu", p->pack->path, oid_hex(oid),
-			       (unsigned long long)off);
+			       "at offset %llu", pc->p->pack->path,
+			       oid_hex(oid), (unsigned long long)pc->off);
 	}
+	return 0;
+}
+
+int odb_read_raw(struct odb *odb, const struct oid *oid, enum obj_type *type,
+		 struct buf *out, uint32_t *crc)
+{
+	struct packed_crc pc;
+	int ret = read_packed_crc(odb, oid, out, 0, &pc);
+
+	if (ret)
+		return ret;
+	*type = pc.type;
+	*crc = pc.crc;
 	return 0;
 }
 
@@ -755,43 +787,22 @@ static int read_crc_checked(struct odb *odb, const struct oid *oid,
 			    enum obj_type *type, struct buf *out)
 {
 	struct buf *raw = &odb->raw;
-	struct odb_pack *p;
-	uint32_t pos = 0;
-	uint64_t off, end, size;
-	size_t hl, used;
-	int err, ret;
+	struct packed_crc pc;
+	size_t used;
+	int ret;
 
-	p = locate(odb, oid, &pos, &err);
-	if (err < 0)
-		return err;
-	if (!p || p->idx->version < 2)
-		return 1;
-	/* a damaged idx or pack: the usual path reads and reports */
-	if (packed_span(odb, p, pos, oid, &off, &end) < 0)
-		return 1;
 	buf_reset(raw);
-	buf_grow(raw, (size_t)(end - off));
-	if (pread_full(p->pack->fd, raw->data, (size_t)(end - off), off) < 0)
-		return err_errno("cannot read '%s'", p->pack->path);
-	buf_setlen(raw, (size_t)(end - off));
-	hl = pack_decode_header((unsigned char *)raw->data, raw->len, type,
-				&size);
-	if (!hl || *type == OBJ_OFS_DELTA || *type == OBJ_REF_DELTA) {
-		ret = 1;
+	/* a damaged idx or pack: the usual path reads and reports */
+	ret = read_packed_crc(odb, oid, raw, 1, &pc);
+	if (ret)
 		goto out;
-	}
-	if (zlib_crc32(0, raw->data, raw->len) != idx_nth_crc(p->idx, pos)) {
-		ret = err_set(ERR_CORRUPT, "%s: CRC mismatch for object %s "
-			      "at offset %llu", p->pack->path, oid_hex(oid),
-			      (unsigned long long)off);
-		goto out;
-	}
-	if (size > SIZE_MAX / 2 ||
-	    zlib_inflate_sized(out, raw->data + hl, raw->len - hl,
-			       (size_t)size, &used) < 0) {
+	*type = pc.type;
+	if (pc.size > SIZE_MAX / 2 ||
+	    zlib_inflate_sized(out, raw->data + pc.hl, raw->len - pc.hl,
+			       (size_t)pc.size, &used) < 0) {
 		ret = err_set(ERR_CORRUPT, "%s: corrupt pack: bad zlib stream "
-			      "of object %s at offset %llu", p->pack->path,
-			      oid_hex(oid), (unsigned long long)off);
+			      "of object %s at offset %llu", pc.p->pack->path,
+			      oid_hex(oid), (unsigned long long)pc.off);
 		goto out;
 	}
 	ret = 0;

@@ -59,6 +59,30 @@ static int parse_hex_line(const char *s, size_t len, struct oid *out)
 	return oid_from_hex(out, hex);
 }
 
+/*
+ * The next ref line of packed-refs text, from *pos up to end: 1 with the
+ * line (no newline) in *line and *len, long enough to hold an id, a
+ * space and a name; 0 at the end.  Comments ('#') and peeled ids ('^')
+ * are skipped.
+ */
+static int packed_next(const char **pos, const char *end, const char **line,
+		       size_t *len)
+{
+	while (*pos < end) {
+		const char *p = *pos;
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+		*pos = p + n + 1;
+		if (n > OID_HEXSZ + 1 && p[0] != '#' && p[0] != '^') {
+			*line = p;
+			*len = n;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* Looks refname up in packed-refs: 0, ERR_NOTFOUND or ERR_CORRUPT. */
 static int packed_read(struct repo *r, const char *refname, struct oid *out)
 {
@@ -66,7 +90,8 @@ static int packed_read(struct repo *r, const char *refname, struct oid *out)
 	char *path = xstrfmt("%s/packed-refs", r->path);
 	size_t rlen = strlen(refname);
 	int ret = ERR_NOTFOUND;
-	const char *p, *end;
+	const char *p, *line;
+	size_t n;
 
 	if (buf_read_file(&b, path) < 0) {
 		ret = errno == ENOENT ? ERR_NOTFOUND
@@ -74,22 +99,16 @@ static int packed_read(struct repo *r, const char *refname, struct oid *out)
 		goto out;
 	}
 	p = b.data;
-	end = b.data + b.len;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-
-		if (n > OID_HEXSZ + 1 && p[0] != '#' && p[0] != '^' &&
-		    n - OID_HEXSZ - 1 == rlen &&
-		    !memcmp(p + OID_HEXSZ + 1, refname, rlen)) {
-			if (parse_hex_line(p, n, out) < 0)
-				ret = err_set(ERR_CORRUPT,
-					      "corrupt packed-refs '%s'", path);
-			else
-				ret = 0;
-			goto out;
-		}
-		p += n + 1;
+	while (packed_next(&p, b.data + b.len, &line, &n)) {
+		if (n - OID_HEXSZ - 1 != rlen ||
+		    memcmp(line + OID_HEXSZ + 1, refname, rlen))
+			continue;
+		if (parse_hex_line(line, n, out) < 0)
+			ret = err_set(ERR_CORRUPT, "corrupt packed-refs '%s'",
+				      path);
+		else
+			ret = 0;
+		break;
 	}
 out:
 	buf_release(&b);
@@ -903,27 +922,22 @@ static void walk_packed(struct repo *r, struct refs_list *l,
 {
 	struct buf b = BUF_INIT;
 	char *path = xstrfmt("%s/packed-refs", r->path);
-	size_t plen = strlen(prefix);
-	const char *p, *end;
+	size_t plen = strlen(prefix), n;
+	const char *p, *line;
 
 	if (buf_read_file(&b, path) < 0)
 		goto out;
 	p = b.data;
-	end = b.data + b.len;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+	while (packed_next(&p, b.data + b.len, &line, &n)) {
 		struct oid oid;
+		char *name;
 
-		if (n > OID_HEXSZ + 1 && p[0] != '#' && p[0] != '^' &&
-		    !parse_hex_line(p, n, &oid)) {
-			char *name = xstrndup(p + OID_HEXSZ + 1,
-					      n - OID_HEXSZ - 1);
-			if (!strncmp(name, prefix, plen))
-				list_add(l, name, &oid);
-			free(name);
-		}
-		p += n + 1;
+		if (parse_hex_line(line, n, &oid))
+			continue;
+		name = xstrndup(line + OID_HEXSZ + 1, n - OID_HEXSZ - 1);
+		if (!strncmp(name, prefix, plen))
+			list_add(l, name, &oid);
+		free(name);
 	}
 out:
 	buf_release(&b);

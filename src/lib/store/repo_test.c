@@ -99,6 +99,22 @@ UNIT_TEST(repo, init_layout_and_config)
 }
 
 /*
+ * A new repository at d, opened, for the config tests: git's global
+ * and system files out of the way until the test unsets the two
+ * variables.  NULL (a failed CHECK) if it cannot be made.
+ */
+static struct repo *config_test_repo(const char *d)
+{
+	struct repo *r = NULL;
+
+	setenv("GIT_CONFIG_GLOBAL", "/dev/null", 1);
+	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
+	CHECK(repo_init(d) == 0);
+	CHECK(repo_open(&r, d) == 0);
+	return r;
+}
+
+/*
  * git's config rules, each value as `git config --file F --get KEY`
  * 2.39 printed it for this file: sections and subsections, case,
  * quotes, escapes, comments, continuation and CRLF lines, a value
@@ -123,10 +139,7 @@ UNIT_TEST(repo, config_git_rules)
 	};
 	char *v = NULL;
 
-	setenv("GIT_CONFIG_GLOBAL", "/dev/null", 1);
-	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
-	CHECK(repo_init(d) == 0);
-	CHECK(repo_open(&r, d) == 0);
+	r = config_test_repo(d);
 	if (!r)
 		goto out;
 	for (int i = 0; i < 5000; i++)
@@ -192,10 +205,7 @@ UNIT_TEST(repo, config_read_write)
 	char *v = NULL;
 	int64_t n;
 
-	setenv("GIT_CONFIG_GLOBAL", "/dev/null", 1);
-	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
-	CHECK(repo_init(d) == 0);
-	CHECK(repo_open(&r, d) == 0);
+	r = config_test_repo(d);
 	if (!r)
 		goto out;
 	write_file(cfg,
