@@ -11,7 +11,6 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
