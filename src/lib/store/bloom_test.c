@@ -13,7 +13,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 #include "store/idx.h"
-#include "store/idxsum_test_util.h"
+#include "idxvec.h"
 #include "unit.h"
 #include "util/util.h"
 
@@ -49,7 +49,7 @@ UNIT_TEST(bloom, parse_and_query_vector)
 	CHECK(b->nr_idxnames == 3);
 	CHECK(!strcmp(b->idxnames[0], "pack-58bed316a1e0d94dd416b28fd6e5067923ec83a1.idx"));
 	p.b = b;
-	CHECK(vec_each_id(unit_vector, probe_id, &p) == 0);
+	idxvec_each_id(probe_id, &p);
 	CHECK(p.hits == 1179);
 	/* 1179 ids in 32768 bits with k=5: ~1.6 % false positives. */
 	CHECK(p.fp < 1179 / 10);
@@ -181,32 +181,37 @@ UNIT_TEST(bloom, progress_lines)
 		"1:bloom: writing 0.00% (0/1179 objects)\r1:";
 
 	CHECK(copy_file(unit_vector(V_IDX1), i1) == 0);
-	buf_reset(&progress_got);
-	CHECK(bloom_update_ex(dir, NULL, 0, 0, NULL, NULL, progress_cb) == 0);
-	CHECK(!strcmp(progress_got.data, "0:bloom: counting: 0\r"
+	buf_reset(&idxvec_progress_got);
+	CHECK(bloom_update_ex(dir, NULL, 0, 0, NULL, NULL,
+			      idxvec_progress_cb) == 0);
+	CHECK(!strcmp(idxvec_progress_got.data, "0:bloom: counting: 0\r"
 		      "0:bloom: creating from 1 file (5 objects).\r"
 		      "1:bloom: writing 0.00% (0/5 objects)\r"));
 	/* in place (see update_policy) */
 	CHECK(copy_file(unit_vector(V_IDX2), i2) == 0);
-	buf_reset(&progress_got);
-	CHECK(bloom_update_ex(dir, NULL, 0, 0, NULL, NULL, progress_cb) == 0);
-	CHECK(!strcmp(progress_got.data, "0:bloom: counting: 0\r"
+	buf_reset(&idxvec_progress_got);
+	CHECK(bloom_update_ex(dir, NULL, 0, 0, NULL, NULL,
+			      idxvec_progress_cb) == 0);
+	CHECK(!strcmp(idxvec_progress_got.data, "0:bloom: counting: 0\r"
 		      "0:bloom: counting: 1\r"
 		      "0:bloom: adding 1 file (7 objects).\r"
 		      "1:bloom: writing 0.00% (0/7 objects)\r"));
 	/* rebuilt: three "writing" lines, the later ones by directory order */
 	CHECK(copy_file(unit_vector(V_IDX3), i3) == 0);
-	buf_reset(&progress_got);
-	CHECK(bloom_update_ex(dir, NULL, 0, 0, NULL, NULL, progress_cb) == 0);
-	CHECK(!strncmp(progress_got.data, rebuild, sizeof(rebuild) - 1));
-	CHECK(strstr(progress_got.data, "1:bloom: writing 98.98% "
+	buf_reset(&idxvec_progress_got);
+	CHECK(bloom_update_ex(dir, NULL, 0, 0, NULL, NULL,
+			      idxvec_progress_cb) == 0);
+	CHECK(!strncmp(idxvec_progress_got.data, rebuild,
+		       sizeof(rebuild) - 1));
+	CHECK(strstr(idxvec_progress_got.data, "1:bloom: writing 98.98% "
 		     "(1167/1179 objects)\r"));
 	/* nothing to do: only the counting */
-	buf_reset(&progress_got);
-	CHECK(bloom_update_ex(dir, NULL, 0, 0, NULL, NULL, progress_cb) == 0);
-	CHECK(!strcmp(progress_got.data, "0:bloom: counting: 0\r"
+	buf_reset(&idxvec_progress_got);
+	CHECK(bloom_update_ex(dir, NULL, 0, 0, NULL, NULL,
+			      idxvec_progress_cb) == 0);
+	CHECK(!strcmp(idxvec_progress_got.data, "0:bloom: counting: 0\r"
 		      "0:bloom: counting: 1\r0:bloom: counting: 2\r"));
-	buf_release(&progress_got);
+	buf_release(&idxvec_progress_got);
 	free(i1);
 	free(i2);
 	free(i3);

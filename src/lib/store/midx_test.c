@@ -14,7 +14,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 #include "store/idx.h"
-#include "store/idxsum_test_util.h"
+#include "idxvec.h"
 #include "store/midx.h"
 #include "unit.h"
 #include "util/util.h"
@@ -61,12 +61,13 @@ UNIT_TEST(midx, rebuild_vector_byte_identical)
 		cp[i] = paths[i];
 	memset(&o, 0, sizeof(o));
 	o.outfile = out;
-	o.progress = progress_cb;
-	buf_reset(&progress_got);
+	o.progress = idxvec_progress_cb;
+	buf_reset(&idxvec_progress_got);
 	CHECK(midx_write_opts(dir, cp, 3, &o, &made) == 1);
 	/* bup's merge_into: one line per 102424 ids, not rate-limited */
-	CHECK(!strcmp(progress_got.data, "0:midx: writing 0.00% (0/1179)\r"));
-	buf_release(&progress_got);
+	CHECK(!strcmp(idxvec_progress_got.data,
+		      "0:midx: writing 0.00% (0/1179)\r"));
+	buf_release(&idxvec_progress_got);
 	CHECK(made && !strcmp(made, out));
 	CHECK(read_all(&want, unit_vector(V_MIDX)) == 0);
 	CHECK(read_all(&got, out) == 0);
@@ -145,7 +146,7 @@ UNIT_TEST(midx, find_every_id)
 		return;
 	}
 	f.m = m;
-	CHECK(vec_each_id(unit_vector, find_id, &f) == 0);
+	idxvec_each_id(find_id, &f);
 	CHECK(f.found == 1179);
 	midx_close(m);
 }
