@@ -212,23 +212,6 @@ uint64_t damage_rng_below(struct damage_rng *r, uint64_t n)
 	return v;
 }
 
-static int write_all_at(int fd, const unsigned char *p, size_t len,
-			uint64_t ofs, const char *path)
-{
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, (off_t)ofs);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return err_errno("cannot write '%s'", path);
-		}
-		p += n;
-		len -= (size_t)n;
-		ofs += (uint64_t)n;
-	}
-	return 0;
-}
-
 int damage_file(struct damage_rng *r, const char *path,
 		const struct damage_opts *o, damage_block_fn fn, void *ctx)
 {
@@ -317,9 +300,10 @@ int damage_file(struct damage_rng *r, const char *path,
 				block = xmalloc(DAMAGE_PIECE);
 			for (size_t b = 0; b < piece; b++)
 				block[b] = (unsigned char)damage_rng_below(r, 256);
-			ret = write_all_at(fd, block, piece, ofs + done, path);
-			if (ret)
+			if (util_pwrite_full(fd, block, piece, ofs + done)) {
+				ret = err_errno("cannot write '%s'", path);
 				goto out;
+			}
 			done += piece;
 		}
 	}
