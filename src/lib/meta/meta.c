@@ -532,25 +532,38 @@ struct name_ent {
 static struct name_ent uid_cache[NAME_CACHE_SIZE], gid_cache[NAME_CACHE_SIZE];
 static pthread_mutex_t name_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static char *lookup_name(int64_t id, int group)
+/*
+ * One NSS query by the reentrant calls, by name when name is set (the
+ * id found goes to *id_out), else by id (a copy of the name found goes
+ * to *name_out).  The scratch buffer grows on ERANGE, up to 1 MiB.
+ * Returns 1 if the entry exists, 0 if not (or if the lookup failed).
+ */
+static int nss_query(int group, const char *name, int64_t id,
+		     char **name_out, int64_t *id_out)
 {
-	char stack[1024], *heap = NULL, *scratch = stack, *res = NULL;
+	char stack[1024], *heap = NULL, *scratch = stack;
+	const char *found_name = NULL;
 	size_t sz = sizeof(stack);
-	int rc;
+	int64_t found_id = -1;
+	int rc, found = 0;
 
-	if (id < 0 || id > (int64_t)UINT32_MAX)
-		return NULL;
 	for (;;) {
 		if (group) {
 			struct group g, *gp = NULL;
-			rc = getgrgid_r((gid_t)id, &g, scratch, sz, &gp);
-			if (!rc && gp)
-				res = xstrdup(gp->gr_name);
+			rc = name ? getgrnam_r(name, &g, scratch, sz, &gp) :
+			     getgrgid_r((gid_t)id, &g, scratch, sz, &gp);
+			if ((found = !rc && gp)) {
+				found_name = gp->gr_name;
+				found_id = gp->gr_gid;
+			}
 		} else {
 			struct passwd pw, *pp = NULL;
-			rc = getpwuid_r((uid_t)id, &pw, scratch, sz, &pp);
-			if (!rc && pp)
-				res = xstrdup(pp->pw_name);
+			rc = name ? getpwnam_r(name, &pw, scratch, sz, &pp) :
+			     getpwuid_r((uid_t)id, &pw, scratch, sz, &pp);
+			if ((found = !rc && pp)) {
+				found_name = pp->pw_name;
+				found_id = pp->pw_uid;
+			}
 		}
 		if (rc != ERANGE || sz >= (1 << 20))
 			break;
@@ -558,8 +571,23 @@ static char *lookup_name(int64_t id, int group)
 		free(heap);
 		scratch = heap = xmalloc(sz);
 	}
+	/* found_name points into scratch: copied before heap is freed */
+	if (found && name)
+		*id_out = found_id;
+	else if (found)
+		*name_out = xstrdup(found_name);
 	free(heap);
-	return res;
+	return found;
+}
+
+static char *lookup_name(int64_t id, int group)
+{
+	char *name = NULL;
+
+	if (id < 0 || id > (int64_t)UINT32_MAX)
+		return NULL;
+	nss_query(group, NULL, id, &name, NULL);
+	return name;
 }
 
 static void add_id_name(struct buf *out, int64_t id, int group)
@@ -606,8 +634,6 @@ static struct id_cache_ent *id_cache;
 static size_t id_cache_nr, id_cache_alloc;
 static pthread_mutex_t id_cache_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static int id_from_name_nss(const char *name, int group, int64_t *id);
-
 static int id_from_name(const char *name, int group, int64_t *id)
 {
 	int found;
@@ -626,7 +652,7 @@ static int id_from_name(const char *name, int group, int64_t *id)
 		}
 	}
 	pthread_mutex_unlock(&id_cache_lock);
-	found = !id_from_name_nss(name, group, &v);
+	found = nss_query(group, name, 0, NULL, &v);
 	pthread_mutex_lock(&id_cache_lock);
 	if (id_cache_nr < 4096) {     /* bounded: beyond, ask every time */
 		ALLOC_GROW(id_cache, id_cache_nr + 1, id_cache_alloc);
@@ -639,38 +665,6 @@ static int id_from_name(const char *name, int group, int64_t *id)
 	pthread_mutex_unlock(&id_cache_lock);
 	if (found)
 		*id = v;
-	return found ? 0 : -1;
-}
-
-static int id_from_name_nss(const char *name, int group, int64_t *id)
-{
-	char stack[1024], *heap = NULL, *scratch = stack;
-	size_t sz = sizeof(stack);
-	int rc, found = 0;
-
-	for (;;) {
-		if (group) {
-			struct group g, *gp = NULL;
-			rc = getgrnam_r(name, &g, scratch, sz, &gp);
-			if (!rc && gp) {
-				*id = gp->gr_gid;
-				found = 1;
-			}
-		} else {
-			struct passwd pw, *pp = NULL;
-			rc = getpwnam_r(name, &pw, scratch, sz, &pp);
-			if (!rc && pp) {
-				*id = pp->pw_uid;
-				found = 1;
-			}
-		}
-		if (rc != ERANGE || sz >= (1 << 20))
-			break;
-		sz *= 4;
-		free(heap);
-		scratch = heap = xmalloc(sz);
-	}
-	free(heap);
 	return found ? 0 : -1;
 }
 
