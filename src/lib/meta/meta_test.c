@@ -349,6 +349,26 @@ out:
 	buf_release(&got);
 }
 
+/* Appends one record: its tag, then its payload as a bvec. */
+static void put_rec(struct buf *b, unsigned tag, const struct buf *payload)
+{
+	vint_put_vuint(b, tag);
+	vint_put_bvec(b, payload->data, payload->len);
+}
+
+/* Appends a v1 ACL record (tag 4) with an empty default pair. */
+static void put_acl_v1(struct buf *b, const char *text, const char *numeric)
+{
+	struct buf p = BUF_INIT;
+
+	vint_put_bvec(&p, text, strlen(text));
+	vint_put_bvec(&p, numeric, strlen(numeric));
+	vint_put_bvec(&p, "", 0);
+	vint_put_bvec(&p, "", 0);
+	put_rec(b, META_TAG_POSIX1E_ACL_V1, &p);
+	buf_release(&p);
+}
+
 UNIT_TEST(meta, legacy_and_unknown_records)
 {
 	struct buf b = BUF_INIT, p = BUF_INIT, re = BUF_INIT;
@@ -374,16 +394,9 @@ UNIT_TEST(meta, legacy_and_unknown_records)
 	vint_put_vuint(&p, 1500000000);  /* folded: 11.5 s */
 	vint_put_vint(&p, 12);
 	vint_put_vuint(&p, 0);
-	vint_put_vuint(&b, META_TAG_COMMON_V1);
-	vint_put_bvec(&b, p.data, p.len);
+	put_rec(&b, META_TAG_COMMON_V1, &p);
 	/* ACL v1 with newline separators. */
-	buf_reset(&p);
-	vint_put_bvec(&p, "u::rw-\ng::r--\no::r--", 20);
-	vint_put_bvec(&p, "u::rw-\ng::r--\no::r--", 20);
-	vint_put_bvec(&p, "", 0);
-	vint_put_bvec(&p, "", 0);
-	vint_put_vuint(&b, META_TAG_POSIX1E_ACL_V1);
-	vint_put_bvec(&b, p.data, p.len);
+	put_acl_v1(&b, "u::rw-\ng::r--\no::r--", "u::rw-\ng::r--\no::r--");
 	vint_put_vuint(&b, 0);
 
 	CHECK(!meta_decode(&m, b.data, b.len, &used));
@@ -402,13 +415,7 @@ UNIT_TEST(meta, legacy_and_unknown_records)
 
 	/* A v1 ACL that already holds a comma is dropped, as bup does. */
 	buf_reset(&b);
-	buf_reset(&p);
-	vint_put_bvec(&p, "u::rw-,g::r--", 13);
-	vint_put_bvec(&p, "x", 1);
-	vint_put_bvec(&p, "", 0);
-	vint_put_bvec(&p, "", 0);
-	vint_put_vuint(&b, META_TAG_POSIX1E_ACL_V1);
-	vint_put_bvec(&b, p.data, p.len);
+	put_acl_v1(&b, "u::rw-,g::r--", "x");
 	vint_put_vuint(&b, 0);
 	CHECK(!meta_decode(&m, b.data, b.len, &used));
 	CHECK(!m.has_acl);
@@ -447,8 +454,7 @@ UNIT_TEST(meta, rejects_malformed)
 	/* A common record missing its last field. */
 	buf_reset(&b);
 	vint_put_vuint(&p, 0100644);
-	vint_put_vuint(&b, META_TAG_COMMON_V3);
-	vint_put_bvec(&b, p.data, p.len);
+	put_rec(&b, META_TAG_COMMON_V3, &p);
 	vint_put_vuint(&b, 0);
 	CHECK(meta_decode(&m, b.data, b.len, &used) == ERR_CORRUPT);
 
@@ -458,8 +464,7 @@ UNIT_TEST(meta, rejects_malformed)
 	vint_put_vuint(&p, 1000000);
 	vint_put_bvec(&p, "a", 1);
 	vint_put_bvec(&p, "b", 1);
-	vint_put_vuint(&b, META_TAG_LINUX_XATTR);
-	vint_put_bvec(&b, p.data, p.len);
+	put_rec(&b, META_TAG_LINUX_XATTR, &p);
 	vint_put_vuint(&b, 0);
 	CHECK(meta_decode(&m, b.data, b.len, &used) == ERR_CORRUPT);
 
