@@ -105,6 +105,34 @@ victim_state() {
 	cat "$V" && ls -ln "$VD"
 }
 
+# hold_restore WHAT: in a fresh $O, a held "cbup restore -q -C $O WHAT",
+# waited for until it sits in the held call.
+hold_restore() {
+	rm -rf "$O" && mkdir "$O" &&
+	hold . cbup restore -q -C "$O" "$1" &&
+	wait_held
+}
+
+# swap_for_symlink PATH TARGET RC: while the command is held, PATH is
+# moved to PATH.moved and replaced by a symlink to TARGET; then the
+# command must end with RC, and the victim must be as it was.
+swap_for_symlink() {
+	mv "$1" "$1.moved" && ln -s "$2" "$1" &&
+	release &&
+	victim_state >victim.after &&
+	test_cmp victim.before victim.after &&
+	test "$(cat "$H.rc")" = "$3"
+}
+
+# The restore of s2/latest/deep into $O with 40 descriptors, as
+# sh -c "$RESTORE_40" - "$O" (strace runs it, so not a function).
+RESTORE_40='ulimit -n 40 && exec cbup restore -q -C "$1" s2/latest/deep'
+
+# deep_list DIR: the tree deep/ in DIR, with modes and mtimes.
+deep_list() {
+	(cd "$1" && find deep -printf "%p %m %T@\n" | sort)
+}
+
 mkdir -p src/d
 if setfattr -n user.race -v 1 src/d 2>/dev/null
 then
@@ -136,9 +164,7 @@ test_expect_success 'setup: a tree with a directory to attack' '
 '
 
 test_expect_success STRACE 'the held call and the swap work (no swap: the restore is whole)' '
-	rm -rf "$O" && mkdir "$O" &&
-	hold . cbup restore -q -C "$O" s/latest/d &&
-	wait_held &&
+	hold_restore s/latest/d &&
 	release &&
 	test "$(cat "$H.rc")" = 0 &&
 	grep "symlink.*\"s\") *= 0 (DELAYED)" "$H.trace" &&
@@ -147,35 +173,21 @@ test_expect_success STRACE 'the held call and the swap work (no swap: the restor
 '
 
 test_expect_success STRACE 'a directory swapped for a symlink to a file: its metadata is not applied there' '
-	rm -rf "$O" && mkdir "$O" &&
-	hold . cbup restore -q -C "$O" s/latest/d &&
-	wait_held &&
-	mv "$O/d" "$O/d.moved" && ln -s "$V" "$O/d" &&
-	release &&
-	victim_state >victim.after &&
-	test_cmp victim.before victim.after &&
-	test "$(cat "$H.rc")" = 1 &&
+	hold_restore s/latest/d &&
+	swap_for_symlink "$O/d" "$V" 1 &&
 	grep "^error: .*d. was replaced while restoring" "$H.err" &&
 	test "$(cat "$O/d.moved/f")" = data &&
 	test "$(stat -c %a "$O/d.moved")" = 700
 '
 
 test_expect_success STRACE 'a directory swapped for a symlink to a directory' '
-	rm -rf "$O" && mkdir "$O" &&
-	hold . cbup restore -q -C "$O" s/latest/d &&
-	wait_held &&
-	mv "$O/d" "$O/d.moved" && ln -s "$VD" "$O/d" &&
-	release &&
-	victim_state >victim.after &&
-	test_cmp victim.before victim.after &&
-	test "$(cat "$H.rc")" = 1 &&
+	hold_restore s/latest/d &&
+	swap_for_symlink "$O/d" "$VD" 1 &&
 	grep "^error: .*d. was replaced while restoring" "$H.err"
 '
 
 test_expect_success STRACE 'a directory swapped for another directory' '
-	rm -rf "$O" && mkdir "$O" &&
-	hold . cbup restore -q -C "$O" s/latest/d &&
-	wait_held &&
+	hold_restore s/latest/d &&
 	mv "$O/d" "$O/d.moved" && mkdir "$O/d" && chmod 700 "$O/d" &&
 	release &&
 	test "$(stat -c %a "$O/d")" = 700 &&
@@ -185,15 +197,9 @@ test_expect_success STRACE 'a directory swapped for another directory' '
 '
 
 test_expect_success STRACE 'a hardlink source swapped for a symlink: no link to the victim' '
-	rm -rf "$O" && mkdir "$O" &&
-	hold . cbup restore -q -C "$O" s/latest/. &&
-	wait_held &&
-	mv "$O/a" "$O/a.moved" && ln -s "$VD" "$O/a" &&
-	release &&
-	victim_state >victim.after &&
-	test_cmp victim.before victim.after &&
+	hold_restore s/latest/. &&
+	swap_for_symlink "$O/a" "$VD" 0 &&
 	test "$(stat -c %i "$O/z/h2")" != "$(stat -c %i "$VD/h1")" &&
-	test "$(cat "$H.rc")" = 0 &&
 	test "$(cat "$O/z/h2")" = linked
 '
 
@@ -216,22 +222,17 @@ test_expect_success 'setup: a tree of 62 levels' '
 test_expect_success 'with 40 descriptors: every level restored, metadata too' '
 	rm -rf "$O" && mkdir "$O" &&
 	(ulimit -n 40 && cbup restore -q -C "$O" s2/latest/deep) &&
-	(cd src2 && find deep -printf "%p %m %T@\n" | sort) >deep.src &&
-	(cd "$O" && find deep -printf "%p %m %T@\n" | sort) >deep.out &&
+	deep_list src2 >deep.src &&
+	deep_list "$O" >deep.out &&
 	test_cmp deep.src deep.out &&
 	test $(wc -l <deep.out) = 63
 '
 
 test_expect_success STRACE 'with 40 descriptors: a closed level swapped for a symlink' '
 	rm -rf "$O" && mkdir "$O" &&
-	hold . sh -c "ulimit -n 40 && exec cbup restore -q -C \"\$1\" s2/latest/deep" \
-		- "$O" &&
+	hold . sh -c "$RESTORE_40" - "$O" &&
 	wait_held &&
-	mv "$O/deep/l1" "$O/deep/l1.moved" && ln -s "$VD" "$O/deep/l1" &&
-	release &&
-	victim_state >victim.after &&
-	test_cmp victim.before victim.after &&
-	test "$(cat "$H.rc")" = 1 &&
+	swap_for_symlink "$O/deep/l1" "$VD" 1 &&
 	grep "^error: ./deep/l1. was replaced while restoring" "$H.err" &&
 	test $(grep -c "was replaced" "$H.err") = 1 &&
 	test "$(stat -c %a "$O/deep")" = 751 &&
@@ -248,25 +249,19 @@ test_expect_success STRACE 'without openat2: every level restored, metadata too'
 	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
 	strace -f -qq -o nosys.trace -e trace=openat2 \
 		-e inject=openat2:error=ENOSYS \
-		sh -c "ulimit -n 40 && exec cbup restore -q -C \"\$1\" s2/latest/deep" \
-		- "$O" &&
+		sh -c "$RESTORE_40" - "$O" &&
 	test $(grep -c "openat2(.*= -1 ENOSYS" nosys.trace) = 1 &&
 	test $(grep -c openat2 nosys.trace) = 1 &&
-	(cd "$O" && find deep -printf "%p %m %T@\n" | sort) >deep.out &&
+	deep_list "$O" >deep.out &&
 	test_cmp deep.src deep.out
 '
 
 test_expect_success STRACE 'without openat2: a closed level swapped for a symlink' '
 	rm -rf "$O" && mkdir "$O" &&
 	HOLD_STRACE="-e inject=openat2:error=ENOSYS" &&
-	hold . sh -c "ulimit -n 40 && exec cbup restore -q -C \"\$1\" s2/latest/deep" \
-		- "$O" &&
+	hold . sh -c "$RESTORE_40" - "$O" &&
 	wait_held &&
-	mv "$O/deep/l1" "$O/deep/l1.moved" && ln -s "$VD" "$O/deep/l1" &&
-	release &&
-	victim_state >victim.after &&
-	test_cmp victim.before victim.after &&
-	test "$(cat "$H.rc")" = 1 &&
+	swap_for_symlink "$O/deep/l1" "$VD" 1 &&
 	grep "^error: ./deep/l1. was replaced while restoring" "$H.err" &&
 	test "$(stat -c %a "$O/deep/l1.moved")" = 700
 '
@@ -280,11 +275,7 @@ test_expect_success STRACE 'meta -x: a finished directory swapped for a symlink 
 	hold "$O" cbup meta -x -f ../src.meta &&
 	wait_held &&
 	grep "symlink.*nowhere.* = 0$" "$H.trace" &&
-	mv "$O/src/m" "$O/src/m.moved" && ln -s "$V" "$O/src/m" &&
-	release &&
-	victim_state >victim.after &&
-	test_cmp victim.before victim.after &&
-	test "$(cat "$H.rc")" = 1 &&
+	swap_for_symlink "$O/src/m" "$V" 1 &&
 	grep "^error: .*src/m.*symlink" "$H.err"
 '
 
@@ -292,11 +283,7 @@ test_expect_success STRACE 'meta -x: a directory swapped for a symlink to a dire
 	rm -rf "$O" && mkdir "$O" &&
 	hold "$O" cbup meta -x -f ../src.meta &&
 	wait_held &&
-	mv "$O/src/m" "$O/src/m.moved" && ln -s "$VD" "$O/src/m" &&
-	release &&
-	victim_state >victim.after &&
-	test_cmp victim.before victim.after &&
-	test "$(cat "$H.rc")" = 1 &&
+	swap_for_symlink "$O/src/m" "$VD" 1 &&
 	grep "^error: .*src/m.*symlink" "$H.err"
 '
 
