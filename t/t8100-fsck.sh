@@ -163,6 +163,35 @@ test_expect_success 'more packs than jobs, one damaged: -j2 reports it' '
 	grep "^b.${bad%.pack}. git verify: failed (1)$" err
 '
 
+test_expect_success BUP '--quick: packs hashed side by side, damage found as bup finds it' '
+	rm -rf b c && cp -a m b &&
+	big=$(ls -S b/$P/*.pack | head -n 1) &&
+	test $(wc -c <"$big") -gt 300000 &&
+	"$CBUP_BUILD/test-tool" corrupt "$big" 200000 &&
+	last=$(ls -S b/$P/*.pack | sed -n 4p) &&
+	"$CBUP_BUILD/test-tool" corrupt "$last" -21 &&
+	cp -a b c &&
+	run_both --quick -v && same_as_bup &&
+	echo 1 >want && test_cmp want rc.c &&
+	test $(grep -c " failed$" out.c) = 3 &&
+	grep "^$(basename "${big%.pack}") failed$" out.c &&
+	grep "^$(basename "${last%.pack}") failed$" out.c &&
+	for j in 1 2 3 5; do
+		record_rc rc.c cbup -d c fsck --quick -v -j$j >out.c 2>err.raw.c &&
+		sed "s,$TRASH/c/,REPO/,g" err.raw.c >err.c &&
+		same_as_bup || return 1
+	done
+'
+
+test_expect_success '--quick: a pack shorter than its trailer, named' '
+	rm -rf c && cp -a m c &&
+	short=$(ls c/$P/*.pack | sed -n 2p) &&
+	head -c 10 "$short" >short.tmp && cat short.tmp >"$short" &&
+	test_expect_code 1 cbup -d c fsck --quick -j2 -v >out 2>err &&
+	grep "^error: .$TRASH/${short}. is too short for a pack (10 bytes)$" err &&
+	test $(grep -c " failed$" out) = 2
+'
+
 test_expect_success PAR2 '--par2-ok: 0 with par2, 1 and a warning without' '
 	cbup fsck --par2-ok 2>err && ! test -s err &&
 	test_expect_code 1 env PATH=/nonexistent "$CBUP" fsck --par2-ok 2>err &&

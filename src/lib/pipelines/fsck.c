@@ -17,6 +17,7 @@
 #include "store/idx.h"
 #include "util/oid.h"
 #include "store/pack.h"
+#include "store/sha1batch.h"
 #include "util/proc.h"
 #include "util/tmpfile.h"
 #include "util/util.h"
@@ -179,75 +180,137 @@ static int fsck_par2(const struct fsck_opts *o, struct fsck_result *r,
 
 /* ---- verification ----------------------------------------------- */
 
-/* SHA-1 of the first len bytes of fd. */
-static int fsck_hash_prefix(int fd, const char *path, uint64_t len,
-			    unsigned char out[OID_RAWSZ])
+/*
+ * --quick: the SHA-1 of each pack against its trailer (bup's
+ * quick_verify).  A pack is one serial SHA-1 stream, bound by the
+ * latency of the round instructions, so a worker hashes up to three
+ * packs side by side (store/sha1batch.h): about twice the bytes per
+ * core of one stream.  Each pack is read in pieces of whole blocks,
+ * small enough that three lanes' pieces stay in the core's L2 cache
+ * between the read and the hash (128 KiB: 0.17 s on the bench's 756 MB,
+ * 1 MiB: 0.19 s).
+ */
+#define QUICK_READ ((size_t)128 << 10)
+
+struct quick_pack {
+	char *path;
+	int fd;
+	uint64_t read, end;            /* read so far; the trailer's offset */
+	unsigned char want[OID_RAWSZ];
+	unsigned char *buf;
+	size_t pos, have;              /* buf[pos, have): read, not hashed */
+	struct sha1batch_stream sha;
+};
+
+static void quick_close(struct quick_pack *q)
 {
-	struct sha1_ctx c = { NULL };
-	unsigned char *b = xmalloc(1 << 20);
-	uint64_t off = 0;
-	int ret = 0;
+	if (q->fd >= 0)
+		close(q->fd);
+	free(q->buf);
+	free(q->path);
+	sha1batch_stream_release(&q->sha);
+	q->fd = -1;
+	q->buf = NULL;
+	q->path = NULL;
+}
 
-	sha1_init(&c);
-	while (off < len) {
-		size_t n = (size_t)MIN(len - off, (uint64_t)1 << 20);
+static int quick_open(struct quick_pack *q, const char *stem)
+{
+	struct stat st;
+	int ret;
 
-		if (pread_full(fd, b, n, off) < 0) {
-			ret = err_errno("cannot read '%s'", path);
-			break;
-		}
-		sha1_update(&c, b, n);
-		off += n;
+	memset(q, 0, sizeof(*q));
+	q->path = xstrfmt("%s.pack", stem);
+	q->fd = open(q->path, O_RDONLY | O_CLOEXEC);
+	if (q->fd < 0)
+		return err_errno("cannot open '%s'", q->path);
+	if (fstat(q->fd, &st) < 0)
+		return err_errno("cannot stat '%s'", q->path);
+	if (st.st_size < OID_RAWSZ)
+		return err_set(ERR_CORRUPT, "'%s' is too short for a pack "
+			       "(%lld bytes)", q->path, (long long)st.st_size);
+	q->end = (uint64_t)st.st_size - OID_RAWSZ;
+	ret = pread_full(q->fd, q->want, OID_RAWSZ, q->end);
+	if (ret < 0)
+		return err_errno("cannot read '%s'", q->path);
+	q->buf = xmalloc(QUICK_READ);
+	sha1batch_stream_init(&q->sha);
+	return 0;
+}
+
+/*
+ * 1 when q holds a whole block to hash, reading the next piece if it
+ * must; 0 when all is read and less than a block is left; or an error.
+ * Pieces are whole blocks but for a pack's last, so a buffer is used up
+ * exactly before the next is read.
+ */
+static int quick_fill(struct quick_pack *q)
+{
+	size_t n;
+
+	if (q->have - q->pos >= 64)
+		return 1;
+	if (q->read == q->end)
+		return 0;
+	if (q->pos != q->have)
+		BUG("quick_fill: %zu bytes left over", q->have - q->pos);
+	n = (size_t)MIN(q->end - q->read, (uint64_t)QUICK_READ);
+	if (pread_full(q->fd, q->buf, n, q->read) < 0)
+		return err_errno("cannot read '%s'", q->path);
+	q->read += n;
+	q->pos = 0;
+	q->have = n;
+	return n >= 64;
+}
+
+/* The digest of what is left, against the trailer. */
+static int quick_finish(struct quick_pack *q)
+{
+	unsigned char got[OID_RAWSZ];
+	char wh[OID_HEXSZ + 1], gh[OID_HEXSZ + 1];
+	struct oid w, g;
+
+	sha1batch_stream_final(&q->sha, q->buf + q->pos, q->have - q->pos,
+			       got);
+	q->pos = q->have;
+	if (!memcmp(q->want, got, OID_RAWSZ))
+		return 0;
+	memcpy(w.hash, q->want, OID_RAWSZ);
+	memcpy(g.hash, got, OID_RAWSZ);
+	/* bup: 'expected %r, got %r' % (hexlify(want), hexdigest) */
+	return err_set(ERR_CORRUPT, "expected b'%s', got '%s'",
+		       oid_to_hex(&w, wh), oid_to_hex(&g, gh));
+}
+
+/* Hash the whole blocks that all of q[0..n) hold (each holds one). */
+static void quick_hash(struct quick_pack *const q[], int n)
+{
+	struct sha1batch_stream *s[3];
+	const unsigned char *p[3];
+	size_t k = SIZE_MAX;
+
+	for (int i = 0; i < n; i++) {
+		s[i] = &q[i]->sha;
+		p[i] = q[i]->buf + q[i]->pos;
+		k = MIN(k, (q[i]->have - q[i]->pos) / 64);
 	}
-	sha1_final(&c, out);
-	sha1_release(&c);
-	free(b);
-	return ret;
+	sha1batch_stream_blocks(s, p, n, k);
+	for (int i = 0; i < n; i++)
+		q[i]->pos += k * 64;
 }
 
 int fsck_quick_verify(const char *stem)
 {
-	char *path = xstrfmt("%s.pack", stem);
-	unsigned char want[OID_RAWSZ], got[OID_RAWSZ];
-	char wh[OID_HEXSZ + 1], gh[OID_HEXSZ + 1];
-	struct oid w, g;
-	struct stat st;
-	int fd, ret;
+	struct quick_pack q, *qp = &q;
+	int ret = quick_open(&q, stem);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = err_errno("cannot open '%s'", path);
-		goto out;
+	while (!ret && (ret = quick_fill(&q)) > 0) {
+		quick_hash(&qp, 1);
+		ret = 0;
 	}
-	if (fstat(fd, &st) < 0) {
-		ret = err_errno("cannot stat '%s'", path);
-		goto out;
-	}
-	if (st.st_size < OID_RAWSZ) {
-		ret = err_set(ERR_CORRUPT, "'%s' is too short for a pack "
-			      "(%lld bytes)", path, (long long)st.st_size);
-		goto out;
-	}
-	if (pread_full(fd, want, OID_RAWSZ,
-		       (uint64_t)st.st_size - OID_RAWSZ) < 0) {
-		ret = err_errno("cannot read '%s'", path);
-		goto out;
-	}
-	ret = fsck_hash_prefix(fd, path, (uint64_t)st.st_size - OID_RAWSZ,
-			       got);
-	if (ret < 0)
-		goto out;
-	if (memcmp(want, got, OID_RAWSZ)) {
-		memcpy(w.hash, want, OID_RAWSZ);
-		memcpy(g.hash, got, OID_RAWSZ);
-		/* bup: 'expected %r, got %r' % (hexlify(want), hexdigest) */
-		ret = err_set(ERR_CORRUPT, "expected b'%s', got '%s'",
-			      oid_to_hex(&w, wh), oid_to_hex(&g, gh));
-	}
-out:
-	if (fd >= 0)
-		close(fd);
-	free(path);
+	if (!ret)
+		ret = quick_finish(&q);
+	quick_close(&q);
 	return ret;
 }
 
@@ -477,18 +540,6 @@ void fsck_result_release(struct fsck_result *r)
 	buf_release(&r->output);
 }
 
-static int fsck_verify(const struct fsck_opts *o, struct fsck_result *r)
-{
-	int ret = o->quick ? fsck_quick_verify(r->stem) :
-			     fsck_full_verify(r->stem);
-
-	if (ret < 0) {
-		r->error = xstrdup(err_last());
-		return 1;   /* bup's quick_verify, git verify-pack */
-	}
-	return 0;
-}
-
 /* Rename dir/name to todir/name: 0, or a negative error code. */
 static int move_out(const char *dir, const char *todir, const char *name)
 {
@@ -595,13 +646,17 @@ out:
 	return rc;
 }
 
-void fsck_pack(const struct fsck_opts *o, struct fsck_result *r)
+/*
+ * bup's do_pack() up to verification: 1 when the pack is to be verified
+ * next, and fsck_pack_verified() then does the rest; 0 when r is done.
+ */
+static int fsck_pack_begin(const struct fsck_opts *o, struct fsck_result *r)
 {
 	int exists;
 
 	r->par2 = fsck_par2_status(r->stem, &r->empty, &r->missing);
 	if (r->par2 == FSCK_PAR2_BAD)
-		return;
+		return 0;
 	exists = r->par2 == FSCK_PAR2_OK;
 	r->code = 0;
 	if (o->par2_ok && exists && (o->repair || !o->generate)) {
@@ -622,27 +677,45 @@ void fsck_pack(const struct fsck_opts *o, struct fsck_result *r)
 			r->action = "failed";
 			r->code = v;
 		}
-	} else if (!o->generate || (o->par2_ok && !exists)) {
-		int g = fsck_verify(o, r);
+		return 0;
+	}
+	if (!o->generate || (o->par2_ok && !exists))
+		return 1;
+	r->action = exists ? "exists" : "skipped";
+	return 0;
+}
 
-		if (g) {
-			r->step = "git verify";
-			r->action = "failed";
-			r->code = g;
-		} else if (o->par2_ok && o->generate) {
-			int p = fsck_generate(o, r);
+/* The rest, once verification failed with error or passed (NULL). */
+static void fsck_pack_verified(const struct fsck_opts *o,
+			       struct fsck_result *r, const char *error)
+{
+	if (error) {
+		r->error = xstrdup(error);
+		r->step = "git verify";
+		r->action = "failed";
+		r->code = 1;   /* bup's quick_verify, git verify-pack */
+	} else if (o->par2_ok && o->generate) {
+		int p = fsck_generate(o, r);
 
-			r->action = p ? "failed" : "generated";
-			if (p) {
-				r->step = "par2 create";
-				r->code = p;
-			}
-		} else {
-			r->action = "ok";
+		r->action = p ? "failed" : "generated";
+		if (p) {
+			r->step = "par2 create";
+			r->code = p;
 		}
 	} else {
-		r->action = exists ? "exists" : "skipped";
+		r->action = "ok";
 	}
+}
+
+void fsck_pack(const struct fsck_opts *o, struct fsck_result *r)
+{
+	int ret;
+
+	if (!fsck_pack_begin(o, r))
+		return;
+	ret = o->quick ? fsck_quick_verify(r->stem) :
+			 fsck_full_verify(r->stem);
+	fsck_pack_verified(o, r, ret < 0 ? err_last() : NULL);
 }
 
 /* ---- all packs ---------------------------------------------------- */
@@ -657,24 +730,85 @@ struct fsck_pool {
 	pthread_cond_t cond;
 };
 
+static struct fsck_result *fsck_take(struct fsck_pool *pl)
+{
+	size_t i;
+
+	pthread_mutex_lock(&pl->lock);
+	i = pl->next < pl->nr ? pl->order[pl->next++] : pl->nr;
+	pthread_mutex_unlock(&pl->lock);
+	return i == pl->nr ? NULL : &pl->res[i];
+}
+
+static void fsck_done(struct fsck_pool *pl, struct fsck_result *r)
+{
+	pthread_mutex_lock(&pl->lock);
+	pl->done[r - pl->res] = 1;
+	pthread_cond_broadcast(&pl->cond);
+	pthread_mutex_unlock(&pl->lock);
+}
+
+/*
+ * --quick: up to three packs' SHA-1 streams side by side, a lane taking
+ * the next pack as soon as its own is finished.
+ */
+static void fsck_quick_lanes(struct fsck_pool *pl)
+{
+	struct quick_pack q[3], *qp[3];
+	struct fsck_result *r[3], *x;
+	int n = 0;
+
+	for (;;) {
+		while (n < 3 && (x = fsck_take(pl))) {
+			if (!fsck_pack_begin(pl->o, x)) {
+				fsck_done(pl, x);
+			} else if (quick_open(&q[n], x->stem) < 0) {
+				fsck_pack_verified(pl->o, x, err_last());
+				quick_close(&q[n]);
+				fsck_done(pl, x);
+			} else {
+				r[n++] = x;
+			}
+		}
+		if (!n)
+			return;
+		for (int i = 0; i < n;) {
+			int ret = quick_fill(&q[i]);
+
+			if (ret > 0) {
+				qp[i] = &q[i];
+				i++;
+				continue;
+			}
+			if (!ret)
+				ret = quick_finish(&q[i]);
+			fsck_pack_verified(pl->o, r[i], ret < 0 ? err_last() :
+					   NULL);
+			quick_close(&q[i]);
+			fsck_done(pl, r[i]);
+			n--;
+			q[i] = q[n];   /* keep the lanes in use first */
+			r[i] = r[n];
+		}
+		if (n)
+			quick_hash(qp, n);
+	}
+}
+
 static void *fsck_worker(void *arg)
 {
 	struct fsck_pool *pl = arg;
+	struct fsck_result *r;
 
-	for (;;) {
-		size_t i;
-
-		pthread_mutex_lock(&pl->lock);
-		i = pl->next < pl->nr ? pl->order[pl->next++] : pl->nr;
-		pthread_mutex_unlock(&pl->lock);
-		if (i == pl->nr)
-			return NULL;
-		fsck_pack(pl->o, &pl->res[i]);
-		pthread_mutex_lock(&pl->lock);
-		pl->done[i] = 1;
-		pthread_cond_broadcast(&pl->cond);
-		pthread_mutex_unlock(&pl->lock);
+	if (pl->o->quick) {
+		fsck_quick_lanes(pl);
+		return NULL;
 	}
+	while ((r = fsck_take(pl))) {
+		fsck_pack(pl->o, r);
+		fsck_done(pl, r);
+	}
+	return NULL;
 }
 
 struct fsck_sized {

@@ -307,12 +307,13 @@ static size_t object_header(char *hdr, const char *type, size_t len)
 	return t;
 }
 
+static const uint32_t sha1_iv[5] = {
+	0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0,
+};
+
 static void lane_start(struct lane *l, const char *type,
 		       const struct sha1batch_job *job)
 {
-	static const uint32_t iv[5] = {
-		0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0,
-	};
 	const unsigned char *data = job->data;
 	size_t len = job->len, hlen, r, tail_blocks;
 	uint64_t bits;
@@ -320,7 +321,7 @@ static void lane_start(struct lane *l, const char *type,
 
 	hlen = object_header(hdr, type, len);
 	bits = (uint64_t)(hlen + len) * 8;
-	memcpy(l->st, iv, sizeof(iv));
+	memcpy(l->st, sha1_iv, sizeof(sha1_iv));
 	l->out = job->out;
 	l->cur = l->nr = 0;
 	if (hlen + len >= 64) {
@@ -432,4 +433,81 @@ void sha1batch_hash(enum obj_type type, const struct sha1batch_job *jobs,
 		for (int i = 0; i < nr; i++)
 			lane_advance(x[i], k);
 	}
+}
+
+/* ---- streams ------------------------------------------------------ */
+
+void sha1batch_stream_init(struct sha1batch_stream *s)
+{
+	memcpy(s->st, sha1_iv, sizeof(sha1_iv));
+	s->len = 0;
+	s->simd = sha1batch_simd();
+	s->ctx.evp = NULL;
+	if (!s->simd)
+		sha1_init(&s->ctx);
+}
+
+void sha1batch_stream_blocks(struct sha1batch_stream *const s[],
+			     const unsigned char *const p[], int n,
+			     size_t blocks)
+{
+	uint32_t *st[LANES];
+	const unsigned char *q[LANES];
+	int simd = 1;
+
+	if (n < 1 || n > LANES)
+		BUG("sha1batch_stream_blocks: %d streams", n);
+	for (int i = 0; i < n; i++) {
+		st[i] = s[i]->st;
+		q[i] = p[i];
+		s[i]->len += (uint64_t)blocks * 64;
+		simd &= s[i]->simd;
+	}
+	if (!simd) {
+		for (int i = 0; i < n; i++) {
+			if (s[i]->simd)
+				blocks1(st[i], q[i], blocks);
+			else
+				sha1_update(&s[i]->ctx, q[i], blocks * 64);
+		}
+	} else if (n == 3) {
+		blocks3(st, q, blocks);
+	} else if (n == 2) {
+		blocks2(st[0], q[0], st[1], q[1], blocks);
+	} else {
+		blocks1(st[0], q[0], blocks);
+	}
+}
+
+void sha1batch_stream_final(struct sha1batch_stream *s, const void *data,
+			    size_t len, unsigned char out[OID_RAWSZ])
+{
+	const unsigned char *p = data;
+	unsigned char tail[128];
+	size_t whole = len / 64, r = len % 64, tail_blocks;
+	uint64_t bits = (s->len + len) * 8;
+
+	if (!s->simd) {
+		sha1_update(&s->ctx, data, len);
+		sha1_final(&s->ctx, out);
+		return;
+	}
+	/* FIPS 180-4, 5.1.1: 0x80, zeros, the length in bits */
+	if (whole)
+		blocks1(s->st, p, whole);
+	tail_blocks = r + 9 <= 64 ? 1 : 2;
+	if (r)
+		memcpy(tail, p + whole * 64, r);
+	tail[r] = 0x80;
+	memset(tail + r + 1, 0, tail_blocks * 64 - 8 - (r + 1));
+	put_be32(tail + tail_blocks * 64 - 8, (uint32_t)(bits >> 32));
+	put_be32(tail + tail_blocks * 64 - 4, (uint32_t)bits);
+	blocks1(s->st, tail, tail_blocks);
+	for (int i = 0; i < 5; i++)
+		put_be32(out + 4 * i, s->st[i]);
+}
+
+void sha1batch_stream_release(struct sha1batch_stream *s)
+{
+	sha1_release(&s->ctx);
 }

@@ -13,6 +13,7 @@
 #define CBUP_SHA1BATCH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/oid.h"
 
@@ -37,5 +38,30 @@ void sha1batch_hash(enum obj_type type, const struct sha1batch_job *jobs,
 int sha1batch_set_simd(int on);
 /* Whether the lanes are available and on. */
 int sha1batch_simd(void);
+
+/*
+ * Long messages side by side (fsck --quick hashes whole packs): each
+ * stream takes its bytes in order, whole 64-byte blocks through
+ * sha1batch_stream_blocks(), which advances up to three streams in one
+ * loop as above, and its last bytes through sha1batch_stream_final().
+ * Without SHA-NI each stream is an OpenSSL context of its own.
+ */
+struct sha1batch_stream {
+	uint32_t st[5];
+	uint64_t len;            /* bytes hashed so far */
+	int simd;                /* the lanes, or ctx */
+	struct sha1_ctx ctx;
+};
+
+void sha1batch_stream_init(struct sha1batch_stream *s);
+/* Each of s[0..n) (n at most 3) takes blocks * 64 bytes from its p[]. */
+void sha1batch_stream_blocks(struct sha1batch_stream *const s[],
+			     const unsigned char *const p[], int n,
+			     size_t blocks);
+/* The stream's last len bytes (any length), and its digest. */
+void sha1batch_stream_final(struct sha1batch_stream *s, const void *data,
+			    size_t len, unsigned char out[OID_RAWSZ]);
+/* Free what s holds, finished or not (again: nothing). */
+void sha1batch_stream_release(struct sha1batch_stream *s);
 
 #endif

@@ -114,3 +114,78 @@ UNIT_TEST(sha1batch, outputs_in_place)
 	}
 	free(data);
 }
+
+/*
+ * Streams: three messages of different lengths fed side by side in
+ * pieces of whole blocks, each finished with every possible tail
+ * length, equal OpenSSL's digest of the whole; with the lanes and
+ * without, and with streams of both kinds in one call.
+ */
+static void check_streams(const unsigned char *data, int simd_a, int simd_b)
+{
+	for (size_t tail = 0; tail < 140; tail += 1 + tail / 8) {
+		struct sha1batch_stream s[3], *sp[3];
+		const unsigned char *p[3];
+		size_t len[3] = { 64 * 300, 64 * 17, 64 * 1000 };
+		size_t off[3] = { 0, 0, 0 };
+		int was = sha1batch_set_simd(simd_a);
+
+		for (int i = 0; i < 3; i++) {
+			if (i == 2)
+				sha1batch_set_simd(simd_b);
+			sha1batch_stream_init(&s[i]);
+			len[i] += tail;
+		}
+		sha1batch_set_simd(was);
+		for (;;) {
+			size_t k = 7;   /* blocks per call: not a divisor */
+			int n = 0;
+
+			for (int i = 0; i < 3; i++)
+				if ((len[i] - off[i]) / 64)
+					k = MIN(k, (len[i] - off[i]) / 64);
+			for (int i = 0; i < 3; i++)
+				if ((len[i] - off[i]) / 64) {
+					sp[n] = &s[i];
+					p[n++] = data + i * 99 + off[i];
+				}
+			if (!n)
+				break;
+			sha1batch_stream_blocks(sp, p, n, k);
+			for (int i = 0; i < 3; i++)
+				if ((len[i] - off[i]) / 64)
+					off[i] += k * 64;
+		}
+		for (int i = 0; i < 3; i++) {
+			unsigned char got[OID_RAWSZ], want[OID_RAWSZ];
+
+			sha1batch_stream_final(&s[i], data + i * 99 + off[i],
+					       len[i] - off[i], got);
+			sha1batch_stream_release(&s[i]);
+			sha1_buf(want, data + i * 99, len[i]);
+			if (memcmp(got, want, OID_RAWSZ))
+				unit_fail(__FILE__, __LINE__,
+					  "stream %d of %zu bytes (lanes %d/%d)",
+					  i, len[i], simd_a, simd_b);
+		}
+	}
+}
+
+UNIT_TEST(sha1batch, streams_equal_one_at_a_time)
+{
+	unsigned char *data = malloc(64 * 1100 + 400);
+	struct sha1batch_stream s;
+	unsigned char got[OID_RAWSZ];
+
+	st_lcg_fill(data, 64 * 1100 + 400, 5);
+	check_streams(data, 1, 1);
+	check_streams(data, 0, 0);
+	check_streams(data, 1, 0);
+	/* the empty message: SHA-1("") */
+	sha1batch_stream_init(&s);
+	sha1batch_stream_final(&s, NULL, 0, got);
+	sha1batch_stream_release(&s);
+	CHECK(!memcmp(got, "\xda\x39\xa3\xee\x5e\x6b\x4b\x0d\x32\x55"
+			   "\xbf\xef\x95\x60\x18\x90\xaf\xd8\x07\x09", 20));
+	free(data);
+}
