@@ -871,21 +871,13 @@ void refs_list_release(struct refs_list *l)
 	l->alloc = 0;
 }
 
-static void list_add(struct refs_list *l, const char *name,
-		     const struct oid *oid)
-{
-	for (size_t i = 0; i < l->nr; i++)
-		if (!strcmp(l->items[i].name, name))
-			return;   /* loose refs come first and win */
-	refs_collect(l, name, oid);
-}
-
 static int item_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct refs_item *)a)->name,
 		      ((const struct refs_item *)b)->name);
 }
 
+/* Every loose ref under rel, unsorted (a directory holds a name once). */
 static void walk_dir(struct repo *r, struct refs_list *l, const char *rel)
 {
 	char *dir = xstrfmt("%s/%s", r->path, rel);
@@ -907,7 +899,7 @@ static void walk_dir(struct repo *r, struct refs_list *l, const char *rel)
 			if (S_ISDIR(st.st_mode))
 				walk_dir(r, l, sub);
 			else if (!loose_read(r, sub, &oid, 0))
-				list_add(l, sub, &oid);
+				refs_collect(l, sub, &oid);
 		}
 		free(full);
 		free(sub);
@@ -917,7 +909,20 @@ static void walk_dir(struct repo *r, struct refs_list *l, const char *rel)
 	free(dir);
 }
 
-static void walk_packed(struct repo *r, struct refs_list *l,
+/* Whether l's first nr items (sorted) hold name. */
+static int sorted_has(const struct refs_list *l, size_t nr, const char *name)
+{
+	struct refs_item key = { (char *)name, { { 0 } } };
+
+	return nr && bsearch(&key, l->items, nr, sizeof(*l->items), item_cmp);
+}
+
+/*
+ * The packed refs under prefix that no loose ref hides (a loose ref is
+ * the newer: git writes it over a packed one).  The first nloose items
+ * of l are the loose refs, sorted.
+ */
+static void walk_packed(struct repo *r, struct refs_list *l, size_t nloose,
 			const char *prefix)
 {
 	struct buf b = BUF_INIT;
@@ -932,11 +937,13 @@ static void walk_packed(struct repo *r, struct refs_list *l,
 		struct oid oid;
 		char *name;
 
-		if (parse_hex_line(line, n, &oid))
+		if (parse_hex_line(line, n, &oid) ||
+		    n - OID_HEXSZ - 1 < plen ||
+		    memcmp(line + OID_HEXSZ + 1, prefix, plen))
 			continue;
 		name = xstrndup(line + OID_HEXSZ + 1, n - OID_HEXSZ - 1);
-		if (!strncmp(name, prefix, plen))
-			list_add(l, name, &oid);
+		if (!sorted_has(l, nloose, name))
+			refs_collect(l, name, &oid);
 		free(name);
 	}
 out:
@@ -948,21 +955,33 @@ int refs_for_each(struct repo *r, const char *prefix, refs_each_fn fn,
 		  void *ctx)
 {
 	struct refs_list l = REFS_LIST_INIT;
-	char *base = xstrdup(prefix);
-	size_t n = strlen(base);
+	const char *slash = strrchr(prefix, '/');
+	size_t n = slash ? (size_t)(slash - prefix) : 0, plen = strlen(prefix);
+	char *base = xstrndup(prefix, n);
+	size_t nloose;
 	int ret = 0;
 
-	/* walk the directory part of the prefix ("refs/heads/" -> that) */
+	/*
+	 * walk the directory part of the prefix ("refs/heads/" and
+	 * "refs/heads/a" -> "refs/heads")
+	 */
 	while (n && base[n - 1] == '/')
 		base[--n] = '\0';
 	if (n)
 		walk_dir(r, &l, base);
-	walk_packed(r, &l, prefix);
 	if (l.nr)
 		qsort(l.items, l.nr, sizeof(*l.items), item_cmp);
-	for (size_t i = 0; !ret && i < l.nr; i++)
-		if (!strncmp(l.items[i].name, prefix, strlen(prefix)))
+	nloose = l.nr;
+	walk_packed(r, &l, nloose, prefix);
+	if (l.nr > nloose)
+		qsort(l.items, l.nr, sizeof(*l.items), item_cmp);
+	for (size_t i = 0; !ret && i < l.nr; i++) {
+		/* a name packed-refs holds twice (git refuses such a file) */
+		if (i && !strcmp(l.items[i].name, l.items[i - 1].name))
+			continue;
+		if (!strncmp(l.items[i].name, prefix, plen))
 			ret = fn(ctx, l.items[i].name, &l.items[i].oid);
+	}
 	refs_list_release(&l);
 	free(base);
 	return ret;

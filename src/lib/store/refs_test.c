@@ -283,3 +283,63 @@ UNIT_TEST(refs, valid_save_name)
 		if (refs_valid_save_name(bad[i]))
 			unit_fail(__FILE__, __LINE__, "'%s' accepted", bad[i]);
 }
+
+/*
+ * Many refs, loose and packed, half of the names in both: listed once
+ * each, sorted, the loose value winning; a prefix that is not a
+ * directory ("refs/tags/v1") still filters packed and loose names.
+ */
+UNIT_TEST(refs, many_loose_and_packed)
+{
+	enum { N = 2000 };
+	struct repo r;
+	struct oid a, b;
+	struct refs_list s = REFS_LIST_INIT;
+	struct buf pk = BUF_INIT;
+	char *p;
+	FILE *f;
+	int bad = 0;
+
+	make_repo(&r);
+	oid_from_hex(&a, A);
+	oid_from_hex(&b, B);
+	/* packed: even i and every i below N / 2; loose: odd i */
+	buf_addstr(&pk, "# pack-refs with: peeled fully-peeled sorted \n");
+	for (int i = 0; i < N; i++)
+		if (!(i & 1) || i < N / 2)
+			buf_addf(&pk, A " refs/tags/v%04d\n", i);
+	p = xstrfmt("%s/packed-refs", r.path);
+	f = fopen(p, "w");
+	CHECK(f && fwrite(pk.data, 1, pk.len, f) == pk.len);
+	if (f)
+		fclose(f);
+	for (int i = 1; i < N; i += 2) {
+		char *name = xstrfmt("refs/tags/v%04d", i);
+
+		CHECK(refs_update(&r, name, &b, NULL, 1, NULL) == 0);
+		free(name);
+	}
+	CHECK(refs_for_each(&r, "refs/tags/", refs_collect, &s) == 0);
+	CHECK(s.nr == N);
+	for (size_t i = 0; i < s.nr && i < N && bad < 5; i++) {
+		char want[32];
+
+		snprintf(want, sizeof(want), "refs/tags/v%04zu", i);
+		if (strcmp(s.items[i].name, want) ||
+		    !oid_eq(&s.items[i].oid, i & 1 ? &b : &a)) {
+			unit_fail(__FILE__, __LINE__, "item %zu: %s %s", i,
+				  s.items[i].name, oid_hex(&s.items[i].oid));
+			bad++;
+		}
+	}
+	refs_list_release(&s);
+	CHECK(refs_for_each(&r, "refs/tags/v1", refs_collect, &s) == 0);
+	CHECK(s.nr == 1000);
+	if (s.nr == 1000)
+		CHECK(!strcmp(s.items[0].name, "refs/tags/v1000") &&
+		      !strcmp(s.items[999].name, "refs/tags/v1999"));
+	refs_list_release(&s);
+	buf_release(&pk);
+	free(p);
+	free_repo(&r);
+}
