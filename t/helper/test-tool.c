@@ -683,9 +683,9 @@ static long long ps_walk(const struct ps_pack *packs, int nr, int mode,
  */
 static void ps_sha1_lanes(const struct ps_pack *packs, int nr)
 {
-	struct sha1batch_stream s[3], *sp[3];
-	const unsigned char *p[3];
-	size_t left[3];
+	struct sha1batch_stream s[3], *sp[3] = { NULL };
+	const unsigned char *p[3] = { NULL };
+	size_t left[3] = { 0 };
 	unsigned char sum[OID_RAWSZ];
 	int n = 0, next = 0;
 

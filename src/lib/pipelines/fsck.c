@@ -285,8 +285,8 @@ static int quick_finish(struct quick_pack *q)
 /* Hash the whole blocks that all of q[0..n) hold (each holds one). */
 static void quick_hash(struct quick_pack *const q[], int n)
 {
-	struct sha1batch_stream *s[3];
-	const unsigned char *p[3];
+	struct sha1batch_stream *s[3] = { NULL };
+	const unsigned char *p[3] = { NULL };
 	size_t k = SIZE_MAX;
 
 	for (int i = 0; i < n; i++) {
@@ -754,7 +754,7 @@ static void fsck_done(struct fsck_pool *pl, struct fsck_result *r)
  */
 static void fsck_quick_lanes(struct fsck_pool *pl)
 {
-	struct quick_pack q[3], *qp[3];
+	struct quick_pack q[3], *qp[3] = { NULL };
 	struct fsck_result *r[3], *x;
 	int n = 0;
 

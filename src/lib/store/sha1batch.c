@@ -451,8 +451,8 @@ void sha1batch_stream_blocks(struct sha1batch_stream *const s[],
 			     const unsigned char *const p[], int n,
 			     size_t blocks)
 {
-	uint32_t *st[LANES];
-	const unsigned char *q[LANES];
+	uint32_t *st[LANES] = { NULL };
+	const unsigned char *q[LANES] = { NULL };
 	int simd = 1;
 
 	if (n < 1 || n > LANES)

@@ -124,8 +124,8 @@ UNIT_TEST(sha1batch, outputs_in_place)
 static void check_streams(const unsigned char *data, int simd_a, int simd_b)
 {
 	for (size_t tail = 0; tail < 140; tail += 1 + tail / 8) {
-		struct sha1batch_stream s[3], *sp[3];
-		const unsigned char *p[3];
+		struct sha1batch_stream s[3], *sp[3] = { NULL };
+		const unsigned char *p[3] = { NULL };
 		size_t len[3] = { 64 * 300, 64 * 17, 64 * 1000 };
 		size_t off[3] = { 0, 0, 0 };
 		int was = sha1batch_set_simd(simd_a);
