@@ -218,3 +218,77 @@ UNIT_TEST(zlib, levels_0_1_9_match_python)
 	buf_release(&in);
 	buf_release(&c);
 }
+
+/*
+ * Noise is stored, not deflated, with libdeflate (zlib.c says why): at
+ * level 6 a stored stream is told by its header (78 01, a level-0
+ * stream) and its size.  Compressible data is deflated, also when its
+ * bytes are spread as evenly as noise's (769 bytes of noise repeated:
+ * the byte counts alone call it noise); real zlib never stores (its
+ * bytes are bup's).
+ */
+static size_t deflated(struct zlib_deflater *z, const unsigned char *data,
+		       size_t len, unsigned char hdr[2])
+{
+	struct buf c = BUF_INIT, d = BUF_INIT;
+	size_t n;
+
+	zlib_deflate(z, &c, data, len);
+	CHECK(zlib_inflate_sized(&d, c.data, c.len, len, NULL) == 0 &&
+	      d.len == len && !memcmp(d.data, data, len));
+	memcpy(hdr, c.data, 2);
+	n = c.len;
+	buf_release(&c);
+	buf_release(&d);
+	return n;
+}
+
+UNIT_TEST(zlib, noise_stored_the_rest_deflated)
+{
+	enum { N = 65536 };
+	unsigned char *noise = malloc(N), *rep = malloc(N), *text = malloc(N);
+	struct zlib_deflater *ld = zlib_deflater_new(ZLIB_IMPL_LIBDEFLATE, 6);
+	struct zlib_deflater *zl = zlib_deflater_new(ZLIB_IMPL_ZLIB, 6);
+	unsigned char h[2];
+	unsigned counts[256] = { 0 };
+	uint64_t sq = 0;
+	size_t n;
+
+	st_lcg_fill(noise, N, 7);
+	for (size_t i = 0; i < N; i++)
+		rep[i] = noise[i % 769];
+	/* zlib.c's first step, as it samples 64 KiB: rep passes for noise */
+	for (size_t i = 0; i < 1024; i++)
+		counts[rep[i * 64]]++;
+	for (int i = 0; i < 256; i++)
+		sq += (uint64_t)counts[i] * counts[i];
+	CHECK(sq < 5760);
+	for (size_t i = 0; i < N; i++)
+		text[i] = "the quick brown fox jumps over the lazy dog\n"[i % 44];
+	/* noise, and noise of 1 KiB (the least that is tested) */
+	n = deflated(ld, noise, N, h);
+	CHECK(h[0] == 0x78 && h[1] == 0x01 && n >= N + 11 && n <= N + 16);
+	n = deflated(ld, noise, 1024, h);
+	CHECK(h[0] == 0x78 && h[1] == 0x01 && n == 1024 + 11);
+	/* below that: deflated as it comes */
+	deflated(ld, noise, 1023, h);
+	CHECK(h[0] == 0x78 && h[1] == 0x9c);
+	/* evenly spread bytes that repeat; text */
+	n = deflated(ld, rep, N, h);
+	CHECK(h[0] == 0x78 && h[1] == 0x9c && n < N / 20);
+	n = deflated(ld, text, N, h);
+	CHECK(h[0] == 0x78 && h[1] == 0x9c && n < N / 20);
+	/* real zlib deflates noise too */
+	deflated(zl, noise, N, h);
+	CHECK(h[0] == 0x78 && h[1] == 0x9c);
+	/* level 0 stores everything, with both */
+	zlib_deflater_free(ld);
+	ld = zlib_deflater_new(ZLIB_IMPL_LIBDEFLATE, 0);
+	deflated(ld, text, N, h);
+	CHECK(h[0] == 0x78 && h[1] == 0x01);
+	zlib_deflater_free(ld);
+	zlib_deflater_free(zl);
+	free(noise);
+	free(rep);
+	free(text);
+}
