@@ -617,27 +617,40 @@ int pack_check_raw(const struct oid *oid, const void *packed, size_t len,
 	return 0;
 }
 
+int pack_inflate_raw(const struct oid *oid, const void *packed, size_t len,
+		     struct buf *out, enum obj_type *type)
+{
+	uint64_t size;
+	size_t hl, used;
+	int ret;
+
+	hl = pack_decode_header(packed, len, type, &size);
+	if (!hl || *type < OBJ_COMMIT || *type > OBJ_BLOB)
+		return err_set(ERR_CORRUPT, "object %s: bad pack header",
+			       oid_hex(oid));
+	if (size > PACK_MAX_VERIFY_SIZE)
+		return err_set(ERR_CORRUPT, "object %s: too large (%llu)",
+			       oid_hex(oid), (unsigned long long)size);
+	ret = zlib_inflate_sized(out, (const unsigned char *)packed + hl,
+				 len - hl, (size_t)size, &used);
+	if (ret < 0 || used != len - hl)
+		return err_set(ERR_CORRUPT, "object %s: bad zlib stream",
+			       oid_hex(oid));
+	return 0;
+}
+
 int pack_verify_raw(const struct oid *oid, const void *packed, size_t len,
 		    uint32_t crc, struct buf *scratch, struct sha1_ctx *sha)
 {
 	enum obj_type type;
-	uint64_t size;
-	size_t hl, used;
 	struct oid got;
 	int ret;
 
 	if ((ret = pack_check_raw(oid, packed, len, crc)) < 0)
 		return ret;
-	hl = pack_decode_header(packed, len, &type, &size);
-	if (size > PACK_MAX_VERIFY_SIZE)
-		return err_set(ERR_CORRUPT, "object %s: too large (%llu)",
-			       oid_hex(oid), (unsigned long long)size);
 	buf_reset(scratch);
-	ret = zlib_inflate_sized(scratch, (const unsigned char *)packed + hl,
-				 len - hl, (size_t)size, &used);
-	if (ret < 0 || used != len - hl)
-		return err_set(ERR_CORRUPT, "object %s: bad zlib stream",
-			       oid_hex(oid));
+	if ((ret = pack_inflate_raw(oid, packed, len, scratch, &type)) < 0)
+		return ret;
 	oid_hash_object_ctx(sha, &got, type, scratch->data, scratch->len);
 	if (!oid_eq(&got, oid))
 		return err_set(ERR_CORRUPT, "object %s: content hashes to %s",

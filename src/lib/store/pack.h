@@ -85,6 +85,15 @@ int pack_check_raw(const struct oid *oid, const void *packed, size_t len,
  */
 int pack_verify_raw(const struct oid *oid, const void *packed, size_t len,
 		    uint32_t crc, struct buf *scratch, struct sha1_ctx *sha);
+/*
+ * pack_verify_raw() without its CRC-32 check (the caller made it) and
+ * without the id: the whole-object header, the size bound, and the one
+ * zlib stream, inflated onto the end of out; *type is the object's.  For
+ * callers that hash many objects at once (store/sha1batch.h).  0 or
+ * ERR_CORRUPT naming oid, with pack_verify_raw()'s messages.
+ */
+int pack_inflate_raw(const struct oid *oid, const void *packed, size_t len,
+		     struct buf *out, enum obj_type *type);
 
 /* Apply a git delta to base; ERR_CORRUPT on malformed delta. */
 int pack_apply_delta(struct buf *out, const unsigned char *base,
