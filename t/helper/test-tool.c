@@ -30,9 +30,11 @@
  *                         delta is inflated, not resolved or hashed);
  *                         SHA-1 of the packs three side by side, as
  *                         fsck --quick hashes them (sha1-lanes);
- *                         and the one-core floor of a full verify
- *                         (CRC-32 + SHA-1 + inflate and id, one after
- *                         another)
+ *                         inflate plus ids hashed in batches through
+ *                         the lanes, as full fsck hashes them
+ *                         (inflate+ids); and the one-core floor of a full verify
+ *                         (CRC-32 + SHA-1 + inflate and ids in
+ *                         batches, one after another)
  *   gen-packs OBJDIR N PER-PACK SEED
  *                         write N distinct small blobs into packs of at most
  *                         PER-PACK objects under OBJDIR (no midx/bloom: run
@@ -605,11 +607,43 @@ struct ps_pack {
  * object id.  Each stream's end comes from the inflater itself, so this
  * needs no idx.  Returns the number of objects, or -1 on a bad pack.
  */
+/* Inflated objects whose ids are hashed a batch at a time, as fsck does. */
+#define PS_BATCH_OBJS 128
+
+struct ps_batch {
+	unsigned char *data;
+	size_t len, cap, nr;
+	struct {
+		enum obj_type type;
+		size_t start, len;
+	} o[PS_BATCH_OBJS];
+	struct oid ids[PS_BATCH_OBJS];
+	struct sha1batch_job jobs[PS_BATCH_OBJS];
+};
+
+static void ps_batch_flush(struct ps_batch *b)
+{
+	for (int t = OBJ_COMMIT; t <= OBJ_BLOB; t++) {
+		size_t k = 0;
+
+		for (size_t i = 0; i < b->nr; i++)
+			if (b->o[i].type == (enum obj_type)t)
+				b->jobs[k++] = (struct sha1batch_job){
+					b->data + b->o[i].start, b->o[i].len,
+					&b->ids[i] };
+		if (k)
+			sha1batch_hash((enum obj_type)t, b->jobs, k);
+	}
+	b->nr = 0;
+	b->len = 0;
+}
+
 static long long ps_walk(const struct ps_pack *packs, int nr, int mode,
 			 struct libdeflate_decompressor *d, z_stream *zs,
 			 unsigned char **out, size_t *outcap)
 {
 	struct sha1_ctx sha = { NULL };
+	struct ps_batch *b = mode == 3 ? xcalloc(1, sizeof(*b)) : NULL;
 	long long objs = 0;
 
 	sha1_init(&sha);
@@ -654,6 +688,23 @@ static long long ps_walk(const struct ps_pack *packs, int nr, int mode,
 				    zs->total_out != size)
 					return -1;
 				used = zs->total_in;
+			} else if (mode == 3 && type >= OBJ_COMMIT &&
+				   type <= OBJ_BLOB) {
+				if (b->len + size + 1 > b->cap) {
+					b->cap = b->len + (size_t)size + (1 << 20);
+					b->data = xrealloc(b->data, b->cap);
+				}
+				if (libdeflate_zlib_decompress_ex(d, p + at,
+						end - at, b->data + b->len,
+						(size_t)size, &used, NULL) !=
+				    LIBDEFLATE_SUCCESS)
+					return -1;
+				b->o[b->nr].type = type;
+				b->o[b->nr].start = b->len;
+				b->o[b->nr++].len = (size_t)size;
+				b->len += (size_t)size;
+				if (b->nr == PS_BATCH_OBJS || b->len >= 1 << 20)
+					ps_batch_flush(b);
 			} else {
 				if (libdeflate_zlib_decompress_ex(d, p + at,
 						end - at, *out, (size_t)size,
@@ -672,6 +723,11 @@ static long long ps_walk(const struct ps_pack *packs, int nr, int mode,
 		}
 		if (at != end)
 			return -1;
+	}
+	if (b) {
+		ps_batch_flush(b);
+		free(b->data);
+		free(b);
 	}
 	sha1_release(&sha);
 	return objs;
@@ -723,7 +779,7 @@ static int cmd_pack_speed(int argc, char **argv)
 {
 	static const char *const names[] = {
 		"crc32", "sha1", "inflate-libdeflate", "inflate-zlib",
-		"inflate+id", "sha1-lanes",
+		"inflate+id", "sha1-lanes", "inflate+ids",
 	};
 	int nr = argc - 1;
 	struct ps_pack *packs = xcalloc(nr > 0 ? (size_t)nr : 1,
@@ -778,10 +834,10 @@ static int cmd_pack_speed(int argc, char **argv)
 			}
 			if (m == 5)
 				ps_sha1_lanes(packs, nr);
-			if (m >= 2 && m <= 4)
+			if ((m >= 2 && m <= 4) || m == 6)
 				objs = ps_walk(packs, nr, m == 2 ? 0 :
-					       m == 3 ? 1 : 2, d, &zs, &out,
-					       &outcap);
+					       m == 3 ? 1 : m == 4 ? 2 : 3, d,
+					       &zs, &out, &outcap);
 			if (objs < 0) {
 				fprintf(stderr, "test-tool: bad object in "
 					"the packs\n");
@@ -796,7 +852,7 @@ static int cmd_pack_speed(int argc, char **argv)
 	for (int m = 0; m < (int)ARRAY_SIZE(names); m++)
 		printf(" %s %.0f", names[m], mbps[m]);
 	/* the parts one after another, as one thread of a full verify */
-	printf(" floor %.0f\n", 1 / (1 / mbps[0] + 1 / mbps[1] + 1 / mbps[4]));
+	printf(" floor %.0f\n", 1 / (1 / mbps[0] + 1 / mbps[1] + 1 / mbps[6]));
 	inflateEnd(&zs);
 	libdeflate_free_decompressor(d);
 	for (int i = 0; i < nr; i++)
