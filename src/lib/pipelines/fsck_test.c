@@ -5,6 +5,7 @@
  * and results handed back in order whatever the thread count.
  */
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -253,12 +254,26 @@ static uint64_t offset_of(const char *stem, const struct oid *id)
  * later object of the same batch is damaged too (the first problem in
  * pack order is the one reported); the damaged one alone is named.
  */
+/* The last error says what fmt makes of the arguments. */
+static void check_error_has(int line, const char *fmt, ...)
+{
+	struct buf want = BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vaddf(&want, fmt, ap);
+	va_end(ap);
+	if (!strstr(err_last(), want.data))
+		unit_fail(__FILE__, line, "'%s' lacks '%s'", err_last(),
+			  want.data);
+	buf_release(&want);
+}
+
 UNIT_TEST(fsck, full_verify_many_objects)
 {
 	const char *dir = unit_tmpdir();
 	struct oid ids[NR_OBJS];
-	char *stem, *want;
-	uint64_t off;
+	char *stem;
 
 	stem = write_many(dir, "clean", -1, ids);
 	CHECK(stem && fsck_full_verify(stem) == 0);
@@ -266,37 +281,30 @@ UNIT_TEST(fsck, full_verify_many_objects)
 
 	stem = write_many(dir, "badid", 200, ids);
 	CHECK(stem && fsck_full_verify(stem) == ERR_CORRUPT);
-	want = xstrfmt("object %s: content hashes to ", oid_hex(&ids[200]));
-	CHECK(strstr(err_last(), want) != NULL);
-	free(want);
-	off = offset_of(stem, &ids[200]);
-	want = xstrfmt(" at offset %llu", (unsigned long long)off);
-	CHECK(strstr(err_last(), want) != NULL);
-	free(want);
+	check_error_has(__LINE__, "object %s: content hashes to ",
+			oid_hex(&ids[200]));
+	check_error_has(__LINE__, " at offset %llu",
+			(unsigned long long)offset_of(stem, &ids[200]));
 	/* object 210: same batch, later in the pack, its bytes damaged */
 	flip(stem, ".pack", (off_t)offset_of(stem, &ids[210]) + 6, 0x20);
 	CHECK(fsck_full_verify(stem) == ERR_CORRUPT);
-	want = xstrfmt("object %s: content hashes to ", oid_hex(&ids[200]));
-	CHECK(strstr(err_last(), want) != NULL);
-	free(want);
+	check_error_has(__LINE__, "object %s: content hashes to ",
+			oid_hex(&ids[200]));
 	free(stem);
 
 	/* in the last batch, which only the end of the pack flushes */
 	stem = write_many(dir, "badlast", 390, ids);
 	CHECK(stem && fsck_full_verify(stem) == ERR_CORRUPT);
-	want = xstrfmt("object %s: content hashes to ", oid_hex(&ids[390]));
-	CHECK(strstr(err_last(), want) != NULL);
-	free(want);
+	check_error_has(__LINE__, "object %s: content hashes to ",
+			oid_hex(&ids[390]));
 	free(stem);
 
 	stem = write_many(dir, "damaged", -1, ids);
 	flip(stem, ".pack", (off_t)offset_of(stem, &ids[210]) + 6, 0x20);
 	CHECK(stem && fsck_full_verify(stem) == ERR_CORRUPT);
-	want = xstrfmt("object %s at offset %llu: CRC mismatch",
-		       oid_hex(&ids[210]),
-		       (unsigned long long)offset_of(stem, &ids[210]));
-	CHECK(strstr(err_last(), want) != NULL);
-	free(want);
+	check_error_has(__LINE__, "object %s at offset %llu: CRC mismatch",
+			oid_hex(&ids[210]),
+			(unsigned long long)offset_of(stem, &ids[210]));
 	free(stem);
 }
 
