@@ -435,7 +435,8 @@ static int cmd_sha1_speed(int argc, char **argv)
 			n++;
 		n = MIN(n, len - at);
 		ALLOC_GROW(jobs, nr + 1, alloc);
-		jobs[nr++] = (struct sha1batch_job){ buf + at, n, NULL };
+		jobs[nr++] = (struct sha1batch_job){ buf + at, n, NULL,
+						     OBJ_BLOB };
 		at += n;
 	}
 	ids = xcalloc(nr, sizeof(*ids));
@@ -623,17 +624,11 @@ struct ps_batch {
 
 static void ps_batch_flush(struct ps_batch *b)
 {
-	for (int t = OBJ_COMMIT; t <= OBJ_BLOB; t++) {
-		size_t k = 0;
-
-		for (size_t i = 0; i < b->nr; i++)
-			if (b->o[i].type == (enum obj_type)t)
-				b->jobs[k++] = (struct sha1batch_job){
-					b->data + b->o[i].start, b->o[i].len,
-					&b->ids[i] };
-		if (k)
-			sha1batch_hash((enum obj_type)t, b->jobs, k);
-	}
+	for (size_t i = 0; i < b->nr; i++)
+		b->jobs[i] = (struct sha1batch_job){
+			b->data + b->o[i].start, b->o[i].len, &b->ids[i],
+			b->o[i].type };
+	sha1batch_hash_typed(b->jobs, b->nr);
 	b->nr = 0;
 	b->len = 0;
 }

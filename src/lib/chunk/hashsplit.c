@@ -96,7 +96,7 @@ static void hash_pieces(const unsigned char *buf, struct hsplit_piece *p,
 		for (size_t i = 0; i < n; i++)
 			jobs[i] = (struct sha1batch_job){
 				buf + p[from + i].off, p[from + i].len,
-				&p[from + i].oid };
+				&p[from + i].oid, OBJ_BLOB };
 		sha1batch_hash(OBJ_BLOB, jobs, n);
 		from += n;
 	}

@@ -314,18 +314,6 @@ int fsck_quick_verify(const char *stem)
 	return ret;
 }
 
-struct fsck_obj {
-	uint64_t offset;
-	uint32_t n;       /* entry in the idx */
-};
-
-static int fsck_obj_cmp(const void *a, const void *b)
-{
-	const struct fsck_obj *x = a, *y = b;
-
-	return x->offset < y->offset ? -1 : x->offset > y->offset;
-}
-
 /* How much of a pack full verification reads at once. */
 #define FSCK_WINDOW ((size_t)8 << 20)
 
@@ -358,21 +346,13 @@ struct fsck_batch {
 /* Hash what is pending, then check it in pack order. */
 static int fsck_batch_flush(struct fsck_batch *b)
 {
-	static const enum obj_type types[] = { OBJ_COMMIT, OBJ_TREE,
-					       OBJ_BLOB };
 	int ret = 0;
 
-	for (size_t t = 0; t < ARRAY_SIZE(types); t++) {
-		size_t k = 0;
-
-		for (size_t i = 0; i < b->nr; i++)
-			if (b->obj[i].type == types[t])
-				b->jobs[k++] = (struct sha1batch_job){
-					b->data.data + b->obj[i].start,
-					b->obj[i].len, &b->got[i] };
-		if (k)
-			sha1batch_hash(types[t], b->jobs, k);
-	}
+	for (size_t i = 0; i < b->nr; i++)
+		b->jobs[i] = (struct sha1batch_job){
+			b->data.data + b->obj[i].start, b->obj[i].len,
+			&b->got[i], b->obj[i].type };
+	sha1batch_hash_typed(b->jobs, b->nr);
 	for (size_t i = 0; i < b->nr && !ret; i++) {
 		struct oid want;
 
@@ -411,11 +391,41 @@ static int fsck_base(void *vctx, const struct oid *oid, enum obj_type *type,
 	return pack_read_object(ctx->pack, off, type, out, fsck_base, ctx);
 }
 
+/* A whole object inflated into the batch; its id is checked on flush. */
+static int fsck_batch_add(struct fsck_batch *b, uint32_t n, uint64_t off,
+			  const unsigned char *data, size_t len,
+			  const struct oid *want, uint64_t size)
+{
+	size_t start;
+	enum obj_type type;
+	int ret;
+
+	if (size > FSCK_BATCH_BYTES && b->nr && fsck_batch_flush(b) < 0)
+		return ERR_CORRUPT;
+	start = b->data.len;
+	ret = pack_inflate_raw(want, data, len, &b->data, &type);
+	if (ret < 0) {
+		/* what came before is the earlier problem, if any */
+		char *why = xstrdup(err_last());
+
+		if (fsck_batch_flush(b) >= 0)
+			err_set(ret, "%s: %s at offset %llu", b->pack->path,
+				why, (unsigned long long)off);
+		free(why);
+		return ERR_CORRUPT;
+	}
+	b->obj[b->nr++] = (struct fsck_pending){ n, type, off, start,
+						 b->data.len - start };
+	if (b->nr == FSCK_BATCH_OBJS || b->data.len >= FSCK_BATCH_BYTES)
+		return fsck_batch_flush(b);
+	return 0;
+}
+
 /*
  * Check one object of [off, off + len) against idx entry n: its CRC-32
- * and header now; a whole object is inflated into the batch and its id
- * checked when the batch is flushed, a delta is resolved and checked
- * now (after the batch, so that problems are reported in pack order).
+ * and header now; a whole object goes into the batch, a delta is
+ * resolved and checked now, after the batch, so that problems are
+ * reported in pack order.
  */
 static int fsck_object(struct fsck_batch *b, uint32_t n, uint64_t off,
 		       const unsigned char *data, size_t len,
@@ -424,17 +434,14 @@ static int fsck_object(struct fsck_batch *b, uint32_t n, uint64_t off,
 	struct pack_file *p = b->pack;
 	const struct idx_file *idx = b->idx;
 	struct fsck_base_ctx bctx = { p, idx };
-	struct fsck_pending *o;
 	enum obj_type type = OBJ_NONE;
 	uint64_t size = 0;
 	struct oid want, got;
-	uint32_t crc;
-	size_t start;
-	int ret;
+	int ret = 0;
 
 	idx_nth_oid(idx, n, &want);
-	crc = zlib_crc32(0, data, len);
-	if (idx->version == 2 && crc != idx_nth_crc(idx, n))
+	if (idx->version == 2 &&
+	    zlib_crc32(0, data, len) != idx_nth_crc(idx, n))
 		ret = err_set(ERR_CORRUPT, "%s: object %s at offset %llu: "
 			      "CRC mismatch", p->path, oid_hex(&want),
 			      (unsigned long long)off);
@@ -442,43 +449,22 @@ static int fsck_object(struct fsck_batch *b, uint32_t n, uint64_t off,
 		ret = err_set(ERR_CORRUPT, "%s: object %s at offset %llu: "
 			      "bad header", p->path, oid_hex(&want),
 			      (unsigned long long)off);
-	else
-		ret = 0;
-	if (ret < 0 || type < OBJ_COMMIT || type > OBJ_BLOB) {
-		/* what came before is the earlier problem, if any */
-		if (fsck_batch_flush(b) < 0 || ret < 0)
-			return ERR_CORRUPT;
-		buf_reset(scratch);
-		ret = pack_read_object(p, off, &type, scratch, fsck_base,
-				       &bctx);
-		if (ret < 0)
-			return ret;
-		oid_hash_object_ctx(sha, &got, type, scratch->data,
-				    scratch->len);
-		if (!oid_eq(&got, &want))
-			return err_set(ERR_CORRUPT, "%s: object %s at offset "
-				       "%llu: content hashes to %s", p->path,
-				       oid_hex(&want), (unsigned long long)off,
-				       oid_hex(&got));
-		return 0;
-	}
-	if (size > FSCK_BATCH_BYTES && b->nr && fsck_batch_flush(b) < 0)
+	if (!ret && type >= OBJ_COMMIT && type <= OBJ_BLOB)
+		return fsck_batch_add(b, n, off, data, len, &want, size);
+	/* what came before is the earlier problem, if any */
+	if (fsck_batch_flush(b) < 0)
 		return ERR_CORRUPT;
-	start = b->data.len;
-	ret = pack_inflate_raw(&want, data, len, &b->data, &type);
-	if (ret < 0) {
-		char *why = xstrdup(err_last());
-
-		if (fsck_batch_flush(b) >= 0)
-			err_set(ret, "%s: %s at offset %llu", p->path, why,
-				(unsigned long long)off);
-		free(why);
-		return ERR_CORRUPT;
-	}
-	o = &b->obj[b->nr++];
-	*o = (struct fsck_pending){ n, type, off, start, b->data.len - start };
-	if (b->nr == FSCK_BATCH_OBJS || b->data.len >= FSCK_BATCH_BYTES)
-		return fsck_batch_flush(b);
+	if (ret < 0)
+		return ret;
+	buf_reset(scratch);
+	ret = pack_read_object(p, off, &type, scratch, fsck_base, &bctx);
+	if (ret < 0)
+		return ret;
+	oid_hash_object_ctx(sha, &got, type, scratch->data, scratch->len);
+	if (!oid_eq(&got, &want))
+		return err_set(ERR_CORRUPT, "%s: object %s at offset %llu: "
+			       "content hashes to %s", p->path, oid_hex(&want),
+			       (unsigned long long)off, oid_hex(&got));
 	return 0;
 }
 
@@ -487,7 +473,7 @@ int fsck_full_verify(const char *stem)
 	char *ipath = xstrfmt("%s.idx", stem), *ppath = xstrfmt("%s.pack", stem);
 	struct idx_file *idx = NULL;
 	struct pack_file *p = NULL;
-	struct fsck_obj *objs = NULL;
+	struct idx_pos *objs = NULL;
 	struct buf win = BUF_INIT, scratch = BUF_INIT;
 	struct sha1_ctx sha = { NULL }, whole = { NULL };
 	struct fsck_batch *batch = xcalloc(1, sizeof(*batch));
@@ -525,16 +511,8 @@ int fsck_full_verify(const char *stem)
 			      ppath, p->nr, idx->nr);
 		goto out;
 	}
-	objs = xcalloc(idx->nr ? idx->nr : 1, sizeof(*objs));
-	for (uint32_t i = 0; i < idx->nr; i++) {
-		objs[i].n = i;
-		objs[i].offset = idx_nth_offset(idx, i);
-		if (objs[i].offset == IDX_BAD_OFFSET) {
-			ret = ERR_CORRUPT;
-			goto out;
-		}
-	}
-	qsort(objs, idx->nr, sizeof(*objs), fsck_obj_cmp);
+	if ((ret = idx_pack_order(idx, &objs)) < 0)
+		goto out;
 	/*
 	 * One pass over the pack, in windows of FSCK_WINDOW bytes: the
 	 * objects must tile [12, end), so the header and their bytes in

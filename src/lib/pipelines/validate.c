@@ -383,17 +383,6 @@ int validate_count_objects(uint64_t *out, const char *packdir,
 	return ret;
 }
 
-struct ofs_entry {
-	uint64_t ofs;
-	uint32_t n;
-};
-
-static int ofs_cmp(const void *a, const void *b)
-{
-	const struct ofs_entry *x = a, *y = b;
-	return x->ofs < y->ofs ? -1 : x->ofs > y->ofs;
-}
-
 static long long check_links(struct odb *odb, const struct oid *from,
 			     enum obj_type type, const struct buf *data,
 			     const struct validate_links_cb *cb, void *ctx)
@@ -441,7 +430,7 @@ static long long check_links(struct odb *odb, const struct oid *from,
 static long long scan_pack(struct odb *odb, struct idx_file *ix,
 			   const struct validate_links_cb *cb, void *ctx)
 {
-	struct ofs_entry *ents = NULL;
+	struct idx_pos *ents = NULL;
 	struct pack_file *p = NULL;
 	struct buf data = BUF_INIT;
 	char *packpath = NULL;
@@ -452,16 +441,9 @@ static long long scan_pack(struct odb *odb, struct idx_file *ix,
 	ret = pack_open(&p, packpath);
 	if (ret < 0)
 		goto out;
-	ents = xcalloc(ix->nr ? ix->nr : 1, sizeof(*ents));
-	for (uint32_t i = 0; i < ix->nr; i++) {
-		ents[i].ofs = idx_nth_offset(ix, i);
-		ents[i].n = i;
-		if (ents[i].ofs == IDX_BAD_OFFSET) {
-			ret = ERR_CORRUPT;
-			goto out;
-		}
-	}
-	qsort(ents, ix->nr, sizeof(*ents), ofs_cmp);
+	ret = idx_pack_order(ix, &ents);
+	if (ret < 0)
+		goto out;
 	for (uint32_t i = 0; i < ix->nr; i++) {
 		unsigned char hdr[PACK_HDR_MAX];
 		enum obj_type type;
@@ -470,15 +452,15 @@ static long long scan_pack(struct odb *odb, struct idx_file *ix,
 		ssize_t n;
 		size_t want = sizeof(hdr);
 
-		if (ents[i].ofs >= p->size) {
+		if (ents[i].offset >= p->size) {
 			ret = err_set(ERR_CORRUPT, "%s: object offset %llu "
 				      "beyond the end", p->path,
-				      (unsigned long long)ents[i].ofs);
+				      (unsigned long long)ents[i].offset);
 			goto out;
 		}
-		if (p->size - ents[i].ofs < want)
-			want = (size_t)(p->size - ents[i].ofs);
-		n = pread(p->fd, hdr, want, (off_t)ents[i].ofs);
+		if (p->size - ents[i].offset < want)
+			want = (size_t)(p->size - ents[i].offset);
+		n = pread(p->fd, hdr, want, (off_t)ents[i].offset);
 		if (n < 0) {
 			ret = err_errno("cannot read '%s'", p->path);
 			goto out;

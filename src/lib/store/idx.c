@@ -224,6 +224,31 @@ uint64_t idx_nth_offset(const struct idx_file *idx, uint32_t n)
 	return get_be64(idx->offsets64 + (size_t)off * 8);
 }
 
+static int idx_pos_cmp(const void *a, const void *b)
+{
+	const struct idx_pos *x = a, *y = b;
+
+	return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+int idx_pack_order(const struct idx_file *idx, struct idx_pos **out)
+{
+	struct idx_pos *pos = xcalloc(idx->nr ? idx->nr : 1, sizeof(*pos));
+
+	*out = NULL;
+	for (uint32_t i = 0; i < idx->nr; i++) {
+		pos[i].n = i;
+		pos[i].offset = idx_nth_offset(idx, i);
+		if (pos[i].offset == IDX_BAD_OFFSET) {
+			free(pos);
+			return ERR_CORRUPT;
+		}
+	}
+	qsort(pos, idx->nr, sizeof(*pos), idx_pos_cmp);
+	*out = pos;
+	return 0;
+}
+
 uint32_t idx_nth_crc(const struct idx_file *idx, uint32_t n)
 {
 	if (idx->version == 1)

@@ -49,6 +49,17 @@ const unsigned char *idx_nth_sha(const struct idx_file *idx, uint32_t n);
  */
 #define IDX_BAD_OFFSET UINT64_MAX
 uint64_t idx_nth_offset(const struct idx_file *idx, uint32_t n);
+/* An entry and where its object starts in the pack. */
+struct idx_pos {
+	uint64_t offset;
+	uint32_t n;
+};
+/*
+ * The entries in pack order (by offset), for one pass over the pack:
+ * 0 with *out a new array of idx->nr (free() it), or ERR_CORRUPT from
+ * idx_nth_offset() with *out NULL.
+ */
+int idx_pack_order(const struct idx_file *idx, struct idx_pos **out);
 /* CRC-32 of entry n (v2; 0 for v1, which has none). */
 uint32_t idx_nth_crc(const struct idx_file *idx, uint32_t n);
 

@@ -132,7 +132,10 @@ UNIT_TEST(idx, large_offsets)
 {
 	uint64_t offs[4] = { 12, 0x80000000ull, 0x7fffffffull,
 			     0x123456789aull };
+	/* entries by offset: 12, 0x7fffffff, 0x80000000, 0x123456789a */
+	static const uint32_t order[4] = { 0, 2, 1, 3 };
 	struct idx_file idx;
+	struct idx_pos *pos = NULL;
 	struct buf b = BUF_INIT;
 
 	make_v2(&b, 4, offs);
@@ -145,11 +148,16 @@ UNIT_TEST(idx, large_offsets)
 		CHECK(idx_nth_offset(&idx, i) == offs[i]);
 		CHECK(idx_nth_crc(&idx, i) == i);
 	}
+	CHECK(idx_pack_order(&idx, &pos) == 0 && pos);
+	for (uint32_t i = 0; pos && i < 4; i++)
+		CHECK(pos[i].n == order[i] && pos[i].offset == offs[order[i]]);
+	free(pos);
 	/* A 64-bit slot number beyond the table. */
 	put_be32(b.data + 8 + 1024 + 4 * 20 + 4 * 4 + 4, 0x80000002u);
 	CHECK(idx_parse(&idx, "t", b.data, b.len) == 0);
 	CHECK(idx_nth_offset(&idx, 1) == IDX_BAD_OFFSET);
 	CHECK(err_last_code() == ERR_CORRUPT);
+	CHECK(idx_pack_order(&idx, &pos) == ERR_CORRUPT && !pos);
 	buf_release(&b);
 }
 

@@ -311,6 +311,16 @@ static const uint32_t sha1_iv[5] = {
 	0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0,
 };
 
+/* The type name of a job: the batch's (type), or the job's own (NULL). */
+static const char *job_type(const char *type, const struct sha1batch_job *job)
+{
+	const char *name = type ? type : obj_type_name(job->type);
+
+	if (!name)
+		BUG("sha1batch: bad object type %d", (int)job->type);
+	return name;
+}
+
 static void lane_start(struct lane *l, const char *type,
 		       const struct sha1batch_job *job)
 {
@@ -319,7 +329,7 @@ static void lane_start(struct lane *l, const char *type,
 	uint64_t bits;
 	char hdr[32];
 
-	hlen = object_header(hdr, type, len);
+	hlen = object_header(hdr, job_type(type, job), len);
 	bits = (uint64_t)(hlen + len) * 8;
 	memcpy(l->st, sha1_iv, sizeof(sha1_iv));
 	l->out = job->out;
@@ -382,22 +392,23 @@ static void lane_advance(struct lane *l, size_t k)
 		l->cur++;
 }
 
-void sha1batch_hash(enum obj_type type, const struct sha1batch_job *jobs,
-		    size_t n)
+/* Both entry points: name is every job's type name, or NULL for their own. */
+static void hash_jobs(const char *name, enum obj_type type,
+		      const struct sha1batch_job *jobs, size_t n)
 {
-	const char *name = obj_type_name(type);
 	struct lane l[LANES];
 	int busy[LANES] = { 0 };
 	size_t next = 0;
 
-	if (!name)
-		BUG("sha1batch_hash: bad object type %d", (int)type);
 	if (!sha1batch_simd()) {
 		struct sha1_ctx c = { NULL };
 
-		for (size_t i = 0; i < n; i++)
-			oid_hash_object_ctx(&c, jobs[i].out, type,
+		for (size_t i = 0; i < n; i++) {
+			job_type(name, &jobs[i]);   /* refuses a bad type */
+			oid_hash_object_ctx(&c, jobs[i].out,
+					    name ? type : jobs[i].type,
 					    jobs[i].data, jobs[i].len);
+		}
 		sha1_release(&c);
 		return;
 	}
@@ -433,6 +444,21 @@ void sha1batch_hash(enum obj_type type, const struct sha1batch_job *jobs,
 		for (int i = 0; i < nr; i++)
 			lane_advance(x[i], k);
 	}
+}
+
+void sha1batch_hash(enum obj_type type, const struct sha1batch_job *jobs,
+		    size_t n)
+{
+	const char *name = obj_type_name(type);
+
+	if (!name)
+		BUG("sha1batch_hash: bad object type %d", (int)type);
+	hash_jobs(name, type, jobs, n);
+}
+
+void sha1batch_hash_typed(const struct sha1batch_job *jobs, size_t n)
+{
+	hash_jobs(NULL, OBJ_NONE, jobs, n);
 }
 
 /* ---- streams ------------------------------------------------------ */

@@ -21,6 +21,7 @@ struct sha1batch_job {
 	const void *data;
 	size_t len;
 	struct oid *out;
+	enum obj_type type;    /* sha1batch_hash_typed(): this job's */
 };
 
 /*
@@ -30,6 +31,8 @@ struct sha1batch_job {
  */
 void sha1batch_hash(enum obj_type type, const struct sha1batch_job *jobs,
 		    size_t n);
+/* The same with each job's own type (objects of a pack, in pack order). */
+void sha1batch_hash_typed(const struct sha1batch_job *jobs, size_t n);
 
 /*
  * Tests: 0 forces the one-at-a-time path, 1 the lanes where the CPU has

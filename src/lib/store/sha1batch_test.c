@@ -16,9 +16,9 @@ UNIT_TEST(sha1batch, known_ids)
 {
 	struct oid out[3];
 	struct sha1batch_job jobs[3] = {
-		{ "", 0, &out[0] },
-		{ "hello\n", 6, &out[1] },
-		{ "", 0, &out[2] },
+		{ "", 0, &out[0], OBJ_BLOB },
+		{ "hello\n", 6, &out[1], OBJ_BLOB },
+		{ "", 0, &out[2], OBJ_BLOB },
 	};
 
 	sha1batch_hash(OBJ_BLOB, jobs, 3);
@@ -58,7 +58,7 @@ static void check_batches(enum obj_type type, const unsigned char *data,
 	/* data + i: every alignment of the input, jobs of mixed sizes */
 	for (size_t i = 0; i < NR_LENS; i++)
 		jobs[i] = (struct sha1batch_job){ data + i % 61, test_len(i),
-						  &got[i] };
+						  &got[i], type };
 	for (size_t i = 0; i < NR_LENS; i += batch)
 		sha1batch_hash(type, jobs + i, MIN(batch, NR_LENS - i));
 	for (size_t i = 0; i < NR_LENS; i++) {
@@ -95,6 +95,41 @@ UNIT_TEST(sha1batch, equals_one_at_a_time)
 	free(data);
 }
 
+/*
+ * Each job's own type (sha1batch_hash_typed): commits, trees and blobs
+ * mixed in one batch, with the lanes and without.
+ */
+UNIT_TEST(sha1batch, typed_equals_one_at_a_time)
+{
+	static const enum obj_type types[] = { OBJ_COMMIT, OBJ_TREE,
+					       OBJ_BLOB, OBJ_TAG };
+	enum { N = 40 };
+	unsigned char *data = malloc(100000);
+	struct sha1batch_job jobs[N];
+	struct oid got[N], want;
+
+	st_lcg_fill(data, 100000, 4);
+	for (int simd = 1; simd >= 0; simd--) {
+		int was = sha1batch_set_simd(simd);
+
+		for (int i = 0; i < N; i++)
+			jobs[i] = (struct sha1batch_job){ data + i,
+				(size_t)i * i * 61, &got[i],
+				types[i % ARRAY_SIZE(types)] };
+		sha1batch_hash_typed(jobs, N);
+		for (int i = 0; i < N; i++) {
+			oid_hash_object(&want, jobs[i].type, jobs[i].data,
+					jobs[i].len);
+			if (!oid_eq(&want, &got[i]))
+				unit_fail(__FILE__, __LINE__, "job %d (%s, "
+					  "lanes %d)", i,
+					  obj_type_name(jobs[i].type), simd);
+		}
+		sha1batch_set_simd(was);
+	}
+	free(data);
+}
+
 /* Outputs land where their job says, whatever order lanes finish in. */
 UNIT_TEST(sha1batch, outputs_in_place)
 {
@@ -106,7 +141,8 @@ UNIT_TEST(sha1batch, outputs_in_place)
 
 	st_lcg_fill(data, 200000, 3);
 	for (int i = 0; i < 4; i++)
-		jobs[i] = (struct sha1batch_job){ data, lens[i], &got[3 - i] };
+		jobs[i] = (struct sha1batch_job){ data, lens[i], &got[3 - i],
+						  OBJ_BLOB };
 	sha1batch_hash(OBJ_BLOB, jobs, 4);
 	for (int i = 0; i < 4; i++) {
 		oid_hash_object(&want, OBJ_BLOB, data, lens[i]);
